@@ -1,0 +1,53 @@
+"""The ``keycare`` console script: KeyCare's management commands under one name.
+
+``keycare --help`` lists KeyCare's own commands; any other Django management command
+(``keycare migrate``, ``keycare runserver``...) is passed through unchanged.
+"""
+
+import os
+import sys
+
+# Commands that belong to KeyCare, in the order an operator meets them.
+KEYCARE_COMMANDS = {
+    "demo": "generate a demo operator, load it, run the daily pipeline and serve the app",
+    "catalog": "print the unified customer view field catalog (md, csv or json)",
+    "synth": "write a synthetic operator's files per the data contract",
+    "load": "load organisation, managers, customer archive and assignments into the app",
+    "run": "run the daily key-moment pipeline for a business date",
+    "risk": "train, version and evaluate churn-risk models",
+    "users": "create the demo users, one per role",
+}
+
+
+def _usage() -> str:
+    width = max(map(len, KEYCARE_COMMANDS))
+    lines = [
+        "usage: keycare <command> [options]",
+        "",
+        "KeyCare commands:",
+        *(f"  {name:<{width}}  {text}" for name, text in KEYCARE_COMMANDS.items()),
+        "",
+        "Every Django management command (migrate, runserver, createsuperuser, ...) works too.",
+        "'keycare <command> --help' shows a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keycare.config.settings")
+    from django.core.management import execute_from_command_line
+
+    try:
+        execute_from_command_line(["keycare", *argv])
+    except KeyboardInterrupt:
+        print("keycare: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

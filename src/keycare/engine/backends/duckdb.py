@@ -1,0 +1,60 @@
+"""The embedded default: DuckDB over Parquet."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from keycare.engine.backends.base import Backend
+
+
+def _quote_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class DuckDBBackend(Backend):
+    name = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None):
+        self.con = duckdb.connect(database=":memory:")
+        self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order = false")
+
+    def register_file(self, name: str, path: Path, fmt: str = "parquet") -> None:
+        path = Path(path)
+        target = path / "*.parquet" if path.is_dir() else path
+        self.con.execute(
+            f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_path(target)})'
+        )
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self.con.register(f"__arrow_{name}", table)
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM "__arrow_{name}"')
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+
+    def materialize(self, name: str, sql: str) -> None:
+        self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
+
+    def to_arrow(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def write_parquet(self, sql: str, path: Path) -> int:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.con.execute(
+            f"COPY ({sql}) TO {_quote_path(path)} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        return self.con.execute(
+            f"SELECT count(*) FROM read_parquet({_quote_path(path)})"
+        ).fetchone()[0]
+
+    def close(self) -> None:
+        self.con.close()
