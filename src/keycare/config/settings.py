@@ -46,10 +46,14 @@ INSTALLED_APPS = [
     "keycare.core",
     "keycare.catalog",
     "keycare.synth",
+    "keycare.access",
     "keycare.customers",
+    "keycare.keyaccounts",
+    "keycare.managers",
     "keycare.moments",
     "keycare.workorders",
     "keycare.web",
+    "keycare.api",
 ]
 
 MIDDLEWARE = [

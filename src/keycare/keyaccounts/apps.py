@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KeyaccountsConfig(AppConfig):
+    name = "keycare.keyaccounts"
+    label = "keyaccounts"
