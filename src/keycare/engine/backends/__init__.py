@@ -16,8 +16,6 @@ def connect(engine: str = "duckdb", **options) -> Backend:
         try:
             from keycare.engine.backends.spark import SparkBackend
         except ImportError as exc:
-            raise UserError(
-                "engine 'spark' needs PySpark: pip install 'keycare[spark]'"
-            ) from exc
+            raise UserError("engine 'spark' needs PySpark: pip install 'keycare[spark]'") from exc
         return SparkBackend(**options)
     raise UserError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")

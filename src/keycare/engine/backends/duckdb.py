@@ -49,9 +49,7 @@ class DuckDBBackend(Backend):
     def write_parquet(self, sql: str, path: Path) -> int:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con.execute(
-            f"COPY ({sql}) TO {_quote_path(path)} (FORMAT parquet, COMPRESSION zstd)"
-        )
+        self.con.execute(f"COPY ({sql}) TO {_quote_path(path)} (FORMAT parquet, COMPRESSION zstd)")
         return self.con.execute(
             f"SELECT count(*) FROM read_parquet({_quote_path(path)})"
         ).fetchone()[0]
