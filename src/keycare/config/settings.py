@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "axes",
     "keycare.core",
@@ -166,7 +168,28 @@ KEYCARE_RUNS_DIR = Path(os.environ.get("KEYCARE_RUNS_DIR", KEYCARE_HOME / "runs"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "keycare.api.authentication.ExpiringTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "keycare.api.pagination.StandardPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "EXCEPTION_HANDLER": "keycare.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": "20/min"},
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "KeyCare API",
+    "DESCRIPTION": "关键时刻服务系统接口 Key-moment service API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+KEYCARE_API_TOKEN_HOURS = 12
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,19 @@
+"""REST API wiring: /api/schema/, /api/docs/, /api/auth/token/ and the resource routers."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from keycare.api.auth import ObtainTokenView
+
+router = DefaultRouter()
+# Resource viewsets register themselves here (see keycare/api/routes.py).
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("", include(router.urls)),
+]
