@@ -1,0 +1,769 @@
+"""Ingest a delivery directory with quarantine.
+
+Every contract file (``<name>.parquet`` or ``<name>.csv``) is validated against the data
+contract. Rows that break a rule go to the quarantine with file, row number, raw text, rule
+and a readable reason; the remaining rows are registered on the backend under the contract
+file name, with contract types. Nothing is silently dropped: for every file
+``rows_in == accepted + quarantined`` (checked here, not just hoped for).
+
+Rules, in the order a row is judged (``rule`` is the first that fails; ``reason`` lists all):
+
+  encoding       a CSV line that does not decode in the declared encoding
+  column_count   a CSV line with too few or too many fields
+  malformed      a CSV line the reader cannot parse (e.g. an unterminated quote)
+  truncated      any of the above, or a rule below, on the last line of a CSV file that has no
+                 final newline: the delivery was most likely cut off
+  required       a required (or key) column is empty
+  type           a value that does not parse as the column's type
+  enum / range / pattern   the contract's value bounds
+  duplicate_key  a key seen before: among the rows that pass every other rule, the first
+                 occurrence (lowest row number) is accepted and every later one is quarantined
+
+Row numbers are 1-based data rows (the header is not a row). For CSV they are physical
+line number - 1, equal to the data row unless a quoted field spans lines.
+
+How: CSV files are parsed once, all-varchar, by DuckDB into a staging Parquet with a row
+number (structurally broken lines come from DuckDB's reject table). Then one SQL pass per
+file computes the typed columns and a ``_rule`` per row (TRY_CAST plus rule predicates), a
+second finds duplicate keys by hash aggregation. The accepted relation is a view over the
+source that excludes the (few) quarantined row numbers, so a clean 10M-row Parquet file is
+never copied. All rule SQL is DuckDB-dialect text that the backend renders for its engine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from keycare.engine.backends.base import Backend
+from keycare.errors import UserError
+
+DEFAULT_QUARANTINE_LIMIT = 0.05
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "month": "VARCHAR",
+}
+MONTH_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])$"
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("row_number", pa.int64()),
+        ("raw", pa.string()),
+        ("rule", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+# DuckDB reject error types -> our rule names.
+_REJECT_RULES = {
+    "MISSING COLUMNS": "column_count",
+    "TOO MANY COLUMNS": "column_count",
+    "INVALID ENCODING": "encoding",
+    "INVALID UNICODE": "encoding",
+}
+
+
+# --------------------------------------------------------------------------- contract view
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    name: str
+    type: str
+    required: bool = False
+    enum: tuple | None = None
+    range: tuple | None = None
+    pattern: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class FileRule:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[ColumnRule, ...]
+    required_file: bool = True
+
+    def column(self, name: str) -> ColumnRule | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def load_contract_rules(contract=None) -> list[FileRule]:
+    """The contract's table files as validation rules (the JSON manifest excluded).
+
+    ``contract`` is a keycare.catalog.contract.Contract (default: load_contract(), which
+    already carries the catalog's extended raw columns of ``subscribers``).
+    """
+    if contract is None:
+        contract = _default_contract()
+    rules = []
+    for name in contract.table_files:
+        spec = contract.files[name]
+        key = tuple(spec.key)
+        columns = tuple(_column_rule(col, key) for col in spec.columns.values())
+        rules.append(FileRule(name, key, columns))
+    return rules
+
+
+def _default_contract():
+    from keycare.catalog.contract import load_contract, load_core_contract
+
+    try:
+        return load_contract()
+    except ImportError:  # catalog fields module not installed yet: core columns only
+        return load_core_contract()
+
+
+def _column_rule(spec, key: tuple[str, ...]) -> ColumnRule:
+    return ColumnRule(
+        name=spec.name,
+        type=spec.type,
+        required=spec.required or spec.name in key,
+        enum=tuple(spec.enum) if spec.enum else None,
+        range=tuple(spec.range) if spec.range else None,
+        pattern=spec.pattern,
+    )
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class FileResult:
+    name: str
+    path: str
+    format: str
+    sha256: str
+    rows_in: int
+    accepted: int
+    quarantined: int
+    rules: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.quarantined / self.rows_in if self.rows_in else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.name,
+            "path": self.path,
+            "format": self.format,
+            "sha256": self.sha256,
+            "rows_in": self.rows_in,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "quarantined_by_rule": dict(sorted(self.rules.items())),
+        }
+
+
+@dataclass
+class IngestResult:
+    files: dict[str, FileResult]
+    business_date: date | None
+    quarantine_relation: str = "quarantine"
+
+    @property
+    def rows_in(self) -> int:
+        return sum(f.rows_in for f in self.files.values())
+
+    @property
+    def accepted(self) -> int:
+        return sum(f.accepted for f in self.files.values())
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files.values())
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class DeliveryFile:
+    name: str
+    path: Path
+    format: str  # parquet | csv
+    encoding: str = "utf-8"
+
+
+def read_manifest(data_dir: Path) -> dict:
+    path = Path(data_dir) / "manifest.json"
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: manifest.json 不是有效的 JSON (invalid JSON): {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: manifest.json 应为 JSON 对象 (must be a JSON object)")
+    return manifest
+
+
+def manifest_business_date(manifest: dict) -> date | None:
+    value = manifest.get("business_date")
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise UserError(
+            f"manifest.json: business_date {value!r} 不是 YYYY-MM-DD 日期 (not a date)"
+        ) from exc
+
+
+def locate_files(data_dir: Path, rules: list[FileRule], manifest: dict) -> dict[str, DeliveryFile]:
+    """Find each contract file in ``data_dir``; a missing required file is a user error."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise UserError(f"数据目录不存在 (data directory not found): {data_dir}")
+    encodings = manifest.get("encodings") or {}
+    if not isinstance(encodings, dict):
+        raise UserError(
+            "manifest.json: encodings 应为 文件名 -> 编码 的对象 (must map file -> encoding)"
+        )
+    found = {}
+    for rule in rules:
+        parquet, csv = data_dir / f"{rule.name}.parquet", data_dir / f"{rule.name}.csv"
+        if parquet.exists() and csv.exists():
+            raise UserError(
+                f"{rule.name}: 同时存在 {parquet.name} 和 {csv.name}，无法确定使用哪个 "
+                "(both Parquet and CSV delivered)"
+            )
+        if parquet.exists():
+            found[rule.name] = DeliveryFile(rule.name, parquet, "parquet")
+        elif csv.exists():
+            encoding = encodings.get(csv.name) or encodings.get(rule.name) or "utf-8"
+            try:
+                encoding = codecs.lookup(encoding).name
+            except LookupError as exc:
+                raise UserError(
+                    f"manifest.json: {csv.name} 的编码 {encoding!r} 未知 (unknown encoding)"
+                ) from exc
+            found[rule.name] = DeliveryFile(rule.name, csv, "csv", encoding)
+        elif rule.required_file:
+            raise UserError(
+                f"缺少必需文件 (missing required file): {rule.name}.parquet 或 {rule.name}.csv "
+                f"in {data_dir}"
+            )
+    return found
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def ingest(
+    backend: Backend,
+    data_dir: Path,
+    contract=None,
+    staging_dir: Path | None = None,
+    quarantine_limit: float = DEFAULT_QUARANTINE_LIMIT,
+    business_date: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Validate every contract file in ``data_dir`` and register the accepted rows.
+
+    After it returns, the backend holds one relation per contract file (accepted rows,
+    contract types) and ``quarantine`` (file, row_number, raw, rule, reason). A file whose
+    quarantine rate exceeds ``quarantine_limit`` raises UserError naming the file and rate.
+    """
+    if not 0 <= quarantine_limit <= 1:
+        raise UserError(f"quarantine limit must be between 0 and 1, got {quarantine_limit}")
+    data_dir = Path(data_dir)
+    staging_dir = Path(staging_dir) if staging_dir else data_dir / ".keycare-ingest"
+    rules = load_contract_rules(contract)
+    manifest = read_manifest(data_dir)
+    delivered = manifest_business_date(manifest)
+    if business_date and delivered and delivered != business_date:
+        raise UserError(
+            f"manifest.json 的 business_date {delivered} 与运行日期 {business_date} 不一致 "
+            "(delivery is for another date)"
+        )
+    files = locate_files(data_dir, rules, manifest)
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, FileResult] = {}
+    quarantine_parts: list[str] = []
+    for rule in rules:
+        if progress:
+            progress(rule.name)
+        if rule.name not in files:
+            _register_empty(backend, rule)
+            continue
+        result, quarantine_sql = _ingest_file(backend, rule, files[rule.name], staging_dir)
+        results[rule.name] = result
+        quarantine_parts.append(quarantine_sql)
+        _check_rate(result, quarantine_limit)
+    _register_quarantine(backend, quarantine_parts)
+    return IngestResult(files=results, business_date=delivered)
+
+
+def _check_rate(result: FileResult, limit: float) -> None:
+    if result.rows_in and result.rate > limit:
+        top = ", ".join(
+            f"{rule} {n}" for rule, n in sorted(result.rules.items(), key=lambda kv: -kv[1])[:3]
+        )
+        raise UserError(
+            f"文件 {Path(result.path).name} 隔离率 {result.rate:.2%} 超过上限 {limit:.2%}"
+            f"（隔离 {result.quarantined} / {result.rows_in} 行: {top}）"
+            f" (quarantine rate of {result.name} above the limit; nothing was published)"
+        )
+
+
+def _ingest_file(
+    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path
+) -> tuple[FileResult, str]:
+    checksum = sha256_file(src.path)
+    source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
+    source_types = _relation_types(backend, source)
+    missing = [c.name for c in rule.columns if c.required and c.name not in source_types]
+    if missing:
+        raise UserError(
+            f"文件 {src.path.name} 缺少必填列 (missing required columns): {', '.join(missing)}"
+        )
+    typed = f"_typed_{rule.name}"
+    backend.create_view(typed, _typed_sql(rule, source, source_types))
+    checked = f"_checked_{rule.name}"
+    backend.create_view(checked, _checked_sql(rule, typed))
+    bad = f"_bad_{rule.name}"
+    raw_expr = _raw_expr(source_types, src.format)
+    backend.materialize(bad, _bad_rows_sql(rule, checked, raw_expr, src.path.name))
+    has_bad = bool(backend.scalar(f"SELECT count(*) FROM {bad}"))
+    quarantine = f"_quarantine_{rule.name}"
+    parts = [f"SELECT * FROM {bad}"] + ([f"SELECT * FROM {rejects}"] if rejects else [])
+    union = " UNION ALL ".join(parts)
+    if src.format == "csv" and not _ends_with_newline(src.path):
+        union = _truncated_sql(backend, union, source, rejects)
+    backend.materialize(quarantine, union)
+    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, has_bad))
+    accepted = backend.scalar(f'SELECT count(*) FROM "{rule.name}"')
+    quarantined = backend.scalar(f"SELECT count(*) FROM {quarantine}")
+    rows_in = rows_read + (backend.scalar(f"SELECT count(*) FROM {rejects}") if rejects else 0)
+    by_rule = {
+        row["rule"]: row["n"]
+        for row in backend.to_arrow(
+            f"SELECT rule, count(*) AS n FROM {quarantine} GROUP BY rule"
+        ).to_pylist()
+    }
+    # The bookkeeping guarantee of the issue: nothing lost, nothing counted twice.
+    if rows_in != accepted + quarantined:
+        raise AssertionError(
+            f"{rule.name}: rows_in {rows_in} != accepted {accepted} + quarantined {quarantined}"
+        )
+    result = FileResult(
+        name=rule.name,
+        path=str(src.path),
+        format=src.format,
+        sha256=checksum,
+        rows_in=rows_in,
+        accepted=accepted,
+        quarantined=quarantined,
+        rules=by_rule,
+    )
+    return result, f"SELECT * FROM {quarantine}"
+
+
+def _register_quarantine(backend: Backend, parts: list[str]) -> None:
+    if parts:
+        backend.create_view("quarantine", " UNION ALL ".join(parts))
+    else:
+        backend.register_arrow("quarantine", QUARANTINE_SCHEMA.empty_table())
+
+
+def _register_empty(backend: Backend, rule: FileRule) -> None:
+    """An optional file that was not delivered: an empty relation with contract types."""
+    cols = ", ".join(f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' for c in rule.columns)
+    backend.create_view(rule.name, f"SELECT {cols} WHERE false")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _register_source(
+    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path
+) -> tuple[str, str | None, int]:
+    """Register the raw rows as ``_src_<name>`` with a 1-based ``_row``.
+
+    Returns (relation, reject relation or None, number of rows in the relation).
+    """
+    relation = f"_src_{rule.name}"
+    if src.format == "parquet":
+        if _is_duckdb(backend):
+            backend.con.execute(
+                f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
+                f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
+                "file_row_number = true)"
+            )
+        else:
+            normalised = staging_dir / f"_src_{rule.name}.parquet"
+            _local_sql(
+                f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+                f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
+                f"TO {_quote(normalised)} (FORMAT parquet)"
+            )
+            backend.register_file(relation, normalised)
+        return relation, None, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+    normalised, rejects = _normalise_csv(src, staging_dir)
+    backend.register_file(relation, normalised)
+    reject_relation = None
+    if rejects.num_rows:
+        reject_relation = f"_rejects_{rule.name}"
+        backend.register_arrow(reject_relation, rejects)
+    return relation, reject_relation, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+
+
+def _normalise_csv(src: DeliveryFile, staging_dir: Path) -> tuple[Path, pa.Table]:
+    """Parse a CSV file once into an all-varchar Parquet with ``_row``; return broken lines.
+
+    A local DuckDB connection does the parsing (in file order) so the row numbers are
+    exact whatever the backend; lines the reader rejects come from its reject table.
+    """
+    path = src.path
+    if src.encoding not in ("utf-8", "utf_8"):
+        path = _transcode_to_utf8(src.path, src.encoding, staging_dir / f"{src.name}.utf8.csv")
+    header = _csv_header(path, src.path.name)
+    out = staging_dir / f"_src_{src.name}.parquet"
+    columns = "{" + ", ".join(f"{_quote(h)}: 'VARCHAR'" for h in header) + "}"
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute("SET enable_progress_bar = false")
+        con.execute(
+            f"CREATE TABLE lines AS SELECT row_number() OVER () AS _k, * FROM read_csv("
+            f"{_quote(path)}, header = true, auto_detect = false, all_varchar = true, "
+            f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
+            "store_rejects = true, rejects_table = 'rejects', rejects_scan = 'reject_scans')"
+        )
+        # Map the k-th accepted row back to its line: skip over the rejected lines before it.
+        con.execute(
+            "CREATE TABLE gaps AS SELECT line - 1 - row_number() OVER (ORDER BY line) AS gap, "
+            "row_number() OVER (ORDER BY line) AS n_before FROM (SELECT DISTINCT line FROM rejects)"
+        )
+        names = ", ".join(f'"{h}"' for h in header)
+        con.execute(
+            f"COPY (SELECT {names}, _k + coalesce(g.n_before, 0) AS _row FROM lines "
+            "ASOF LEFT JOIN gaps g ON lines._k > g.gap) "
+            f"TO {_quote(out)} (FORMAT parquet)"
+        )
+        rejects = con.sql(
+            "SELECT line - 1 AS row_number, any_value(csv_line) AS raw, "
+            "list(error_type ORDER BY column_idx) AS types, "
+            "list(error_message ORDER BY column_idx) AS messages "
+            "FROM rejects GROUP BY line ORDER BY line"
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise UserError(f"文件 {src.path.name} 无法作为 CSV 读取 (unreadable CSV): {exc}") from exc
+    finally:
+        con.close()
+    return out, _reject_rows(src.path.name, rejects)
+
+
+def _reject_rows(file_name: str, rejects: pa.Table) -> pa.Table:
+    rows = []
+    for rec in rejects.to_pylist():
+        types = rec["types"]
+        rule = next((_REJECT_RULES[t] for t in types if t in _REJECT_RULES), "malformed")
+        reason = _reject_reason(rule, rec["messages"][0] if rec["messages"] else "")
+        rows.append(
+            {
+                "file": file_name,
+                "row_number": rec["row_number"],
+                "raw": rec["raw"],
+                "rule": rule,
+                "reason": reason,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+def _reject_reason(rule: str, message: str) -> str:
+    if rule == "column_count":
+        match = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+        if match:
+            return f"列数不符: 应为 {match[1]} 列, 实际 {match[2]} 列 (column_count)"
+        return f"列数不符 (column_count): {message}"
+    if rule == "encoding":
+        return "文本无法按声明的编码解码 (encoding): 请检查 manifest.json 中的编码"
+    return f"无法解析的行 (malformed): {message}"
+
+
+def _transcode_to_utf8(path: Path, encoding: str, out: Path) -> Path:
+    """Re-encode a CSV to UTF-8 for the reader.
+
+    Lines that do not decode are copied byte for byte, so they stay invalid UTF-8 and the
+    reader rejects exactly those lines (rule ``encoding``) instead of failing the file.
+    """
+    with open(path, "rb") as fin, open(out, "wb") as fout:
+        for line in fin:
+            try:
+                fout.write(line.decode(encoding).encode("utf-8"))
+            except UnicodeDecodeError:
+                fout.write(b"\xff" + line if _is_valid_utf8(line) else line)
+    return out
+
+
+def _is_valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_header(path: Path, display: str) -> list[str]:
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"文件 {display} 的表头无法解码 (undecodable header)") from exc
+    if not text:
+        raise UserError(f"文件 {display} 为空或缺少表头 (empty file or missing header row)")
+    header = [h.strip().strip('"') for h in text.split(",")]
+    if len(set(header)) != len(header):
+        raise UserError(f"文件 {display} 的表头有重复列 (duplicate columns in header)")
+    return header
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def _truncated_sql(backend: Backend, union: str, source: str, rejects: str | None) -> str:
+    """A broken last line in a file without a final newline: call it what it is."""
+    candidates = [f'SELECT max(_row) AS r FROM "{source}"']
+    if rejects:
+        candidates.append(f"SELECT max(row_number) AS r FROM {rejects}")
+    last = int(backend.scalar(f"SELECT max(r) FROM ({' UNION ALL '.join(candidates)})") or 0)
+    return (
+        f"SELECT file, row_number, raw, "
+        f"CASE WHEN row_number = {last} THEN 'truncated' ELSE rule END AS rule, "
+        f"CASE WHEN row_number = {last} THEN "
+        f"'文件末行不完整，疑似截断 (truncated): ' || reason ELSE reason END AS reason "
+        f"FROM ({union})"
+    )
+
+
+# --------------------------------------------------------------------------- rule SQL
+
+
+def _typed_sql(rule: FileRule, source: str, source_types: dict[str, pa.DataType]) -> str:
+    """Every source column as ``__s_<col>`` next to the typed contract columns ``<col>``.
+
+    A contract column the file lacks is NULL (its ``required`` rule then fires).
+    """
+    items = ["_row"]
+    items += [f'"{c}" AS "__s_{c}"' for c in source_types if c != "_row"]
+    for col in rule.columns:
+        if col.name in source_types:
+            items.append(f'{_cast(col, source_types[col.name])} AS "{col.name}"')
+        else:
+            items.append(f'CAST(NULL AS {col.sql_type}) AS "{col.name}"')
+            items.append(f'CAST(NULL AS VARCHAR) AS "__s_{col.name}"')
+    return f'SELECT {", ".join(items)} FROM "{source}"'
+
+
+def _cast(col: ColumnRule, source_type: pa.DataType) -> str:
+    ident = f'"{col.name}"'
+    if _arrow_matches(col.type, source_type):
+        return ident
+    if col.type == "month" and pa.types.is_date(source_type):
+        return f"strftime({ident}, '%Y-%m')"
+    if col.type == "bool" and pa.types.is_string(source_type):
+        # Accept what warehouse exports write: true/false, 1/0, t/f, y/n (any case).
+        return (
+            f"CASE lower(trim({ident})) WHEN 'true' THEN true WHEN 't' THEN true WHEN '1' THEN "
+            f"true WHEN 'y' THEN true WHEN 'false' THEN false WHEN 'f' THEN false "
+            f"WHEN '0' THEN false WHEN 'n' THEN false END"
+        )
+    if pa.types.is_string(source_type) and col.type in ("int", "float", "date", "timestamp"):
+        return f"TRY_CAST(trim({ident}) AS {col.sql_type})"
+    return f"TRY_CAST({ident} AS {col.sql_type})"
+
+
+def _arrow_matches(ctype: str, atype: pa.DataType) -> bool:
+    return {
+        "string": pa.types.is_string(atype) or pa.types.is_large_string(atype),
+        "month": pa.types.is_string(atype) or pa.types.is_large_string(atype),
+        "int": pa.types.is_int64(atype),
+        "float": pa.types.is_float64(atype),
+        "bool": pa.types.is_boolean(atype),
+        "date": pa.types.is_date32(atype),
+        "timestamp": pa.types.is_timestamp(atype) and atype.tz is None and atype.unit == "us",
+    }[ctype]
+
+
+def _rule_checks(col: ColumnRule) -> list[tuple[str, str, str]]:
+    """(rule, predicate, reason SQL) for one column, over ``<col>`` and ``__s_<col>``."""
+    t, s = f'"{col.name}"', f'"__s_{col.name}"'
+    shown = f"CAST({s} AS VARCHAR)"
+    checks = []
+    if col.required:
+        checks.append(("required", f"{s} IS NULL", _lit(f"必填字段 {col.name} 为空 (required)")))
+    checks.append(
+        (
+            "type",
+            f"{s} IS NOT NULL AND {t} IS NULL",
+            f"{_lit(f'字段 {col.name} 无法解析为 {col.type}: ')} || {shown} || ' (type)'",
+        )
+    )
+    if col.type == "month":
+        checks.append(
+            (
+                "type",
+                f"{t} IS NOT NULL AND NOT regexp_full_match({t}, {_lit(MONTH_PATTERN)})",
+                f"{_lit(f'字段 {col.name} 不是 YYYY-MM 月份: ')} || {shown} || ' (type)'",
+            )
+        )
+    if col.enum:
+        values = ", ".join(_lit(v) for v in col.enum)
+        allowed = ", ".join(map(str, col.enum))
+        checks.append(
+            (
+                "enum",
+                f"{t} IS NOT NULL AND {t} NOT IN ({values})",
+                f"{_lit(f'字段 {col.name} 取值不在 [{allowed}] 中: ')} || {shown} || ' (enum)'",
+            )
+        )
+    if col.range:
+        lo, hi = col.range
+        checks.append(
+            (
+                "range",
+                f"{t} IS NOT NULL AND ({t} < {lo!r} OR {t} > {hi!r})",
+                f"{_lit(f'字段 {col.name} 超出范围 [{lo}, {hi}]: ')} || {shown} || ' (range)'",
+            )
+        )
+    if col.pattern:
+        checks.append(
+            (
+                "pattern",
+                f"{t} IS NOT NULL AND NOT regexp_full_match({t}, {_lit(col.pattern)})",
+                f"{_lit(f'字段 {col.name} 不符合格式 {col.pattern}: ')} || {shown} || ' (pattern)'",
+            )
+        )
+    return checks
+
+
+RULE_ORDER = ("required", "type", "enum", "range", "pattern")
+
+
+def _checked_sql(rule: FileRule, typed: str) -> str:
+    checks = [c for col in rule.columns for c in _rule_checks(col)]
+    checks.sort(key=lambda c: RULE_ORDER.index(c[0]))  # stable: column order within a rule
+    first_rule = " ".join(f"WHEN {pred} THEN '{name}'" for name, pred, _ in checks)
+    reasons = ", ".join(f"CASE WHEN {pred} THEN {reason} END" for _, pred, reason in checks)
+    return (
+        f"SELECT *, CASE {first_rule} END AS _rule, concat_ws('; ', {reasons}) AS _reason "
+        f'FROM "{typed}"'
+    )
+
+
+def _bad_rows_sql(rule: FileRule, checked: str, raw_expr: str, file_name: str) -> str:
+    """Rows failing a row rule, plus every repeat of a key among the rows that pass."""
+    file_lit = _lit(file_name)
+    row_bad = (
+        f"SELECT {file_lit} AS file, _row AS row_number, {raw_expr} AS raw, "
+        f'_rule AS rule, _reason AS reason FROM "{checked}" WHERE _rule IS NOT NULL'
+    )
+    if not rule.key:
+        return row_bad
+    keys = ", ".join(f'"{k}"' for k in rule.key)
+    key_text = " || ', ' || ".join(f'CAST("{k}" AS VARCHAR)' for k in rule.key)
+    # Hash first: a fixed-width GROUP BY over tens of millions of keys is far cheaper than
+    # grouping the key strings; candidates are then checked exactly on the real key.
+    dup_sql = (
+        f'WITH ok AS (SELECT * FROM "{checked}" WHERE _rule IS NULL), '
+        f"cand AS (SELECT hash({keys}) AS h FROM ok GROUP BY h HAVING count(*) > 1), "
+        f"rows_ AS (SELECT * FROM ok WHERE hash({keys}) IN (SELECT h FROM cand)), "
+        f"ranked AS (SELECT *, min(_row) OVER (PARTITION BY {keys}) AS _first FROM rows_) "
+        f"SELECT {file_lit} AS file, _row AS row_number, {raw_expr} AS raw, "
+        f"'duplicate_key' AS rule, "
+        f"{_lit('主键 (' + ', '.join(rule.key) + ')=(')} || {key_text} || "
+        f"') 重复，首次出现在第 ' || CAST(_first AS VARCHAR) || ' 行 (duplicate_key)' AS reason "
+        f"FROM ranked WHERE _row <> _first"
+    )
+    return f"{row_bad} UNION ALL SELECT * FROM ({dup_sql})"
+
+
+def _accepted_sql(rule: FileRule, typed: str, bad: str, has_bad: bool) -> str:
+    cols = ", ".join(f'"{c.name}"' for c in rule.columns)
+    sql = f'SELECT {cols} FROM "{typed}"'
+    if has_bad:
+        sql += f" WHERE _row NOT IN (SELECT row_number FROM {bad})"
+    return sql
+
+
+def _raw_expr(source_types: dict[str, pa.DataType], fmt: str) -> str:
+    """The quarantined row as the user delivered it: a CSV line, or JSON for Parquet."""
+    present = [f'"__s_{c}"' for c in source_types if c != "_row"]
+    if not present:
+        return "''"
+    if fmt == "csv":
+        fields = [
+            f"CASE WHEN {c} IS NULL THEN '' WHEN regexp_matches({c}, '[,\"\\n\\r]') "
+            f"THEN '\"' || replace({c}, '\"', '\"\"') || '\"' ELSE {c} END"
+            for c in present
+        ]
+        return " || ',' || ".join(fields)
+    pairs = ", ".join(f"{_lit(c[5:-1])}, {c}" for c in present)
+    return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _relation_types(backend: Backend, relation: str) -> dict[str, pa.DataType]:
+    schema = backend.to_arrow(f'SELECT * FROM "{relation}" LIMIT 0').schema
+    return {f.name: f.type for f in schema}
+
+
+def _is_duckdb(backend: Backend) -> bool:
+    return backend.name == "duckdb" and hasattr(backend, "con")
+
+
+def _local_sql(sql: str) -> None:
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def _quote(path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _lit(text) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
