@@ -1,0 +1,157 @@
+"""Read side of the moments app: the database state turned into what the engine expects.
+
+The engine (``keycare.engine.definitions``) owns the definition format and its validation;
+this module only converts between its YAML entries and ``MomentDefinition`` rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from keycare.moments.models import CityThreshold, DefinitionSetVersion, MomentDefinition
+
+# YAML key of a moment entry -> MomentDefinition column.
+YAML_TO_COLUMN = {
+    "code": "code",
+    "zh": "name_zh",
+    "en": "name_en",
+    "category": "category",
+    "cycle": "cycle",
+    "enabled": "enabled",
+    "priority": "priority",
+    "channel": "channel",
+    "sms_allowed": "sms_allowed",
+    "strategy": "strategy",
+    "script": "script",
+    "sms_template": "sms_template",
+    "thresholds": "thresholds",
+    "condition": "condition",
+}
+COLUMN_TO_YAML = {column: key for key, column in YAML_TO_COLUMN.items()}
+
+
+def builtin_yaml_path() -> Path:
+    from keycare.engine import definitions
+
+    return Path(
+        getattr(definitions, "DEFAULT_PATH", Path(definitions.__file__).with_name("moments.yaml"))
+    )
+
+
+def read_builtin_document() -> dict:
+    """The built-in YAML document, parsed (top-level keys kept so the round trip is exact)."""
+    with builtin_yaml_path().open(encoding="utf-8") as fh:
+        document = yaml.safe_load(fh) or {}
+    if isinstance(document, list):  # a bare list of moments
+        document = {"moments": document}
+    return document
+
+
+def moment_entries(document: dict) -> list[dict]:
+    moments = document.get("moments", [])
+    if isinstance(moments, dict):  # code -> entry
+        return [{"code": code, **entry} for code, entry in moments.items()]
+    return list(moments)
+
+
+def entry_to_columns(entry: dict) -> dict:
+    """One YAML entry -> MomentDefinition field values (unknown keys go to ``extra``)."""
+    columns = {column: entry[key] for key, column in YAML_TO_COLUMN.items() if key in entry}
+    columns["extra"] = {k: v for k, v in entry.items() if k not in YAML_TO_COLUMN}
+    for text in ("name_en", "strategy", "script", "sms_template"):
+        if columns.get(text) is None:
+            columns[text] = ""
+    if isinstance(columns.get("strategy"), list):
+        columns["strategy"] = "、".join(map(str, columns["strategy"]))
+    return columns
+
+
+def moment_to_entry(moment: MomentDefinition) -> dict:
+    """A MomentDefinition row -> its YAML entry, as the engine's loader reads it."""
+    entry = copy.deepcopy(moment.extra or {})
+    for column, key in COLUMN_TO_YAML.items():
+        entry[key] = copy.deepcopy(getattr(moment, column))
+    return entry
+
+
+def moment_snapshot(moment: MomentDefinition, city_values: dict | None = None) -> dict:
+    """Everything that defines one moment now, including its per-city thresholds."""
+    if city_values is None:
+        city_values = city_thresholds_of(moment)
+    return {"definition": moment_to_entry(moment), "city_thresholds": city_values}
+
+
+def city_thresholds_of(moment: MomentDefinition) -> dict:
+    """city code -> {threshold name: value} for one moment."""
+    values: dict[str, dict] = {}
+    rows = CityThreshold.objects.filter(moment=moment).select_related("city").order_by("id")
+    for row in rows:
+        values.setdefault(row.city.code, {})[row.name] = row.value
+    return values
+
+
+def all_city_overrides() -> dict:
+    """city code -> {moment code: {threshold name: value}}, as the engine takes them."""
+    overrides: dict[str, dict] = {}
+    rows = CityThreshold.objects.select_related("city", "moment").order_by("id")
+    for row in rows:
+        overrides.setdefault(row.city.code, {}).setdefault(row.moment.code, {})[row.name] = (
+            row.value
+        )
+    return overrides
+
+
+def definitions_document(moments=None) -> dict:
+    """The built-in document with its moments replaced by the database's (or ``moments``)."""
+    try:
+        document = read_builtin_document()
+    except FileNotFoundError:
+        document = {}
+    document = {k: v for k, v in document.items() if k != "moments"}
+    if moments is None:
+        moments = MomentDefinition.objects.order_by("code")
+    document["moments"] = [moment_to_entry(m) for m in moments]
+    return document
+
+
+def load_engine_definitions(document: dict, city_overrides: dict):
+    """Validate and parse a definitions document with the engine; UserError when invalid."""
+    from keycare.engine.definitions import load_definitions
+
+    with tempfile.TemporaryDirectory(prefix="keycare-defs-") as tmp:
+        path = Path(tmp) / "moments.yaml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
+        return load_definitions(path, city_overrides=city_overrides or None)
+
+
+def current_definitions():
+    """(DefinitionSet, city_overrides) for the daily run, from the database.
+
+    Falls back to the built-in YAML when the definitions were never synced. Records the
+    set's content hash as a ``DefinitionSetVersion`` so a run can be traced to the rule
+    versions it used.
+    """
+    if not MomentDefinition.objects.exists():
+        from keycare.engine.definitions import load_definitions
+
+        return load_definitions(), {}
+    overrides = all_city_overrides()
+    moments = list(MomentDefinition.objects.order_by("code"))
+    definition_set = load_engine_definitions(definitions_document(moments), overrides)
+    record_definition_set(definition_set.version, moments, overrides)
+    return definition_set, overrides
+
+
+def record_definition_set(content_hash: str, moments, overrides: dict) -> DefinitionSetVersion:
+    version, _ = DefinitionSetVersion.objects.get_or_create(
+        content_hash=content_hash,
+        defaults={
+            "moment_versions": {m.code: m.current_version for m in moments},
+            "snapshot": {"moments": [m.code for m in moments], "city_overrides": overrides},
+        },
+    )
+    return version

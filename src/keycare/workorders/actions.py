@@ -1,0 +1,348 @@
+"""The task workflow. Every function takes the acting user, runs in one transaction, writes an
+audit event and uses optimistic locking: the write is ``UPDATE ... WHERE id=? AND version=?``;
+when no row matches, someone else changed the task first and ``StaleTaskError`` says so.
+
+Task states (seed slide 15/16)::
+
+    unhandled --claim--> in_progress --complete--> handled_no_change | handled_new_alert
+
+Outcomes, appointments and work orders are recorded while a task is in progress (appointments
+and work orders also after it is handled, as follow-ups).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from keycare.core.audit import record
+from keycare.errors import UserError
+from keycare.workorders.models import (
+    Appointment,
+    AppointmentKind,
+    ContactResult,
+    Department,
+    Outcome,
+    Recommendation,
+    ServiceTask,
+    TaskState,
+    WorkOrder,
+    WorkOrderPriority,
+    WorkOrderStatus,
+)
+
+HANDLED_STATES = (TaskState.HANDLED_NO_CHANGE, TaskState.HANDLED_NEW_ALERT)
+FOLLOW_UP_STATES = (TaskState.IN_PROGRESS, *HANDLED_STATES)
+
+
+class WorkflowError(UserError):
+    """A workflow request that cannot be carried out; the message is shown to the user."""
+
+
+class StaleTaskError(WorkflowError):
+    """Someone else changed the task (or work order) since the user loaded it."""
+
+
+class IllegalTransitionError(WorkflowError):
+    """The requested change is not allowed from the task's current state."""
+
+
+# --- task transitions -------------------------------------------------------------------
+
+
+def claim_task(actor, task: ServiceTask, *, version: int | None = None) -> ServiceTask:
+    """unhandled -> in_progress: the manager starts working the task."""
+    now = timezone.now()
+    with transaction.atomic():
+        _transition(
+            task,
+            version,
+            from_states=(TaskState.UNHANDLED,),
+            action="领取",
+            state=TaskState.IN_PROGRESS,
+            claimed_by=_user_or_none(actor),
+            claimed_at=now,
+        )
+        record(actor, "task.claim", task, to_state=TaskState.IN_PROGRESS)
+    return task
+
+
+def complete_task(
+    actor,
+    task: ServiceTask,
+    *,
+    new_alert: bool = False,
+    version: int | None = None,
+    outcome: dict | None = None,
+) -> ServiceTask:
+    """in_progress -> handled_no_change (or handled_new_alert when the contact raised a new alert).
+
+    ``outcome`` (contact_result, recommendation, notes) is recorded in the same transaction.
+    """
+    to_state = TaskState.HANDLED_NEW_ALERT if new_alert else TaskState.HANDLED_NO_CHANGE
+    if outcome:
+        _check_outcome(**outcome)
+    with transaction.atomic():
+        _transition(
+            task,
+            version,
+            from_states=(TaskState.IN_PROGRESS,),
+            action="完成",
+            state=to_state,
+            handled_at=timezone.now(),
+        )
+        if outcome:
+            _create_outcome(actor, task, **outcome)
+        record(actor, "task.complete", task, to_state=to_state, outcome=outcome or {})
+    return task
+
+
+def record_outcome(
+    actor,
+    task: ServiceTask,
+    *,
+    contact_result: str,
+    recommendation: str = Recommendation.NONE,
+    notes: str = "",
+    version: int | None = None,
+) -> Outcome:
+    """Record a contact attempt on a task in progress."""
+    _check_outcome(contact_result, recommendation)
+    with transaction.atomic():
+        _transition(task, version, from_states=(TaskState.IN_PROGRESS,), action="记录结果")
+        outcome = _create_outcome(
+            actor, task, contact_result=contact_result, recommendation=recommendation, notes=notes
+        )
+        record(
+            actor,
+            "task.outcome",
+            task,
+            contact_result=contact_result,
+            recommendation=recommendation,
+        )
+    return outcome
+
+
+def create_appointment(
+    actor,
+    task: ServiceTask,
+    *,
+    kind: str,
+    due_at,
+    notes: str = "",
+    version: int | None = None,
+) -> Appointment:
+    """Schedule a follow-up (预约) from a task in progress or handled."""
+    _check_choice(kind, AppointmentKind, "预约类型")
+    if due_at is None:
+        raise WorkflowError("请填写预约时间")
+    with transaction.atomic():
+        _transition(task, version, from_states=FOLLOW_UP_STATES, action="预约")
+        appointment = Appointment.objects.create(
+            task=task,
+            customer_id=task.customer_id,
+            manager_id=task.manager_id,
+            kind=kind,
+            due_at=due_at,
+            notes=notes,
+            created_by=_user_or_none(actor),
+        )
+        record(
+            actor,
+            "appointment.create",
+            appointment,
+            task=task.pk,
+            kind=kind,
+            due_at=due_at.isoformat(),
+        )
+    return appointment
+
+
+def complete_appointment(actor, appointment: Appointment, *, notes: str = "") -> Appointment:
+    """Mark an appointment handled; a second completion is refused."""
+    now = timezone.now()
+    with transaction.atomic():
+        fields = {"done_at": now, "updated_at": now}
+        if notes:
+            fields["notes"] = f"{appointment.notes}\n{notes}".strip()
+        updated = Appointment.objects.filter(pk=appointment.pk, done_at__isnull=True).update(
+            **fields
+        )
+        if not updated:
+            raise StaleTaskError("这个预约已被处理，请刷新后查看")
+        appointment.refresh_from_db()
+        record(actor, "appointment.complete", appointment)
+    return appointment
+
+
+def create_work_order(
+    actor,
+    task: ServiceTask,
+    *,
+    department: Department,
+    title: str,
+    description: str = "",
+    priority: str = WorkOrderPriority.NORMAL,
+    version: int | None = None,
+) -> WorkOrder:
+    """Route a request from a task to a department queue, with its SLA clock started."""
+    _check_choice(priority, WorkOrderPriority, "工单优先级")
+    if not title.strip():
+        raise WorkflowError("请填写工单标题")
+    now = timezone.now()
+    with transaction.atomic():
+        _transition(task, version, from_states=FOLLOW_UP_STATES, action="派发工单")
+        order = WorkOrder.objects.create(
+            task=task,
+            customer_id=task.customer_id,
+            department=department,
+            priority=priority,
+            title=title.strip(),
+            description=description,
+            due_at=WorkOrder.sla_due(priority, now),
+            created_by=_user_or_none(actor),
+        )
+        record(
+            actor,
+            "workorder.create",
+            order,
+            task=task.pk,
+            department=department.code,
+            priority=priority,
+        )
+    return order
+
+
+# --- work order transitions -------------------------------------------------------------
+
+
+def start_work_order(actor, order: WorkOrder, *, version: int | None = None) -> WorkOrder:
+    """open -> in_progress: the department takes the order."""
+    with transaction.atomic():
+        _update_order(
+            order, version, (WorkOrderStatus.OPEN,), "受理", status=WorkOrderStatus.IN_PROGRESS
+        )
+        record(actor, "workorder.start", order)
+    return order
+
+
+def close_work_order(
+    actor, order: WorkOrder, *, resolution: str, version: int | None = None
+) -> WorkOrder:
+    """Close the order with its resolution and report it back on the task (闭环)."""
+    if not resolution.strip():
+        raise WorkflowError("请填写处理结果")
+    now = timezone.now()
+    open_states = (WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS, WorkOrderStatus.ESCALATED)
+    with transaction.atomic():
+        _update_order(
+            order,
+            version,
+            open_states,
+            "关闭",
+            status=WorkOrderStatus.CLOSED,
+            closed_at=now,
+            resolution=resolution.strip(),
+            closed_by=_user_or_none(actor),
+        )
+        if order.task_id:
+            _report_back(order, now)
+        record(actor, "workorder.close", order, resolution=resolution.strip())
+    return order
+
+
+def escalate_overdue_work_orders(actor=None, *, now=None) -> int:
+    """Escalate every open order whose SLA has passed; returns how many were escalated."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        overdue = WorkOrder.objects.select_for_update().filter(
+            status__in=(WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS), due_at__lt=now
+        )
+        ids = list(overdue.values_list("pk", flat=True))
+        WorkOrder.objects.filter(pk__in=ids).update(
+            status=WorkOrderStatus.ESCALATED,
+            escalated_at=now,
+            updated_at=now,
+            version=F("version") + 1,
+        )
+        for pk in ids:
+            record(
+                actor, "workorder.escalate", object_type="workorders.workorder", object_id=str(pk)
+            )
+    return len(ids)
+
+
+# --- internals -------------------------------------------------------------------------
+
+
+def _transition(task: ServiceTask, version, *, from_states, action: str, **fields) -> None:
+    """Apply ``fields`` if the task is still at ``version`` and in one of ``from_states``.
+
+    Always bumps the version, so two writers working from the same version cannot both win.
+    """
+    expected = task.version if version is None else int(version)
+    now = timezone.now()
+    updated = ServiceTask.objects.filter(
+        pk=task.pk, version=expected, state__in=from_states
+    ).update(version=F("version") + 1, updated_at=now, **fields)
+    if updated:
+        task.refresh_from_db()
+        return
+    current = ServiceTask.objects.filter(pk=task.pk).values("version", "state").first()
+    if current is None:
+        raise WorkflowError("这个任务已不存在")
+    state_label = TaskState(current["state"]).label
+    if current["version"] != expected:
+        raise StaleTaskError(f"这个任务已被他人更新（当前状态：{state_label}），请刷新后重试")
+    raise IllegalTransitionError(f"任务当前状态为“{state_label}”，不能{action}")
+
+
+def _update_order(order: WorkOrder, version, from_states, action: str, **fields) -> None:
+    expected = order.version if version is None else int(version)
+    updated = WorkOrder.objects.filter(
+        pk=order.pk, version=expected, status__in=from_states
+    ).update(version=F("version") + 1, updated_at=timezone.now(), **fields)
+    if updated:
+        order.refresh_from_db()
+        return
+    current = WorkOrder.objects.filter(pk=order.pk).values("version", "status").first()
+    if current is None:
+        raise WorkflowError("这个工单已不存在")
+    status_label = WorkOrderStatus(current["status"]).label
+    if current["version"] != expected:
+        raise StaleTaskError(f"这个工单已被他人更新（当前状态：{status_label}），请刷新后重试")
+    raise IllegalTransitionError(f"工单当前状态为“{status_label}”，不能{action}")
+
+
+def _report_back(order: WorkOrder, now) -> None:
+    """Append the closure to the task's feedback; not a task transition, so no version bump."""
+    line = f"[{timezone.localtime(now):%Y-%m-%d %H:%M}] 工单 WO-{order.pk}（{order.department}）已关闭：{order.resolution}"
+    task = ServiceTask.objects.select_for_update().get(pk=order.task_id)
+    feedback = f"{task.feedback}\n{line}".strip()
+    ServiceTask.objects.filter(pk=task.pk).update(feedback=feedback)
+
+
+def _check_outcome(contact_result=None, recommendation=Recommendation.NONE, notes=""):
+    _check_choice(contact_result, ContactResult, "接触结果")
+    _check_choice(recommendation, Recommendation, "建议结果")
+
+
+def _create_outcome(actor, task, *, contact_result, recommendation=Recommendation.NONE, notes=""):
+    return Outcome.objects.create(
+        task=task,
+        contact_result=contact_result,
+        recommendation=recommendation,
+        notes=notes,
+        recorded_by=_user_or_none(actor),
+    )
+
+
+def _check_choice(value, choices, what: str) -> None:
+    if value not in choices.values:
+        allowed = "、".join(f"{c.value}（{c.label}）" for c in choices)
+        raise WorkflowError(f"{what}无效：{value!r}；可选：{allowed}")
+
+
+def _user_or_none(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None

@@ -1,0 +1,633 @@
+"""Load a published run into the application database (``keycare loadrun``).
+
+One transaction, bulk writes, idempotent:
+- loading the same run twice changes nothing (the second load is recognised and skipped);
+- loading a re-run of the same date replaces that date's detections, suppressions and
+  allocation decisions, updates the tasks nobody has started yet, removes unstarted tasks the
+  re-run no longer allocates, and never touches a task a manager has worked on.
+Unknown subscriber ids, manager ids and moment codes are counted and reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+
+from django.apps import apps
+from django.db import transaction
+from django.utils import timezone
+
+from keycare.core.audit import record
+from keycare.errors import UserError
+from keycare.workorders import columns as spec
+from keycare.workorders.models import (
+    AllocationDecision,
+    Decision,
+    Detection,
+    QuarantineRow,
+    Run,
+    RunStatus,
+    ServiceTask,
+    Suppression,
+    TaskMoment,
+    TaskState,
+)
+
+BATCH = 2000
+LOOKUP_CHUNK = 5000
+
+
+# --- reading the published run ----------------------------------------------------------
+
+
+class PublishedRun:
+    """A published run directory: its record (run.json) and its tables, by logical name."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        path = directory / spec.RUN_RECORD
+        try:
+            self.record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{path}: 运行记录不存在 (run record not found)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path}: 运行记录无法解析 (invalid JSON: {exc})") from None
+
+    def table(self, name: str) -> list[dict] | None:
+        """Rows of one file as dicts of logical fields; None when the run has no such file."""
+        path = self.directory / spec.FILES[name]
+        if not path.exists():
+            return None
+        import pyarrow.parquet as pq
+
+        try:
+            data = pq.read_table(path).to_pydict()
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise UserError(f"{path}: 无法读取 Parquet 文件 ({exc})") from None
+        return _rows(name, path, data)
+
+
+def _rows(name: str, path: Path, data: dict) -> list[dict]:
+    wanted = spec.COLUMNS[name]
+    found = {}
+    for field, candidates in wanted.items():
+        column = next((c for c in candidates if c in data), None)
+        if column is not None:
+            found[field] = data[column]
+    if "subscriber_id" in wanted and "subscriber_id" not in found:
+        raise UserError(f"{path}: 缺少列 subscriber_id (missing column)")
+    if "health_scores" in wanted and "health_scores" not in found:
+        health = {c: data[c] for c in data if c.startswith(spec.HEALTH_PREFIX)}
+        if health:
+            found["health_scores"] = [
+                {c[len(spec.HEALTH_PREFIX) :]: values[i] for c, values in health.items()}
+                for i in range(len(next(iter(health.values()))))
+            ]
+    size = len(next(iter(data.values()))) if data else 0
+    return [{field: values[i] for field, values in found.items()} for i in range(size)]
+
+
+def published_dir(runs_dir: Path, business_date: date) -> Path:
+    """The directory holding the current publication for a date."""
+    runs_dir = Path(runs_dir)
+    try:
+        from keycare.engine import publish
+    except ImportError:
+        publish = None
+    if publish is not None and hasattr(publish, "current_dir"):
+        found = publish.current_dir(runs_dir, business_date)
+        if found is not None:
+            return Path(found)
+    base = runs_dir / business_date.isoformat()
+    current = base / "current"
+    if current.is_symlink() or current.is_dir():
+        return current.resolve()
+    if current.is_file():  # a pointer file naming the run directory
+        return (base / current.read_text(encoding="utf-8").strip()).resolve()
+    if (base / spec.RUN_RECORD).exists():
+        return base
+    raise UserError(f"{base}: 没有已发布的运行结果 (no published run for {business_date})")
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def load_run(runs_dir, business_date, *, force: bool = False, actor=None) -> dict:
+    """Load the published run of ``business_date`` from ``runs_dir``; returns a summary dict."""
+    if isinstance(business_date, str):
+        business_date = _parse_date(business_date, "--date")
+    published = PublishedRun(published_dir(Path(runs_dir), business_date))
+    fields = _run_fields(published.record, business_date)
+    if not force:
+        previous = Run.objects.filter(run_id=fields["run_id"], loaded_at__isnull=False).first()
+        if previous is not None and previous.record == published.record:
+            return {**previous.load_summary, "already_loaded": True}
+    tables = {name: published.table(name) for name in spec.FILES}
+    with transaction.atomic():
+        loader = _Loader(business_date, fields, published.record, tables)
+        summary = loader.load()
+        record(
+            actor,
+            "run.load",
+            loader.run,
+            business_date=business_date.isoformat(),
+            **_audit_counts(summary),
+        )
+    return summary
+
+
+class _Loader:
+    def __init__(self, business_date: date, fields: dict, run_record: dict, tables: dict):
+        self.date = business_date
+        self.fields = fields
+        self.run_record = run_record
+        self.tables = tables
+        self.summary: dict = {
+            "run_id": fields["run_id"],
+            "business_date": business_date.isoformat(),
+        }
+        self.unknown_subscribers: set[str] = set()
+        self.unknown_moments: dict[str, int] = defaultdict(int)
+        self.unknown_managers: set[str] = set()
+
+    def load(self) -> dict:
+        self._prepare_lookups()
+        self.run = self._upsert_run()
+        self._load_quarantine()
+        self._load_detections()
+        self._load_suppressions()
+        if self.tables["tasks"] is not None:
+            self._load_tasks()
+        if self.tables["decisions"] is not None:
+            self._load_decisions()
+        self.summary.update(
+            already_loaded=False,
+            unknown_subscribers=len(self.unknown_subscribers),
+            unknown_subscriber_sample=sorted(self.unknown_subscribers)[:5],
+            unknown_moments=dict(self.unknown_moments),
+            unknown_managers=len(self.unknown_managers),
+        )
+        self.run.load_summary = self.summary
+        self.run.loaded_at = timezone.now()
+        self.run.save(update_fields=["load_summary", "loaded_at"])
+        return self.summary
+
+    # lookups
+
+    def _prepare_lookups(self) -> None:
+        moment_model = apps.get_model("moments", "MomentDefinition")
+        if not moment_model.objects.exists():
+            from keycare.moments.actions import sync_builtin_definitions
+
+            sync_builtin_definitions(actor=None)
+        self.moments = {
+            m.code: m
+            for m in moment_model.objects.only("id", "code", "priority", "current_version")
+        }
+        self.rule_versions = self._rule_versions()
+        subscriber_ids = {
+            row["subscriber_id"]
+            for name in ("detections", "suppressions", "tasks", "decisions")
+            for row in (self.tables[name] or [])
+        }
+        self.customers = _lookup(
+            apps.get_model("customers", "Customer"), "subscriber_id", subscriber_ids
+        )
+        manager_ids = {
+            row.get("manager_id")
+            for name in ("tasks", "decisions")
+            for row in (self.tables[name] or [])
+            if row.get("manager_id")
+        }
+        self.managers = _lookup(apps.get_model("managers", "Manager"), "manager_id", manager_ids)
+
+    def _rule_versions(self) -> dict:
+        """moment code -> rule version used by the run (from its definition set when known)."""
+        version_model = apps.get_model("moments", "DefinitionSetVersion")
+        self.definition_set = version_model.objects.filter(
+            content_hash=self.fields.get("definitions_version") or "-"
+        ).first()
+        if self.definition_set is not None:
+            return dict(self.definition_set.moment_versions)
+        return {code: m.current_version for code, m in self.moments.items()}
+
+    def _customer(self, subscriber_id):
+        pk = self.customers.get(subscriber_id)
+        if pk is None:
+            self.unknown_subscribers.add(str(subscriber_id))
+        return pk
+
+    def _moment(self, code):
+        moment = self.moments.get(code)
+        if moment is None:
+            self.unknown_moments[str(code)] += 1
+        return moment
+
+    def _manager(self, manager_id):
+        if not manager_id:
+            return None
+        pk = self.managers.get(manager_id)
+        if pk is None:
+            self.unknown_managers.add(str(manager_id))
+        return pk
+
+    # run and its quarantine
+
+    def _upsert_run(self) -> Run:
+        values = {k: v for k, v in self.fields.items() if k != "run_id"}
+        values.update(record=self.run_record, definition_set=self.definition_set)
+        run, _ = Run.objects.update_or_create(run_id=self.fields["run_id"], defaults=values)
+        Run.objects.filter(business_date=self.date).exclude(pk=run.pk).update(
+            status=RunStatus.SUPERSEDED
+        )
+        return run
+
+    def _load_quarantine(self) -> None:
+        QuarantineRow.objects.filter(run=self.run).delete()
+        rows = self.tables["quarantine"] or []
+        QuarantineRow.objects.bulk_create(
+            (
+                QuarantineRow(
+                    run=self.run,
+                    file=str(row.get("file") or "")[:100],
+                    row_number=row.get("row_number"),
+                    raw=_text(row.get("raw")),
+                    rule=str(row.get("rule") or "")[:100],
+                    reason=_text(row.get("reason")),
+                )
+                for row in rows
+            ),
+            batch_size=BATCH,
+        )
+        self.summary["quarantine_rows"] = len(rows)
+
+    # detections and suppressions: the date's set is replaced
+
+    def _load_detections(self) -> None:
+        Detection.objects.filter(business_date=self.date).delete()
+        self.detections_by_customer: dict[int, dict[str, dict]] = defaultdict(dict)
+        objects = []
+        for row in self.tables["detections"] or []:
+            customer, moment = (
+                self._customer(row["subscriber_id"]),
+                self._moment(row.get("moment_code")),
+            )
+            if customer is None or moment is None:
+                continue
+            detection = Detection(
+                run=self.run,
+                customer_id=customer,
+                moment_id=moment.pk,
+                rule_version=self.rule_versions.get(moment.code),
+                business_date=self.date,
+                priority=_int(row.get("priority"), moment.priority),
+                channel=str(row.get("channel") or ""),
+                params=_json_value(row.get("params"), {}),
+                explanation=_text(row.get("explanation")),
+            )
+            self.detections_by_customer[customer][moment.code] = detection
+            objects.append(detection)
+        Detection.objects.bulk_create(objects, batch_size=BATCH)
+        self.summary["detections"] = len(objects)
+
+    def _load_suppressions(self) -> None:
+        Suppression.objects.filter(business_date=self.date).delete()
+        objects = []
+        for row in self.tables["suppressions"] or []:
+            customer, moment = (
+                self._customer(row["subscriber_id"]),
+                self._moment(row.get("moment_code")),
+            )
+            if customer is None or moment is None:
+                continue
+            objects.append(
+                Suppression(
+                    run=self.run,
+                    customer_id=customer,
+                    moment_id=moment.pk,
+                    business_date=self.date,
+                    reason=_text(row.get("reason")),
+                    suppressed_codes=_codes(row.get("suppressed_codes")),
+                )
+            )
+        Suppression.objects.bulk_create(objects, batch_size=BATCH, ignore_conflicts=False)
+        self.summary["suppressions"] = len(objects)
+
+    # tasks: created, updated while unstarted, never touched once worked
+
+    def _load_tasks(self) -> None:
+        risk = self._risk_by_customer()
+        incoming, incoming_moments = {}, {}
+        for row in self.tables["tasks"]:
+            if str(row.get("channel") or "call") not in spec.TASK_DECISIONS:
+                self.summary["tasks_deferred"] = self.summary.get("tasks_deferred", 0) + 1
+                continue
+            customer = self._customer(row["subscriber_id"])
+            if customer is None:
+                continue
+            values, moments = self._task_values(row, customer, risk.get(customer, {}))
+            incoming[(customer, values["cycle"])] = values
+            incoming_moments[(customer, values["cycle"])] = moments
+        existing = {
+            (t.customer_id, t.cycle): t for t in ServiceTask.objects.filter(business_date=self.date)
+        }
+        current_moments = self._current_task_moments(existing.values())
+        counts = dict.fromkeys(("created", "updated", "unchanged", "kept_worked", "withdrawn"), 0)
+        to_create, to_update, moments_for = [], [], {}
+        for key, values in incoming.items():
+            task = existing.get(key)
+            if task is None:
+                to_create.append(ServiceTask(business_date=self.date, **values))
+                counts["created"] += 1
+            elif task.state != TaskState.UNHANDLED:
+                counts["kept_worked"] += 1
+                continue
+            elif _task_changed(task, values, current_moments.get(task.pk), incoming_moments[key]):
+                for field, value in values.items():
+                    setattr(task, field, value)
+                task.version += 1
+                to_update.append(task)
+                counts["updated"] += 1
+            else:
+                if task.run_id != self.run.pk:
+                    ServiceTask.objects.filter(pk=task.pk).update(run=self.run)
+                counts["unchanged"] += 1
+                continue
+            moments_for[key] = incoming_moments[key]
+        withdrawn = [
+            t.pk
+            for key, t in existing.items()
+            if key not in incoming and t.state == TaskState.UNHANDLED
+        ]
+        ServiceTask.objects.filter(pk__in=withdrawn).delete()
+        counts["withdrawn"] = len(withdrawn)
+        ServiceTask.objects.bulk_create(to_create, batch_size=BATCH)
+        ServiceTask.objects.bulk_update(to_update, [*_TASK_FIELDS, "version"], batch_size=BATCH)
+        self._replace_task_moments(moments_for, to_update)
+        self.summary["tasks"] = counts
+
+    def _task_values(self, row: dict, customer: int, risk: dict) -> tuple[dict, list[dict]]:
+        codes = _codes(row.get("moment_codes"))
+        detections = self.detections_by_customer.get(customer, {})
+        if not codes:
+            codes = list(detections)
+        moments = []
+        for code in codes:
+            moment = self._moment(code)
+            if moment is None:
+                continue
+            detection = detections.get(code)
+            moments.append(
+                {
+                    "moment_id": moment.pk,
+                    "rule_version": self.rule_versions.get(code),
+                    "priority": detection.priority if detection else moment.priority,
+                    "params": detection.params if detection else {},
+                    "explanation": detection.explanation if detection else "",
+                }
+            )
+        channel = str(row.get("channel") or "call")
+        probability = row.get("risk_probability", risk.get("risk_probability"))
+        values = {
+            "customer_id": customer,
+            "manager_id": self._manager(row.get("manager_id")),
+            "run_id": self.run.pk,
+            "cycle": str(row.get("cycle") or "daily"),
+            "priority_score": _float(row.get("priority_score"), 0.0),
+            "risk_probability": None if probability is None else float(probability),
+            "risk_reasons": _reasons(row.get("reasons", risk.get("reasons"))),
+            "health_scores": _json_value(row.get("health_scores", risk.get("health_scores")), {}),
+            "channel": "sms" if channel == "sms" else "call",
+        }
+        return values, moments
+
+    def _risk_by_customer(self) -> dict:
+        rows = self.tables["risk"] or []
+        by_customer = {}
+        for row in rows:
+            customer = self.customers.get(row["subscriber_id"])
+            if customer is not None:
+                by_customer[customer] = row
+        return by_customer
+
+    def _current_task_moments(self, tasks) -> dict:
+        unhandled = [t.pk for t in tasks if t.state == TaskState.UNHANDLED]
+        current = defaultdict(list)
+        rows = TaskMoment.objects.filter(task_id__in=unhandled).values(
+            "task_id", "moment_id", "rule_version", "priority", "params", "explanation"
+        )
+        for row in rows.iterator():
+            current[row.pop("task_id")].append(row)
+        return current
+
+    def _replace_task_moments(self, moments_for: dict, updated: list) -> None:
+        TaskMoment.objects.filter(task__in=[t.pk for t in updated]).delete()
+        ids = {
+            (t.customer_id, t.cycle): t.pk
+            for t in ServiceTask.objects.filter(business_date=self.date).only(
+                "id", "customer_id", "cycle"
+            )
+        }
+        TaskMoment.objects.bulk_create(
+            (
+                TaskMoment(task_id=ids[key], **moment)
+                for key, moments in moments_for.items()
+                for moment in moments
+            ),
+            batch_size=BATCH,
+        )
+
+    # decisions: the date's set is replaced
+
+    def _load_decisions(self) -> None:
+        AllocationDecision.objects.filter(business_date=self.date).delete()
+        objects, by_decision = [], defaultdict(int)
+        for row in self.tables["decisions"]:
+            customer = self._customer(row["subscriber_id"])
+            if customer is None:
+                continue
+            decision = str(row.get("decision") or "")
+            if decision not in Decision.values:
+                raise UserError(
+                    f"decisions: 未知的派送决策 {decision!r} (subscriber {row['subscriber_id']})"
+                )
+            code = row.get("moment_code")
+            moment = self._moment(code) if code else None
+            objects.append(
+                AllocationDecision(
+                    run=self.run,
+                    customer_id=customer,
+                    moment_id=moment.pk if moment else None,
+                    manager_id=self._manager(row.get("manager_id")),
+                    business_date=self.date,
+                    cycle=str(row.get("cycle") or "daily"),
+                    decision=decision,
+                    reason=_text(row.get("reason")),
+                    age_days=max(_int(row.get("age_days"), 0), 0),
+                    priority_score=_float(row.get("priority_score"), None),
+                    source=_text(row.get("source"))[:16],
+                )
+            )
+            by_decision[decision] += 1
+        AllocationDecision.objects.bulk_create(objects, batch_size=BATCH)
+        self.summary["decisions"] = dict(by_decision)
+
+
+_TASK_FIELDS = (
+    "manager_id",
+    "run_id",
+    "cycle",
+    "priority_score",
+    "risk_probability",
+    "risk_reasons",
+    "health_scores",
+    "channel",
+)
+
+
+def _task_changed(task: ServiceTask, values: dict, current: list | None, new: list) -> bool:
+    for field in _TASK_FIELDS:
+        if field != "run_id" and getattr(task, field) != values[field]:
+            return True
+
+    def by_moment(m):
+        return m["moment_id"]
+
+    return sorted(current or [], key=by_moment) != sorted(new, key=by_moment)
+
+
+# --- value helpers ----------------------------------------------------------------------
+
+
+def _run_fields(run_record: dict, business_date: date) -> dict:
+    fields = {}
+    for field, keys in spec.RUN_KEYS.items():
+        fields[field] = next((run_record[k] for k in keys if k in run_record), None)
+    recorded_date = fields["business_date"]
+    if (
+        recorded_date
+        and _parse_date(str(recorded_date)[:10], "run.json business_date") != business_date
+    ):
+        raise UserError(
+            f"run.json: 业务日期 {recorded_date} 与 --date {business_date} 不一致 (business date mismatch)"
+        )
+    fields["business_date"] = business_date
+    fields["run_id"] = str(fields["run_id"] or f"run-{business_date.isoformat()}")
+    fields["status"] = str(fields["status"] or RunStatus.SUCCEEDED)
+    for text in ("engine", "definitions_version", "model_version"):
+        fields[text] = str(fields[text] or "")
+    for mapping in ("inputs", "timings", "counts"):
+        fields[mapping] = fields[mapping] or {}
+    fields["quarantined"] = _count(fields["quarantined"])
+    fields["suppressed"] = _count(fields["suppressed"])
+    fields["detected"] = (
+        sum(_count(v) for v in fields["counts"].values())
+        if isinstance(fields["counts"], dict)
+        else 0
+    )
+    fields["started_at"] = _datetime(fields["started_at"])
+    fields["finished_at"] = _datetime(fields["finished_at"])
+    return fields
+
+
+def _lookup(model, field: str, keys: set) -> dict:
+    found = {}
+    keys = [k for k in keys if k is not None]
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        found.update(model.objects.filter(**{f"{field}__in": chunk}).values_list(field, "pk"))
+    return found
+
+
+def _parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{what}: 日期格式应为 YYYY-MM-DD，收到 {text!r}") from None
+
+
+def _datetime(value):
+    if not value:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.get_current_timezone())
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+def _count(value) -> int:
+    if isinstance(value, dict):  # per-file counts
+        return sum(_count(v) for v in value.values())
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _int(value, default):
+    try:
+        return int(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _float(value, default):
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _json_value(value, default):
+    if value is None:
+        return default
+    if isinstance(value, (bytes, str)):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return default
+    return value
+
+
+def _codes(value) -> list[str]:
+    """Moment codes given as a list, a JSON list or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return [str(v) for v in _json_value(text, [])]
+        return [c.strip() for c in text.split(",") if c.strip()]
+    return [str(v) for v in value]
+
+
+def _reasons(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return list(_json_value(text, []))
+        return [r.strip() for r in text.replace("；", ";").split(";") if r.strip()]
+    return list(value)
+
+
+def _audit_counts(summary: dict) -> dict:
+    keep = (
+        "detections",
+        "suppressions",
+        "quarantine_rows",
+        "tasks",
+        "decisions",
+        "unknown_subscribers",
+    )
+    return {k: summary[k] for k in keep if k in summary}

@@ -1,0 +1,153 @@
+"""The task state machine: legal path, refused transitions, optimistic locking, audit."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from keycare.core.models import AuditEvent
+from keycare.workorders import actions
+from keycare.workorders.models import (
+    Appointment,
+    Department,
+    Outcome,
+    ServiceTask,
+    TaskMoment,
+    TaskState,
+    WorkOrder,
+    WorkOrderStatus,
+)
+
+from .conftest import BUSINESS_DATE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def task(customers, manager, moments):
+    task = ServiceTask.objects.create(
+        customer=customers[0],
+        manager=manager,
+        business_date=BUSINESS_DATE,
+        channel="call",
+        priority_score=72.5,
+    )
+    TaskMoment.objects.create(task=task, moment=moments["A03"], priority=80)
+    return task
+
+
+def test_legal_path_unhandled_to_handled(task, user):
+    actions.claim_task(user, task)
+    assert task.state == TaskState.IN_PROGRESS and task.claimed_by == user and task.version == 2
+    actions.record_outcome(
+        user, task, contact_result="reached", recommendation="accepted", notes="ok"
+    )
+    actions.complete_task(user, task, new_alert=True)
+    task.refresh_from_db()
+    assert task.state == TaskState.HANDLED_NEW_ALERT
+    assert task.handled_at is not None and task.version == 4
+    assert Outcome.objects.get(task=task).recommendation == "accepted"
+    logged = list(
+        AuditEvent.objects.filter(object_id=str(task.pk)).values_list("action", flat=True)
+    )
+    assert sorted(logged) == ["task.claim", "task.complete", "task.outcome"]
+
+
+def test_complete_with_outcome_in_one_step(task, user):
+    actions.claim_task(user, task)
+    actions.complete_task(user, task, outcome={"contact_result": "not_reached"})
+    assert task.state == TaskState.HANDLED_NO_CHANGE
+    assert Outcome.objects.get(task=task).contact_result == "not_reached"
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda u, t: actions.complete_task(u, t),
+        lambda u, t: actions.record_outcome(u, t, contact_result="reached"),
+        lambda u, t: actions.create_appointment(u, t, kind="alert", due_at=timezone.now()),
+    ],
+    ids=["complete", "outcome", "appointment"],
+)
+def test_illegal_transitions_from_unhandled_are_refused(task, user, action):
+    with pytest.raises(actions.IllegalTransitionError, match="未处理"):
+        action(user, task)
+    task.refresh_from_db()
+    assert (task.state, task.version) == (TaskState.UNHANDLED, 1)
+    assert not Outcome.objects.exists() and not Appointment.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_handled_task_cannot_be_claimed_or_completed_again(task, user):
+    actions.claim_task(user, task)
+    actions.complete_task(user, task)
+    with pytest.raises(actions.IllegalTransitionError):
+        actions.claim_task(user, task)
+    with pytest.raises(actions.IllegalTransitionError):
+        actions.complete_task(user, task, new_alert=True)
+    task.refresh_from_db()
+    assert task.state == TaskState.HANDLED_NO_CHANGE
+
+
+def test_two_concurrent_completes_one_wins_the_other_is_told(task, user, other_user):
+    actions.claim_task(user, task)
+    tab_a = ServiceTask.objects.get(pk=task.pk)
+    tab_b = ServiceTask.objects.get(pk=task.pk)  # same version, loaded in another tab
+    actions.complete_task(user, tab_a, outcome={"contact_result": "reached"})
+    with pytest.raises(actions.StaleTaskError, match="已被他人更新"):
+        actions.complete_task(
+            other_user, tab_b, new_alert=True, outcome={"contact_result": "refused"}
+        )
+    task.refresh_from_db()
+    assert task.state == TaskState.HANDLED_NO_CHANGE and task.version == 3
+    assert list(Outcome.objects.values_list("contact_result", flat=True)) == ["reached"]
+    assert AuditEvent.objects.filter(action="task.complete").count() == 1
+
+
+def test_version_from_a_form_is_checked(task, user):
+    actions.claim_task(user, task, version=1)
+    with pytest.raises(actions.StaleTaskError):
+        actions.complete_task(user, task, version=1)
+    actions.complete_task(user, task, version=2)
+    assert task.state == TaskState.HANDLED_NO_CHANGE
+
+
+def test_invalid_outcome_changes_nothing(task, user):
+    actions.claim_task(user, task)
+    with pytest.raises(actions.WorkflowError, match="接触结果"):
+        actions.complete_task(user, task, outcome={"contact_result": "maybe"})
+    task.refresh_from_db()
+    assert task.state == TaskState.IN_PROGRESS and task.version == 2
+
+
+def test_appointment_created_and_completed_once(task, user):
+    actions.claim_task(user, task)
+    due = timezone.now() + timedelta(days=2)
+    appointment = actions.create_appointment(
+        user, task, kind="care_marketing", due_at=due, notes="回访"
+    )
+    assert appointment.manager_id == task.manager_id and appointment.customer_id == task.customer_id
+    actions.complete_appointment(user, appointment)
+    assert appointment.done_at is not None
+    with pytest.raises(actions.StaleTaskError):
+        actions.complete_appointment(user, appointment)
+
+
+def test_work_order_sla_escalation_and_report_back(task, user):
+    department = Department.objects.create(code="NET", name="网络部")
+    actions.claim_task(user, task)
+    order = actions.create_work_order(
+        user, task, department=department, title="信号差", priority="urgent"
+    )
+    assert order.due_at - order.created_at == pytest.approx(
+        timedelta(hours=4), abs=timedelta(seconds=5)
+    )
+    assert actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5)) == 1
+    order.refresh_from_db()
+    assert order.status == WorkOrderStatus.ESCALATED and order.escalated_at is not None
+    actions.close_work_order(user, order, resolution="已调整基站")
+    task.refresh_from_db()
+    assert WorkOrder.objects.get().status == WorkOrderStatus.CLOSED
+    assert "已调整基站" in task.feedback
+    with pytest.raises(actions.IllegalTransitionError):
+        actions.close_work_order(user, order, resolution="again")
