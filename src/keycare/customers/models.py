@@ -12,12 +12,13 @@ row belongs to, for example::
     class CustomerHistory(models.Model):
         scope = {"city": "customer__city", "manager": "customer__manager"}
 
-The access layer restricts a queryset with ``filter(**{scope["city"]: city_pk})`` for a city
-administrator and ``filter(**{scope["manager"]: manager_pk})`` for an account manager; a
-missing key means the model cannot be scoped that way (the role then sees no rows of it
-unless the access layer says otherwise). Models without ``scope`` (reference data such as
-``Province``, and ``LoadBatch``) are not row-scoped. The values are primary keys, so the
-path "pk" means "this row itself" (the ``City`` model is scoped by ``{"city": "pk"}``).
+Every path ends at a foreign key: the access layer (``keycare.access.querysets``) filters
+``<path>_id = <city or manager pk>``, so ``Model.objects.restrict(user)`` keeps a city
+administrator to their city and an account manager to their portfolio. A missing key means
+the model cannot be scoped that way (that role sees none of its rows). Models without
+``scope`` are not row-scoped: reference data anyone signed in may read (``Province``,
+``City``) and administration data (``LoadBatch``) that views must guard by permission.
+Scoped models use ``RestrictedQuerySet`` as their manager.
 
 Loading happens in ``keycare.customers.loader`` (``keycare load DIR``); models carry no logic.
 """
@@ -25,6 +26,8 @@ Loading happens in ``keycare.customers.loader`` (``keycare load DIR``); models c
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from keycare.access.querysets import RestrictedQuerySet
 
 
 class Province(models.Model):
@@ -45,8 +48,6 @@ class City(models.Model):
     name = models.CharField(_("name"), max_length=64)
     province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="cities")
 
-    scope = {"city": "pk"}
-
     class Meta:
         ordering = ["code"]
         verbose_name = _("city")
@@ -62,6 +63,7 @@ class County(models.Model):
     city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="counties")
 
     scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -80,6 +82,7 @@ class Grid(models.Model):
     city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="grids")
 
     scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -176,6 +179,7 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["subscriber_id"]
@@ -203,6 +207,7 @@ class CustomerHistory(models.Model):
     changes = models.JSONField(default=dict)
 
     scope = {"city": "customer__city", "manager": "customer__manager"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["customer", "-at", "-id"]
@@ -227,6 +232,7 @@ class Assignment(models.Model):
     )
 
     scope = {"city": "customer__city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["customer", "-start_date", "-id"]

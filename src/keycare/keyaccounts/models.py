@@ -6,6 +6,8 @@ Scoped models declare ``scope`` as described in ``keycare.customers.models``.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from keycare.access.querysets import RestrictedQuerySet
+
 
 class Tier(models.TextChoices):
     A = "A", "A"
@@ -58,6 +60,7 @@ class KeyAccount(models.Model):
     created_date = models.DateField(_("created"))
 
     scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["key_account_id"]
@@ -82,6 +85,7 @@ class KeyAccountMember(models.Model):
     joined_date = models.DateField(_("joined"))
 
     scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["key_account", "customer"]

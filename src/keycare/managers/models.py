@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from keycare.access.querysets import RestrictedQuerySet
 from keycare.access.roles import ROLE_CHOICES
 
 
@@ -35,7 +36,10 @@ class Manager(models.Model):
         related_name="manager",
     )
 
-    scope = {"city": "city", "manager": "pk"}
+    # Only a city path: the chokepoint filters ``<path>_id`` and a row cannot point at itself.
+    # An account manager reaches their own record through ``user.manager``.
+    scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["manager_id"]
@@ -61,6 +65,7 @@ class StaffProfile(models.Model):
     )
 
     scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("staff profile")
