@@ -213,11 +213,20 @@ def _diff(old: dict, new: dict, prefix: str = "") -> dict:
     for key in sorted(set(old) | set(new), key=str):
         before, after = old.get(key, _MISSING), new.get(key, _MISSING)
         path = f"{prefix}{key}"
-        if isinstance(before, dict) and isinstance(after, dict):
-            changes.update(_diff(before, after, f"{path}."))
+        if isinstance(before, dict) or isinstance(after, dict):
+            if not isinstance(before, dict) and before is not _MISSING:
+                changes[path] = [before, _none(after)]
+            elif not isinstance(after, dict) and after is not _MISSING:
+                changes[path] = [_none(before), after]
+            else:
+                changes.update(_diff(_as_dict(before), _as_dict(after), f"{path}."))
         elif before != after:
             changes[path] = [_none(before), _none(after)]
     return changes
+
+
+def _as_dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _none(value):

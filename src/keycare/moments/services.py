@@ -7,7 +7,7 @@ this module only converts between its YAML entries and ``MomentDefinition`` rows
 from __future__ import annotations
 
 import copy
-import tempfile
+import functools
 from pathlib import Path
 
 import yaml
@@ -44,8 +44,16 @@ def builtin_yaml_path() -> Path:
 
 def read_builtin_document() -> dict:
     """The built-in YAML document, parsed (top-level keys kept so the round trip is exact)."""
-    with builtin_yaml_path().open(encoding="utf-8") as fh:
-        document = yaml.safe_load(fh) or {}
+    path = builtin_yaml_path()
+    return copy.deepcopy(_parsed_yaml(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_yaml(path: Path, mtime_ns: int) -> dict:
+    """Parsed once per file version: every validation needs the document's top-level keys."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with path.open(encoding="utf-8") as fh:
+        document = yaml.load(fh, Loader=loader) or {}
     if isinstance(document, list):  # a bare list of moments
         document = {"moments": document}
     return document
@@ -120,12 +128,9 @@ def definitions_document(moments=None) -> dict:
 
 def load_engine_definitions(document: dict, city_overrides: dict):
     """Validate and parse a definitions document with the engine; UserError when invalid."""
-    from keycare.engine.definitions import load_definitions
+    from keycare.engine.definitions import parse_definitions
 
-    with tempfile.TemporaryDirectory(prefix="keycare-defs-") as tmp:
-        path = Path(tmp) / "moments.yaml"
-        path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), "utf-8")
-        return load_definitions(path, city_overrides=city_overrides or None)
+    return parse_definitions(copy.deepcopy(document), copy.deepcopy(city_overrides) or None)
 
 
 def current_definitions():

@@ -86,7 +86,7 @@ RUN_KEYS = {
     "definitions_version": ("definitions_version", "definitions_hash"),
     "model_version": ("model_version", "risk_model_version"),
     "inputs": ("inputs", "checksums"),
-    "timings": ("timings", "step_timings"),
+    "timings": ("steps", "timings", "step_timings"),
     "counts": ("counts", "counts_per_moment", "moment_counts"),
     "quarantined": ("quarantined", "quarantine_rows"),
     "suppressed": ("suppressed",),

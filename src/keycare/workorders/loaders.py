@@ -90,25 +90,19 @@ def _rows(name: str, path: Path, data: dict) -> list[dict]:
 
 
 def published_dir(runs_dir: Path, business_date: date) -> Path:
-    """The directory holding the current publication for a date."""
+    """The directory of the run published for a date (one fixed version, see engine.publish)."""
+    from keycare.engine.publish import read_published
+
     runs_dir = Path(runs_dir)
-    try:
-        from keycare.engine import publish
-    except ImportError:
-        publish = None
-    if publish is not None and hasattr(publish, "current_dir"):
-        found = publish.current_dir(runs_dir, business_date)
-        if found is not None:
-            return Path(found)
-    base = runs_dir / business_date.isoformat()
-    current = base / "current"
-    if current.is_symlink() or current.is_dir():
-        return current.resolve()
-    if current.is_file():  # a pointer file naming the run directory
-        return (base / current.read_text(encoding="utf-8").strip()).resolve()
-    if (base / spec.RUN_RECORD).exists():
-        return base
-    raise UserError(f"{base}: 没有已发布的运行结果 (no published run for {business_date})")
+    if not runs_dir.is_dir():
+        raise UserError(f"{runs_dir}: 运行结果目录不存在 (runs directory not found)")
+    published = read_published(runs_dir, business_date)
+    if published is not None:
+        return Path(published.path)
+    plain = runs_dir / business_date.isoformat()
+    if (plain / spec.RUN_RECORD).exists():  # a directory copied by hand, without the symlink
+        return plain
+    raise UserError(f"{plain}: 没有已发布的运行结果 (no published run for {business_date})")
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -515,7 +509,8 @@ def _run_fields(run_record: dict, business_date: date) -> dict:
         )
     fields["business_date"] = business_date
     fields["run_id"] = str(fields["run_id"] or f"run-{business_date.isoformat()}")
-    fields["status"] = str(fields["status"] or RunStatus.SUCCEEDED)
+    status = str(fields["status"] or RunStatus.SUCCEEDED)
+    fields["status"] = RunStatus.SUCCEEDED if status == "published" else status
     for text in ("engine", "definitions_version", "model_version"):
         fields[text] = str(fields[text] or "")
     for mapping in ("inputs", "timings", "counts"):

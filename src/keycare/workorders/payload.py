@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from keycare.access.masking import mask_field, mask_mobile, mask_name
+from keycare.engine.explain import PLACEHOLDER, format_value
 from keycare.workorders.models import ServiceTask, TaskMoment
 
 BASIC_FIELDS = (
@@ -26,6 +26,7 @@ BASIC_FIELDS = (
     "name",
     "msisdn",
     "gender",
+    "birth_date",
     "join_date",
     "brand",
     "plan_code",
@@ -61,8 +62,6 @@ EXPORT_COLUMNS = (
     ("script", "服务话术"),
     ("sms", "短信内容"),
 )
-
-_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}|\{(\w+)\}")
 
 
 def task_payload(task: ServiceTask, masked: bool = True) -> dict:
@@ -110,14 +109,16 @@ def task_payload(task: ServiceTask, masked: bool = True) -> dict:
 
 
 def fill_template(template: str, values: dict) -> str:
-    """Replace {name} / {{name}} placeholders; unknown placeholders are left as written."""
+    """Fill ``{name}`` / ``{name:spec}`` placeholders the way the engine renders explanations;
+    a placeholder with no value is left as written so a reader sees what is missing."""
 
     def replace(match):
-        key = match.group(1) or match.group(2)
-        value = values.get(key)
-        return match.group(0) if value is None else _display(value)
+        name, spec = match.group(1), match.group(2) or ""
+        if values.get(name) is None:
+            return match.group(0)
+        return format_value(_plain_number(values[name]), spec)
 
-    return _PLACEHOLDER.sub(replace, template or "")
+    return PLACEHOLDER.sub(replace, template or "")
 
 
 def payload_queryset(tasks) -> QuerySet:
@@ -169,6 +170,10 @@ def _script_context(task, moments, masked: bool) -> dict:
     for m in reversed(moments):  # the highest-priority moment's values win
         context.update(m.moment.threshold_defaults())
         context.update(_flat_params(m.params))
+    context.update(
+        business_date=task.business_date,
+        city_id=customer.city.code if customer.city_id else "",
+    )
     name = customer.name or ""
     honorific = {"M": "先生", "F": "女士"}.get(getattr(customer, "gender", ""), "")
     context.update(
@@ -179,7 +184,6 @@ def _script_context(task, moments, masked: bool) -> dict:
         plan_code=customer.plan_code,
         plan_fee=customer.plan_fee,
         manager_name=task.manager.name if task.manager_id else "",
-        business_date=task.business_date,
     )
     return context
 
@@ -266,12 +270,8 @@ def _iso(value):
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _display(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".")
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
-    return str(_plain(value))
+def _plain_number(value):
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _age(birth: date) -> int:

@@ -1,0 +1,131 @@
+"""Moment definitions in the database: sync, versioned updates, restore, engine validation."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from keycare.core.models import AuditEvent
+from keycare.customers.models import City, Province
+from keycare.errors import UserError
+from keycare.moments import actions, services
+from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def synced(db):
+    actions.sync_builtin_definitions(actor=None)
+    return MomentDefinition.objects.get(code="A07")
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_user("admin1")
+
+
+@pytest.fixture
+def nanjing(db):
+    province = Province.objects.create(code="JS", name="江苏省")
+    return City.objects.create(code="C025", name="南京市", province=province)
+
+
+def test_sync_is_idempotent_and_starts_at_version_1():
+    first = actions.sync_builtin_definitions(actor=None)
+    assert first["created"] == 29
+    assert actions.sync_builtin_definitions(actor=None) == {
+        "created": 0,
+        "existing": 29,
+        "codes": [],
+    }
+    assert MomentDefinition.objects.count() == 29
+    assert set(RuleVersion.objects.values_list("number", flat=True)) == {1}
+    assert RuleVersion.objects.count() == 29
+    assert AuditEvent.objects.filter(action="moments.sync").count() == 1
+    a07 = MomentDefinition.objects.get(code="A07")
+    assert a07.threshold_defaults()["spend_drop_pct"] == 30 and a07.category == "anomaly"
+
+
+def test_database_definitions_round_trip_through_the_engine(synced):
+    definitions, overrides = services.current_definitions()
+    assert len(definitions.moments) == 29 and overrides == {}
+    assert definitions.by_code["A07"].thresholds == synced.threshold_defaults()
+
+
+def test_update_creates_a_version_with_who_and_what(synced, admin_user, nanjing):
+    version = actions.update_moment(
+        admin_user,
+        synced,
+        {"thresholds": {"spend_drop_pct": "35"}, "priority": 90},
+        {"C025": {"spend_drop_pct": 40}},
+        note="南京加严",
+    )
+    assert version.number == 2 and version.changed_by == admin_user
+    assert version.changes == {
+        "priority": [synced.priority, 90],
+        "thresholds.spend_drop_pct.default": [30, 35],
+        "city.C025.spend_drop_pct": [None, 40],
+    }
+    assert version.snapshot["city_thresholds"] == {"C025": {"spend_drop_pct": 40}}
+    synced.refresh_from_db()
+    assert synced.current_version == 2 and synced.threshold_defaults()["spend_drop_pct"] == 35
+    assert CityThreshold.objects.get().value == 40
+    event = AuditEvent.objects.get(action="moments.update")
+    assert event.actor == admin_user and event.detail["version"] == 2
+    definitions, overrides = services.current_definitions()
+    assert overrides == {"C025": {"A07": {"spend_drop_pct": 40}}}
+    assert definitions.by_code["A07"].thresholds_for("C025")["spend_drop_pct"] == 40
+    assert definitions.by_code["A07"].thresholds_for("C0512")["spend_drop_pct"] == 35
+
+
+@pytest.mark.parametrize(
+    "changes, cities, message",
+    [
+        ({"thresholds": {"spend_drop_pct": 500}}, None, "spend_drop_pct"),
+        ({"thresholds": {"spend_drop_pct": "lots"}}, None, "必须是数字"),
+        ({"thresholds": {"no_such": 1}}, None, "no_such"),
+        ({"priority": 0}, None, "priority"),
+        ({"channel": "fax"}, None, "channel"),
+        ({"code": "Z99"}, None, "不可修改"),
+        ({}, {"C025": {"spend_drop_pct": 2}}, "spend_drop_pct"),
+        ({}, {"C999": {"spend_drop_pct": 40}}, "未知地市"),
+    ],
+)
+def test_invalid_change_is_refused_and_nothing_is_written(
+    synced, admin_user, nanjing, changes, cities, message
+):
+    with pytest.raises(UserError, match=message):
+        actions.update_moment(admin_user, synced, changes, cities)
+    synced.refresh_from_db()
+    assert synced.current_version == 1 and synced.threshold_defaults()["spend_drop_pct"] == 30
+    assert RuleVersion.objects.filter(moment=synced).count() == 1
+    assert not CityThreshold.objects.exists()
+    assert not AuditEvent.objects.filter(action="moments.update").exists()
+
+
+def test_no_change_makes_no_version(synced, admin_user):
+    assert actions.update_moment(admin_user, synced, {"priority": synced.priority}) is None
+    assert RuleVersion.objects.filter(moment=synced).count() == 1
+
+
+def test_restore_brings_back_an_old_version_as_a_new_one(synced, admin_user, nanjing):
+    actions.update_moment(
+        admin_user,
+        synced,
+        {"enabled": False, "thresholds": {"spend_drop_pct": 50}},
+        {nanjing: {"minutes_drop_pct": 25}},
+    )
+    first = RuleVersion.objects.get(moment=synced, number=1)
+    restored = actions.restore_version(admin_user, first)
+    assert restored.number == 3 and "恢复至版本 1" in restored.note
+    synced.refresh_from_db()
+    assert synced.enabled is True and synced.threshold_defaults()["spend_drop_pct"] == 30
+    assert not CityThreshold.objects.exists()
+    assert restored.changes["city.C025.minutes_drop_pct"] == [25, None]
+    assert restored.snapshot == first.snapshot
+
+
+def test_city_override_removed_with_none(synced, admin_user, nanjing):
+    actions.update_moment(admin_user, synced, {}, {"C025": {"spend_drop_pct": 40}})
+    version = actions.update_moment(admin_user, synced, {}, {"C025": {"spend_drop_pct": None}})
+    assert version.changes == {"city.C025.spend_drop_pct": [40, None]}
+    assert not CityThreshold.objects.exists()
