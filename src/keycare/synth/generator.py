@@ -53,7 +53,9 @@ ARROW_TYPES = {
     "bool": pa.bool_(),
     "date": pa.date32(),
     "month": pa.string(),
-    "timestamp": pa.timestamp("s"),
+    # Parquet has no second unit: timestamps are stored as milliseconds (values are whole
+    # seconds, local Asia/Shanghai time without a zone, as the contract says).
+    "timestamp": pa.timestamp("ms"),
 }
 
 Progress = Callable[[int, int], None]

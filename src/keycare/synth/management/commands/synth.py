@@ -3,7 +3,7 @@
 import sys
 
 from keycare.core.commands import KeycareCommand
-from keycare.synth.generator import DEFAULT_AS_OF, FORMATS, generate, parse_as_of
+from keycare.synth.generator import DEFAULT_AS_OF, generate, parse_as_of
 
 
 class Command(KeycareCommand):
@@ -29,7 +29,9 @@ class Command(KeycareCommand):
             default=DEFAULT_AS_OF.isoformat(),
             help=f"business date YYYY-MM-DD (default {DEFAULT_AS_OF.isoformat()}, fixed for reproducibility)",
         )
-        parser.add_argument("--format", choices=FORMATS, default="parquet", dest="fmt")
+        parser.add_argument(
+            "--format", default="parquet", dest="fmt", help="parquet (default) or csv"
+        )
 
     def run(self, *args, **options):
         as_of = parse_as_of(options["as_of"])
