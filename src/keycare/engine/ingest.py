@@ -36,12 +36,14 @@ import codecs
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from keycare.engine.backends.base import Backend
@@ -177,7 +179,7 @@ class FileResult:
 class IngestResult:
     files: dict[str, FileResult]
     business_date: date | None
-    quarantine_relation: str = "quarantine"
+    quarantine: pa.Table
 
     @property
     def rows_in(self) -> int:
@@ -298,19 +300,20 @@ def ingest(
     files = locate_files(data_dir, rules, manifest)
     staging_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
-    quarantine_parts: list[str] = []
+    quarantined: list[pa.Table] = []
     for rule in rules:
         if progress:
             progress(rule.name)
         if rule.name not in files:
             _register_empty(backend, rule)
             continue
-        result, quarantine_sql = _ingest_file(backend, rule, files[rule.name], staging_dir)
+        result, table = _ingest_file(backend, rule, files[rule.name], staging_dir)
         results[rule.name] = result
-        quarantine_parts.append(quarantine_sql)
+        quarantined.append(table)
         _check_rate(result, quarantine_limit)
-    _register_quarantine(backend, quarantine_parts)
-    return IngestResult(files=results, business_date=delivered)
+    quarantine = pa.concat_tables([QUARANTINE_SCHEMA.empty_table(), *quarantined])
+    backend.register_arrow("quarantine", quarantine)
+    return IngestResult(files=results, business_date=delivered, quarantine=quarantine)
 
 
 def _check_rate(result: FileResult, limit: float) -> None:
@@ -327,7 +330,7 @@ def _check_rate(result: FileResult, limit: float) -> None:
 
 def _ingest_file(
     backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path
-) -> tuple[FileResult, str]:
+) -> tuple[FileResult, pa.Table]:
     checksum = sha256_file(src.path)
     source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
     source_types = _relation_types(backend, source)
@@ -338,32 +341,35 @@ def _ingest_file(
         )
     typed = f"_typed_{rule.name}"
     backend.create_view(typed, _typed_sql(rule, source, source_types))
-    checked = f"_checked_{rule.name}"
-    backend.create_view(checked, _checked_sql(rule, typed))
-    bad = f"_bad_{rule.name}"
-    raw_expr = _raw_expr(source_types, src.format)
-    backend.materialize(bad, _bad_rows_sql(rule, checked, raw_expr, src.path.name))
-    has_bad = bool(backend.scalar(f"SELECT count(*) FROM {bad}"))
-    quarantine = f"_quarantine_{rule.name}"
-    parts = [f"SELECT * FROM {bad}"] + ([f"SELECT * FROM {rejects}"] if rejects else [])
-    union = " UNION ALL ".join(parts)
+    checks = _checks(rule)
+    raw = _raw_expr(source_types, src.format)
+    bad, dup = f"_bad_{rule.name}", f"_dup_{rule.name}"
+    backend.materialize(bad, _bad_rows_sql(typed, checks, raw))
+    backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad))
+    bad_rows = backend.to_arrow(f"SELECT * FROM {bad} ORDER BY _row")
+    dup_rows = backend.to_arrow(f"SELECT * FROM {dup} ORDER BY _row")
+    if dup_rows.num_rows:  # rare: fetch the raw text of the repeats only
+        dup_rows = backend.to_arrow(
+            f'SELECT d.*, {raw} AS _raw FROM {dup} d JOIN "{typed}" t USING (_row) ORDER BY _row'
+        )
+    table = pa.concat_tables(
+        [
+            _row_rule_quarantine(bad_rows, checks, src.path.name),
+            _duplicate_quarantine(dup_rows, rule, src.path.name),
+            rejects,
+        ]
+    )
     if src.format == "csv" and not _ends_with_newline(src.path):
-        union = _truncated_sql(backend, union, source, rejects)
-    backend.materialize(quarantine, union)
-    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, has_bad))
+        last = max(backend.scalar(f'SELECT max(_row) FROM "{source}"') or 0, _max_row(rejects))
+        table = _mark_truncated(table, last)
+    excluded = bad_rows.num_rows + dup_rows.num_rows
+    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, dup, excluded > 0))
     accepted = backend.scalar(f'SELECT count(*) FROM "{rule.name}"')
-    quarantined = backend.scalar(f"SELECT count(*) FROM {quarantine}")
-    rows_in = rows_read + (backend.scalar(f"SELECT count(*) FROM {rejects}") if rejects else 0)
-    by_rule = {
-        row["rule"]: row["n"]
-        for row in backend.to_arrow(
-            f"SELECT rule, count(*) AS n FROM {quarantine} GROUP BY rule"
-        ).to_pylist()
-    }
+    rows_in = rows_read + rejects.num_rows
     # The bookkeeping guarantee of the issue: nothing lost, nothing counted twice.
-    if rows_in != accepted + quarantined:
+    if rows_in != accepted + table.num_rows:
         raise AssertionError(
-            f"{rule.name}: rows_in {rows_in} != accepted {accepted} + quarantined {quarantined}"
+            f"{rule.name}: rows_in {rows_in} != accepted {accepted} + quarantined {table.num_rows}"
         )
     result = FileResult(
         name=rule.name,
@@ -372,17 +378,24 @@ def _ingest_file(
         sha256=checksum,
         rows_in=rows_in,
         accepted=accepted,
-        quarantined=quarantined,
-        rules=by_rule,
+        quarantined=table.num_rows,
+        rules=dict(Counter(table.column("rule").to_pylist())),
     )
-    return result, f"SELECT * FROM {quarantine}"
+    return result, table
 
 
-def _register_quarantine(backend: Backend, parts: list[str]) -> None:
-    if parts:
-        backend.create_view("quarantine", " UNION ALL ".join(parts))
-    else:
-        backend.register_arrow("quarantine", QUARANTINE_SCHEMA.empty_table())
+def _max_row(table: pa.Table) -> int:
+    return max(table.column("row_number").to_pylist(), default=0)
+
+
+def _mark_truncated(table: pa.Table, last: int) -> pa.Table:
+    """A broken last line in a file without a final newline: say it was probably cut off."""
+    rows = table.to_pylist()
+    for r in rows:
+        if r["row_number"] == last:
+            r["rule"] = "truncated"
+            r["reason"] = f"文件末行不完整，疑似截断 (truncated): {r['reason']}"
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
 
 
 def _register_empty(backend: Backend, rule: FileRule) -> None:
@@ -396,69 +409,56 @@ def _register_empty(backend: Backend, rule: FileRule) -> None:
 
 def _register_source(
     backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path
-) -> tuple[str, str | None, int]:
+) -> tuple[str, pa.Table, int]:
     """Register the raw rows as ``_src_<name>`` with a 1-based ``_row``.
 
-    Returns (relation, reject relation or None, number of rows in the relation).
+    Returns (relation, quarantine rows for lines the reader could not parse, rows read).
     """
     relation = f"_src_{rule.name}"
-    if src.format == "parquet":
-        if _is_duckdb(backend):
-            backend.con.execute(
-                f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
-                f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
-                "file_row_number = true)"
-            )
-        else:
-            normalised = staging_dir / f"_src_{rule.name}.parquet"
-            _local_sql(
-                f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
-                f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
-                f"TO {_quote(normalised)} (FORMAT parquet)"
-            )
-            backend.register_file(relation, normalised)
-        return relation, None, backend.scalar(f'SELECT count(*) FROM "{relation}"')
-    normalised, rejects = _normalise_csv(src, staging_dir)
-    backend.register_file(relation, normalised)
-    reject_relation = None
-    if rejects.num_rows:
-        reject_relation = f"_rejects_{rule.name}"
-        backend.register_arrow(reject_relation, rejects)
-    return relation, reject_relation, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+    rejects = QUARANTINE_SCHEMA.empty_table()
+    if src.format == "csv":
+        normalised, rejects = _normalise_csv(src, staging_dir)
+        backend.register_file(relation, normalised)
+    elif _is_duckdb(backend):
+        backend.con.execute(
+            f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
+            f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
+            "file_row_number = true)"
+        )
+    else:
+        normalised = staging_dir / f"_src_{rule.name}.parquet"
+        _local_sql(
+            f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+            f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
+            f"TO {_quote(normalised)} (FORMAT parquet)"
+        )
+        backend.register_file(relation, normalised)
+    return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
 
 
 def _normalise_csv(src: DeliveryFile, staging_dir: Path) -> tuple[Path, pa.Table]:
     """Parse a CSV file once into an all-varchar Parquet with ``_row``; return broken lines.
 
-    A local DuckDB connection does the parsing (in file order) so the row numbers are
-    exact whatever the backend; lines the reader rejects come from its reject table.
+    A local DuckDB connection parses it in file order, so row numbers are exact whatever
+    the backend; lines the reader rejects (column count, encoding, quoting) come from its
+    reject table, and the accepted rows after them are renumbered to their real line.
     """
     path = src.path
     if src.encoding not in ("utf-8", "utf_8"):
         path = _transcode_to_utf8(src.path, src.encoding, staging_dir / f"{src.name}.utf8.csv")
     header = _csv_header(path, src.path.name)
+    parsed = staging_dir / f"_parsed_{src.name}.parquet"
     out = staging_dir / f"_src_{src.name}.parquet"
     columns = "{" + ", ".join(f"{_quote(h)}: 'VARCHAR'" for h in header) + "}"
-    con = duckdb.connect()
+    names = ", ".join(f'"{h}"' for h in header)
+    con = _local_connection()
     try:
-        con.execute("SET preserve_insertion_order = true")
-        con.execute("SET enable_progress_bar = false")
         con.execute(
-            f"CREATE TABLE lines AS SELECT row_number() OVER () AS _k, * FROM read_csv("
+            f"COPY (SELECT {names}, row_number() OVER () AS _row FROM read_csv("
             f"{_quote(path)}, header = true, auto_detect = false, all_varchar = true, "
             f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
-            "store_rejects = true, rejects_table = 'rejects', rejects_scan = 'reject_scans')"
-        )
-        # Map the k-th accepted row back to its line: skip over the rejected lines before it.
-        con.execute(
-            "CREATE TABLE gaps AS SELECT line - 1 - row_number() OVER (ORDER BY line) AS gap, "
-            "row_number() OVER (ORDER BY line) AS n_before FROM (SELECT DISTINCT line FROM rejects)"
-        )
-        names = ", ".join(f'"{h}"' for h in header)
-        con.execute(
-            f"COPY (SELECT {names}, _k + coalesce(g.n_before, 0) AS _row FROM lines "
-            "ASOF LEFT JOIN gaps g ON lines._k > g.gap) "
-            f"TO {_quote(out)} (FORMAT parquet)"
+            "store_rejects = true, rejects_table = 'rejects', rejects_scan = 'reject_scans')) "
+            f"TO {_quote(parsed)} (FORMAT parquet)"
         )
         rejects = con.sql(
             "SELECT line - 1 AS row_number, any_value(csv_line) AS raw, "
@@ -466,39 +466,84 @@ def _normalise_csv(src: DeliveryFile, staging_dir: Path) -> tuple[Path, pa.Table
             "list(error_message ORDER BY column_idx) AS messages "
             "FROM rejects GROUP BY line ORDER BY line"
         ).to_arrow_table()
+        if rejects.num_rows == 0:
+            parsed.rename(out)
+        else:
+            # The k-th accepted row sits after every rejected line numbered <= k + skipped.
+            con.execute(
+                "CREATE TABLE gaps AS SELECT line - 1 - row_number() OVER (ORDER BY line) AS gap, "
+                "row_number() OVER (ORDER BY line) AS n_before "
+                "FROM (SELECT DISTINCT line FROM rejects)"
+            )
+            con.execute(
+                f"COPY (SELECT {names}, p._row + coalesce(g.n_before, 0) AS _row "
+                f"FROM read_parquet({_quote(parsed)}) p ASOF LEFT JOIN gaps g ON p._row > g.gap) "
+                f"TO {_quote(out)} (FORMAT parquet)"
+            )
+            parsed.unlink()
     except duckdb.Error as exc:
         raise UserError(f"文件 {src.path.name} 无法作为 CSV 读取 (unreadable CSV): {exc}") from exc
     finally:
         con.close()
-    return out, _reject_rows(src.path.name, rejects)
+    return out, _reject_rows(src, rejects)
 
 
-def _reject_rows(file_name: str, rejects: pa.Table) -> pa.Table:
+def _local_connection():
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _reject_rows(src: DeliveryFile, rejects: pa.Table) -> pa.Table:
     rows = []
     for rec in rejects.to_pylist():
         types = rec["types"]
         rule = next((_REJECT_RULES[t] for t in types if t in _REJECT_RULES), "malformed")
-        reason = _reject_reason(rule, rec["messages"][0] if rec["messages"] else "")
+        reason = _reject_reason(rule, rec["messages"][0] if rec["messages"] else "", src)
         rows.append(
             {
-                "file": file_name,
+                "file": src.path.name,
                 "row_number": rec["row_number"],
                 "raw": rec["raw"],
                 "rule": rule,
                 "reason": reason,
             }
         )
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    return _raw_bytes_for_encoding_errors(src, table)
 
 
-def _reject_reason(rule: str, message: str) -> str:
+def _raw_bytes_for_encoding_errors(src: DeliveryFile, table: pa.Table) -> pa.Table:
+    """The reader shows undecodable bytes as '?'; show the real bytes (\\xd5...) instead."""
+    wanted = {
+        r["row_number"] + 1: i for i, r in enumerate(table.to_pylist()) if r["rule"] == "encoding"
+    }
+    if not wanted:
+        return table
+    raws = table.column("raw").to_pylist()
+    last = max(wanted)
+    with open(src.path, "rb") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if line_no in wanted:
+                text = line.rstrip(b"\r\n").decode(src.encoding, errors="backslashreplace")
+                raws[wanted[line_no]] = text
+            if line_no >= last:
+                break
+    return table.set_column(2, "raw", pa.array(raws, pa.string()))
+
+
+def _reject_reason(rule: str, message: str, src: DeliveryFile) -> str:
     if rule == "column_count":
         match = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
         if match:
             return f"列数不符: 应为 {match[1]} 列, 实际 {match[2]} 列 (column_count)"
         return f"列数不符 (column_count): {message}"
     if rule == "encoding":
-        return "文本无法按声明的编码解码 (encoding): 请检查 manifest.json 中的编码"
+        return (
+            f"文本无法按声明的编码 {src.encoding} 解码 (encoding); "
+            "编码不同时请在 manifest.json 的 encodings 中声明"
+        )
     return f"无法解析的行 (malformed): {message}"
 
 
@@ -549,22 +594,82 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def _truncated_sql(backend: Backend, union: str, source: str, rejects: str | None) -> str:
-    """A broken last line in a file without a final newline: call it what it is."""
-    candidates = [f'SELECT max(_row) AS r FROM "{source}"']
-    if rejects:
-        candidates.append(f"SELECT max(row_number) AS r FROM {rejects}")
-    last = int(backend.scalar(f"SELECT max(r) FROM ({' UNION ALL '.join(candidates)})") or 0)
-    return (
-        f"SELECT file, row_number, raw, "
-        f"CASE WHEN row_number = {last} THEN 'truncated' ELSE rule END AS rule, "
-        f"CASE WHEN row_number = {last} THEN "
-        f"'文件末行不完整，疑似截断 (truncated): ' || reason ELSE reason END AS reason "
-        f"FROM ({union})"
-    )
-
-
 # --------------------------------------------------------------------------- rule SQL
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule on one column: a SQL predicate (true = broken) and how to explain it."""
+
+    rule: str
+    column: str
+    predicate: str
+    message: str  # the failing value is appended, then the rule in parentheses
+    shows_value: bool = True
+
+    def reason(self, value) -> str:
+        if not self.shows_value:
+            return f"{self.message} ({self.rule})"
+        return f"{self.message}: {_show(value)} ({self.rule})"
+
+
+RULE_ORDER = ("required", "type", "enum", "range", "pattern")
+
+
+def _checks(rule: FileRule) -> list[Check]:
+    checks = [c for col in rule.columns for c in _column_checks(col)]
+    return sorted(checks, key=lambda c: RULE_ORDER.index(c.rule))  # stable: column order
+
+
+def _column_checks(col: ColumnRule) -> list[Check]:
+    t, s, name = f'"{col.name}"', f'"__s_{col.name}"', col.name
+    checks = []
+    if col.required:
+        checks.append(Check("required", name, f"{s} IS NULL", f"必填字段 {name} 为空", False))
+    if col.type != "string":
+        checks.append(
+            Check(
+                "type",
+                name,
+                f"({s} IS NOT NULL AND {t} IS NULL)",
+                f"字段 {name} 无法解析为 {col.type}",
+            )
+        )
+    if col.type == "month":
+        pattern = f"regexp_full_match({t}, {_lit(MONTH_PATTERN)})"
+        checks.append(Check("type", name, f"NOT {pattern}", f"字段 {name} 不是 YYYY-MM 月份"))
+    if col.enum:
+        values = ", ".join(_lit(v) for v in col.enum)
+        allowed = ", ".join(map(str, col.enum))
+        checks.append(
+            Check("enum", name, f"{t} NOT IN ({values})", f"字段 {name} 取值不在 [{allowed}] 中")
+        )
+    if col.range:
+        lo, hi = col.range
+        checks.append(
+            Check(
+                "range",
+                name,
+                f"NOT ({t} BETWEEN {lo!r} AND {hi!r})",
+                f"字段 {name} 超出范围 [{_show(lo)}, {_show(hi)}]",
+            )
+        )
+    if col.pattern:
+        checks.append(
+            Check(
+                "pattern",
+                name,
+                f"NOT regexp_full_match({t}, {_lit(col.pattern)})",
+                f"字段 {name} 不符合格式 {col.pattern}",
+            )
+        )
+    return checks
+
+
+def _show(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _typed_sql(rule: FileRule, source: str, source_types: dict[str, pa.DataType]) -> str:
@@ -589,14 +694,7 @@ def _cast(col: ColumnRule, source_type: pa.DataType) -> str:
         return ident
     if col.type == "month" and pa.types.is_date(source_type):
         return f"strftime({ident}, '%Y-%m')"
-    if col.type == "bool" and pa.types.is_string(source_type):
-        # Accept what warehouse exports write: true/false, 1/0, t/f, y/n (any case).
-        return (
-            f"CASE lower(trim({ident})) WHEN 'true' THEN true WHEN 't' THEN true WHEN '1' THEN "
-            f"true WHEN 'y' THEN true WHEN 'false' THEN false WHEN 'f' THEN false "
-            f"WHEN '0' THEN false WHEN 'n' THEN false END"
-        )
-    if pa.types.is_string(source_type) and col.type in ("int", "float", "date", "timestamp"):
+    if pa.types.is_string(source_type) and col.type != "string":
         return f"TRY_CAST(trim({ident}) AS {col.sql_type})"
     return f"TRY_CAST({ident} AS {col.sql_type})"
 
@@ -613,121 +711,121 @@ def _arrow_matches(ctype: str, atype: pa.DataType) -> bool:
     }[ctype]
 
 
-def _rule_checks(col: ColumnRule) -> list[tuple[str, str, str]]:
-    """(rule, predicate, reason SQL) for one column, over ``<col>`` and ``__s_<col>``."""
-    t, s = f'"{col.name}"', f'"__s_{col.name}"'
-    shown = f"CAST({s} AS VARCHAR)"
-    checks = []
-    if col.required:
-        checks.append(("required", f"{s} IS NULL", _lit(f"必填字段 {col.name} 为空 (required)")))
-    checks.append(
-        (
-            "type",
-            f"{s} IS NOT NULL AND {t} IS NULL",
-            f"{_lit(f'字段 {col.name} 无法解析为 {col.type}: ')} || {shown} || ' (type)'",
-        )
-    )
-    if col.type == "month":
-        checks.append(
-            (
-                "type",
-                f"{t} IS NOT NULL AND NOT regexp_full_match({t}, {_lit(MONTH_PATTERN)})",
-                f"{_lit(f'字段 {col.name} 不是 YYYY-MM 月份: ')} || {shown} || ' (type)'",
-            )
-        )
-    if col.enum:
-        values = ", ".join(_lit(v) for v in col.enum)
-        allowed = ", ".join(map(str, col.enum))
-        checks.append(
-            (
-                "enum",
-                f"{t} IS NOT NULL AND {t} NOT IN ({values})",
-                f"{_lit(f'字段 {col.name} 取值不在 [{allowed}] 中: ')} || {shown} || ' (enum)'",
-            )
-        )
-    if col.range:
-        lo, hi = col.range
-        checks.append(
-            (
-                "range",
-                f"{t} IS NOT NULL AND ({t} < {lo!r} OR {t} > {hi!r})",
-                f"{_lit(f'字段 {col.name} 超出范围 [{lo}, {hi}]: ')} || {shown} || ' (range)'",
-            )
-        )
-    if col.pattern:
-        checks.append(
-            (
-                "pattern",
-                f"{t} IS NOT NULL AND NOT regexp_full_match({t}, {_lit(col.pattern)})",
-                f"{_lit(f'字段 {col.name} 不符合格式 {col.pattern}: ')} || {shown} || ' (pattern)'",
-            )
-        )
-    return checks
+def _bad_rows_sql(typed: str, checks: list[Check], raw: str) -> str:
+    """Rows breaking any row rule, with one flag per check (explained in Python).
 
-
-RULE_ORDER = ("required", "type", "enum", "range", "pattern")
-
-
-def _checked_sql(rule: FileRule, typed: str) -> str:
-    checks = [c for col in rule.columns for c in _rule_checks(col)]
-    checks.sort(key=lambda c: RULE_ORDER.index(c[0]))  # stable: column order within a rule
-    first_rule = " ".join(f"WHEN {pred} THEN '{name}'" for name, pred, _ in checks)
-    reasons = ", ".join(f"CASE WHEN {pred} THEN {reason} END" for _, pred, reason in checks)
+    The WHERE clause is one OR chain, which DuckDB evaluates fast and short-circuits; the
+    flags and the raw text are computed only for the rows it lets through.
+    """
+    # A predicate over a NULL value is NULL: "not broken by this rule" (WHERE drops it,
+    # the flag reads as false).
+    preds = [f"({c.predicate})" for c in checks]
+    shown = sorted({c.column for c in checks})
+    values = ", ".join(f'CAST("__s_{c}" AS VARCHAR) AS "__s_{c}"' for c in shown)
     return (
-        f"SELECT *, CASE {first_rule} END AS _rule, concat_ws('; ', {reasons}) AS _reason "
-        f'FROM "{typed}"'
+        f"SELECT _row, list_value({', '.join(preds)}) AS _flags, {raw} AS _raw, {values} "
+        f'FROM "{typed}" WHERE {" OR ".join(preds)}'
     )
 
 
-def _bad_rows_sql(rule: FileRule, checked: str, raw_expr: str, file_name: str) -> str:
-    """Rows failing a row rule, plus every repeat of a key among the rows that pass."""
-    file_lit = _lit(file_name)
-    row_bad = (
-        f"SELECT {file_lit} AS file, _row AS row_number, {raw_expr} AS raw, "
-        f'_rule AS rule, _reason AS reason FROM "{checked}" WHERE _rule IS NOT NULL'
-    )
-    if not rule.key:
-        return row_bad
+def _duplicate_rows_sql(
+    rule: FileRule, source: str, source_types: dict[str, pa.DataType], bad: str
+) -> str:
+    """Every repeat of a key among the rows that pass the row rules (the first is kept).
+
+    Reads only the key columns. Hash first: a GROUP BY on one fixed-width hash over tens of
+    millions of rows is far cheaper than on the key strings; only candidates are compared
+    on the key itself.
+    """
+    key_cols = [rule.column(k) for k in rule.key]
+    casts = ", ".join(f'{_cast(c, source_types[c.name])} AS "{c.name}"' for c in key_cols)
     keys = ", ".join(f'"{k}"' for k in rule.key)
     key_text = " || ', ' || ".join(f'CAST("{k}" AS VARCHAR)' for k in rule.key)
-    # Hash first: a fixed-width GROUP BY over tens of millions of keys is far cheaper than
-    # grouping the key strings; candidates are then checked exactly on the real key.
-    dup_sql = (
-        f'WITH ok AS (SELECT * FROM "{checked}" WHERE _rule IS NULL), '
+    ok = f'(SELECT _row, {casts} FROM "{source}" WHERE _row NOT IN (SELECT _row FROM {bad}))'
+    return (
+        f"WITH ok AS {ok}, "
         f"cand AS (SELECT hash({keys}) AS h FROM ok GROUP BY h HAVING count(*) > 1), "
         f"rows_ AS (SELECT * FROM ok WHERE hash({keys}) IN (SELECT h FROM cand)), "
         f"ranked AS (SELECT *, min(_row) OVER (PARTITION BY {keys}) AS _first FROM rows_) "
-        f"SELECT {file_lit} AS file, _row AS row_number, {raw_expr} AS raw, "
-        f"'duplicate_key' AS rule, "
-        f"{_lit('主键 (' + ', '.join(rule.key) + ')=(')} || {key_text} || "
-        f"') 重复，首次出现在第 ' || CAST(_first AS VARCHAR) || ' 行 (duplicate_key)' AS reason "
-        f"FROM ranked WHERE _row <> _first"
+        f"SELECT _row, _first, {key_text} AS _key FROM ranked WHERE _row <> _first"
     )
-    return f"{row_bad} UNION ALL SELECT * FROM ({dup_sql})"
 
 
-def _accepted_sql(rule: FileRule, typed: str, bad: str, has_bad: bool) -> str:
+def _accepted_sql(rule: FileRule, typed: str, bad: str, dup: str, has_excluded: bool) -> str:
     cols = ", ".join(f'"{c.name}"' for c in rule.columns)
     sql = f'SELECT {cols} FROM "{typed}"'
-    if has_bad:
-        sql += f" WHERE _row NOT IN (SELECT row_number FROM {bad})"
+    if has_excluded:
+        sql += f" WHERE _row NOT IN (SELECT _row FROM {bad} UNION ALL SELECT _row FROM {dup})"
     return sql
 
 
 def _raw_expr(source_types: dict[str, pa.DataType], fmt: str) -> str:
-    """The quarantined row as the user delivered it: a CSV line, or JSON for Parquet."""
-    present = [f'"__s_{c}"' for c in source_types if c != "_row"]
+    """The quarantined row as delivered: the CSV line, or the row as JSON for Parquet."""
+    present = [c for c in source_types if c != "_row"]
     if not present:
         return "''"
     if fmt == "csv":
         fields = [
-            f"CASE WHEN {c} IS NULL THEN '' WHEN regexp_matches({c}, '[,\"\\n\\r]') "
-            f"THEN '\"' || replace({c}, '\"', '\"\"') || '\"' ELSE {c} END"
+            f"""COALESCE(CASE WHEN regexp_matches("__s_{c}", '[,"\\r\\n]') """
+            f"""THEN '"' || replace("__s_{c}", '"', '""') || '"' ELSE "__s_{c}" END, '')"""
             for c in present
         ]
-        return " || ',' || ".join(fields)
-    pairs = ", ".join(f"{_lit(c[5:-1])}, {c}" for c in present)
+        return f"concat_ws(',', {', '.join(fields)})"
+    pairs = ", ".join(f'{_lit(c)}, "__s_{c}"' for c in present)
     return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+# --------------------------------------------------------------------------- quarantine rows
+
+
+def _row_rule_quarantine(bad: pa.Table, checks: list[Check], file_name: str) -> pa.Table:
+    """Rule and reason for each row-rule failure: first broken check, then every one."""
+    k, n = bad.num_rows, len(checks)
+    if k == 0:
+        return QUARANTINE_SCHEMA.empty_table()
+    flags = bad.column("_flags").combine_chunks().flatten().fill_null(False)
+    matrix = np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool).reshape(k, n)
+    messages: list[list[str]] = [[] for _ in range(k)]
+    for i, check in enumerate(checks):
+        rows = np.flatnonzero(matrix[:, i])
+        if not len(rows):
+            continue
+        values = bad.column(f"__s_{check.column}").take(pa.array(rows)).to_pylist()
+        for row, value in zip(rows.tolist(), values, strict=True):
+            messages[row].append(check.reason(value))
+    first = matrix.argmax(axis=1)
+    return pa.table(
+        {
+            "file": pa.array([file_name] * k, pa.string()),
+            "row_number": bad.column("_row").cast(pa.int64()),
+            "raw": bad.column("_raw").cast(pa.string()),
+            "rule": pa.array([checks[i].rule for i in first.tolist()], pa.string()),
+            "reason": pa.array(["; ".join(m) for m in messages], pa.string()),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+
+
+def _duplicate_quarantine(dup: pa.Table, rule: FileRule, file_name: str) -> pa.Table:
+    if dup.num_rows == 0:
+        return QUARANTINE_SCHEMA.empty_table()
+    keys = ", ".join(rule.key)
+    reasons = [
+        f"主键 ({keys})=({key}) 重复，首次出现在第 {first} 行 (duplicate_key)"
+        for key, first in zip(
+            dup.column("_key").to_pylist(), dup.column("_first").to_pylist(), strict=True
+        )
+    ]
+    return pa.table(
+        {
+            "file": pa.array([file_name] * dup.num_rows, pa.string()),
+            "row_number": dup.column("_row").cast(pa.int64()),
+            "raw": dup.column("_raw").cast(pa.string()),
+            "rule": pa.array(["duplicate_key"] * dup.num_rows, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
 
 
 # --------------------------------------------------------------------------- helpers
