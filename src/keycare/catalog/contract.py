@@ -20,6 +20,9 @@ from keycare.errors import UserError
 
 DEFAULT_CONTRACT_PATH = Path(__file__).with_name("contract.yaml")
 
+# libyaml's loader is ~10x faster than the pure-Python one on the 300-field catalog.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 COLUMN_TYPES = ("string", "int", "float", "bool", "date", "timestamp", "month")
 NUMERIC_TYPES = ("int", "float")
 FILE_FORMATS = ("table", "json")
@@ -170,7 +173,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
