@@ -151,3 +151,36 @@ def test_work_order_sla_escalation_and_report_back(task, user):
     assert "已调整基站" in task.feedback
     with pytest.raises(actions.IllegalTransitionError):
         actions.close_work_order(user, order, resolution="again")
+
+
+def test_campaign_assigns_customers_and_tasks_complete_once(customers, manager, org, user):
+    from keycare.customers.models import Customer
+    from keycare.managers.models import Manager
+    from keycare.workorders.models import CampaignTask
+
+    city, _, grid = org["C025"]
+    helper = Manager.objects.create(
+        manager_id="M002",
+        name="赵经理",
+        mobile="13800000002",
+        city=city,
+        grid=grid,
+        role="phone_manager",
+        daily_capacity=40,
+    )
+    Customer.objects.filter(pk=customers[4].pk).update(manager=None)
+    campaign = actions.create_campaign(
+        user, name="宽带融合", customers=Customer.objects.all(), managers=[manager, helper]
+    )
+    by_manager = dict(
+        CampaignTask.objects.filter(campaign=campaign).values_list(
+            "customer_id", "manager__manager_id"
+        )
+    )
+    assert by_manager[customers[0].pk] == "M001" and by_manager[customers[4].pk] == "M002"
+    ctask = CampaignTask.objects.get(campaign=campaign, customer=customers[0])
+    stale = CampaignTask.objects.get(pk=ctask.pk)
+    actions.complete_campaign_task(user, ctask, contact_result="reached", recommendation="accepted")
+    with pytest.raises(actions.StaleTaskError):
+        actions.complete_campaign_task(user, stale, contact_result="refused")
+    assert CampaignTask.objects.get(pk=ctask.pk).recommendation == "accepted"

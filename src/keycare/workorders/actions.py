@@ -21,6 +21,9 @@ from keycare.errors import UserError
 from keycare.workorders.models import (
     Appointment,
     AppointmentKind,
+    Campaign,
+    CampaignStatus,
+    CampaignTask,
     ContactResult,
     Department,
     Outcome,
@@ -271,6 +274,90 @@ def escalate_overdue_work_orders(actor=None, *, now=None) -> int:
                 actor, "workorder.escalate", object_type="workorders.workorder", object_id=str(pk)
             )
     return len(ids)
+
+
+# --- campaigns --------------------------------------------------------------------------
+
+
+def create_campaign(
+    actor,
+    *,
+    name: str,
+    customers,
+    managers=(),
+    segment=None,
+    start_date=None,
+    end_date=None,
+    description: str = "",
+    script: str = "",
+    city=None,
+) -> Campaign:
+    """Create an active campaign for ``customers`` (a segment's selection, evaluated by the
+    caller) and give each customer to their own manager when that manager takes part,
+    otherwise to the participating manager with the fewest customers so far."""
+    if not name.strip():
+        raise WorkflowError("请填写活动名称")
+    if start_date and end_date and end_date < start_date:
+        raise WorkflowError("结束日期不能早于开始日期")
+    managers = list(managers)
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name.strip(),
+            description=description,
+            segment=segment,
+            status=CampaignStatus.ACTIVE,
+            start_date=start_date,
+            end_date=end_date,
+            script=script,
+            city=city,
+            created_by=_user_or_none(actor),
+        )
+        campaign.managers.set(managers)
+        load = {m.pk: 0 for m in managers}
+        tasks = []
+        for customer_id, own_manager in customers.values_list("pk", "manager_id").order_by("pk"):
+            manager_id = own_manager if own_manager in load else None
+            if manager_id is None and load:
+                manager_id = min(load, key=lambda pk: (load[pk], pk))
+            if manager_id is not None:
+                load[manager_id] += 1
+            tasks.append(
+                CampaignTask(campaign=campaign, customer_id=customer_id, manager_id=manager_id)
+            )
+        CampaignTask.objects.bulk_create(tasks, batch_size=2000)
+        record(actor, "campaign.create", campaign, customers=len(tasks), managers=list(load))
+    return campaign
+
+
+def complete_campaign_task(
+    actor,
+    task: CampaignTask,
+    *,
+    contact_result: str,
+    recommendation: str = Recommendation.NONE,
+    notes: str = "",
+    version: int | None = None,
+) -> CampaignTask:
+    """Record the result of a campaign contact; done once (optimistic lock as for tasks)."""
+    _check_outcome(contact_result, recommendation)
+    expected = task.version if version is None else int(version)
+    now = timezone.now()
+    with transaction.atomic():
+        updated = CampaignTask.objects.filter(
+            pk=task.pk, version=expected, done_at__isnull=True
+        ).update(
+            version=F("version") + 1,
+            done_at=now,
+            updated_at=now,
+            contact_result=contact_result,
+            recommendation=recommendation,
+            notes=notes,
+        )
+        if not updated:
+            raise StaleTaskError("这个活动任务已被他人处理或更新，请刷新后重试")
+        task.refresh_from_db()
+        record(actor, "campaign.task.complete", task, contact_result=contact_result)
+    return task
 
 
 # --- internals -------------------------------------------------------------------------

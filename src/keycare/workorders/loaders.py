@@ -261,8 +261,7 @@ class _Loader:
 
     def _load_detections(self) -> None:
         Detection.objects.filter(business_date=self.date).delete()
-        self.detections_by_customer: dict[int, dict[str, dict]] = defaultdict(dict)
-        objects = []
+        self.detections_by_customer: dict[int, dict[str, Detection]] = defaultdict(dict)
         for row in self.tables["detections"] or []:
             customer, moment = (
                 self._customer(row["subscriber_id"]),
@@ -281,14 +280,16 @@ class _Loader:
                 params=_json_value(row.get("params"), {}),
                 explanation=_text(row.get("explanation")),
             )
-            self.detections_by_customer[customer][moment.code] = detection
-            objects.append(detection)
+            self.detections_by_customer[customer][moment.code] = detection  # last one wins
+        objects = [
+            d for per_moment in self.detections_by_customer.values() for d in per_moment.values()
+        ]
         Detection.objects.bulk_create(objects, batch_size=BATCH)
         self.summary["detections"] = len(objects)
 
     def _load_suppressions(self) -> None:
         Suppression.objects.filter(business_date=self.date).delete()
-        objects = []
+        objects = {}
         for row in self.tables["suppressions"] or []:
             customer, moment = (
                 self._customer(row["subscriber_id"]),
@@ -296,17 +297,15 @@ class _Loader:
             )
             if customer is None or moment is None:
                 continue
-            objects.append(
-                Suppression(
-                    run=self.run,
-                    customer_id=customer,
-                    moment_id=moment.pk,
-                    business_date=self.date,
-                    reason=_text(row.get("reason")),
-                    suppressed_codes=_codes(row.get("suppressed_codes")),
-                )
+            objects[(customer, moment.pk)] = Suppression(
+                run=self.run,
+                customer_id=customer,
+                moment_id=moment.pk,
+                business_date=self.date,
+                reason=_text(row.get("reason")),
+                suppressed_codes=_codes(row.get("suppressed_codes")),
             )
-        Suppression.objects.bulk_create(objects, batch_size=BATCH, ignore_conflicts=False)
+        Suppression.objects.bulk_create(objects.values(), batch_size=BATCH)
         self.summary["suppressions"] = len(objects)
 
     # tasks: created, updated while unstarted, never touched once worked
