@@ -164,3 +164,21 @@ def test_downgrades_move_to_a_cheaper_plan(duck):
     assert len(rows) > 20
     fee = {code: f for plans in ref.PLANS.values() for code, f, _ in plans}
     assert all(fee[new] < fee[old] and amount == fee[new] for old, new, amount in rows)
+
+
+def test_history_is_consistent_with_the_snapshot(duck):
+    checks = {
+        "usage after last_active_date": """SELECT count(*) FROM usage_weekly u JOIN subscribers s USING (subscriber_id)
+            WHERE u.active_days > 0 AND u.week_start > s.last_active_date""",
+        "usage after churn": """SELECT count(*) FROM usage_weekly u JOIN subscribers s USING (subscriber_id)
+            WHERE s.status = 'churned' AND u.week_start >= s.status_date""",
+        "events before joining": """SELECT count(*) FROM events e JOIN subscribers s USING (subscriber_id)
+            WHERE CAST(e.event_time AS DATE) < s.join_date""",
+        "bills before joining": """SELECT count(*) FROM bills b JOIN subscribers s USING (subscriber_id)
+            WHERE b.bill_month < strftime(s.join_date, '%Y-%m')""",
+        "suspended without a suspension": """SELECT count(*) FROM subscribers s WHERE status = 'suspended'
+            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.subscriber_id = s.subscriber_id
+                            AND e.event_type = 'suspension')""",
+    }
+    for what, sql in checks.items():
+        assert duck.execute(sql).fetchone()[0] == 0, what

@@ -827,6 +827,7 @@ def _snapshot(rng, world: World, s: dict, sim: dict, bills: dict, ev: EventSink)
     suspended = sim["suspended"] & ~churned
     prepaid_stop = ~postpaid & ~churned & ~suspended & (balance < 0) & sim["alive"][:, -1]
     stop_day = as_of - rng.integers(0, max(1, min(15, cal.as_of.day)), n)
+    stop_day = np.maximum(stop_day, s["join"])
     idx = np.nonzero(prepaid_stop)[0]
     ev.add(idx, cal.months, (stop_day[idx] - cal.month_starts[-1]).astype(np.int64) + 1,
            "suspension", category="balance")  # fmt: skip
