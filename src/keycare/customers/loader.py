@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from keycare.core import audit
+from keycare.customers import bulk
 from keycare.customers.delivery import Delivery, check_unique
 from keycare.customers.models import (
     Archive,
@@ -77,6 +78,15 @@ CODE_FIELDS = {
     "manager": (None, "manager__manager_id"),  # from assignments
 }
 RECORD_FIELDS = [*PLAIN_FIELDS, *CODE_FIELDS, "archive"]
+# Database columns written for a customer (besides subscriber_id and created_at).
+CUSTOMER_COLUMNS = [
+    *PLAIN_FIELDS,
+    *(f"{name}_id" for name in CODE_FIELDS),
+    "archive",
+    "attributes",
+    "row_hash",
+    "updated_at",
+]
 NOT_ATTRIBUTES = {"subscriber_id", *PLAIN_FIELDS, *(c for c, _ in CODE_FIELDS.values() if c)}
 
 
@@ -326,18 +336,17 @@ def _sync_members(rows: list[dict], account_pk: dict, customer_pk: dict, counts:
         ).iterator(chunk_size=20_000)
     }
     new = [
-        KeyAccountMember(key_account_id=ka, customer_id=c, role=role, joined_date=joined)
+        (ka, c, role, joined)
         for (ka, c), (role, joined) in wanted.items()
         if (ka, c) not in existing
     ]
     changed = [
-        KeyAccountMember(pk=existing[k][0], role=v[0], joined_date=v[1])
-        for k, v in wanted.items()
-        if k in existing and existing[k][1:] != v
+        (existing[k][0], *v) for k, v in wanted.items() if k in existing and existing[k][1:] != v
     ]
     gone = [pk for k, (pk, *_rest) in existing.items() if k not in wanted]
-    KeyAccountMember.objects.bulk_create(new, batch_size=BATCH)
-    KeyAccountMember.objects.bulk_update(changed, ["role", "joined_date"], UPDATE_BATCH)
+    columns = ["key_account_id", "customer_id", "role", "joined_date"]
+    bulk.insert_rows(KeyAccountMember, columns, new)
+    bulk.update_rows(KeyAccountMember, ["role", "joined_date"], changed)
     for chunk in _chunks(gone, BATCH):
         KeyAccountMember.objects.filter(pk__in=chunk).delete()
     counts.other["key_account_members"] = {
@@ -360,20 +369,26 @@ class CustomerLoader:
         self.customer_pks = {sid: pk for sid, (pk, _h) in existing.items()}
         self.seen: set[str] = set()
         self.today = batch.business_date or timezone.localdate()
+        self.now = timezone.now()
         self.history = 0
         self.assignment_changes = 0
 
     def load(self, subscribers: pa.Table, membership: dict[str, str], say) -> None:
         done = 0
         for chunk in subscribers.to_batches(max_chunksize=BATCH):
-            records = [self._record(row, membership) for row in chunk.to_pylist()]
+            core = chunk.select([c for c in chunk.schema.names if c in NOT_ATTRIBUTES])
+            attributes = _attribute_rows(chunk)
+            records = [
+                self._record(row, attrs, membership)
+                for row, attrs in zip(core.to_pylist(), attributes, strict=True)
+            ]
             self._load_records(records)
             done += len(records)
             say(f"customers {done}/{subscribers.num_rows}")
         self.counts.other["history"] = self.history
         self.counts.other["assignment_changes"] = self.assignment_changes
 
-    def _record(self, row: dict, membership: dict[str, str]) -> dict:
+    def _record(self, row: dict, attributes: dict, membership: dict[str, str]) -> dict:
         sid = row["subscriber_id"]
         record = {name: _clean(row.get(name), name) for name in PLAIN_FIELDS}
         for name, (column, _path) in CODE_FIELDS.items():
@@ -382,11 +397,8 @@ class CustomerLoader:
         manager, assigned_date = self.assigned.get(sid, (None, None))
         record["manager"] = manager
         record["archive"] = Archive.RETAINED if row["status"] == "churned" else Archive.ACTIVE
-        record["attributes"] = {
-            k: _json_value(v)
-            for k, v in sorted(row.items())
-            if k not in NOT_ATTRIBUTES and _json_value(v) is not None
-        }
+        record["attributes"] = attributes
+        record["attributes_json"] = json.dumps(attributes, sort_keys=True, ensure_ascii=False)
         record["subscriber_id"], record["assigned_date"] = sid, assigned_date
         record["row_hash"] = _hash(record)
         return record
@@ -408,38 +420,55 @@ class CustomerLoader:
         self._update(changed)
 
     def _create(self, records: list[dict]) -> None:
-        objs = Customer.objects.bulk_create([self._customer(r) for r in records], batch_size=BATCH)
-        starts = []
-        for obj, record in zip(objs, records, strict=True):
-            self.customer_pks[record["subscriber_id"]] = obj.pk
-            if record["manager"]:
-                starts.append((obj.pk, record))
-        self._start_assignments(starts)
+        if not records:
+            return
+        columns = ["subscriber_id", *CUSTOMER_COLUMNS, "created_at"]
+        bulk.insert_rows(
+            Customer,
+            columns,
+            [(r["subscriber_id"], *self._values(r), self.now) for r in records],
+        )
+        ids = [r["subscriber_id"] for r in records]
+        self.customer_pks.update(
+            Customer.objects.filter(subscriber_id__in=ids).values_list("subscriber_id", "pk")
+        )
+        self._start_assignments(
+            (self.customer_pks[r["subscriber_id"]], r) for r in records if r["manager"]
+        )
         self.counts.created += len(records)
 
     def _update(self, changed: list[tuple[int, dict]]) -> None:
         if not changed:
             return
         old_rows = self._old_records([pk for pk, _r in changed])
-        objs, history, moved = [], [], []
+        rows, history, moved = [], [], []
         for pk, record in changed:
             diff = _diff(old_rows[pk], record)
-            obj = self._customer(record)
-            obj.pk = pk
-            objs.append(obj)
+            rows.append((pk, *self._values(record)))
             if not diff:  # same data, different hash recipe: refresh the hash only
                 self.counts.unchanged += 1
                 continue
             self.counts.updated += 1
-            history.append(CustomerHistory(customer_id=pk, load=self.batch, changes=diff))
+            history.append((pk, self.batch.pk, self.now, json.dumps(diff, ensure_ascii=False)))
             if "manager" in diff:
                 moved.append((pk, record))
-        Customer.objects.bulk_update(
-            objs, [*_model_fields(), "attributes", "row_hash", "updated_at"], UPDATE_BATCH
-        )
-        CustomerHistory.objects.bulk_create(history, batch_size=BATCH)
+        bulk.update_rows(Customer, CUSTOMER_COLUMNS, rows)
+        bulk.insert_rows(CustomerHistory, ["customer_id", "load_id", "at", "changes"], history)
         self.history += len(history)
         self._move_assignments(moved)
+
+    def _values(self, record: dict) -> tuple:
+        """Values of CUSTOMER_COLUMNS for a record."""
+        ids = tuple(self.codes[name].get(record[name]) for name in CODE_FIELDS)
+        plain = tuple(record[name] for name in PLAIN_FIELDS)
+        return (
+            *plain,
+            *ids,
+            record["archive"],
+            record["attributes_json"],
+            record["row_hash"],
+            self.now,
+        )
 
     def _old_records(self, pks: list[int]) -> dict[int, dict]:
         paths = {name: path for name, (_col, path) in CODE_FIELDS.items()}
@@ -453,49 +482,55 @@ class CustomerLoader:
             out[row.pop("pk")] = row
         return out
 
-    def _customer(self, record: dict) -> Customer:
-        fields = {name: record[name] for name in PLAIN_FIELDS}
-        ids = {f"{name}_id": self.codes[name].get(record[name]) for name in CODE_FIELDS}
-        return Customer(
-            subscriber_id=record["subscriber_id"],
-            **fields,
-            **ids,
-            archive=record["archive"],
-            attributes=record["attributes"],
-            row_hash=record["row_hash"],
-            updated_at=timezone.now(),
-        )
-
     def _move_assignments(self, moved: list[tuple[int, dict]]) -> None:
         """Close the current period of customers whose manager changed; open the new one."""
         if not moved:
             return
         ends = {pk: record["assigned_date"] or self.today for pk, record in moved}
-        current = list(Assignment.objects.filter(customer_id__in=list(ends), end_date__isnull=True))
-        for period in current:
-            period.end_date = max(ends[period.customer_id], period.start_date)
-        Assignment.objects.bulk_update(current, ["end_date"], UPDATE_BATCH)
+        current = Assignment.objects.filter(customer_id__in=list(ends), end_date__isnull=True)
+        closing = [
+            (pk, max(ends[customer], start))
+            for pk, customer, start in current.values_list("pk", "customer_id", "start_date")
+        ]
+        bulk.update_rows(Assignment, ["end_date"], closing)
         self._start_assignments([(pk, r) for pk, r in moved if r["manager"]])
         self.assignment_changes += len(moved)
 
     def _start_assignments(self, starts: Iterable[tuple[int, dict]]) -> None:
         periods = [
-            Assignment(
-                customer_id=pk,
-                manager_id=self.codes["manager"][record["manager"]],
-                start_date=record["assigned_date"] or self.today,
-                load=self.batch,
+            (
+                pk,
+                self.codes["manager"][record["manager"]],
+                record["assigned_date"] or self.today,
+                None,
+                self.batch.pk,
             )
             for pk, record in starts
         ]
-        Assignment.objects.bulk_create(periods, batch_size=BATCH)
+        columns = ["customer_id", "manager_id", "start_date", "end_date", "load_id"]
+        bulk.insert_rows(Assignment, columns, periods)
+
+
+def _attribute_rows(chunk: pa.RecordBatch) -> list[dict]:
+    """The non-core columns of each row as JSON-ready dicts, converted column by column."""
+    names = [c for c in chunk.schema.names if c not in NOT_ATTRIBUTES]
+    columns = [_json_ready(chunk.column(c)) for c in names]
+    table = pa.table(columns, names=names)
+    return [{k: v for k, v in row.items() if v is not None} for row in table.to_pylist()]
+
+
+def _json_ready(values: pa.Array) -> pa.Array:
+    kind = values.type
+    if pa.types.is_temporal(kind):
+        return pc.cast(values, pa.string())
+    if pa.types.is_decimal(kind):
+        values, kind = pc.cast(values, pa.float64()), pa.float64()
+    if pa.types.is_floating(kind):
+        return pc.if_else(pc.is_finite(values), values, pa.scalar(None, kind))
+    return values
 
 
 # --- values ----------------------------------------------------------------------------------
-
-
-def _model_fields() -> list[str]:
-    return [*PLAIN_FIELDS, *CODE_FIELDS, "archive"]
 
 
 def _clean(value, name: str):
@@ -525,8 +560,7 @@ def _json_value(value):
 
 def _hash(record: dict) -> str:
     payload = {name: _json_value(record[name]) for name in RECORD_FIELDS}
-    payload["attributes"] = record["attributes"]
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False) + record["attributes_json"]
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
