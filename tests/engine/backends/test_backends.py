@@ -308,6 +308,17 @@ def test_register_arrow_empty_table(engine, sample):
     assert engine.to_arrow("SELECT * FROM empty").schema.types == sample.schema.types
 
 
+def test_register_arrow_keeps_rows_of_many_chunks(engine, sample):
+    pieces = (
+        [sample.slice(0, 0)] * 7
+        + [sample.slice(0, 2)]
+        + [sample.slice(0, 0)] * 20
+        + [sample.slice(2)]
+    )
+    engine.register_arrow("chunked", pa.concat_tables(pieces))
+    assert engine.scalar("SELECT count(*) FROM chunked") == 5
+
+
 def test_views_are_late_bound_and_materialize_computes(engine):
     engine.register_arrow("src", pa.table({"x": [1, 2, 3]}))
     engine.create_view("big", "SELECT x FROM src WHERE x > 1")

@@ -261,6 +261,20 @@ def _rewrite_hex_cast(node: exp.Expression) -> exp.Expression:
     return exp.Cast(this=conv, to=node.to.copy())
 
 
+def _rewrite_regexp_full_match(node: exp.Expression) -> exp.Expression:
+    """DuckDB regexp_full_match(s, p) matches the whole string; Spark has no such function
+    and its RLIKE matches anywhere, so anchor the pattern."""
+    if not isinstance(node, exp.RegexpFullMatch):
+        return node
+    pattern = node.expression
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        anchored = exp.Literal.string(f"^(?:{pattern.this})$")
+    else:
+        parts = [exp.Literal.string("^(?:"), pattern.copy(), exp.Literal.string(")$")]
+        anchored = exp.Concat(expressions=parts)
+    return exp.RegexpLike(this=node.this.copy(), expression=anchored)
+
+
 _REWRITES = (
     _rewrite_date_diff,
     _rewrite_date_sub,
@@ -269,6 +283,7 @@ _REWRITES = (
     _rewrite_day_of_week,
     _rewrite_hex_cast,
     _rewrite_printf,
+    _rewrite_regexp_full_match,
 )
 
 
@@ -406,6 +421,12 @@ class SparkBackend(Backend):
             raise UserError(f"Spark backend reads Parquet only, not {fmt!r}: {path}")
         if not path.exists():
             raise UserError(f"no such Parquet file or directory: {path}")
+        if path.is_file() and path.name.startswith(("_", ".")):
+            # Spark skips files named _* or .* (it takes them for metadata), even when
+            # named directly; DuckDB reads them. Give Spark a visible name for the file.
+            alias = self.work_dir / f"{uuid.uuid4().hex}.parquet"
+            alias.symlink_to(path.resolve())
+            path = alias
         self._register(name, self.spark.read.parquet(str(path)))
 
     def register_table(self, name: str, table: str) -> None:
@@ -422,7 +443,9 @@ class SparkBackend(Backend):
             pq.write_table(table, path)
             df = self.spark.read.schema(schema).parquet(str(path))
         else:
-            df = self.spark.createDataFrame(table, schema=schema)
+            # One chunk: PySpark 4.0.1 drops rows of a table made of many chunks, some empty
+            # (e.g. pa.concat_tables of per-file results).
+            df = self.spark.createDataFrame(table.combine_chunks(), schema=schema)
         self._register(name, df)
 
     def create_view(self, name: str, sql: str) -> None:
