@@ -302,6 +302,13 @@ def test_register_arrow_round_trip_keeps_contract_types(engine, sample):
     assert back.to_pylist() == sample.to_pylist()
 
 
+def test_result_schema_is_nullable_like_duckdb(engine):
+    """Spark flags literals and count(*) as NOT NULL; results must not differ by that flag
+    (published Parquet bytes and content hashes are computed from them)."""
+    table = engine.to_arrow("SELECT 'A04' AS code, count(*) AS n FROM t")
+    assert table.schema == pa.schema([("code", pa.string()), ("n", pa.int64())])
+
+
 def test_register_arrow_empty_table(engine, sample):
     engine.register_arrow("empty", sample.slice(0, 0))
     assert engine.scalar("SELECT count(*) FROM empty") == 0

@@ -356,6 +356,15 @@ def _arrow_for_spark(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+def _nullable(table: pa.Table) -> pa.Table:
+    """Spark marks columns it proves non-null (literals, count(*)) as ``not null``; DuckDB
+    returns every column nullable. Same data, but the schema (and so Parquet bytes written
+    from it) would differ, so drop the flag."""
+    if all(field.nullable for field in table.schema):
+        return table
+    return table.cast(pa.schema([field.with_nullable(True) for field in table.schema]))
+
+
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -467,7 +476,7 @@ class SparkBackend(Backend):
         self._cached[name] = df
 
     def to_arrow(self, sql: str) -> pa.Table:
-        return self._df(sql).toArrow()
+        return _nullable(self._df(sql).toArrow())
 
     def write_parquet(self, sql: str, path: Path) -> int:
         path = Path(path)
