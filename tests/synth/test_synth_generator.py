@@ -109,3 +109,15 @@ def test_command_writes_delivery(tmp_path, capsys):
     call_command("synth", "--subscribers", "200", "--months", "2", "--out", str(tmp_path / "d"))
     assert (tmp_path / "d" / "manifest.json").exists()
     assert "subscribers 200" in capsys.readouterr().out
+
+
+def test_missing_parent_directories_are_created(tmp_path):
+    generate(tmp_path / "var" / "demo" / "d", subscribers=50, months=2, seed=1)
+    assert (tmp_path / "var" / "demo" / "d" / "manifest.json").exists()
+
+
+def test_parent_that_is_a_file_exits_2(tmp_path):
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    with pytest.raises(CommandError) as exc:
+        call_command("synth", "--subscribers", "10", "--out", str(tmp_path / "f" / "d"))
+    assert exc.value.returncode == 2

@@ -134,8 +134,15 @@ def _check_target(target: Path) -> None:
             f"--out {target}: directory is not empty and is not a previous synth output"
         )
     parent = target.absolute().parent
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True)
+        except OSError as exc:
+            raise UserError(
+                f"--out {target}: cannot create {parent}: {exc.strerror or exc}"
+            ) from None
     if not parent.is_dir():
-        raise UserError(f"--out {target}: parent directory {parent} does not exist")
+        raise UserError(f"--out {target}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"--out {target}: parent directory {parent} is not writable")
 
