@@ -113,7 +113,10 @@ def params_json_sql(params: dict[str, Param]) -> str:
 
 
 def _round_half_up(value: float, digits: int) -> Decimal:
-    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    rounded = Decimal(repr(float(value))).quantize(
+        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP
+    )
+    return rounded.copy_abs() if rounded == 0 else rounded  # SQL prints no "-0.0"
 
 
 def format_value(value, spec: str = "") -> str:
