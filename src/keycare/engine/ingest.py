@@ -344,9 +344,14 @@ def _ingest_file(
     checks = _checks(rule)
     raw = _raw_expr(source_types, src.format)
     bad, dup = f"_bad_{rule.name}", f"_dup_{rule.name}"
-    backend.materialize(bad, _bad_rows_sql(typed, checks, raw))
+    # Pass 1 keeps only the row numbers (a small plan); the explained rows are fetched in
+    # pass 2, whose plan (a flag list and the raw text over every column) costs more to
+    # build than a clean file costs to scan, and only when there is something to explain.
+    backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
     backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad))
-    bad_rows = backend.to_arrow(f"SELECT * FROM {bad} ORDER BY _row")
+    bad_rows = _EMPTY_BAD
+    if backend.scalar(f"SELECT count(*) FROM {bad}"):
+        bad_rows = backend.to_arrow(_bad_rows_sql(typed, checks, raw, bad))
     dup_rows = backend.to_arrow(f"SELECT * FROM {dup} ORDER BY _row")
     if dup_rows.num_rows:  # rare: fetch the raw text of the repeats only
         dup_rows = backend.to_arrow(
@@ -711,20 +716,24 @@ def _arrow_matches(ctype: str, atype: pa.DataType) -> bool:
     }[ctype]
 
 
-def _bad_rows_sql(typed: str, checks: list[Check], raw: str) -> str:
-    """Rows breaking any row rule, with one flag per check (explained in Python).
+_EMPTY_BAD = pa.table({"_row": pa.array([], pa.int64())})
 
-    The WHERE clause is one OR chain, which DuckDB evaluates fast and short-circuits; the
-    flags and the raw text are computed only for the rows it lets through.
-    """
-    # A predicate over a NULL value is NULL: "not broken by this rule" (WHERE drops it,
-    # the flag reads as false).
-    preds = [f"({c.predicate})" for c in checks]
+
+def _bad_row_numbers_sql(typed: str, checks: list[Check]) -> str:
+    """Row numbers of the rows breaking any row rule: one OR chain, which DuckDB evaluates
+    fast and short-circuits. A predicate over NULL is NULL: "not broken by this rule"."""
+    preds = " OR ".join(f"({c.predicate})" for c in checks) or "false"
+    return f'SELECT _row FROM "{typed}" WHERE {preds}'
+
+
+def _bad_rows_sql(typed: str, checks: list[Check], raw: str, bad: str) -> str:
+    """The broken rows with one flag per check (explained in Python) and their raw text."""
+    preds = ", ".join(f"({c.predicate})" for c in checks)
     shown = sorted({c.column for c in checks})
     values = ", ".join(f'CAST("__s_{c}" AS VARCHAR) AS "__s_{c}"' for c in shown)
     return (
-        f"SELECT _row, list_value({', '.join(preds)}) AS _flags, {raw} AS _raw, {values} "
-        f'FROM "{typed}" WHERE {" OR ".join(preds)}'
+        f"SELECT _row, list_value({preds}) AS _flags, {raw} AS _raw, {values} "
+        f'FROM "{typed}" WHERE _row IN (SELECT _row FROM {bad}) ORDER BY _row'
     )
 
 
