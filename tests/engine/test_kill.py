@@ -38,7 +38,7 @@ CHECKPOINTS = [
     "publish:swapped",
     "publish:done",
 ]
-DELAY_FRACTIONS = [0.05, 0.15, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.97]
+DELAY_FRACTIONS = [0.1, 0.3, 0.5, 0.7, 0.85, 0.95]
 
 
 @pytest.fixture(scope="module")
