@@ -53,6 +53,7 @@ class CompiledMoment:
     params_sql: str  # JSON text
     explanation_sql: str
     compiled: Compiled
+    scope_sql: str | None = None  # set when the scope reads only raw subscriber columns
 
 
 @dataclass
@@ -83,6 +84,14 @@ class DetectionPlan:
             if m.scope is not None:
                 codes.update(referenced_fields(m.scope))
         return codes
+
+    @property
+    def subscriber_filter(self) -> str | None:
+        """Subscribers some moment may hold for (the union of the scopes), or None for all."""
+        scopes = [cm.scope_sql for cm in self.all]
+        if not scopes or any(s is None for s in scopes):
+            return None
+        return " OR ".join(dict.fromkeys(scopes))
 
     @property
     def warnings(self) -> list[str]:
@@ -145,10 +154,13 @@ def compile_moment(
     )
     compiled = compiler.compile(moment.condition)
     condition_sql = compiled.sql
+    scope_sql = None
     if moment.scope is not None:
         scope = compiler.compile(moment.scope)
         compiled.aggs.update(scope.aggs)
         condition_sql = f"({scope.sql} AND {compiled.sql})"
+        if not scope.aggs and set(referenced_fields(moment.scope)) <= _subscriber_columns(defs):
+            scope_sql = scope.sql
     names = list(moment.threshold_specs)
     params = dict(compiled.params)
     for code in moment.show:
@@ -167,7 +179,17 @@ def compile_moment(
         params_sql=explain.params_json_sql(params),
         explanation_sql=explain.template_sql(moment.explanation, text_params),
         compiled=compiled,
+        scope_sql=scope_sql,
     )
+
+
+def _subscriber_columns(defs: DefinitionSet) -> set[str]:
+    """Raw fields read straight from a same-named ``subscribers`` column."""
+    return {
+        f.code
+        for f in defs.fields
+        if f.kind == "raw" and f.source == "subscribers" and (f.column or f.code) == f.code
+    }
 
 
 def plan_detection(
@@ -328,7 +350,14 @@ def detect(
     )
     if view is None:
         view = MOMENT_VIEW
-        build_view(backend, business_date, plan.extra_aggs, name=view, only=plan.fields)
+        build_view(
+            backend,
+            business_date,
+            plan.extra_aggs,
+            name=view,
+            only=plan.fields,
+            subscriber_filter=plan.subscriber_filter,
+        )
     else:
         ensure_view(backend, plan, view)
     timings["compile"] = time.perf_counter() - started

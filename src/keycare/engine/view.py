@@ -298,17 +298,25 @@ def agg_name(prefix: str, *parts) -> str:
     return f"_{prefix}_{clean}"
 
 
-def _grouped_scan(source: str, specs: list[AggSpec], business_date: dt.date) -> str:
+def _grouped_scan(
+    source: str, specs: list[AggSpec], business_date: dt.date, scoped: bool = False
+) -> str:
     key = quote_ident(specs[0].key)
     columns = ",\n    ".join(
         f"{_agg_expression(s, business_date)} AS {quote_ident(s.name)}" for s in specs
     )
     # Rows outside every window cannot contribute: filter them before grouping.
-    prefilter = ""
+    filters = []
     if all(s.window is not None for s in specs):
         windows = sorted({s.window for s in specs}, key=lambda w: (w.unit, w.start, w.end))
-        ors = " OR ".join(f"({window_predicate(source, w, business_date)})" for w in windows)
-        prefilter = f"\n  WHERE {ors}"
+        filters.append(
+            "("
+            + " OR ".join(f"({window_predicate(source, w, business_date)})" for w in windows)
+            + ")"
+        )
+    if scoped:
+        filters.append(f"{key} IN (SELECT {key} FROM scoped)")
+    prefilter = f"\n  WHERE {' AND '.join(filters)}" if filters else ""
     return (
         f"SELECT {key},\n    {columns}\n  FROM {quote_ident(source)}{prefilter}\n  GROUP BY {key}"
     )
@@ -368,9 +376,18 @@ def expr_layers(expr_fields: list[FieldInfo]) -> list[list[FieldInfo]]:
 
 
 def view_sql(
-    business_date: dt.date, extra_aggs=(), catalog=None, fields: list[FieldInfo] | None = None
+    business_date: dt.date,
+    extra_aggs=(),
+    catalog=None,
+    fields: list[FieldInfo] | None = None,
+    subscriber_filter: str | None = None,
 ) -> str:
-    """The SELECT statement of the unified view for ``business_date``."""
+    """The SELECT statement of the unified view for ``business_date``.
+
+    ``subscriber_filter``: a predicate over ``subscribers`` columns; only those subscribers
+    get a row, and the source tables are semi-joined to them BEFORE aggregation (detection
+    reads ~10 % of subscribers: the mid/high-end scope).
+    """
     fields = fields if fields is not None else catalog_fields(catalog)
     raw = [f for f in fields if f.kind == "raw"]
     aggs = [agg_spec_from_field(f) for f in fields if f.kind == "derived" and "agg" in f.derivation]
@@ -392,6 +409,10 @@ def view_sql(
     ctes = []
     joins = []
     select = []
+    base_from = quote_ident(BASE_TABLE)
+    if subscriber_filter:
+        ctes.append(f"scoped AS (SELECT * FROM {base_from} WHERE {subscriber_filter})")
+        base_from = "scoped"
     for f in raw:
         column = f.column or f.code
         if f.source == BASE_TABLE:
@@ -414,7 +435,8 @@ def view_sql(
     for source in sorted(by_source):
         specs = by_source[source]
         alias = f"a_{source}"
-        ctes.append(f"{alias} AS (\n  {_grouped_scan(source, specs, business_date)}\n)")
+        scan = _grouped_scan(source, specs, business_date, scoped=bool(subscriber_filter))
+        ctes.append(f"{alias} AS (\n  {scan}\n)")
         key = quote_ident(specs[0].key)
         joins.append(f"LEFT JOIN {alias} ON {alias}.{key} = s.{key}")
         for spec in specs:
@@ -425,7 +447,7 @@ def view_sql(
             select.append(f"CAST({value} AS {sql_type}) AS {quote_ident(spec.name)}")
 
     body = ",\n  ".join(select)
-    base = f"SELECT\n  {body}\nFROM {quote_ident(BASE_TABLE)} s\n" + "\n".join(joins)
+    base = f"SELECT\n  {body}\nFROM {base_from} s\n" + "\n".join(joins)
     ctes.append(f"base AS (\n{base}\n)")
     previous = "base"
     for depth, layer in enumerate(expr_layers(exprs)):
@@ -473,6 +495,7 @@ def build_view(
     name: str = VIEW_NAME,
     materialize: bool = False,
     only=None,
+    subscriber_filter: str | None = None,
 ) -> str:
     """Register relation ``unified_view`` (lazily unless ``materialize``); return its SQL.
 
@@ -482,7 +505,7 @@ def build_view(
     fields = catalog_fields(catalog)
     if only is not None:
         fields = required_fields(fields, {"subscriber_id", "city_id", *only})
-    sql = view_sql(business_date, extra_aggs, fields=fields)
+    sql = view_sql(business_date, extra_aggs, fields=fields, subscriber_filter=subscriber_filter)
     if materialize:
         backend.materialize(name, sql)
     else:
