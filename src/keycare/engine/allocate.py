@@ -263,7 +263,7 @@ def _allocation_sql(
                bool_or(COALESCE(suppressed, FALSE)) AS any_suppressed,
                max(last_contact_date) AS last_contact,
                {draw} AS draw,
-               count(*){live} AS live_rows,
+               count(*) AS total_rows, count(*){live} AS live_rows,
                bit_or({bit}){live} AS moment_mask,
                max(COALESCE(priority, 0.0)){live} AS priority,
                max(risk){live} AS risk, max(value){live} AS value, max(age){live} AS age,
@@ -286,9 +286,7 @@ def _allocation_sql(
                bit_count(moment_mask) AS moment_count
         FROM (SELECT DISTINCT moment_mask FROM _alloc_flags WHERE pre_decision IS NULL)"""
     scored = f"""
-        SELECT f.subscriber_id, f.manager_id, f.city_id, f.moment_mask, f.priority, f.risk,
-               f.value, f.age, f.sms_allowed, f.sms_channel,
-               {_score_sql(config)} AS priority_score,
+        SELECT f.*, {_score_sql(config)} AS priority_score,
                m.manager_id IS NOT NULL AS has_manager,
                COALESCE(m.daily_capacity, {int(config.default_capacity)}) AS capacity
         FROM _alloc_flags f
@@ -300,64 +298,87 @@ def _allocation_sql(
                    PARTITION BY manager_id ORDER BY priority_score DESC, subscriber_id
                ) AS manager_rank
         FROM _alloc_scored WHERE has_manager AND NOT sms_channel"""
-    r = REASONS
-    tasks = f"""
-        SELECT subscriber_id, manager_id, city_id, moments, moment_count, priority, risk, value,
-               priority_score, manager_rank, capacity,
-               CASE WHEN decision = 'deferred' THEN age + 1 ELSE age END AS age,
-               decision, reason
-        FROM (
-            SELECT s.*, k.moments, k.moment_count, r.manager_rank,
-                CASE WHEN s.sms_channel THEN 'sms'
-                     WHEN r.manager_rank <= s.capacity THEN 'call'
-                     WHEN s.sms_allowed THEN 'sms'
-                     ELSE 'deferred' END AS decision,
-                CASE WHEN s.sms_channel THEN {_sql_str(r["sms_channel"])}
-                     WHEN r.manager_rank <= s.capacity THEN {_sql_str(r["call"])}
-                     WHEN s.sms_allowed AND s.has_manager THEN {_sql_str(r["sms_overflow"])}
-                     WHEN s.sms_allowed THEN {_sql_str(r["sms_no_manager"])}
-                     WHEN s.has_manager THEN {_sql_str(r["deferred_overflow"])}
-                     ELSE {_sql_str(r["deferred_no_manager"])} END AS reason
+    # One row per customer: the pre-decision, or the task's decision (reasons as short codes;
+    # the Chinese text is added by the public views, keeping the big tables narrow).
+    outcomes = """
+        SELECT f.subscriber_id, f.draw, f.pre_decision, f.total_rows, f.live_rows,
+               COALESCE(f.pre_decision, t.decision) AS decision,
+               COALESCE(f.pre_decision, t.reason_code) AS reason_code,
+               t.manager_id, t.city_id, t.moments, t.moment_count, t.priority, t.risk, t.value,
+               t.priority_score, t.manager_rank, t.capacity, t.age
+        FROM _alloc_flags f
+        LEFT JOIN (
+            SELECT s.subscriber_id, s.manager_id, s.city_id, k.moments, k.moment_count,
+                   s.priority, s.risk, s.value, s.priority_score, r.manager_rank, s.capacity,
+                   CASE WHEN s.sms_channel THEN 'sms'
+                        WHEN r.manager_rank <= s.capacity THEN 'call'
+                        WHEN s.sms_allowed THEN 'sms'
+                        ELSE 'deferred' END AS decision,
+                   CASE WHEN s.sms_channel THEN 'sms_channel'
+                        WHEN r.manager_rank <= s.capacity THEN 'call'
+                        WHEN s.sms_allowed AND s.has_manager THEN 'sms_overflow'
+                        WHEN s.sms_allowed THEN 'sms_no_manager'
+                        WHEN s.has_manager THEN 'deferred_overflow'
+                        ELSE 'deferred_no_manager' END AS reason_code,
+                   CASE WHEN NOT s.sms_channel AND NOT COALESCE(r.manager_rank <= s.capacity, FALSE)
+                             AND NOT s.sms_allowed THEN s.age + 1 ELSE s.age END AS age
             FROM _alloc_scored s
             JOIN _alloc_masks k USING (moment_mask)
-            LEFT JOIN _alloc_ranked r USING (subscriber_id))"""
-    row_control = (
-        f"WHEN f.draw < {share.replace('moment_code', 'c.moment_code')} THEN 'control'"
-        if config.control_share_by_moment
-        else ""
-    )
+            LEFT JOIN _alloc_ranked r USING (subscriber_id)
+        ) t USING (subscriber_id)"""
+    if config.control_share_by_moment:
+        # A customer with a task can still be in the control group for some moments.
+        row_control = (
+            f"o.pre_decision IS NULL AND o.draw < {share.replace('moment_code', 'c.moment_code')}"
+        )
+        decision = f"CASE WHEN {row_control} THEN 'control' ELSE o.decision END"
+        reason = f"CASE WHEN {row_control} THEN 'control' ELSE o.reason_code END"
+
+        def task_only(col):
+            return f"CASE WHEN {row_control} THEN NULL ELSE o.{col} END"
+
+        age = f"CASE WHEN {row_control} THEN c.age ELSE COALESCE(o.age, c.age) END"
+    else:
+        decision, reason = "o.decision", "o.reason_code"
+
+        def task_only(col):
+            return f"o.{col}"
+
+        age = "COALESCE(o.age, c.age)"
     decisions = f"""
-        SELECT subscriber_id, moment_code, source, decision,
-               CASE decision WHEN 'suppressed' THEN {_sql_str(r["suppressed"])}
-                             WHEN 'capped' THEN {_sql_str(r["capped"])}
-                             WHEN 'control' THEN {_sql_str(r["control"])}
-                             ELSE task_reason END AS reason,
-               manager_id,
-               CASE WHEN in_task THEN priority_score END AS priority_score,
-               CASE WHEN in_task THEN manager_rank END AS manager_rank,
-               CASE WHEN in_task THEN capacity END AS capacity,
-               CASE WHEN in_task THEN task_age ELSE age END AS age
-        FROM (
-            SELECT *, decision IN ('call', 'sms', 'deferred') AS in_task
-            FROM (
-                SELECT c.subscriber_id, c.moment_code, c.source, c.manager_id, c.age,
-                       CASE WHEN f.pre_decision IS NOT NULL THEN f.pre_decision
-                            {row_control}
-                            ELSE t.decision END AS decision,
-                       t.reason AS task_reason, t.priority_score, t.manager_rank, t.capacity,
-                       t.age AS task_age
-                FROM _alloc_candidates c
-                JOIN _alloc_flags f USING (subscriber_id)
-                LEFT JOIN _alloc_tasks t USING (subscriber_id)))"""
+        SELECT c.subscriber_id, c.moment_code, c.source, {decision} AS decision,
+               {reason} AS reason_code, c.manager_id,
+               {task_only("priority_score")} AS priority_score,
+               {task_only("manager_rank")} AS manager_rank,
+               {task_only("capacity")} AS capacity, {age} AS age
+        FROM _alloc_candidates c JOIN _alloc_outcomes o USING (subscriber_id)"""
+    # (relation, SQL, materialise?): cheap row-wise steps and the final per-candidate join
+    # stay views, so the 10M-row result is computed once, by whoever reads or writes it.
     return [
-        ("_alloc_customers", customers),
-        ("_alloc_flags", flags),
-        ("_alloc_masks", masks),
-        ("_alloc_scored", scored),
-        ("_alloc_ranked", ranked),
-        ("_alloc_tasks", tasks),
-        ("_alloc_decisions", decisions),
+        ("_alloc_customers", customers, True),
+        ("_alloc_flags", flags, False),
+        ("_alloc_masks", masks, True),
+        ("_alloc_scored", scored, True),
+        ("_alloc_ranked", ranked, True),
+        ("_alloc_outcomes", outcomes, True),
+        ("_alloc_decisions", decisions, False),
     ]
+
+
+def _reason_text_sql() -> str:
+    whens = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in REASONS.items())
+    return f"CASE reason_code {whens} END"
+
+
+DECISION_VIEW = f"""
+    SELECT subscriber_id, moment_code, source, decision, {_reason_text_sql()} AS reason,
+           reason_code, manager_id, priority_score, manager_rank, capacity, age
+    FROM _alloc_decisions"""
+TASK_VIEW = f"""
+    SELECT subscriber_id, manager_id, city_id, moments, moment_count, priority, risk, value,
+           priority_score, manager_rank, capacity, age, decision,
+           {_reason_text_sql()} AS reason, reason_code
+    FROM _alloc_outcomes WHERE decision IN ('call', 'sms', 'deferred')"""
 
 
 def allocate(
@@ -387,19 +408,26 @@ def allocate(
     try:
         _register_inputs(backend, candidates, managers, carry_over)
         codes = _moment_order(backend)
-        for name, sql in _allocation_sql(config, business_date, codes):
-            backend.materialize(name, sql)
-        backend.create_view("allocation_decisions", "SELECT * FROM _alloc_decisions")
-        backend.create_view("allocation_tasks", "SELECT * FROM _alloc_tasks")
+        for name, sql, materialise in _allocation_sql(config, business_date, codes):
+            (backend.materialize if materialise else backend.create_view)(name, sql)
+        backend.create_view("allocation_decisions", DECISION_VIEW)
+        backend.create_view("allocation_tasks", TASK_VIEW)
+        # Per-candidate counts from the per-customer table (no pass over the candidates):
+        # rows of a customer with a task that are control for their moment count as control.
         rows = backend.to_arrow(
-            "SELECT decision, count(*) AS n FROM _alloc_decisions GROUP BY decision"
+            "SELECT decision, sum(n) AS n FROM ("
+            " SELECT decision, live_rows AS n FROM _alloc_outcomes WHERE pre_decision IS NULL"
+            " UNION ALL SELECT 'control', total_rows - live_rows FROM _alloc_outcomes"
+            " WHERE pre_decision IS NULL"
+            " UNION ALL SELECT decision, total_rows FROM _alloc_outcomes"
+            " WHERE pre_decision IS NOT NULL) GROUP BY decision"
         ).to_pylist()
         found = {row["decision"]: row["n"] for row in rows}
-        counts = {d: found.get(d, 0) for d in DECISIONS}
+        counts = {d: int(found.get(d) or 0) for d in DECISIONS}
         decisions = tasks = None
         if fetch:
-            decisions = backend.to_arrow("SELECT * FROM _alloc_decisions")
-            tasks = backend.to_arrow("SELECT * FROM _alloc_tasks")
+            decisions = backend.to_arrow("SELECT * FROM allocation_decisions")
+            tasks = backend.to_arrow("SELECT * FROM allocation_tasks")
         return AllocationResult(decisions=decisions, tasks=tasks, counts=counts)
     finally:
         if own_backend:
