@@ -1,4 +1,4 @@
-"""The daily run: ingest -> unified view -> detect -> write outputs -> publish.
+"""The daily run: ingest -> unified view -> detect -> [risk -> allocate] -> write -> publish.
 
 Steps are a list of named functions over one ``RunContext``; later stages (risk scoring,
 allocation) are added by inserting steps, not by writing a second pipeline::
@@ -45,6 +45,12 @@ OUTPUT_ORDER = {
     "suppressions": "subscriber_id, moment_code",
     "quarantine": "file, row_number",
 }
+# Written only when the risk and allocate steps ran (relation, file stem, order).
+ALLOCATION_OUTPUTS = (
+    ("risk_scores", "risk_scores", "subscriber_id"),
+    ("allocation_tasks", "tasks", "subscriber_id"),
+    ("allocation_decisions", "decisions", "subscriber_id, moment_code, source"),
+)
 
 Progress = Callable[[str, str, dict], None]
 
@@ -85,11 +91,14 @@ class RunContext:
     monthly_day: int = DEFAULT_MONTHLY_DAY
     city_overrides: dict | None = None
     progress: Progress | None = None
+    models_dir: Path | None = None
+    allocation_config: Any = None
     _definitions: Any = None
     ingest: IngestResult | None = None
     moment_codes: list[str] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)
+    record_extra: dict[str, Any] = field(default_factory=dict)  # merged into run.json
 
     @property
     def definitions(self):
@@ -209,6 +218,8 @@ def step_write(ctx: RunContext) -> int:
         pub.write_table(table, ctx.staging.out / f"{name}.parquet")
         ctx.outputs[name] = table.num_rows
         total += table.num_rows
+    if "allocation" in ctx.record_extra:
+        total += _write_allocation(ctx)
     checkpoint("write:moment_counts")
     counts = moment_counts(ctx)
     ctx.results["moment_counts"] = counts
@@ -235,13 +246,195 @@ def _grouped(backend: Backend, relation: str) -> dict[str, int]:
     return {r["moment_code"]: r["n"] for r in rows}
 
 
+def _write_allocation(ctx: RunContext) -> int:
+    total = 0
+    for relation, stem, order in ALLOCATION_OUTPUTS:
+        checkpoint(f"write:{stem}")
+        table = ctx.backend.to_arrow(f'SELECT * FROM "{relation}" ORDER BY {order}')
+        pub.write_table(table, ctx.staging.out / f"{stem}.parquet")
+        ctx.outputs[stem] = table.num_rows
+        total += table.num_rows
+    return total
+
+
+RISK_SCOPE = "_risk_scope"
+RISK_EMPTY_SQL = """
+    SELECT CAST(NULL AS VARCHAR) AS subscriber_id, CAST(NULL AS DATE) AS business_date,
+           CAST(NULL AS DOUBLE) AS risk_probability, CAST(NULL AS DOUBLE) AS seed_score,
+           CAST(NULL AS DOUBLE) AS health_tariff_brand, CAST(NULL AS DOUBLE) AS health_call_circle,
+           CAST(NULL AS DOUBLE) AS health_service, CAST(NULL AS DOUBLE) AS health_business,
+           CAST(NULL AS VARCHAR) AS reason_1, CAST(NULL AS VARCHAR) AS reason_2,
+           CAST(NULL AS VARCHAR) AS reason_3, CAST(NULL AS VARCHAR) AS reasons,
+           CAST(NULL AS VARCHAR) AS model_version
+    WHERE FALSE"""
+
+
+def step_risk(ctx: RunContext) -> int:
+    """Score the detected subscribers with the newest model in ``ctx.models_dir``.
+
+    No model yet: train one on the delivery's own history (seconds on demo data) and keep it
+    in the models dir, so later runs reuse it. Not enough history to train either: the run
+    goes on without risk (empty ``risk_scores``; allocation then ranks by value and moment
+    priority) and run.json says why -- a missing model must not stop the day's tasks.
+    """
+    from keycare.engine.risk.model import latest_version_dir
+    from keycare.engine.risk.operator import score_risk, train_on_backend
+
+    models_dir = ctx.models_dir or ctx.staging.work / "models"
+    info: dict[str, Any] = {"models_dir": str(models_dir)}
+    try:
+        info["source"] = "existing"
+        latest_version_dir(models_dir)
+    except UserError:
+        try:
+            trained = train_on_backend(ctx.backend, ctx.business_date, models_dir)
+        except UserError as exc:
+            return _no_risk(ctx, {**info, "source": "none", "reason": str(exc)})
+        info.update(source="trained", training=trained.metrics)
+    ctx.backend.materialize(RISK_SCOPE, "SELECT DISTINCT subscriber_id FROM detections")
+    scored = score_risk(ctx.backend, ctx.business_date, models_dir, scope=RISK_SCOPE)
+    info["version"] = scored.model_version
+    ctx.record_extra.update(model_version=scored.model_version, risk_model=info)
+    ctx.results["risk"] = scored
+    return scored.rows
+
+
+def _no_risk(ctx: RunContext, info: dict) -> int:
+    ctx.backend.materialize("risk_scores", RISK_EMPTY_SQL)
+    ctx.record_extra.update(model_version=None, risk_model=info)
+    ctx.results["risk"] = None
+    return 0
+
+
+ALLOCATION_CANDIDATES = "_allocation_candidates"
+ALLOCATION_MANAGERS = "_allocation_managers"
+
+
+def _candidates_sql(ctx: RunContext) -> str:
+    """One row per detection (plus one suppressed row per suppression) in allocate's columns.
+
+    manager: the subscriber's assignment; risk: the calibrated churn probability; value: the
+    average total bill of the last three closed months (plan fee when there is no bill).
+    No contact history is delivered yet, so last_contact_date is NULL (cap not applied).
+    """
+    known = ctx.definitions.by_code if ctx.definitions is not None else {}
+    sms = [code for code, m in sorted(known.items()) if m.sms_allowed]
+    sms_list = ", ".join(f"'{c}'" for c in sms) or "NULL"
+    defined = ", ".join(f"'{c}'" for c in sorted(known)) or "NULL"
+    return f"""
+    WITH scope AS (
+        SELECT subscriber_id FROM detections UNION SELECT subscriber_id FROM suppressions
+    ),
+    assigned AS (
+        SELECT subscriber_id, max(manager_id) AS manager_id FROM assignments
+        WHERE subscriber_id IN (SELECT subscriber_id FROM scope) GROUP BY subscriber_id
+    ),
+    spend AS (
+        SELECT subscriber_id, avg(total_fee) AS bill_avg_3m FROM (
+            SELECT subscriber_id, total_fee, row_number() OVER (
+                PARTITION BY subscriber_id ORDER BY bill_month DESC) AS rn
+            FROM bills WHERE subscriber_id IN (SELECT subscriber_id FROM scope)
+        ) WHERE rn <= 3 GROUP BY subscriber_id
+    ),
+    facts AS (
+        SELECT s.subscriber_id, a.manager_id, r.risk_probability AS risk,
+               COALESCE(b.bill_avg_3m, s.plan_fee) AS value
+        FROM subscribers s
+        LEFT JOIN assigned a USING (subscriber_id)
+        LEFT JOIN spend b USING (subscriber_id)
+        LEFT JOIN risk_scores r USING (subscriber_id)
+        WHERE s.subscriber_id IN (SELECT subscriber_id FROM scope)
+    )
+    SELECT d.subscriber_id, d.moment_code, CAST(d.priority AS DOUBLE) AS priority,
+           d.channel,
+           CASE WHEN d.moment_code IN ({sms_list}) THEN TRUE
+                WHEN d.moment_code IN ({defined}) THEN FALSE
+                ELSE COALESCE(d.channel = 'sms', FALSE) END AS sms_allowed,
+           CAST(d.city_id AS VARCHAR) AS city_id, f.manager_id, f.risk, f.value,
+           CAST(NULL AS DATE) AS last_contact_date, FALSE AS suppressed
+    FROM detections d LEFT JOIN facts f USING (subscriber_id)
+    UNION ALL
+    SELECT p.subscriber_id, p.moment_code, CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), FALSE,
+           CAST(NULL AS VARCHAR), f.manager_id, f.risk, f.value, CAST(NULL AS DATE), TRUE
+    FROM suppressions p LEFT JOIN facts f USING (subscriber_id)"""
+
+
+MANAGERS_SQL = """
+    SELECT manager_id, CAST(daily_capacity AS BIGINT) AS daily_capacity,
+           COALESCE(CAST(active AS BOOLEAN), FALSE) AS active
+    FROM managers"""
+
+
+def step_allocate(ctx: RunContext) -> int:
+    """Allocate the detections (with their risk) to the managers' daily capacity.
+
+    Registers ``allocation_decisions`` (one per candidate row) and ``allocation_tasks``
+    (one per customer with a call, SMS or deferred task); see keycare.engine.allocate.
+    """
+    from dataclasses import asdict
+
+    from keycare.engine.allocate import AllocationConfig, allocate
+
+    config = ctx.allocation_config or AllocationConfig()
+    ctx.backend.materialize(ALLOCATION_CANDIDATES, _candidates_sql(ctx))
+    ctx.backend.materialize(ALLOCATION_MANAGERS, MANAGERS_SQL)
+    if not ctx.backend.scalar(f"SELECT count(*) FROM {ALLOCATION_CANDIDATES}"):
+        return _no_candidates(ctx, asdict(config))
+    result = allocate(
+        ALLOCATION_CANDIDATES,
+        ALLOCATION_MANAGERS,
+        config,
+        business_date=ctx.business_date,
+        backend=ctx.backend,
+        fetch=False,
+    )
+    ctx.results["allocation"] = result
+    ctx.record_extra["allocation"] = {"config": asdict(config), "decisions": result.counts}
+    ctx.record_extra["decisions"] = result.counts
+    return sum(result.counts.values())
+
+
+def _no_candidates(ctx: RunContext, config: dict) -> int:
+    """Nothing detected: empty outputs with allocate's columns (it needs at least one row)."""
+    from keycare.engine.allocate import DECISIONS
+
+    ctx.backend.materialize(
+        "allocation_decisions",
+        "SELECT CAST(NULL AS VARCHAR) AS subscriber_id, CAST(NULL AS VARCHAR) AS moment_code,"
+        " CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS decision,"
+        " CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS reason_code,"
+        " CAST(NULL AS VARCHAR) AS manager_id, CAST(NULL AS DOUBLE) AS priority_score,"
+        " CAST(NULL AS BIGINT) AS manager_rank, CAST(NULL AS BIGINT) AS capacity,"
+        " CAST(NULL AS BIGINT) AS age WHERE FALSE",
+    )
+    ctx.backend.materialize(
+        "allocation_tasks",
+        "SELECT CAST(NULL AS VARCHAR) AS subscriber_id, CAST(NULL AS VARCHAR) AS manager_id,"
+        " CAST(NULL AS VARCHAR) AS moments, CAST(NULL AS VARCHAR) AS decision,"
+        " CAST(NULL AS DOUBLE) AS priority_score WHERE FALSE",
+    )
+    ctx.results["allocation"] = None
+    ctx.record_extra["allocation"] = {"config": config, "decisions": dict.fromkeys(DECISIONS, 0)}
+    ctx.record_extra["decisions"] = dict.fromkeys(DECISIONS, 0)
+    return 0
+
+
 def default_steps() -> list[Step]:
+    """Detection only: ingest -> view -> detect -> write."""
     return [
         Step("ingest", step_ingest),
         Step("view", step_view),
         Step("detect", step_detect),
         Step("write", step_write),
     ]
+
+
+def allocation_steps() -> list[Step]:
+    """The full daily run: detection, then risk scoring and allocation, then write."""
+    steps = default_steps()
+    at = index_of(steps, "write")
+    steps[at:at] = [Step("risk", step_risk), Step("allocate", step_allocate)]
+    return steps
 
 
 def index_of(steps: list[Step], name: str) -> int:
@@ -267,12 +460,18 @@ def run_daily(
     steps: list[Step] | None = None,
     backend: Backend | None = None,
     backend_options: dict | None = None,
+    models_dir: Path | None = None,
+    allocation_config=None,
 ) -> RunSummary:
     """Run the cycles due on ``business_date`` over the delivery in ``data_dir``.
 
     Publishes ``runs_dir/<business_date>`` atomically and returns the summary. A user
     error (bad delivery, quarantine rate above the limit, unknown moment) raises UserError
     and publishes nothing.
+
+    With ``models_dir`` the default steps are ``allocation_steps()`` (risk scoring with the
+    newest model there -- trained on the delivery's history first when there is none -- and
+    allocation, publishing risk_scores, tasks and decisions); without it, detection only.
     """
     _check_arguments(business_date, data_dir, quarantine_limit, weekly_weekday, monthly_day)
     runs_dir = Path(runs_dir)
@@ -294,9 +493,12 @@ def run_daily(
                 monthly_day=monthly_day,
                 city_overrides=city_overrides,
                 progress=progress,
+                models_dir=Path(models_dir) if models_dir is not None else None,
+                allocation_config=allocation_config,
                 _definitions=definitions,
             )
-            steps = default_steps() if steps is None else steps
+            if steps is None:
+                steps = default_steps() if models_dir is None else allocation_steps()
             if any(s.name == "detect" for s in steps) or moments:
                 ctx.moment_codes = select_moments(ctx)
             timings = _run_steps(ctx, steps)
@@ -360,6 +562,10 @@ def run_id_for(ctx: RunContext) -> str:
         "moments": ctx.moment_codes,
         "cycle": [ctx.weekly_weekday, ctx.monthly_day],
     }
+    if ctx.record_extra.get("model_version"):
+        basis["model"] = ctx.record_extra["model_version"]
+    if ctx.record_extra.get("allocation"):
+        basis["allocation"] = ctx.record_extra["allocation"]["config"]
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]
     return f"{ctx.business_date:%Y%m%d}-{digest}"
 
@@ -390,6 +596,7 @@ def _finish(ctx: RunContext, timings: list[StepResult], engine: str, started_at)
         "counts": counts,
         "suppressed": ctx.outputs.get("suppressions", 0),
         "quarantined": ctx.outputs.get("quarantine", 0),
+        **ctx.record_extra,
     }
     pub.write_json(record, ctx.staging.out / pub.RUN_RECORD)
     checkpoint("publish:before")
