@@ -145,6 +145,7 @@ class RunSummary:
             "content_hash": self.content_hash,
             "timings": {s.name: round(s.seconds, 3) for s in self.steps},
             "seconds": round(sum(s.seconds for s in self.steps), 3),
+            **{k: self.record[k] for k in ("decisions", "model_version") if k in self.record},
         }
 
 

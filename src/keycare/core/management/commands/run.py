@@ -1,5 +1,9 @@
 """`keycare run --date D --data DIR`: the daily key-moment pipeline for one business date.
 
+The full day: detection, risk scoring (newest model in --models-dir, trained on the
+delivery's history first when there is none) and allocation; publishes detections,
+risk_scores, tasks and decisions for `keycare loadrun`.
+
 Thin: parses and checks the arguments, then calls keycare.engine.pipeline.run_daily, which
 takes plain paths (the engine never imports Django). Progress is shown on a terminal only;
 ``--json`` prints one machine-readable summary as the last line of stdout for schedulers.
@@ -31,6 +35,11 @@ class Command(KeycareCommand):
         parser.add_argument("--json", action="store_true", help="print a JSON summary last")
         parser.add_argument(
             "--runs-dir", default=None, help=f"published runs (default {settings.KEYCARE_RUNS_DIR})"
+        )
+        parser.add_argument(
+            "--models-dir",
+            default=None,
+            help="risk models (default: <runs-dir>/../models, i.e. KEYCARE_HOME/models)",
         )
         parser.add_argument(
             "--quarantine-limit",
@@ -68,6 +77,9 @@ class Command(KeycareCommand):
             raise UserError(f"--engine: 未知引擎 {opts['engine']!r}; 可选 {', '.join(ENGINES)}")
         moments = parse_codes(opts["moments"])
         runs_dir = Path(opts["runs_dir"] or settings.KEYCARE_RUNS_DIR)
+        models_dir = Path(opts["models_dir"]) if opts["models_dir"] else runs_dir.parent / "models"
+        if models_dir.exists() and not models_dir.is_dir():
+            raise UserError(f"--models-dir: 不是目录 (not a directory): {models_dir}")
         progress = None if as_json or not self.stdout.isatty() else TerminalProgress(self.stdout)
         try:
             return run_daily(
@@ -80,6 +92,7 @@ class Command(KeycareCommand):
                 quarantine_limit=parse_fraction(opts["quarantine_limit"]),
                 weekly_weekday=parse_int(opts["weekly_weekday"], "--weekly-weekday", 0, 6),
                 monthly_day=parse_int(opts["monthly_day"], "--monthly-day", 1, 28),
+                models_dir=models_dir,
             )
         finally:
             if progress:
@@ -123,18 +136,36 @@ def parse_int(text: str, option: str, low: int, high: int) -> int:
     return value
 
 
+DECISION_NAMES = {
+    "call": "外呼",
+    "sms": "短信",
+    "deferred": "顺延",
+    "capped": "频控",
+    "suppressed": "免服务",
+    "control": "对照组",
+}
+
+
 def _human_summary(summary) -> str:
-    return (
+    text = (
         f"运行 {summary.run_id} 已发布 (published) {summary.business_date}: "
         f"关键时刻 {sum(summary.counts.values())} 条, 免服务 {summary.suppressed} 位, "
         f"隔离 {summary.quarantined} 行 -> {summary.path}"
     )
+    decisions = summary.record.get("decisions")
+    if decisions is not None:
+        parts = ", ".join(f"{DECISION_NAMES.get(k, k)} {v}" for k, v in decisions.items())
+        model = summary.record.get("model_version") or "无 (none)"
+        text += f"\n派单决策 (decisions): {parts}; 风险模型 (risk model): {model}"
+    return text
 
 
 STEP_NAMES = {
     "ingest": "接收校验 ingest",
     "view": "统一视图 view",
     "detect": "时刻识别 detect",
+    "risk": "风险评分 risk",
+    "allocate": "派单 allocate",
     "write": "写出结果 write",
 }
 
