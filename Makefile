@@ -6,7 +6,7 @@ export KEYCARE_HOME ?= $(CURDIR)/var
 # PostgreSQL used by the database tests (trust auth on this machine kind).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/keycare
 
-.PHONY: demo test install install-dev lint pgtest unittest
+.PHONY: demo test install install-dev install-spark lint pgtest unittest test-spark test-spark-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,21 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/keycare makemigrations --check --dry-run
 
+# Spark runs the backend-layer suite in CI (same test bodies as DuckDB); the full engine
+# suite on Spark takes hours on 2 cores, so it is its own target: `make test-spark-full`.
 unittest: install-dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not spark"
 
 pgtest: install-dev
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m django_db -p no:cacheprovider
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark" -p no:cacheprovider
 
-test: lint unittest pgtest
+install-spark: $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,spark]'
+
+test-spark: install-spark
+	$(BIN)/pytest -q -m spark tests/engine/backends tests/engine/test_ingest.py
+
+test-spark-full: install-spark
+	$(BIN)/pytest -q -m spark
+
+test: lint unittest pgtest test-spark

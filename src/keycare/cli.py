@@ -13,7 +13,9 @@ KEYCARE_COMMANDS = {
     "catalog": "print the unified customer view field catalog (md, csv or json)",
     "synth": "write a synthetic operator's files per the data contract",
     "load": "load organisation, managers, customer archive and assignments into the app",
+    "syncmoments": "import the 29 built-in key-moment definitions into the application",
     "run": "run the daily key-moment pipeline for a business date",
+    "loadrun": "load a published run (detections, suppressions, tasks) into the application",
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
 }
