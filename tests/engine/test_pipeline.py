@@ -195,7 +195,7 @@ def test_command_json_summary_is_the_last_line(delivery, tmp_path):
     assert summary["business_date"] == "2026-11-23"
     assert summary["counts"] == {"A04": 1}
     assert (summary["suppressed"], summary["quarantined"]) == (1, 1)
-    assert set(summary["timings"]) == {"ingest", "view", "detect", "write"}
+    assert set(summary["timings"]) == {"ingest", "view", "detect", "risk", "allocate", "write"}
     assert pub.read_published(tmp_path / "runs", DAY).run_id == summary["run_id"]
 
 
