@@ -38,7 +38,7 @@ install-spark: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,spark]'
 
 test-spark: install-spark
-	$(BIN)/pytest -q -m spark tests/engine/backends tests/engine/test_ingest.py
+	$(BIN)/pytest -q -m spark tests/engine/backends
 
 test-spark-full: install-spark
 	$(BIN)/pytest -q -m spark
