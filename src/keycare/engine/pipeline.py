@@ -309,6 +309,13 @@ def _no_risk(ctx: RunContext, info: dict) -> int:
 
 ALLOCATION_CANDIDATES = "_allocation_candidates"
 ALLOCATION_MANAGERS = "_allocation_managers"
+ALLOCATION_CONTACTS = "_allocation_contacts"
+ALLOCATION_CARRY_IN = "_allocation_carry_in"
+ALLOCATION_CARRY_OVER = "_allocation_carry_over"
+CARRY_OVER_SQL = f"""
+    SELECT c.subscriber_id, c.moment_code, c.priority, c.channel, c.sms_allowed, c.city_id,
+           c.manager_id, c.risk, c.value, h.last_contact_date, c.suppressed, c.age
+    FROM {ALLOCATION_CARRY_IN} c LEFT JOIN {ALLOCATION_CONTACTS} h USING (subscriber_id)"""
 
 
 def _candidates_sql(ctx: RunContext) -> str:
@@ -316,7 +323,8 @@ def _candidates_sql(ctx: RunContext) -> str:
 
     manager: the subscriber's assignment; risk: the calibrated churn probability; value: the
     average total bill of the last three closed months (plan fee when there is no bill).
-    No contact history is delivered yet, so last_contact_date is NULL (cap not applied).
+    last_contact_date: the latest call/SMS decision in the published runs of the contact-cap
+    window before the business date (``ALLOCATION_CONTACTS``, see keycare.engine.history).
     """
     known = ctx.definitions.by_code if ctx.definitions is not None else {}
     sms = [code for code, m in sorted(known.items()) if m.sms_allowed]
@@ -352,12 +360,14 @@ def _candidates_sql(ctx: RunContext) -> str:
                 WHEN d.moment_code IN ({defined}) THEN FALSE
                 ELSE COALESCE(d.channel = 'sms', FALSE) END AS sms_allowed,
            CAST(d.city_id AS VARCHAR) AS city_id, f.manager_id, f.risk, f.value,
-           CAST(NULL AS DATE) AS last_contact_date, FALSE AS suppressed
+           h.last_contact_date, FALSE AS suppressed
     FROM detections d LEFT JOIN facts f USING (subscriber_id)
+    LEFT JOIN {ALLOCATION_CONTACTS} h USING (subscriber_id)
     UNION ALL
     SELECT p.subscriber_id, p.moment_code, CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), FALSE,
-           CAST(NULL AS VARCHAR), f.manager_id, f.risk, f.value, CAST(NULL AS DATE), TRUE
-    FROM suppressions p LEFT JOIN facts f USING (subscriber_id)"""
+           CAST(NULL AS VARCHAR), f.manager_id, f.risk, f.value, h.last_contact_date, TRUE
+    FROM suppressions p LEFT JOIN facts f USING (subscriber_id)
+    LEFT JOIN {ALLOCATION_CONTACTS} h USING (subscriber_id)"""
 
 
 MANAGERS_SQL = """
@@ -377,22 +387,64 @@ def step_allocate(ctx: RunContext) -> int:
     from keycare.engine.allocate import AllocationConfig, allocate
 
     config = ctx.allocation_config or AllocationConfig()
+    history = _register_history(ctx, config)
     ctx.backend.materialize(ALLOCATION_CANDIDATES, _candidates_sql(ctx))
     ctx.backend.materialize(ALLOCATION_MANAGERS, MANAGERS_SQL)
-    if not ctx.backend.scalar(f"SELECT count(*) FROM {ALLOCATION_CANDIDATES}"):
-        return _no_candidates(ctx, asdict(config))
+    carry_over = ALLOCATION_CARRY_OVER if history["carried_over"] else None
+    if not ctx.backend.scalar(f"SELECT count(*) FROM {ALLOCATION_CANDIDATES}") and not carry_over:
+        _no_candidates(ctx, asdict(config))
+        ctx.record_extra["allocation"]["history"] = history
+        return 0
     result = allocate(
         ALLOCATION_CANDIDATES,
         ALLOCATION_MANAGERS,
         config,
         business_date=ctx.business_date,
+        carry_over=carry_over,
         backend=ctx.backend,
         fetch=False,
     )
+    history["recent_contact"] = ctx.backend.scalar(
+        "SELECT count(DISTINCT subscriber_id) FROM ("
+        f" SELECT subscriber_id, last_contact_date FROM {ALLOCATION_CANDIDATES}"
+        + (
+            f" UNION ALL SELECT subscriber_id, last_contact_date FROM {carry_over}"
+            if carry_over
+            else ""
+        )
+        + ") WHERE last_contact_date IS NOT NULL"
+    )
     ctx.results["allocation"] = result
-    ctx.record_extra["allocation"] = {"config": asdict(config), "decisions": result.counts}
+    ctx.record_extra["allocation"] = {
+        "config": asdict(config),
+        "decisions": result.counts,
+        "history": history,
+    }
     ctx.record_extra["decisions"] = result.counts
     return sum(result.counts.values())
+
+
+def _register_history(ctx: RunContext, config) -> dict:
+    """Register the contact history and the carry-over from the runs published before today.
+
+    Only earlier dates are read, so a re-run of the same date sees the same history.
+    """
+    from keycare.engine.history import previous_contacts, previous_deferred
+
+    runs_dir = ctx.staging.runs_dir
+    contacts = previous_contacts(runs_dir, ctx.business_date, config.contact_cap_days)
+    moments = ctx.definitions.by_code if ctx.definitions is not None else None
+    carry, source_run = previous_deferred(runs_dir, ctx.business_date, moments)
+    ctx.backend.register_arrow(ALLOCATION_CONTACTS, contacts)
+    ctx.backend.register_arrow(ALLOCATION_CARRY_IN, carry)
+    ctx.backend.materialize(ALLOCATION_CARRY_OVER, CARRY_OVER_SQL)
+    return {
+        "contact_window_days": config.contact_cap_days,
+        "contacted_customers": contacts.num_rows,
+        "carried_over": carry.num_rows,
+        "carried_over_from": source_run,
+        "recent_contact": 0,
+    }
 
 
 def _no_candidates(ctx: RunContext, config: dict) -> int:

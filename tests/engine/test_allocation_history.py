@@ -1,0 +1,120 @@
+"""The allocate step reads its history from earlier published runs (keycare.engine.history).
+
+Day 1 on the synthetic delivery, then day 2 on the same delivery re-dated (manifest
+business_date + 1): customers called on day 1 are capped on day 2; candidates deferred on
+day 1 (A05 made call-only, every manager's capacity 1) come back as carry-over with age 1;
+re-running day 2 publishes the same content.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from keycare.engine import publish as pub
+from keycare.engine.definitions import load_definitions
+from keycare.engine.history import previous_contacts, previous_deferred
+from keycare.engine.pipeline import run_daily
+from keycare.synth.generator import generate
+
+DAY1 = date(2026, 11, 22)
+DAY2 = DAY1 + timedelta(days=1)
+CALL_ONLY = "A05"  # detected on the synthetic delivery, normally SMS on overflow
+
+
+def _redated(source, target, day):
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest["business_date"] = day.isoformat()
+    (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    return target
+
+
+def _capacity_one(data_dir):
+    managers = pq.read_table(data_dir / "managers.parquet")
+    at = managers.schema.get_field_index("daily_capacity")
+    ones = pa.array([1] * managers.num_rows, managers.schema.field("daily_capacity").type)
+    pq.write_table(managers.set_column(at, "daily_capacity", ones), data_dir / "managers.parquet")
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    base = tmp_path_factory.mktemp("history")
+    day1 = base / "day1"
+    generate(day1, subscribers=3000, months=6, seed=1)
+    _capacity_one(day1)
+    day2 = _redated(day1, base / "day2", DAY2)
+    defs = load_definitions()
+    call_only = [replace(m, sms_allowed=False) if m.code == CALL_ONLY else m for m in defs.moments]
+    defs = replace(defs, moments=call_only)
+    runs, models = base / "runs", base / "models"
+
+    def run(day, data):
+        return run_daily(day, data, runs, models_dir=models, definitions=defs)
+
+    first = run(DAY1, day1)
+    second = run(DAY2, day2)
+    second_decisions = pub.read_published(runs, DAY2).table("decisions").to_pylist()
+    again = run(DAY2, day2)  # replaces the first day-2 version (same content)
+    return first, (second, second_decisions), again, runs
+
+
+def _decisions(summary):
+    if isinstance(summary, tuple):  # (day-2 summary, its decisions read before the re-run)
+        return summary[1]
+    return pq.read_table(summary.path / "decisions.parquet").to_pylist()
+
+
+def test_called_yesterday_is_capped_today(history):
+    first, second, _, runs = history
+    called = {d["subscriber_id"] for d in _decisions(first) if d["decision"] == "call"}
+    assert called, "day 1 calls someone"
+    today = {}
+    for d in _decisions(second):
+        today.setdefault(d["subscriber_id"], set()).add(d["decision"])
+    again = called & set(today)
+    assert again, "some of day 1's called customers are candidates again on day 2"
+    assert all(today[sid] == {"capped"} for sid in again)
+    contacts = previous_contacts(runs, DAY2, 7).to_pylist()
+    assert {c["subscriber_id"] for c in contacts} >= called
+    assert {c["last_contact_date"] for c in contacts} == {DAY1}
+    assert second[0].record["allocation"]["history"]["recent_contact"] >= len(again)
+
+
+def test_deferred_yesterday_is_carried_over_with_age(history):
+    first, second, _, runs = history
+    deferred = {
+        (d["subscriber_id"], d["moment_code"])
+        for d in _decisions(first)
+        if d["decision"] == "deferred"
+    }
+    assert deferred, "capacity 1 and a call-only moment defer some candidates on day 1"
+    carry, source = previous_deferred(runs, DAY2)
+    assert source == first.run_id
+    assert {(r["subscriber_id"], r["moment_code"]) for r in carry.to_pylist()} == deferred
+    assert {r["age"] for r in carry.to_pylist()} == {1}
+    carried = {
+        (d["subscriber_id"], d["moment_code"]): d
+        for d in _decisions(second)
+        if d["source"] == "carry_over"
+    }
+    assert set(carried) == deferred
+    for row in carried.values():  # deferred again counts a second cycle
+        assert row["age"] == (2 if row["decision"] == "deferred" else 1)
+    assert second[0].record["allocation"]["history"]["carried_over"] == len(deferred)
+    assert first.record["allocation"]["history"]["carried_over"] == 0
+
+
+def test_history_ignores_same_and_later_dates(history):
+    first, second, again, runs = history
+    assert again.content_hash == second[0].content_hash
+    assert again.run_id == second[0].run_id
+    assert previous_contacts(runs, DAY1, 7).num_rows == 0
+    assert previous_deferred(runs, DAY1)[0].num_rows == 0
+    assert pub.read_published(runs, DAY2).run_id == again.run_id
