@@ -46,6 +46,12 @@ def check_template(template: str, known: list[str], where: str) -> str | None:
 # --------------------------------------------------------------------------- SQL
 
 
+def _exact(x: str) -> str:
+    """A double as DECIMAL(38, 6) before rounding: rounding the binary double directly
+    rounds 128.075 down (it is 128.07499…) and differs between engines."""
+    return f"CAST({x} AS DECIMAL(38, 6))"
+
+
 def _text_sql(param: Param, spec: str) -> str:
     """SQL producing the display text of one parameter (never NULL)."""
     x = param.sql
@@ -53,13 +59,13 @@ def _text_sql(param: Param, spec: str) -> str:
         text = f"(CASE WHEN {x} THEN '是' WHEN NOT {x} THEN '否' END)"
     elif param.type in ("int", "float") and spec in (".1f", ".2f"):
         digits = spec[1]
-        text = f"CAST(CAST(ROUND({x}, {digits}) AS DECIMAL(18, {digits})) AS VARCHAR)"
+        text = f"CAST(CAST(ROUND({_exact(x)}, {digits}) AS DECIMAL(18, {digits})) AS VARCHAR)"
     elif param.type in ("int", "float") and spec in (".0f", "d"):
-        text = f"CAST(CAST(ROUND({x}, 0) AS BIGINT) AS VARCHAR)"
+        text = f"CAST(CAST(ROUND({_exact(x)}, 0) AS BIGINT) AS VARCHAR)"
     elif param.type == "float":
         text = (
             f"(CASE WHEN {x} = ROUND({x}, 0) THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) "
-            f"ELSE CAST(CAST(ROUND({x}, 2) AS DECIMAL(18, 2)) AS VARCHAR) END)"
+            f"ELSE CAST(CAST(ROUND({_exact(x)}, 2) AS DECIMAL(18, 2)) AS VARCHAR) END)"
         )
     else:
         text = f"CAST({x} AS VARCHAR)"
@@ -113,9 +119,8 @@ def params_json_sql(params: dict[str, Param]) -> str:
 
 
 def _round_half_up(value: float, digits: int) -> Decimal:
-    rounded = Decimal(repr(float(value))).quantize(
-        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP
-    )
+    exact = Decimal(repr(float(value))).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return rounded.copy_abs() if rounded == 0 else rounded  # SQL prints no "-0.0"
 
 
