@@ -618,7 +618,11 @@ def run_id_for(ctx: RunContext) -> str:
     if ctx.record_extra.get("model_version"):
         basis["model"] = ctx.record_extra["model_version"]
     if ctx.record_extra.get("allocation"):
-        basis["allocation"] = ctx.record_extra["allocation"]["config"]
+        allocation = ctx.record_extra["allocation"]
+        basis["allocation"] = allocation["config"]
+        # The history read from earlier runs is an input too: a re-published earlier day
+        # changes what this day allocates, so it must change this day's id.
+        basis["history"] = allocation.get("history")
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]
     return f"{ctx.business_date:%Y%m%d}-{digest}"
 
