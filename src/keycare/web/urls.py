@@ -1,10 +1,12 @@
 from django.urls import path
 
-from keycare.web import tasks, views
+from keycare.web import task_detail, tasks, views, workbench
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("tasks/", tasks.task_list, name="task-list"),
+    path("workbench/", workbench.manager_workbench, name="manager-workbench"),
+    path("tasks/<int:pk>/", task_detail.task_detail, name="task-detail"),
 ]

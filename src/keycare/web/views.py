@@ -8,7 +8,7 @@ from keycare.access import roles
 from keycare.access.querysets import user_scope
 
 HOME_BY_ROLE = {
-    roles.ROLE_MANAGER: "web:task-list",
+    roles.ROLE_MANAGER: "web:manager-workbench",
     roles.ROLE_PROVINCE_ADMIN: "web:task-list",
     roles.ROLE_CITY_ADMIN: "web:task-list",
     roles.ROLE_ANALYST: "web:analytics",

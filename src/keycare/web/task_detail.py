@@ -1,0 +1,231 @@
+"""The task page: customer 360 (masked), risk and health radar, scripts, and the workflow forms.
+
+Every form posts the task version it was rendered with; ``keycare.workorders.actions`` refuses
+the write when the task moved on (optimistic locking) and the user is told why, in Chinese,
+through the messages framework. Nothing here trusts posted ids or dates: bad input becomes a
+message, never a traceback.
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_http_methods
+
+from keycare.access.masking import FIELD_MASKS, mask_field
+from keycare.catalog.fields import load_catalog
+from keycare.core.audit import record
+from keycare.errors import UserError
+from keycare.workorders import actions
+from keycare.workorders.models import (
+    AppointmentKind,
+    ContactResult,
+    Department,
+    Outcome,
+    Recommendation,
+    ServiceTask,
+    TaskMoment,
+    WorkOrderPriority,
+)
+from keycare.workorders.payload import payload_queryset, task_payload
+
+RECENT_LIMIT = 10
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_detail(request, pk):
+    if request.method == "POST":
+        return _post(request, pk)
+    task = _scoped_task(request.user, pk)
+    payload = task_payload(task, masked=True)
+    record(request.user, "view_customer", task.customer, task=task.pk)
+    return render(request, "web/task_detail.html", _context(request.user, task, payload))
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _scoped_task(user, pk, action="view"):
+    task = payload_queryset(ServiceTask.objects.restrict(user, action)).filter(pk=pk).first()
+    if task is None:
+        raise Http404("任务不存在或不在您的权限范围内")
+    return task
+
+
+def _context(user, task, payload):
+    customer_tasks = ServiceTask.objects.restrict(user).filter(customer_id=task.customer_id)
+    recent_moments = (
+        TaskMoment.objects.filter(task__in=customer_tasks)
+        .select_related("moment", "task")
+        .order_by("-task__business_date", "-priority")[:RECENT_LIMIT]
+    )
+    contacts = (
+        Outcome.objects.filter(task__in=customer_tasks)
+        .select_related("recorded_by", "task")
+        .order_by("-recorded_at", "-id")[:RECENT_LIMIT]
+    )
+    return {
+        "task": task,
+        "payload": payload,
+        "groups": _catalog_groups(payload),
+        "radar": _radar(task.health_scores),
+        "moments": list(task.moments.all()),
+        "recent_moments": list(recent_moments),
+        "contacts": list(contacts),
+        "contact_results": ContactResult.choices,
+        "recommendations": Recommendation.choices,
+        "appointment_kinds": AppointmentKind.choices,
+        "departments": list(Department.objects.filter(active=True).order_by("code")),
+        "priorities": WorkOrderPriority.choices,
+        "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "default_title": "；".join(m.moment.name_zh for m in task.moments.all())[:100]
+        or "客户诉求协同",
+    }
+
+
+def _catalog_groups(payload):
+    """Catalog fields with a value for this customer, grouped by category; personal ones masked."""
+    catalog = load_catalog()
+    values = {**payload["attributes"], **payload["customer"]}  # payload already masks known codes
+    groups = []
+    for category in catalog.categories.values():
+        rows = []
+        for field in catalog.in_category(category.code):
+            value = values.get(field.code)
+            if value is None or value == "":
+                continue
+            if field.personal:
+                value = _mask_personal(field.code, value)
+            rows.append({"zh": field.zh, "code": field.code, "value": value, "unit": field.unit})
+        if rows:
+            groups.append({"zh": category.zh, "en": category.en, "rows": rows})
+    return groups
+
+
+def _mask_personal(code, value):
+    """Personal fields without a dedicated masker keep only their first character."""
+    if code in FIELD_MASKS:
+        return mask_field(code, value)
+    text = str(value)
+    return text[:1] + "*" * max(len(text) - 1, 1)
+
+
+def _radar(health_scores):
+    scores = {k: v for k, v in (health_scores or {}).items() if isinstance(v, (int, float))}
+    if not scores:
+        return None
+    top = max(100.0, *map(float, scores.values()))
+    return {
+        "indicators": [{"name": str(name), "max": top} for name in scores],
+        "values": [float(v) for v in scores.values()],
+    }
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _post(request, pk):
+    task = _scoped_task(request.user, pk, action="change")
+    handler = POST_HANDLERS.get(request.POST.get("action", ""))
+    if handler is None:
+        messages.error(request, "未知的操作，请刷新页面后重试")
+        return redirect("web:task-detail", pk=task.pk)
+    try:
+        version = _version(request)
+        text = handler(request, task, version)
+    except UserError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, text)
+    return redirect("web:task-detail", pk=task.pk)
+
+
+def _version(request):
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        raise UserError("页面缺少任务版本号，请刷新后重试") from None
+
+
+def _claim(request, task, version):
+    actions.claim_task(request.user, task, version=version)
+    return "已领取任务，开始处理"
+
+
+def _outcome(request, task, version):
+    outcome = {
+        "contact_result": request.POST.get("contact_result", ""),
+        "recommendation": request.POST.get("recommendation", Recommendation.NONE),
+        "notes": request.POST.get("notes", "").strip(),
+    }
+    finish = request.POST.get("finish", "")
+    if finish == "":
+        actions.record_outcome(request.user, task, version=version, **outcome)
+        return "已记录接触结果"
+    if finish not in ("no_change", "new_alert"):
+        raise UserError(f"处理结论无效：{finish!r}")
+    actions.complete_task(
+        request.user, task, new_alert=finish == "new_alert", version=version, outcome=outcome
+    )
+    return "任务已完成处理"
+
+
+def _appointment(request, task, version):
+    due_at = _parse_due(request.POST.get("due_at", ""))
+    actions.create_appointment(
+        request.user,
+        task,
+        kind=request.POST.get("kind", ""),
+        due_at=due_at,
+        notes=request.POST.get("notes", "").strip(),
+        version=version,
+    )
+    return f"已创建预约：{timezone.localtime(due_at):%Y-%m-%d %H:%M}"
+
+
+def _parse_due(raw):
+    try:
+        due_at = parse_datetime(raw.strip())
+    except ValueError:
+        due_at = None
+    if due_at is None:
+        raise UserError(f"预约时间无效：{raw!r}（格式如 2026-11-23T15:30）")
+    if timezone.is_naive(due_at):
+        due_at = timezone.make_aware(due_at)
+    return due_at
+
+
+def _work_order(request, task, version):
+    department = _department(request.POST.get("department", ""))
+    order = actions.create_work_order(
+        request.user,
+        task,
+        department=department,
+        title=request.POST.get("title", ""),
+        description=request.POST.get("description", "").strip(),
+        priority=request.POST.get("priority", WorkOrderPriority.NORMAL),
+        version=version,
+    )
+    return f"已派发工单 WO-{order.pk} 至{department.name}"
+
+
+def _department(raw):
+    department = None
+    if str(raw).isdigit():
+        department = Department.objects.filter(pk=int(raw), active=True).first()
+    if department is None:
+        raise UserError(f"部门无效：{raw!r}，请从列表中选择")
+    return department
+
+
+POST_HANDLERS = {
+    "claim": _claim,
+    "outcome": _outcome,
+    "appointment": _appointment,
+    "workorder": _work_order,
+}

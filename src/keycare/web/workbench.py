@@ -1,0 +1,122 @@
+"""电话经理工作台: today's tasks by priority, appointments, campaigns and the portfolio at a glance.
+
+Everything is read through ``restrict(request.user)`` so a manager sees only their portfolio;
+the page issues a fixed number of queries whatever the portfolio size.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max, Prefetch, Q
+from django.shortcuts import render
+from django.utils import timezone
+
+from keycare.access.masking import mask_mobile, mask_name
+from keycare.customers.models import Customer, ValueTier
+from keycare.workorders.models import (
+    Appointment,
+    CampaignTask,
+    ServiceTask,
+    TaskMoment,
+    TaskState,
+)
+
+TODAY_TASK_LIMIT = 50
+DUE_APPOINTMENT_LIMIT = 20
+# A task whose churn probability reaches this is counted as high risk on the workbench.
+HIGH_RISK_PROBABILITY = 0.6
+
+
+@login_required
+def manager_workbench(request):
+    user = request.user
+    tasks = ServiceTask.objects.restrict(user)
+    day = tasks.aggregate(day=Max("business_date"))["day"]
+    today = tasks.filter(business_date=day) if day else tasks.none()
+    counts = _today_counts(today)
+    return render(
+        request,
+        "web/workbench.html",
+        {
+            "day": day,
+            "states": [(value, label, counts[value]) for value, label in TaskState.choices],
+            "rows": _today_rows(today),
+            "appointments": _appointments(user),
+            "campaigns": _campaigns(user),
+            "portfolio": _portfolio(user, counts["high_risk"]),
+        },
+    )
+
+
+def _today_counts(today):
+    """Tasks per state and the high-risk count, in one query."""
+    counts = {value: Count("id", filter=Q(state=value)) for value in TaskState.values}
+    high_risk = Count("id", filter=Q(risk_probability__gte=HIGH_RISK_PROBABILITY))
+    return today.aggregate(**counts, high_risk=high_risk)
+
+
+def _today_rows(today):
+    moments = TaskMoment.objects.select_related("moment").order_by("-priority", "moment__code")
+    ranked = (
+        today.select_related("customer")
+        .prefetch_related(Prefetch("moments", queryset=moments))
+        .order_by("-priority_score", "id")[:TODAY_TASK_LIMIT]
+    )
+    return [
+        {
+            "task": task,
+            "name": mask_name(task.customer.name),
+            "msisdn": mask_mobile(task.customer.msisdn),
+            "moments": [m.moment for m in task.moments.all()],
+        }
+        for task in ranked
+    ]
+
+
+def _appointments(user):
+    now = timezone.now()
+    scoped = Appointment.objects.restrict(user)
+    counts = scoped.aggregate(
+        handled=Count("id", filter=Q(done_at__isnull=False)),
+        due=Count("id", filter=Q(done_at__isnull=True, due_at__lte=now)),
+        upcoming=Count("id", filter=Q(done_at__isnull=True, due_at__gt=now)),
+    )
+    due = scoped.filter(done_at__isnull=True, due_at__lte=now).select_related("customer")
+    upcoming = scoped.filter(done_at__isnull=True, due_at__gt=now).select_related("customer")
+    return {
+        **counts,
+        "due_rows": [_appointment_row(a) for a in due.order_by("due_at")[:DUE_APPOINTMENT_LIMIT]],
+        "upcoming_rows": [
+            _appointment_row(a) for a in upcoming.order_by("due_at")[:DUE_APPOINTMENT_LIMIT]
+        ],
+    }
+
+
+def _appointment_row(appointment):
+    return {
+        "appointment": appointment,
+        "name": mask_name(appointment.customer.name),
+        "msisdn": mask_mobile(appointment.customer.msisdn),
+    }
+
+
+def _campaigns(user):
+    return list(
+        CampaignTask.objects.restrict(user)
+        .values("campaign_id", "campaign__name", "campaign__end_date")
+        .annotate(
+            total=Count("id"),
+            open=Count("id", filter=Q(done_at__isnull=True)),
+        )
+        .filter(open__gt=0)
+        .order_by("campaign__end_date", "campaign_id")
+    )
+
+
+def _portfolio(user, high_risk):
+    customers = Customer.objects.restrict(user)
+    tiers = dict(customers.values_list("value_tier").annotate(n=Count("id")).order_by())
+    return {
+        "customers": sum(tiers.values()),
+        "by_value": [(value, label, tiers.get(value, 0)) for value, label in ValueTier.choices],
+        "high_risk": high_risk,
+        "high_risk_threshold": HIGH_RISK_PROBABILITY,
+    }

@@ -1,0 +1,166 @@
+"""The manager workbench: today's tasks of the manager's scope, appointments, campaigns, portfolio."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from keycare.access import roles
+from keycare.customers.models import City, County, Customer, Grid, Province
+from keycare.managers.models import Manager, StaffProfile
+from keycare.moments.models import MomentDefinition
+from keycare.workorders.models import (
+    Appointment,
+    Campaign,
+    CampaignTask,
+    ServiceTask,
+    TaskMoment,
+)
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def world():
+    province = Province.objects.create(code="JS", name="江苏省")
+    city = City.objects.create(code="3201", name="南京市", province=province)
+    county = County.objects.create(code="320102", name="玄武区", city=city)
+    grid = Grid.objects.create(code="G1", name="一网格", county=county, city=city)
+    moment = MomentDefinition.objects.create(
+        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly",
+        cycle="monthly", priority=80, channel="call", sms_allowed=True, strategy="预防措施",
+        script="", sms_template="", thresholds={}, condition={}, current_version=1,
+    )  # fmt: skip
+    managers = [
+        Manager.objects.create(
+            manager_id=f"M{i}",
+            name=f"经理{i}",
+            mobile=f"1390000000{i}",
+            city=city,
+            grid=grid,
+            role="phone_manager",
+            daily_capacity=40,
+        )  # fmt: skip
+        for i in (1, 2)
+    ]
+    customers = []
+    for n in range(12):
+        manager = managers[n % 2]
+        customer = Customer.objects.create(
+            subscriber_id=f"S{n:04d}", msisdn=f"1381234{n:04d}", name="张三丰",
+            join_date=date(2015, 3, 1), city=city, county=county, grid=grid, brand="gotone",
+            plan_code="P188", plan_fee=Decimal("188"), payment_type="postpaid",
+            status="active", status_date=date(2015, 3, 1),
+            value_tier="mid_high" if n < 8 else "mass", manager=manager, row_hash=str(n),
+        )  # fmt: skip
+        customers.append(customer)
+        # Yesterday's task (not shown) and today's, with a state spread.
+        ServiceTask.objects.create(
+            customer=customer, manager=manager, business_date=DAY - timedelta(days=1),
+            priority_score=1, channel="call",
+        )  # fmt: skip
+        task = ServiceTask.objects.create(
+            customer=customer, manager=manager, business_date=DAY, priority_score=n,
+            channel="call", risk_probability=0.9 if n in (0, 2) else 0.1,
+            state=["unhandled", "unhandled", "in_progress", "handled_no_change"][n % 4],
+        )  # fmt: skip
+        TaskMoment.objects.create(task=task, moment=moment, priority=80)
+    return {"managers": managers, "customers": customers}
+
+
+def login_as(client, role, manager=None):
+    user = get_user_model().objects.create_user(f"u_{role}")
+    StaffProfile.objects.create(user=user, role=role, manager=manager)
+    client.force_login(user)
+    return user
+
+
+def test_manager_home_is_the_workbench(client, world):
+    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/workbench/"
+
+
+def test_today_tasks_ranked_and_counted_in_scope(client, world):
+    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+    response = client.get("/workbench/")
+    assert response.status_code == 200
+    ctx = response.context
+    assert ctx["day"] == DAY
+    scores = [row["task"].priority_score for row in ctx["rows"]]
+    assert scores == [10, 8, 6, 4, 2, 0]  # only M1's even customers, today's run, ranked
+    counts = {value: n for value, _label, n in ctx["states"]}
+    assert counts == {
+        "unhandled": 3, "in_progress": 3, "handled_no_change": 0, "handled_new_alert": 0,
+    }  # fmt: skip
+    portfolio = ctx["portfolio"]
+    assert portfolio["customers"] == 6 and portfolio["high_risk"] == 2
+    assert dict((v, n) for v, _label, n in portfolio["by_value"]) == {"mid_high": 4, "mass": 2}
+    html = response.content.decode()
+    assert "张三丰" not in html and "张**" in html and "13812340000" not in html
+
+
+def test_appointments_due_handled_and_not_yet_due(client, world):
+    manager = world["managers"][0]
+    customer = world["customers"][0]
+    now = timezone.now()
+    for due, done in ((now - timedelta(minutes=1), None), (now + timedelta(days=1), None),
+                      (now - timedelta(days=1), now)):  # fmt: skip
+        Appointment.objects.create(
+            customer=customer, manager=manager, kind="alert", due_at=due, done_at=done
+        )
+    Appointment.objects.create(  # another manager's: not counted
+        customer=world["customers"][1], manager=world["managers"][1], kind="alert", due_at=now
+    )
+    login_as(client, roles.ROLE_MANAGER, manager=manager)
+    appointments = client.get("/workbench/").context["appointments"]
+    assert (appointments["handled"], appointments["due"], appointments["upcoming"]) == (1, 1, 1)
+    assert len(appointments["due_rows"]) == 1
+    assert appointments["due_rows"][0]["appointment"].due_at <= now
+
+
+def test_campaigns_with_unfinished_tasks(client, world):
+    manager = world["managers"][0]
+    open_campaign = Campaign.objects.create(name="春节关怀", status="active")
+    done_campaign = Campaign.objects.create(name="已完成活动", status="active")
+    CampaignTask.objects.create(
+        campaign=open_campaign, customer=world["customers"][0], manager=manager
+    )
+    CampaignTask.objects.create(
+        campaign=open_campaign, customer=world["customers"][2], manager=manager,
+        done_at=timezone.now(),
+    )  # fmt: skip
+    CampaignTask.objects.create(
+        campaign=done_campaign, customer=world["customers"][0], manager=manager,
+        done_at=timezone.now(),
+    )  # fmt: skip
+    login_as(client, roles.ROLE_MANAGER, manager=manager)
+    response = client.get("/workbench/")
+    campaigns = response.context["campaigns"]
+    assert [(c["campaign__name"], c["open"], c["total"]) for c in campaigns] == [("春节关怀", 1, 2)]
+    assert "已完成活动" not in response.content.decode()
+
+
+def test_query_count_is_bounded(client, world):
+    manager = world["managers"][0]
+    login_as(client, roles.ROLE_MANAGER, manager=manager)
+    with CaptureQueriesContext(connection) as small:
+        client.get("/workbench/")
+    for customer in world["customers"][:6]:
+        Appointment.objects.create(
+            customer=customer, manager=manager, kind="alert", due_at=timezone.now()
+        )
+    with CaptureQueriesContext(connection) as larger:
+        client.get("/workbench/")
+    assert len(small) == len(larger) <= 15  # 3 of them are session and user
+
+
+def test_empty_scope_renders(client, world):
+    login_as(client, roles.ROLE_AUDITOR)
+    response = client.get("/workbench/")
+    assert response.status_code == 200 and response.context["rows"] == []
