@@ -198,6 +198,7 @@ def test_360_is_masked_and_grouped(client, world):
     assert "ouyang@example.com" not in html
     assert "1980-05-17" not in html
     assert "基本信息" in html and "品牌资费" in html  # catalog categories
+    assert "<dd>是</dd>" in html  # plan_5g shown as 是, not True
     assert 'id="health-radar-data"' in html and "echarts" in html
     assert "欧先生您好" in html  # the script, filled with the masked salutation
 

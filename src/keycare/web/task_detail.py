@@ -101,6 +101,8 @@ def _catalog_groups(payload):
                 continue
             if field.personal:
                 value = _mask_personal(field.code, value)
+            elif isinstance(value, bool):
+                value = "是" if value else "否"
             rows.append({"zh": field.zh, "code": field.code, "value": value, "unit": field.unit})
         if rows:
             groups.append({"zh": category.zh, "en": category.en, "rows": rows})
