@@ -1,18 +1,13 @@
 """The task page: scope, masking, audit, and the claim -> outcome -> handled flow with locking."""
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
-from keycare.moments.models import MomentDefinition
 from keycare.workorders.models import (
     Appointment,
     Department,
@@ -28,39 +23,13 @@ DAY = date(2026, 11, 22)
 
 
 @pytest.fixture
-def world():
-    province = Province.objects.create(code="JS", name="江苏省")
-    city = City.objects.create(code="3201", name="南京市", province=province)
-    county = County.objects.create(code="320102", name="玄武区", city=city)
-    grid = Grid.objects.create(code="G1", name="一网格", county=county, city=city)
-    moment = MomentDefinition.objects.create(
-        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly",
-        cycle="monthly", priority=80, channel="call", sms_allowed=True, strategy="预防措施",
-        script="{salutation}您好，您本月账单有所下降。", sms_template="", thresholds={},
-        condition={}, current_version=1,
-    )  # fmt: skip
-    managers = [
-        Manager.objects.create(
-            manager_id=f"M{i}",
-            name=f"经理{i}",
-            mobile=f"1390000000{i}",
-            city=city,
-            grid=grid,
-            role="phone_manager",
-            daily_capacity=40,
-        )  # fmt: skip
-        for i in (1, 2)
-    ]
+def world(org, moment, managers, make_customer):
     tasks = []
     for n, manager in enumerate(managers):
-        customer = Customer.objects.create(
-            subscriber_id=f"S{n:04d}", msisdn=f"1381234567{n}", name="欧阳修文",
+        customer = make_customer(
+            f"S{n:04d}", manager, msisdn=f"1381234567{n}", name="欧阳修文",
             id_number=f"32010219800517123{n}", gender="M", birth_date=date(1980, 5, 17),
-            join_date=date(2015, 3, 1), city=city, county=county, grid=grid, brand="gotone",
-            plan_code="P188", plan_fee=Decimal("188"), payment_type="postpaid",
-            status="active", status_date=date(2015, 3, 1), value_tier="mid_high",
-            manager=manager, attributes={"email": "ouyang@example.com", "plan_5g": True},
-            row_hash=str(n),
+            attributes={"email": "ouyang@example.com", "plan_5g": True},
         )  # fmt: skip
         task = ServiceTask.objects.create(
             customer=customer, manager=manager, business_date=DAY, priority_score=90,
@@ -73,19 +42,12 @@ def world():
     return {"managers": managers, "tasks": tasks}
 
 
-def login_as(client, role, manager=None, username=None):
-    user = get_user_model().objects.create_user(username or f"u_{role}")
-    StaffProfile.objects.create(user=user, role=role, manager=manager)
-    client.force_login(user)
-    return user
-
-
 def messages_of(response):
     return [str(m) for m in response.context["messages"]]
 
 
-def test_manager_flow_open_claim_outcome_handled(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_manager_flow_open_claim_outcome_handled(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     task = world["tasks"][0]
     url = f"/tasks/{task.pk}/"
     assert client.get(url).status_code == 200
@@ -109,8 +71,8 @@ def test_manager_flow_open_claim_outcome_handled(client, world):
     assert "客户同意升级套餐" in response.content.decode()  # shown under contacts
 
 
-def test_stale_version_is_refused_and_nothing_changes(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_stale_version_is_refused_and_nothing_changes(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     task = world["tasks"][0]
     url = f"/tasks/{task.pk}/"
     client.post(url, {"action": "claim", "version": 1})
@@ -126,8 +88,8 @@ def test_stale_version_is_refused_and_nothing_changes(client, world):
     assert not Outcome.objects.exists()
 
 
-def test_illegal_transition_and_bad_input_become_messages(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_illegal_transition_and_bad_input_become_messages(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     task = world["tasks"][0]
     url = f"/tasks/{task.pk}/"
     # Completing an unclaimed task is refused.
@@ -155,8 +117,8 @@ def test_illegal_transition_and_bad_input_become_messages(client, world):
     assert client.get("/tasks/999999/").status_code == 404
 
 
-def test_appointment_and_work_order_from_the_task(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_appointment_and_work_order_from_the_task(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     task = world["tasks"][0]
     url = f"/tasks/{task.pk}/"
     client.post(url, {"action": "claim", "version": 1})
@@ -175,8 +137,8 @@ def test_appointment_and_work_order_from_the_task(client, world):
     assert WorkOrder.objects.get().department == department
 
 
-def test_other_managers_task_is_404_for_view_and_post(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_other_managers_task_is_404_for_view_and_post(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     other = world["tasks"][1]
     assert client.get(f"/tasks/{other.pk}/").status_code == 404
     assert client.post(f"/tasks/{other.pk}/", {"action": "claim", "version": 1}).status_code == 404
@@ -184,13 +146,13 @@ def test_other_managers_task_is_404_for_view_and_post(client, world):
     assert other.state == TaskState.UNHANDLED
 
 
-def test_auditor_cannot_open_a_task(client, world):
-    login_as(client, roles.ROLE_AUDITOR)
+def test_auditor_cannot_open_a_task(client, world, login_as):
+    login_as(roles.ROLE_AUDITOR)
     assert client.get(f"/tasks/{world['tasks'][0].pk}/").status_code == 404
 
 
-def test_360_is_masked_and_grouped(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_360_is_masked_and_grouped(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     html = client.get(f"/tasks/{world['tasks'][0].pk}/").content.decode()
     assert "欧阳修文" not in html and "欧阳**" in html
     assert "13812345670" not in html and "138****5670" in html
@@ -203,16 +165,16 @@ def test_360_is_masked_and_grouped(client, world):
     assert "欧先生您好" in html  # the script, filled with the masked salutation
 
 
-def test_viewing_writes_an_audit_event(client, world):
-    user = login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_viewing_writes_an_audit_event(client, world, login_as):
+    user = login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     task = world["tasks"][0]
     client.get(f"/tasks/{task.pk}/")
     event = AuditEvent.objects.get(action="view_customer")
     assert event.actor == user and event.object_id == str(task.customer_id)
 
 
-def test_detail_query_count_is_bounded(client, world):
-    login_as(client, roles.ROLE_PROVINCE_ADMIN)
+def test_detail_query_count_is_bounded(client, world, login_as):
+    login_as(roles.ROLE_PROVINCE_ADMIN)
     task = world["tasks"][0]
     for n in range(5):
         Outcome.objects.create(task=task, contact_result="not_reached", notes=f"第{n}次")

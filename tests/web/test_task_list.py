@@ -1,17 +1,12 @@
 """The task list: scoped per role, masked, paginated, a bounded number of queries."""
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from keycare.access import roles
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
-from keycare.moments.models import MomentDefinition
 from keycare.workorders.models import ServiceTask, TaskMoment
 
 pytestmark = pytest.mark.django_db
@@ -19,38 +14,16 @@ DAY = date(2026, 11, 22)
 
 
 @pytest.fixture
-def world():
-    province = Province.objects.create(code="JS", name="江苏省")
-    city = City.objects.create(code="3201", name="南京市", province=province)
-    county = County.objects.create(code="320102", name="玄武区", city=city)
-    grid = Grid.objects.create(code="G1", name="一网格", county=county, city=city)
-    moment = MomentDefinition.objects.create(
-        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly",
-        cycle="monthly", priority=80, channel="call", sms_allowed=True, strategy="预防措施",
-        script="", sms_template="", thresholds={}, condition={}, current_version=1,
-    )  # fmt: skip
-    managers = [
-        Manager.objects.create(
-            manager_id=f"M{i}",
-            name=f"经理{i}",
-            mobile=f"1390000000{i}",
-            city=city,
-            grid=grid,
-            role="phone_manager",
-            daily_capacity=40,
-        )  # fmt: skip
-        for i in (1, 2)
-    ]
+def world(org, moment, managers, make_customer):
     for n in range(60):
         manager = managers[n % 2]
-        customer = Customer.objects.create(
-            subscriber_id=f"S{n:04d}", msisdn=f"1381234{n:04d}", name="欧阳修文",
-            birth_date=date(1980, 5, 17), join_date=date(2015, 3, 1), city=city,
-            county=county, grid=grid, brand="gotone", plan_code="P188",
-            plan_fee=Decimal("188"), payment_type="postpaid", status="active",
-            status_date=date(2015, 3, 1), value_tier="mid_high", manager=manager,
-            attributes={}, row_hash=str(n),
-        )  # fmt: skip
+        customer = make_customer(
+            f"S{n:04d}",
+            manager,
+            msisdn=f"1381234{n:04d}",
+            name="欧阳修文",
+            birth_date=date(1980, 5, 17),
+        )
         task = ServiceTask.objects.create(
             customer=customer, manager=manager, business_date=DAY, priority_score=n, channel="call"
         )
@@ -58,15 +31,8 @@ def world():
     return managers
 
 
-def login_as(client, role, manager=None):
-    user = get_user_model().objects.create_user(f"u_{role}")
-    StaffProfile.objects.create(user=user, role=role, manager=manager)
-    client.force_login(user)
-    return user
-
-
-def test_manager_sees_only_their_portfolio_masked(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world[0])
+def test_manager_sees_only_their_portfolio_masked(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world[0])
     response = client.get("/tasks/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -76,13 +42,13 @@ def test_manager_sees_only_their_portfolio_masked(client, world):
     assert "13812340001" not in html and "138****0001" not in html  # the other manager's
 
 
-def test_auditor_sees_no_tasks(client, world):
-    login_as(client, roles.ROLE_AUDITOR)
+def test_auditor_sees_no_tasks(client, world, login_as):
+    login_as(roles.ROLE_AUDITOR)
     assert "共 0 条" in client.get("/tasks/").content.decode()
 
 
-def test_query_count_does_not_grow_with_the_page(client, world):
-    login_as(client, roles.ROLE_PROVINCE_ADMIN)
+def test_query_count_does_not_grow_with_the_page(client, world, login_as):
+    login_as(roles.ROLE_PROVINCE_ADMIN)
     with CaptureQueriesContext(connection) as first:
         client.get("/tasks/?page=1")
     with CaptureQueriesContext(connection) as second:
@@ -90,8 +56,8 @@ def test_query_count_does_not_grow_with_the_page(client, world):
     assert len(first) == len(second) <= 12
 
 
-def test_filters_and_bad_input(client, world):
-    login_as(client, roles.ROLE_PROVINCE_ADMIN)
+def test_filters_and_bad_input(client, world, login_as):
+    login_as(roles.ROLE_PROVINCE_ADMIN)
     assert "共 0 条" in client.get("/tasks/?state=in_progress").content.decode()
     for hostile in ("2026-02-30", "<script>", "' OR 1=1 --"):
         response = client.get("/tasks/", {"date": hostile, "state": hostile, "page": hostile})

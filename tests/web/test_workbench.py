@@ -1,18 +1,13 @@
 """The manager workbench: today's tasks of the manager's scope, appointments, campaigns, portfolio."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from keycare.access import roles
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
-from keycare.moments.models import MomentDefinition
 from keycare.workorders.models import (
     Appointment,
     Campaign,
@@ -26,38 +21,16 @@ DAY = date(2026, 11, 22)
 
 
 @pytest.fixture
-def world():
-    province = Province.objects.create(code="JS", name="江苏省")
-    city = City.objects.create(code="3201", name="南京市", province=province)
-    county = County.objects.create(code="320102", name="玄武区", city=city)
-    grid = Grid.objects.create(code="G1", name="一网格", county=county, city=city)
-    moment = MomentDefinition.objects.create(
-        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly",
-        cycle="monthly", priority=80, channel="call", sms_allowed=True, strategy="预防措施",
-        script="", sms_template="", thresholds={}, condition={}, current_version=1,
-    )  # fmt: skip
-    managers = [
-        Manager.objects.create(
-            manager_id=f"M{i}",
-            name=f"经理{i}",
-            mobile=f"1390000000{i}",
-            city=city,
-            grid=grid,
-            role="phone_manager",
-            daily_capacity=40,
-        )  # fmt: skip
-        for i in (1, 2)
-    ]
+def world(org, moment, managers, make_customer):
     customers = []
     for n in range(12):
         manager = managers[n % 2]
-        customer = Customer.objects.create(
-            subscriber_id=f"S{n:04d}", msisdn=f"1381234{n:04d}", name="张三丰",
-            join_date=date(2015, 3, 1), city=city, county=county, grid=grid, brand="gotone",
-            plan_code="P188", plan_fee=Decimal("188"), payment_type="postpaid",
-            status="active", status_date=date(2015, 3, 1),
-            value_tier="mid_high" if n < 8 else "mass", manager=manager, row_hash=str(n),
-        )  # fmt: skip
+        customer = make_customer(
+            f"S{n:04d}",
+            manager,
+            msisdn=f"1381234{n:04d}",
+            value_tier="mid_high" if n < 8 else "mass",
+        )
         customers.append(customer)
         # Yesterday's task (not shown) and today's, with a state spread.
         ServiceTask.objects.create(
@@ -73,21 +46,14 @@ def world():
     return {"managers": managers, "customers": customers}
 
 
-def login_as(client, role, manager=None):
-    user = get_user_model().objects.create_user(f"u_{role}")
-    StaffProfile.objects.create(user=user, role=role, manager=manager)
-    client.force_login(user)
-    return user
-
-
-def test_manager_home_is_the_workbench(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_manager_home_is_the_workbench(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     response = client.get("/")
     assert response.status_code == 302 and response["Location"] == "/workbench/"
 
 
-def test_today_tasks_ranked_and_counted_in_scope(client, world):
-    login_as(client, roles.ROLE_MANAGER, manager=world["managers"][0])
+def test_today_tasks_ranked_and_counted_in_scope(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
     response = client.get("/workbench/")
     assert response.status_code == 200
     ctx = response.context
@@ -105,7 +71,7 @@ def test_today_tasks_ranked_and_counted_in_scope(client, world):
     assert "张三丰" not in html and "张**" in html and "13812340000" not in html
 
 
-def test_appointments_due_handled_and_not_yet_due(client, world):
+def test_appointments_due_handled_and_not_yet_due(client, world, login_as):
     manager = world["managers"][0]
     customer = world["customers"][0]
     now = timezone.now()
@@ -117,14 +83,14 @@ def test_appointments_due_handled_and_not_yet_due(client, world):
     Appointment.objects.create(  # another manager's: not counted
         customer=world["customers"][1], manager=world["managers"][1], kind="alert", due_at=now
     )
-    login_as(client, roles.ROLE_MANAGER, manager=manager)
+    login_as(roles.ROLE_MANAGER, manager=manager)
     appointments = client.get("/workbench/").context["appointments"]
     assert (appointments["handled"], appointments["due"], appointments["upcoming"]) == (1, 1, 1)
     assert len(appointments["due_rows"]) == 1
     assert appointments["due_rows"][0]["appointment"].due_at <= now
 
 
-def test_campaigns_with_unfinished_tasks(client, world):
+def test_campaigns_with_unfinished_tasks(client, world, login_as):
     manager = world["managers"][0]
     open_campaign = Campaign.objects.create(name="春节关怀", status="active")
     done_campaign = Campaign.objects.create(name="已完成活动", status="active")
@@ -139,16 +105,16 @@ def test_campaigns_with_unfinished_tasks(client, world):
         campaign=done_campaign, customer=world["customers"][0], manager=manager,
         done_at=timezone.now(),
     )  # fmt: skip
-    login_as(client, roles.ROLE_MANAGER, manager=manager)
+    login_as(roles.ROLE_MANAGER, manager=manager)
     response = client.get("/workbench/")
     campaigns = response.context["campaigns"]
     assert [(c["campaign__name"], c["open"], c["total"]) for c in campaigns] == [("春节关怀", 1, 2)]
     assert "已完成活动" not in response.content.decode()
 
 
-def test_query_count_is_bounded(client, world):
+def test_query_count_is_bounded(client, world, login_as):
     manager = world["managers"][0]
-    login_as(client, roles.ROLE_MANAGER, manager=manager)
+    login_as(roles.ROLE_MANAGER, manager=manager)
     with CaptureQueriesContext(connection) as small:
         client.get("/workbench/")
     for customer in world["customers"][:6]:
@@ -160,7 +126,7 @@ def test_query_count_is_bounded(client, world):
     assert len(small) == len(larger) <= 15  # 3 of them are session and user
 
 
-def test_empty_scope_renders(client, world):
-    login_as(client, roles.ROLE_AUDITOR)
+def test_empty_scope_renders(client, world, login_as):
+    login_as(roles.ROLE_AUDITOR)
     response = client.get("/workbench/")
     assert response.status_code == 200 and response.context["rows"] == []
