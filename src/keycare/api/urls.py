@@ -5,9 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from keycare.api.auth import ObtainTokenView
+from keycare.api.routes import register_resources
 
 router = DefaultRouter()
-# Resource viewsets register themselves here (see keycare/api/routes.py).
+register_resources(router)  # the resource viewsets, see keycare/api/routes.py
 
 app_name = "api"
 

@@ -1,0 +1,257 @@
+"""REST resources. Views stay thin: reads go through the chokepoint (``restrict``), writes through
+``keycare.workorders.actions``.
+
+Every viewset derives from ``ScopedViewSet`` (row scope via ``Model.objects.restrict``) or
+``RoleGatedViewSet`` (unscoped reference data, visible to named roles only). Out of scope is 404.
+tests/api/test_role_matrix.py fails for a registered viewset that bypasses both.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from keycare.access import roles
+from keycare.access.masking import scrub_text
+from keycare.access.querysets import user_scope
+from keycare.api import filtersets, serializers
+from keycare.api.idempotency import IdempotentCreateMixin
+from keycare.core.audit import record
+from keycare.customers.models import Customer
+from keycare.moments.models import MomentDefinition, RuleVersion
+from keycare.workorders import actions
+from keycare.workorders.models import Appointment, Campaign, Run, ServiceTask, WorkOrder
+
+# Roles that may change work items; analysts and auditors only read.
+WRITER_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_MANAGER}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "请求与当前状态冲突 Conflict"
+    default_code = "conflict"
+
+
+class StaleConflict(Conflict):
+    default_code = "stale"
+
+
+class CanWrite(permissions.BasePermission):
+    """Reads for every signed-in user (scope limits what they see); writes for writer roles."""
+
+    message = "当前角色无权执行此操作 Your role may not change data"
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return user_scope(request.user)[0] in WRITER_ROLES
+
+
+class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    """Read-only resource over a scoped model: every queryset is ``restrict``-ed to the user."""
+
+    model = None
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
+    permission_classes = [permissions.IsAuthenticated, CanWrite]
+
+    def scoped(self, action_name: str = "view"):
+        queryset = self.model.objects.restrict(self.request.user, action_name)
+        if self.select_related:
+            queryset = queryset.select_related(*self.select_related)
+        if self.prefetch_related:
+            queryset = queryset.prefetch_related(*self.prefetch_related)
+        return queryset
+
+    def get_queryset(self):
+        return self.scoped("view" if self.request.method in permissions.SAFE_METHODS else "change")
+
+
+class RoleGatedViewSet(viewsets.ReadOnlyModelViewSet):
+    """Read-only resource over unscoped data that only ``allowed_roles`` may see."""
+
+    model = None
+    allowed_roles: frozenset[str] = frozenset()
+    select_related: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        queryset = self.model.objects.select_related(*self.select_related)
+        if user_scope(self.request.user)[0] not in self.allowed_roles:
+            return queryset.none()
+        return queryset
+
+
+class CustomerViewSet(ScopedViewSet):
+    """Customers in the user's scope, masked; a view and a search are audited."""
+
+    model = Customer
+    select_related = ("city", "county", "grid", "manager")
+    serializer_class = serializers.CustomerSerializer
+    filterset_class = filtersets.CustomerFilter
+    ordering_fields = ["subscriber_id", "join_date", "status_date", "plan_fee", "star_level"]
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        query = request.query_params.get("search")
+        if query:
+            record(
+                request.user,
+                "search",
+                object_type="customers.customer",
+                ip=request.META.get("REMOTE_ADDR"),
+                query=scrub_text(query[:64]),
+                rows=response.data.get("count") if isinstance(response.data, dict) else None,
+            )
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        customer = self.get_object()
+        record(request.user, "view_customer", customer, ip=request.META.get("REMOTE_ADDR"))
+        return Response(self.get_serializer(customer).data)
+
+
+class TaskViewSet(ScopedViewSet):
+    model = ServiceTask
+    select_related = ("customer", "customer__city", "manager")
+    prefetch_related = ("moments__moment",)
+    serializer_class = serializers.TaskSerializer
+    filterset_class = filtersets.TaskFilter
+    ordering_fields = ["business_date", "priority_score", "state", "id"]
+
+    @extend_schema(request=serializers.ClaimSerializer, responses=serializers.TaskSerializer)
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        task = self.get_object()
+        body = serializers.ClaimSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        _run_workflow(
+            actions.claim_task, request.user, task, version=body.validated_data.get("version")
+        )
+        return Response(self._fresh(task))
+
+    @extend_schema(
+        request=serializers.OutcomeRequestSerializer, responses=serializers.TaskSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def outcome(self, request, pk=None):
+        task = self.get_object()
+        body = serializers.OutcomeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        outcome = {
+            "contact_result": data["result"],
+            "recommendation": data["recommendation"],
+            "notes": data["notes"],
+        }
+        if data["complete"] == "none":
+            _run_workflow(
+                actions.record_outcome, request.user, task, version=data.get("version"), **outcome
+            )
+        else:
+            _run_workflow(
+                actions.complete_task,
+                request.user,
+                task,
+                version=data.get("version"),
+                new_alert=data["complete"] == "new_alert",
+                outcome=outcome,
+            )
+        return Response(self._fresh(task))
+
+    def _fresh(self, task):
+        return self.get_serializer(self.scoped().get(pk=task.pk)).data
+
+
+class AppointmentReadViewSet(ScopedViewSet):
+    model = Appointment
+    select_related = ("customer", "customer__city", "manager")
+    serializer_class = serializers.AppointmentSerializer
+    filterset_class = filtersets.AppointmentFilter
+    ordering_fields = ["due_at", "done_at", "id"]
+
+    @extend_schema(
+        request=serializers.AppointmentCreateSerializer,
+        responses={201: serializers.AppointmentSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        body = serializers.AppointmentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        tasks = ServiceTask.objects.restrict(request.user, "change")
+        task = get_object_or_404(tasks, pk=data["task"])
+        appointment = _run_workflow(
+            actions.create_appointment,
+            request.user,
+            task,
+            kind=data["kind"],
+            due_at=data["due_at"],
+            notes=data["notes"],
+            version=data.get("version"),
+        )
+        fresh = self.scoped().get(pk=appointment.pk)
+        return Response(self.get_serializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class AppointmentViewSet(IdempotentCreateMixin, AppointmentReadViewSet):
+    """Appointments in scope; POST creates one from a task in scope (Idempotency-Key honoured)."""
+
+
+class WorkOrderViewSet(ScopedViewSet):
+    model = WorkOrder
+    select_related = ("customer", "customer__city", "department")
+    serializer_class = serializers.WorkOrderSerializer
+    filterset_class = filtersets.WorkOrderFilter
+    ordering_fields = ["due_at", "created_at", "priority", "status", "id"]
+
+
+class CampaignViewSet(ScopedViewSet):
+    model = Campaign
+    select_related = ("city", "segment")
+    serializer_class = serializers.CampaignSerializer
+    filterset_class = filtersets.CampaignFilter
+    ordering_fields = ["start_date", "end_date", "name", "id"]
+
+    def scoped(self, action_name: str = "view"):
+        # The manager path crosses the assignment table: one row per campaign.
+        return super().scoped(action_name).distinct()
+
+
+MOMENT_READERS = frozenset(
+    {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_MANAGER, roles.ROLE_ANALYST}
+)
+
+
+class MomentViewSet(RoleGatedViewSet):
+    model = MomentDefinition
+    allowed_roles = MOMENT_READERS
+    serializer_class = serializers.MomentSerializer
+    filterset_class = filtersets.MomentFilter
+    ordering_fields = ["code", "priority"]
+
+
+class RuleVersionViewSet(RoleGatedViewSet):
+    model = RuleVersion
+    allowed_roles = MOMENT_READERS
+    select_related = ("moment", "changed_by")
+    serializer_class = serializers.RuleVersionSerializer
+    filterset_class = filtersets.RuleVersionFilter
+    ordering_fields = ["changed_at", "number"]
+
+
+class RunViewSet(RoleGatedViewSet):
+    model = Run
+    allowed_roles = frozenset({roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN})
+    serializer_class = serializers.RunSerializer
+    filterset_class = filtersets.RunFilter
+    ordering_fields = ["business_date", "id"]
+
+
+def _run_workflow(function, *args, **kwargs):
+    """Call a workflow action; a stale version or an illegal transition answers 409."""
+    try:
+        return function(*args, **kwargs)
+    except actions.StaleTaskError as error:
+        raise StaleConflict(str(error)) from error
+    except actions.IllegalTransitionError as error:
+        raise Conflict(str(error)) from error

@@ -1,0 +1,285 @@
+"""Role x endpoint matrix for the REST API: each role sees exactly its scope, masked.
+
+Two cities (A, B), managers A1, A2 (city A) and B1 (city B), two customers per manager, each
+with a task, an appointment and a work order; a campaign per city; one run, one moment, one
+rule version. Every row carries the (city, manager) it belongs to, so the expected rows per
+role follow from that tag alone, independently of the chokepoint under test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient, APIRequestFactory
+
+from keycare.access import roles
+from keycare.api.urls import router
+from keycare.customers.models import City, County, Customer, Grid, Province
+from keycare.managers.models import Manager, StaffProfile
+from keycare.moments.models import MomentDefinition, RuleVersion
+from keycare.workorders.models import (
+    Appointment,
+    Campaign,
+    CampaignManager,
+    Department,
+    Run,
+    ServiceTask,
+    TaskMoment,
+    WorkOrder,
+)
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 11, 20)
+MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+ID_RE = re.compile(r"(?<![0-9Xx])\d{17}[0-9Xx](?![0-9Xx])")
+FULL_NAMES = ("欧阳修文", "张三丰", "李四光")
+
+PROVINCE = "province_admin"
+CITY_A = "city_admin_a"
+MANAGER_A1 = "manager_a1"
+ANALYST = "analyst"
+AUDITOR = "auditor"
+ROLE_USERS = (PROVINCE, CITY_A, MANAGER_A1, ANALYST, AUDITOR)
+
+
+@dataclass
+class World:
+    users: dict
+    tags: dict  # (endpoint, pk) -> (city code, manager code)
+    rows: dict  # endpoint -> [pk, ...]
+
+
+def build_world() -> World:
+    province = Province.objects.create(code="JS", name="江苏省")
+    cities, managers = {}, {}
+    for code in ("A", "B"):
+        city = City.objects.create(code=code, name=f"城市{code}", province=province)
+        county = County.objects.create(code=f"X{code}", name=f"{code}区", city=city)
+        grid = Grid.objects.create(code=f"G{code}", name="一网格", county=county, city=city)
+        cities[code] = (city, county, grid)
+    for number, (code, city_code) in enumerate((("A1", "A"), ("A2", "A"), ("B1", "B"))):
+        city, _, grid = cities[city_code]
+        managers[code] = Manager.objects.create(
+            manager_id=code, name=f"经理{code}", mobile=f"1390000000{number}", city=city,
+            grid=grid, role="phone_manager", daily_capacity=40,
+        )  # fmt: skip
+    moment = MomentDefinition.objects.create(
+        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly", cycle="monthly",
+        priority=80, channel="call", sms_allowed=True, strategy="预防措施", script="",
+        sms_template="", thresholds={}, condition={}, current_version=1,
+    )  # fmt: skip
+    RuleVersion.objects.create(moment=moment, number=1, snapshot={"code": "A03"}, note="初版")
+    Run.objects.create(run_id="run-20261120", business_date=DAY)
+    department = Department.objects.create(code="D1", name="装维部")
+    tags: dict = {}
+    rows: dict = {name: [] for name in ("customers", "tasks", "appointments", "work-orders")}
+    n = 0
+    for code, manager in managers.items():
+        city, county, grid = cities[manager.city.code]
+        for _ in range(2):
+            n += 1
+            tag = (city.code, code)
+            customer = Customer.objects.create(
+                subscriber_id=f"S{n:03d}", msisdn=f"1381234{n:04d}",
+                name=FULL_NAMES[n % len(FULL_NAMES)], id_number=f"32010219800517{n:04d}",
+                birth_date=date(1980, 5, 17), address="江苏省南京市玄武区珠江路88号",
+                join_date=date(2015, 3, 1), city=city, county=county, grid=grid,
+                brand="gotone", plan_code="P188", plan_fee=Decimal("188"),
+                payment_type="postpaid", status="active", status_date=date(2015, 3, 1),
+                value_tier="mid_high", manager=manager, row_hash=str(n),
+            )  # fmt: skip
+            task = ServiceTask.objects.create(
+                customer=customer, manager=manager, business_date=DAY, priority_score=n,
+                channel="call", feedback=f"客户留言 {customer.msisdn}",
+            )  # fmt: skip
+            TaskMoment.objects.create(task=task, moment=moment, priority=80)
+            appointment = Appointment.objects.create(
+                task=task, customer=customer, manager=manager, kind="alert",
+                due_at=datetime(2026, 11, 21, 9, tzinfo=UTC),
+                notes=f"回拨 {customer.msisdn}",
+            )  # fmt: skip
+            order = WorkOrder.objects.create(
+                task=task, customer=customer, department=department, title="宽带故障",
+                description=f"证件 {customer.id_number}", due_at=appointment.due_at,
+            )  # fmt: skip
+            for endpoint, obj in (
+                ("customers", customer),
+                ("tasks", task),
+                ("appointments", appointment),
+                ("work-orders", order),
+            ):
+                rows[endpoint].append(obj.pk)
+                tags[(endpoint, obj.pk)] = tag
+    rows["campaigns"] = []
+    for city_code, manager_code in (("A", "A1"), ("B", "B1")):
+        campaign = Campaign.objects.create(
+            name=f"活动{city_code}", status="active", city=cities[city_code][0]
+        )
+        CampaignManager.objects.create(campaign=campaign, manager=managers[manager_code])
+        rows["campaigns"].append(campaign.pk)
+        tags[("campaigns", campaign.pk)] = (city_code, manager_code)
+    users = {
+        PROVINCE: _user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
+        CITY_A: _user(CITY_A, roles.ROLE_CITY_ADMIN, city=cities["A"][0]),
+        MANAGER_A1: _user(MANAGER_A1, roles.ROLE_MANAGER, manager=managers["A1"]),
+        ANALYST: _user(ANALYST, roles.ROLE_ANALYST),
+        AUDITOR: _user(AUDITOR, roles.ROLE_AUDITOR),
+    }
+    return World(users=users, tags=tags, rows=rows)
+
+
+def _user(username, role, city=None, manager=None):
+    user = get_user_model().objects.create_user(username)
+    StaffProfile.objects.create(user=user, role=role, city=city, manager=manager)
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def expected_visible(role_user: str, tag: tuple[str, str]) -> bool:
+    city, manager = tag
+    return {
+        PROVINCE: True,
+        ANALYST: True,
+        CITY_A: city == "A",
+        MANAGER_A1: manager == "A1",
+        AUDITOR: False,
+    }[role_user]
+
+
+SCOPED_ENDPOINTS = ("customers", "tasks", "appointments", "work-orders", "campaigns")
+# Unscoped reference data: which role users may list it (all rows or none).
+GATED_ENDPOINTS = {
+    "moments": {PROVINCE, CITY_A, MANAGER_A1, ANALYST},
+    "rule-versions": {PROVINCE, CITY_A, MANAGER_A1, ANALYST},
+    "runs": {PROVINCE, CITY_A},
+}
+
+
+def assert_no_personal_data(content: bytes, where: str) -> None:
+    text = content.decode()
+    assert not MOBILE_RE.search(text), f"unmasked mobile in {where}: {text[:300]}"
+    assert not ID_RE.search(text), f"unmasked ID number in {where}: {text[:300]}"
+    for name in FULL_NAMES:
+        assert name not in text, f"unmasked name {name} in {where}"
+
+
+@pytest.fixture
+def world():
+    return build_world()
+
+
+def list_ids(client, endpoint) -> list[int]:
+    response = client.get(f"/api/{endpoint}/", {"page_size": 500})
+    assert response.status_code == 200, response.content
+    assert_no_personal_data(response.content, f"GET /api/{endpoint}/")
+    body = response.json()
+    assert body["count"] == len(body["results"])
+    return [row["id"] for row in body["results"]]
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_every_scoped_list_shows_exactly_the_scope(world, role_user):
+    client = client_for(world.users[role_user])
+    for endpoint in SCOPED_ENDPOINTS:
+        expected = sorted(
+            pk
+            for pk in world.rows[endpoint]
+            if expected_visible(role_user, world.tags[(endpoint, pk)])
+        )
+        assert sorted(list_ids(client, endpoint)) == expected, (role_user, endpoint)
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_out_of_scope_retrieve_is_404_and_in_scope_is_masked(world, role_user):
+    client = client_for(world.users[role_user])
+    for endpoint in SCOPED_ENDPOINTS:
+        for pk in world.rows[endpoint]:
+            response = client.get(f"/api/{endpoint}/{pk}/")
+            if expected_visible(role_user, world.tags[(endpoint, pk)]):
+                assert response.status_code == 200, (role_user, endpoint, pk)
+                assert_no_personal_data(response.content, f"GET /api/{endpoint}/{pk}/")
+            else:
+                assert response.status_code == 404, (role_user, endpoint, pk)
+                assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_gated_reference_data(world, role_user):
+    client = client_for(world.users[role_user])
+    for endpoint, readers in GATED_ENDPOINTS.items():
+        ids = list_ids(client, endpoint)
+        assert bool(ids) == (role_user in readers), (role_user, endpoint)
+
+
+def test_auditor_sees_no_customer_data(world):
+    client = client_for(world.users[AUDITOR])
+    for endpoint in (*SCOPED_ENDPOINTS, *GATED_ENDPOINTS):
+        assert list_ids(client, endpoint) == [], endpoint
+    customer = world.rows["customers"][0]
+    assert client.get(f"/api/customers/{customer}/").status_code == 404
+
+
+@pytest.mark.parametrize("role_user", [ANALYST, AUDITOR])
+def test_readers_cannot_post(world, role_user):
+    client = client_for(world.users[role_user])
+    task = world.rows["tasks"][0]
+    for path, body in (
+        (f"/api/tasks/{task}/claim/", {}),
+        (f"/api/tasks/{task}/outcome/", {"result": "reached"}),
+        ("/api/appointments/", {"task": task, "kind": "alert", "due_at": "2026-11-25T09:00:00Z"}),
+    ):
+        response = client.post(path, body, format="json")
+        assert response.status_code == 403, (path, response.content)
+        assert response.json()["error"]["code"] == "permission_denied"
+    assert ServiceTask.objects.get(pk=task).state == "unhandled"
+    assert Appointment.objects.count() == len(world.rows["appointments"])
+
+
+def test_manager_cannot_act_on_another_portfolio(world):
+    client = client_for(world.users[MANAGER_A1])
+    foreign = next(pk for pk in world.rows["tasks"] if world.tags[("tasks", pk)][1] != "A1")
+    assert client.post(f"/api/tasks/{foreign}/claim/", {}, format="json").status_code == 404
+    body = {"task": foreign, "kind": "alert", "due_at": "2026-11-25T09:00:00Z"}
+    assert client.post("/api/appointments/", body, format="json").status_code == 404
+    assert ServiceTask.objects.get(pk=foreign).state == "unhandled"
+
+
+@pytest.mark.parametrize("prefix,viewset", [(p, v) for p, v, _ in router.registry])
+def test_every_registered_viewset_goes_through_the_chokepoint(world, prefix, viewset):
+    """A user without a role, and the auditor, get an empty queryset from every resource.
+
+    A new viewset that reads ``Model.objects.all()`` instead of ``restrict`` fails here.
+    """
+    nobody = get_user_model().objects.create_user("nobody")
+    for user in (nobody, world.users[AUDITOR]):
+        request = APIRequestFactory().get(f"/api/{prefix}/")
+        request.user = user
+        view = viewset(request=request, action="list", format_kwarg=None, kwargs={})
+        queryset = view.get_queryset()
+        assert queryset.model.objects.exists(), f"{prefix}: the world has no rows to hide"
+        assert not queryset.exists(), f"{prefix} shows rows to {user.username}"
+
+
+def test_every_json_response_of_a_full_walk_is_masked(world):
+    """Walk every list and detail for every role; dump bodies and scan them once more."""
+    dump = []
+    for role_user in ROLE_USERS:
+        client = client_for(world.users[role_user])
+        for endpoint in (*SCOPED_ENDPOINTS, *GATED_ENDPOINTS):
+            response = client.get(f"/api/{endpoint}/", {"page_size": 500})
+            dump.append(response.json())
+            for row in response.json().get("results", []):
+                dump.append(client.get(f"/api/{endpoint}/{row['id']}/").json())
+    assert_no_personal_data(json.dumps(dump, ensure_ascii=False).encode(), "the full walk")
+    assert len(dump) > 50
