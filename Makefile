@@ -25,6 +25,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/keycare makemigrations --check --dry-run
+	$(BIN)/bandit -q -c pyproject.toml -r src -ll
 
 # Spark runs the backend-layer suite in CI (same test bodies as DuckDB); the full engine
 # suite on Spark takes hours on 2 cores, so it is its own target: `make test-spark-full`.

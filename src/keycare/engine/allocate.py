@@ -132,7 +132,7 @@ def control_draw(seed: str, subscriber_id: str) -> float:
     shares a held-out customer is held out for all of their moments and the control group
     stays uncontaminated by other moments' calls.
     """
-    digest = hashlib.md5(f"{seed}:{subscriber_id}".encode()).hexdigest()
+    digest = hashlib.md5(f"{seed}:{subscriber_id}".encode(), usedforsecurity=False).hexdigest()
     return int(digest[:13], 16) / 4503599627370496.0
 
 

@@ -294,7 +294,9 @@ def agg_name(prefix: str, *parts) -> str:
     text = "_".join(str(p) for p in parts if p not in (None, ""))
     clean = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
     if len(clean) > 48:
-        clean = clean[:36] + "_" + hashlib.sha1(text.encode()).hexdigest()[:8]
+        clean = (
+            clean[:36] + "_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]
+        )
     return f"_{prefix}_{clean}"
 
 

@@ -53,7 +53,7 @@ def _parsed_yaml(path: Path, mtime_ns: int) -> dict:
     """Parsed once per file version: every validation needs the document's top-level keys."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as fh:
-        document = yaml.load(fh, Loader=loader) or {}
+        document = yaml.load(fh, Loader=loader) or {}  # nosec B506
     if isinstance(document, list):  # a bare list of moments
         document = {"moments": document}
     return document
