@@ -9,8 +9,8 @@ from keycare.access.querysets import user_scope
 
 HOME_BY_ROLE = {
     roles.ROLE_MANAGER: "web:manager-workbench",
-    roles.ROLE_PROVINCE_ADMIN: "web:task-list",
-    roles.ROLE_CITY_ADMIN: "web:task-list",
+    roles.ROLE_PROVINCE_ADMIN: "web:admin-workbench",
+    roles.ROLE_CITY_ADMIN: "web:admin-workbench",
     roles.ROLE_ANALYST: "web:analytics",
     roles.ROLE_AUDITOR: "web:audit-list",
 }

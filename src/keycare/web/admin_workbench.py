@@ -1,0 +1,200 @@
+"""管理员工作台: the day's detections, import status, task states per manager, appointments,
+campaigns and the manager ranking for a province or city administrator.
+
+Every scoped read goes through ``restrict(request.user)`` (a city admin sees their city only);
+each block is one aggregate query, so the page costs the same whatever the data size.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q
+from django.shortcuts import render
+from django.utils import timezone
+
+from keycare.access import roles
+from keycare.access.querysets import user_scope
+from keycare.workorders.models import (
+    Appointment,
+    AppointmentKind,
+    CampaignTask,
+    Detection,
+    Recommendation,
+    Run,
+    RunStatus,
+    ServiceTask,
+    TaskState,
+)
+
+ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
+MANAGER_ROW_LIMIT = 200
+CAMPAIGN_LIMIT = 50
+RANKING_LIMIT = 20
+# The ranking covers the 30 business days ending at the latest date: long enough to be fair,
+# short enough to reflect current work.
+RANKING_DAYS = 30
+HANDLED_STATES = (TaskState.HANDLED_NO_CHANGE, TaskState.HANDLED_NEW_ALERT)
+
+
+@login_required
+def admin_workbench(request):
+    user = request.user
+    role, _scope = user_scope(user)
+    if role not in ADMIN_ROLES:
+        raise PermissionDenied
+    run = _latest_run()
+    tasks = ServiceTask.objects.restrict(user)
+    day = run.business_date if run else tasks.aggregate(day=Max("business_date"))["day"]
+    day_tasks = tasks.filter(business_date=day) if day else tasks.none()
+    detections = _detections(user, day)
+    return render(
+        request,
+        "web/admin_workbench.html",
+        {
+            "day": day,
+            "run": _run_status(run),
+            "detections": detections,
+            "detection_chart": [{"name": d["label"], "value": d["n"]} for d in detections["rows"]],
+            "states": _state_counts(day_tasks),
+            "allocation": _allocation(day_tasks),
+            "appointments": _appointments(user),
+            "campaigns": _campaigns(user),
+            "ranking": _ranking(tasks, day),
+            "ranking_days": RANKING_DAYS,
+        },
+    )
+
+
+def _latest_run():
+    # Runs carry no personal data and are province-wide; a superseded run is not the day's truth.
+    return (
+        Run.objects.exclude(status=RunStatus.SUPERSEDED).order_by("-business_date", "-id").first()
+    )
+
+
+def _run_status(run):
+    if run is None:
+        return None
+    inputs = [
+        {
+            "name": name,
+            "rows_in": (info or {}).get("rows_in"),
+            "accepted": (info or {}).get("accepted"),
+            "quarantined": (info or {}).get("quarantined"),
+        }
+        for name, info in sorted((run.inputs or {}).items())
+        if isinstance(info, dict) or info is None
+    ]
+    timings = run.timings if isinstance(run.timings, dict) else {}
+    return {"run": run, "inputs": inputs, "timings": sorted(timings.items())}
+
+
+def _detections(user, day):
+    if day is None:
+        return {"total": 0, "rows": []}
+    counts = (
+        Detection.objects.restrict(user)
+        .filter(business_date=day)
+        .values("moment__code", "moment__name_zh")
+        .annotate(n=Count("id"))
+        .order_by("-n", "moment__code")
+    )
+    rows = list(counts)
+    total = sum(r["n"] for r in rows)
+    return {
+        "total": total,
+        "rows": [
+            {
+                "code": r["moment__code"],
+                "label": f"{r['moment__code']} {r['moment__name_zh'] or ''}".strip(),
+                "n": r["n"],
+                "percent": round(100 * r["n"] / total, 1),
+            }
+            for r in rows
+        ],
+    }
+
+
+def _state_counts(day_tasks):
+    counts = day_tasks.aggregate(
+        **{value: Count("id", filter=Q(state=value)) for value in TaskState.values}
+    )
+    return [(value, label, counts[value]) for value, label in TaskState.choices]
+
+
+def _allocation(day_tasks):
+    per_state = {value: Count("id", filter=Q(state=value)) for value in TaskState.values}
+    rows = (
+        day_tasks.values("manager_id", "manager__name", "manager__daily_capacity")
+        .annotate(total=Count("id"), **per_state)
+        .order_by("manager__name", "manager_id")[:MANAGER_ROW_LIMIT]
+    )
+    return [
+        {
+            "manager": r["manager__name"],
+            "capacity": r["manager__daily_capacity"],
+            "total": r["total"],
+            "states": [r[value] for value in TaskState.values],
+            "over_capacity": bool(r["manager__daily_capacity"])
+            and r["total"] > r["manager__daily_capacity"],
+        }
+        for r in rows
+    ]
+
+
+def _appointments(user):
+    now = timezone.now()
+    rows = (
+        Appointment.objects.restrict(user)
+        .values("kind")
+        .annotate(
+            handled=Count("id", filter=Q(done_at__isnull=False)),
+            due=Count("id", filter=Q(done_at__isnull=True, due_at__lte=now)),
+            upcoming=Count("id", filter=Q(done_at__isnull=True, due_at__gt=now)),
+        )
+        .order_by()
+    )
+    by_kind = {r["kind"]: r for r in rows}
+    empty = {"handled": 0, "due": 0, "upcoming": 0}
+    return [(label, by_kind.get(value, empty)) for value, label in AppointmentKind.choices]
+
+
+def _start_of_today():
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+def _campaigns(user):
+    today = _start_of_today()
+    return list(
+        CampaignTask.objects.restrict(user)
+        .values("campaign_id", "campaign__name")
+        .annotate(
+            total=Count("id"),
+            completed=Count("id", filter=Q(done_at__isnull=False)),
+            completed_today=Count("id", filter=Q(done_at__gte=today)),
+        )
+        .order_by("-completed_today", "-completed", "campaign_id")[:CAMPAIGN_LIMIT]
+    )
+
+
+def _ranking(tasks, day):
+    if day is None:
+        return []
+    window = tasks.filter(
+        business_date__gt=day - timedelta(days=RANKING_DAYS),
+        business_date__lte=day,
+        manager__isnull=False,
+    )
+    return list(
+        window.values("manager_id", "manager__name", "manager__city__name")
+        .annotate(
+            handled=Count("id", filter=Q(state__in=HANDLED_STATES), distinct=True),
+            accepted=Count(
+                "outcomes",
+                filter=Q(outcomes__recommendation=Recommendation.ACCEPTED),
+                distinct=True,
+            ),
+        )
+        .order_by("-handled", "-accepted", "manager__name", "manager_id")[:RANKING_LIMIT]
+    )

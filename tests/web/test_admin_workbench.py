@@ -1,0 +1,197 @@
+"""管理员工作台: scope per admin role, counts and percentages, constant queries, empty database."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from keycare.customers.models import City, County, Grid
+from keycare.managers.models import Manager
+from keycare.moments.models import MomentDefinition
+from keycare.workorders.models import (
+    Appointment,
+    Campaign,
+    CampaignTask,
+    Detection,
+    Outcome,
+    Run,
+    ServiceTask,
+)
+
+DAY = date(2026, 11, 22)  # the business date the shared fixtures use
+
+pytestmark = pytest.mark.django_db
+URL = "/admin-workbench/"
+
+
+@pytest.fixture
+def other_city(org):
+    city = City.objects.create(code="3202", name="无锡市", province=org["city"].province)
+    county = County.objects.create(code="320202", name="梁溪区", city=city)
+    grid = Grid.objects.create(code="G9", name="九网格", county=county, city=city)
+    manager = Manager.objects.create(
+        manager_id="W1", name="无锡经理", mobile="13900000009", city=city, grid=grid,
+        role="phone_manager", daily_capacity=30,
+    )  # fmt: skip
+    return {"city": city, "county": county, "grid": grid, "manager": manager}
+
+
+@pytest.fixture
+def second_moment(db):
+    return MomentDefinition.objects.create(
+        code="B01", name_zh="合约到期", name_en="Contract end", category="lifecycle",
+        cycle="daily", priority=70, channel="call", sms_allowed=False, strategy="",
+        script="", sms_template="", thresholds={}, condition={}, current_version=1,
+    )  # fmt: skip
+
+
+class Data:
+    def __init__(self, run, make_customer, moments, other_city):
+        self.run = run
+        self.make_customer = make_customer
+        self.moments = moments
+        self.other_city = other_city
+        self.n = 0
+
+    def customer(self, manager, elsewhere=False):
+        self.n += 1
+        extra = {}
+        if elsewhere:
+            oc = self.other_city
+            extra = {"city": oc["city"], "county": oc["county"], "grid": oc["grid"]}
+        return self.make_customer(f"S{self.n}", manager, **extra)
+
+    def detection(self, customer, moment):
+        Detection.objects.create(run=self.run, customer=customer, moment=moment, business_date=DAY)
+
+    def task(self, customer, manager, state, accepted=False):
+        task = ServiceTask.objects.create(
+            customer=customer, manager=manager, run=self.run, business_date=DAY,
+            channel="call", state=state,
+        )  # fmt: skip
+        if accepted:
+            Outcome.objects.create(task=task, contact_result="reached", recommendation="accepted")
+        return task
+
+
+@pytest.fixture
+def data(org, managers, moment, second_moment, make_customer, other_city):
+    run = Run.objects.create(
+        run_id="20261122-abc", business_date=DAY, status="succeeded", quarantined=3,
+        inputs={"customers.csv": {"rows_in": 120, "accepted": 117, "quarantined": 3}},
+        timings={"ingest": 1.5, "detect": 2.25},
+    )  # fmt: skip
+    d = Data(run, make_customer, (moment, second_moment), other_city)
+    m1, m2 = managers
+    # Nanjing: three A03 detections and one B01 -> 75% / 25%.
+    for _ in range(3):
+        d.detection(d.customer(m1), moment)
+    d.detection(d.customer(m2), second_moment)
+    d.task(d.customer(m1), m1, "unhandled")
+    d.task(d.customer(m1), m1, "handled_no_change", accepted=True)
+    d.task(d.customer(m2), m2, "handled_new_alert")
+    # Wuxi: one detection of B01 and one handled task, invisible to the Nanjing admin.
+    w = other_city["manager"]
+    d.detection(d.customer(w, elsewhere=True), second_moment)
+    d.task(d.customer(w, elsewhere=True), w, "handled_no_change")
+    now = timezone.now()
+    c = d.customer(m1)
+    Appointment.objects.create(
+        customer=c, manager=m1, kind="alert", due_at=now - timedelta(hours=1)
+    )
+    Appointment.objects.create(customer=c, manager=m1, kind="alert", due_at=now + timedelta(days=1))
+    Appointment.objects.create(
+        customer=c, manager=m1, kind="care_marketing", due_at=now - timedelta(days=1), done_at=now
+    )
+    campaign = Campaign.objects.create(name="春节关怀", city=org["city"], status="active")
+    CampaignTask.objects.create(campaign=campaign, customer=c, manager=m1, done_at=now)
+    CampaignTask.objects.create(
+        campaign=campaign, customer=d.customer(m1), manager=m1, done_at=now - timedelta(days=3)
+    )
+    CampaignTask.objects.create(campaign=campaign, customer=d.customer(m2), manager=m2)
+    return d
+
+
+def _page(client):
+    response = client.get(URL)
+    assert response.status_code == 200
+    return response
+
+
+def test_province_admin_sees_every_city(client, login_as, data):
+    login_as("province_admin")
+    ctx = _page(client).context
+    assert ctx["day"] == DAY
+    assert ctx["detections"]["total"] == 5
+    by_code = {r["code"]: (r["n"], r["percent"]) for r in ctx["detections"]["rows"]}
+    assert by_code == {"A03": (3, 60.0), "B01": (2, 40.0)}
+    states = {value: n for value, _label, n in ctx["states"]}
+    assert states == {
+        "unhandled": 1, "in_progress": 0, "handled_no_change": 2, "handled_new_alert": 1,
+    }  # fmt: skip
+    assert {r["manager"] for r in ctx["allocation"]} == {"经理1", "经理2", "无锡经理"}
+
+
+def test_city_admin_sees_only_their_city(client, login_as, org, data):
+    user = login_as("city_admin")
+    user.staffprofile.city = org["city"]
+    user.staffprofile.save()
+    response = _page(client)
+    ctx = response.context
+    by_code = {r["code"]: (r["n"], r["percent"]) for r in ctx["detections"]["rows"]}
+    assert by_code == {"A03": (3, 75.0), "B01": (1, 25.0)}
+    states = {value: n for value, _label, n in ctx["states"]}
+    assert states["handled_no_change"] == 1 and states["unhandled"] == 1
+    allocation = {r["manager"]: (r["states"], r["total"], r["capacity"]) for r in ctx["allocation"]}
+    assert allocation == {"经理1": ([1, 0, 1, 0], 2, 40), "经理2": ([0, 0, 0, 1], 1, 40)}
+    ranking = [(r["manager__name"], r["handled"], r["accepted"]) for r in ctx["ranking"]]
+    assert ranking == [("经理1", 1, 1), ("经理2", 1, 0)]
+    appointments = dict(ctx["appointments"])
+    assert appointments["预警类预约"] == {"kind": "alert", "handled": 0, "due": 1, "upcoming": 1}
+    assert appointments["关怀营销类预约"]["handled"] == 1
+    (campaign,) = ctx["campaigns"]
+    assert (campaign["completed"], campaign["completed_today"], campaign["total"]) == (2, 1, 3)
+    run = ctx["run"]
+    assert run["run"].quarantined == 3 and run["inputs"][0]["rows_in"] == 120
+    body = response.content.decode()
+    assert "无锡经理" not in body
+    assert "detection-chart-data" in body and "echarts-6.1.0.min.js" in body
+    assert "/tasks/?state=unhandled&date=2026-11-22" in body
+
+
+@pytest.mark.parametrize("role", ["account_manager", "auditor", "analyst"])
+def test_other_roles_are_refused(client, login_as, managers, role):
+    login_as(role, manager=managers[0] if role == "account_manager" else None)
+    assert client.get(URL).status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client):
+    assert client.get(URL).status_code == 302
+
+
+def test_query_count_does_not_grow_with_rows(client, login_as, data, managers, moment):
+    login_as("province_admin")
+    with CaptureQueriesContext(connection) as before:
+        _page(client)
+    for i in range(5):
+        customer = data.customer(managers[i % 2])
+        data.detection(customer, moment)
+        data.task(customer, managers[i % 2], "handled_no_change", accepted=True)
+    with CaptureQueriesContext(connection) as after:
+        _page(client)
+    assert len(after) == len(before)
+
+
+def test_page_renders_with_an_empty_database(client, login_as):
+    login_as("province_admin")
+    response = _page(client)
+    assert response.context["day"] is None
+    assert "暂无预警" in response.content.decode()
+
+
+def test_home_sends_admins_to_the_admin_workbench(client, login_as):
+    login_as("province_admin")
+    assert client.get(reverse("web:home"))["Location"] == URL
