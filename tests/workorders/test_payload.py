@@ -96,6 +96,7 @@ def test_exports_in_three_formats_with_bounded_queries(tasks):
     as_json = json.loads(export_payloads(tasks, "json"))
     assert [p["task_id"] for p in as_json] == [t.pk for t in tasks]
     sheet = load_workbook(io.BytesIO(export_payloads(tasks, "xlsx"))).active
-    assert sheet.max_row == 5  # Chinese header, code header, three tasks
+    assert sheet.max_row == 4  # one header row (中文 + code, as in the CSV), three tasks
+    assert sheet.cell(row=1, column=1).value == "任务编号 task_id"
     with pytest.raises(ValueError):
         export_payloads(tasks, "pdf")

@@ -8,8 +8,6 @@ that must dial the number).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +16,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from keycare.access.masking import mask_field, mask_mobile, mask_name
+from keycare.core.exports import write_csv, write_xlsx
 from keycare.engine.explain import PLACEHOLDER, format_value
 from keycare.workorders.models import ServiceTask, TaskMoment
 
@@ -228,27 +227,18 @@ def _flat_row(payload: dict) -> dict:
     }
 
 
+def _export_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    headers = [f"{zh} {key}" for key, zh in EXPORT_COLUMNS]
+    return headers, [[row[key] for key, _ in EXPORT_COLUMNS] for row in rows]
+
+
 def _csv(rows: list[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([f"{zh} {key}" for key, zh in EXPORT_COLUMNS])
-    for row in rows:
-        writer.writerow(["" if row[key] is None else row[key] for key, _ in EXPORT_COLUMNS])
-    return buffer.getvalue().encode("utf-8-sig")
+    # The shared writer neutralises formula injection (=, +, -, @) in every cell.
+    return write_csv(*_export_table(rows))[0]
 
 
 def _xlsx(rows: list[dict]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("预警任务 tasks")
-    sheet.append([zh for _, zh in EXPORT_COLUMNS])
-    sheet.append([key for key, _ in EXPORT_COLUMNS])
-    for row in rows:
-        sheet.append([row[key] for key, _ in EXPORT_COLUMNS])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return write_xlsx(*_export_table(rows))[0]
 
 
 def _plain(value):
