@@ -195,3 +195,23 @@ def test_page_renders_with_an_empty_database(client, login_as):
 def test_home_sends_admins_to_the_admin_workbench(client, login_as):
     login_as("province_admin")
     assert client.get(reverse("web:home"))["Location"] == URL
+
+
+def test_allocation_exports_to_excel_in_scope_and_audited(client, login_as, org, data):
+    import io
+
+    from openpyxl import load_workbook
+
+    from keycare.core.models import AuditEvent
+
+    user = login_as("city_admin")
+    user.staffprofile.city = org["city"]
+    user.staffprofile.save()
+    response = client.get(URL, {"export": "xlsx"})
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "客户经理 manager"
+    assert {row[0] for row in rows[1:]} == {"经理1", "经理2"}  # not the Wuxi manager
+    event = AuditEvent.objects.get(action="export")
+    assert event.detail["rows"] == 2
