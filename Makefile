@@ -29,10 +29,10 @@ lint: install-dev
 
 # Spark runs the backend-layer suite in CI (same test bodies as DuckDB); the full engine
 # suite on Spark takes hours on 2 cores, so it is its own target: `make test-spark-full`.
-unittest: install-dev
+unittest: install-spark
 	$(BIN)/pytest -q -m "not spark"
 
-pgtest: install-dev
+pgtest: install-spark
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark" -p no:cacheprovider
 
 install-spark: $(BIN)/python
