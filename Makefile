@@ -22,8 +22,8 @@ demo: install
 	$(BIN)/keycare demo
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/keycare makemigrations --check --dry-run
 	$(BIN)/bandit -q -c pyproject.toml -r src -ll
 
@@ -32,14 +32,15 @@ lint: install-dev
 unittest: install-spark
 	$(BIN)/pytest -q -m "not spark"
 
+# The hostile-input suite (schemathesis per role, the corpus) runs once, in the SQLite run.
 pgtest: install-spark
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark" -p no:cacheprovider
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark and not hostile" -p no:cacheprovider
 
 install-spark: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,spark]'
 
 test-spark: install-spark
-	$(BIN)/pytest -q -m spark tests/engine/backends
+	$(BIN)/pytest -q -m spark tests/engine/backends tests/engine/test_parity.py
 
 test-spark-full: install-spark
 	$(BIN)/pytest -q -m spark

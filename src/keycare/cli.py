@@ -16,6 +16,8 @@ KEYCARE_COMMANDS = {
     "syncmoments": "import the 29 built-in key-moment definitions into the application",
     "run": "run the daily key-moment pipeline for a business date",
     "loadrun": "load a published run (detections, suppressions, tasks) into the application",
+    "runjob": "run a daily run requested from the web page (started by the app, in the background)",
+    "escalate": "escalate work orders whose SLA is breached (run it from cron)",
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
 }

@@ -59,3 +59,22 @@ def test_schema_needs_login_and_is_openapi3(user):
     response = client.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     assert json.loads(response.content)["openapi"].startswith("3.")
+
+
+def test_login_throttle_cannot_be_dodged_with_a_forged_forwarded_for(user):
+    from django.core.cache import cache
+
+    cache.clear()
+    client = APIClient()
+    codes = [
+        client.post(
+            "/api/auth/token/",
+            {"username": "li", "password": "nope"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        ).status_code
+        for i in range(21)
+    ]
+    cache.clear()
+    assert codes[:20] == [400] * 20
+    assert codes[20] == 429

@@ -16,10 +16,12 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient, APIRequestFactory
 
 from keycare.access import roles
 from keycare.api.urls import router
+from keycare.core.models import AuditEvent
 from keycare.customers.models import City, County, Customer, Grid, Province
 from keycare.managers.models import Manager, StaffProfile
 from keycare.moments.models import MomentDefinition, RuleVersion
@@ -238,12 +240,14 @@ def test_readers_cannot_post(world, role_user):
         (f"/api/tasks/{task}/claim/", {}),
         (f"/api/tasks/{task}/outcome/", {"result": "reached"}),
         ("/api/appointments/", {"task": task, "kind": "alert", "due_at": "2026-11-25T09:00:00Z"}),
+        ("/api/work-orders/", {"task": task, "department": "D1", "title": "宽带故障"}),
     ):
         response = client.post(path, body, format="json")
         assert response.status_code == 403, (path, response.content)
         assert response.json()["error"]["code"] == "permission_denied"
     assert ServiceTask.objects.get(pk=task).state == "unhandled"
     assert Appointment.objects.count() == len(world.rows["appointments"])
+    assert WorkOrder.objects.count() == len(world.rows["work-orders"])
 
 
 def test_manager_cannot_act_on_another_portfolio(world):
@@ -252,7 +256,10 @@ def test_manager_cannot_act_on_another_portfolio(world):
     assert client.post(f"/api/tasks/{foreign}/claim/", {}, format="json").status_code == 404
     body = {"task": foreign, "kind": "alert", "due_at": "2026-11-25T09:00:00Z"}
     assert client.post("/api/appointments/", body, format="json").status_code == 404
+    order = {"task": foreign, "department": "D1", "title": "宽带故障"}
+    assert client.post("/api/work-orders/", order, format="json").status_code == 404
     assert ServiceTask.objects.get(pk=foreign).state == "unhandled"
+    assert WorkOrder.objects.count() == len(world.rows["work-orders"])
 
 
 @pytest.mark.parametrize("prefix,viewset", [(p, v) for p, v, _ in router.registry])
@@ -283,3 +290,91 @@ def test_every_json_response_of_a_full_walk_is_masked(world):
                 dump.append(client.get(f"/api/{endpoint}/{row['id']}/").json())
     assert_no_personal_data(json.dumps(dump, ensure_ascii=False).encode(), "the full walk")
     assert len(dump) > 50
+
+
+# --- unmask and work-order create -------------------------------------------------------
+
+REASON = {"reason": "客户来电投诉，需核实完整号码"}
+
+
+def grant_unmask(user) -> None:
+    user.user_permissions.add(Permission.objects.get(codename="unmask_personal_data"))
+
+
+@pytest.mark.parametrize("granted", [False, True], ids=["no-permission", "permission"])
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_unmask_matrix(world, role_user, granted):
+    """Out of scope: 404 whatever the permission; in scope: 403 (audited) unless granted."""
+    user = world.users[role_user]
+    if granted:
+        grant_unmask(user)
+    client = client_for(get_user_model().objects.get(pk=user.pk))  # fresh permission cache
+    for pk in world.rows["customers"]:
+        response = client.post(f"/api/customers/{pk}/unmask/", REASON, format="json")
+        if not expected_visible(role_user, world.tags[("customers", pk)]):
+            assert response.status_code == 404, (role_user, pk)
+        elif not granted:
+            assert response.status_code == 403, (role_user, pk)
+            assert response.json()["error"]["code"] == "permission_denied"
+            assert_no_personal_data(response.content, "denied unmask")
+        else:
+            assert response.status_code == 200, (role_user, pk, response.content)
+            body = response.json()
+            assert body["id"] == pk
+            assert body["msisdn"] == Customer.objects.get(pk=pk).msisdn
+    visible = sum(
+        expected_visible(role_user, world.tags[("customers", pk)]) for pk in world.rows["customers"]
+    )
+    action = "unmask" if granted else "unmask_denied"
+    assert AuditEvent.objects.filter(actor=user, action=action).count() == visible
+    assert AuditEvent.objects.filter(action__startswith="unmask").count() == visible
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_work_order_create_matrix(world, role_user):
+    """Writers create work orders on tasks in their scope only; readers never."""
+    client = client_for(world.users[role_user])
+    writer = role_user in (PROVINCE, CITY_A, MANAGER_A1)
+    for pk in world.rows["tasks"]:
+        ServiceTask.objects.filter(pk=pk).update(state="in_progress")
+        body = {"task": pk, "department": "D1", "title": "宽带故障", "priority": "high"}
+        response = client.post("/api/work-orders/", body, format="json")
+        if not writer:
+            assert response.status_code == 403, (role_user, pk)
+        elif expected_visible(role_user, world.tags[("tasks", pk)]):
+            assert response.status_code == 201, (role_user, pk, response.content)
+            assert response.json()["task"] == pk
+            assert_no_personal_data(response.content, "created work order")
+        else:
+            assert response.status_code == 404, (role_user, pk)
+    created = WorkOrder.objects.exclude(pk__in=world.rows["work-orders"])
+    expected = [
+        pk
+        for pk in world.rows["tasks"]
+        if writer and expected_visible(role_user, world.tags[("tasks", pk)])
+    ]
+    assert sorted(created.values_list("task_id", flat=True)) == sorted(expected)
+
+
+# --- the customer pages (web) follow the same scope ------------------------------------
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_customer_pages_show_exactly_the_scope(world, role_user, client):
+    client.force_login(world.users[role_user])
+    listing = client.get("/customers/", {"page_size": 500})
+    if role_user == AUDITOR:
+        assert listing.status_code == 403
+    else:
+        assert listing.status_code == 200
+        assert_no_personal_data(listing.content, "GET /customers/")
+    for pk in world.rows["customers"]:
+        subscriber = Customer.objects.get(pk=pk).subscriber_id
+        visible = expected_visible(role_user, world.tags[("customers", pk)])
+        if role_user != AUDITOR:
+            assert (f">{subscriber}</a>" in listing.content.decode()) == visible, (role_user, pk)
+        detail = client.get(f"/customers/{pk}/")
+        expected = 403 if role_user == AUDITOR else (200 if visible else 404)
+        assert detail.status_code == expected, (role_user, pk)
+        if expected == 200:
+            assert_no_personal_data(detail.content, f"GET /customers/{pk}/")

@@ -181,7 +181,7 @@ def _call(*args, **opts):
     return out.getvalue()
 
 
-def test_command_json_summary_is_the_last_line(delivery, tmp_path):
+def test_command_json_summary_is_the_last_line(db, delivery, tmp_path):
     out = _call(
         date="2026-11-23",
         data=str(delivery),
@@ -199,6 +199,26 @@ def test_command_json_summary_is_the_last_line(delivery, tmp_path):
     assert pub.read_published(tmp_path / "runs", DAY).run_id == summary["run_id"]
 
 
+def test_command_runs_the_rules_as_configured_in_the_app(db, delivery, tmp_path):
+    from keycare.moments.actions import sync_builtin_definitions, update_moment
+    from keycare.moments.models import MomentDefinition
+
+    sync_builtin_definitions()
+    a04 = MomentDefinition.objects.get(code="A04")
+    update_moment(None, a04, {"thresholds": {"min_balance": 0}}, note="test: nobody is below 0")
+    out = _call(
+        date="2026-11-23",
+        data=str(delivery),
+        runs_dir=str(tmp_path / "runs"),
+        quarantine_limit="50%",
+        moments="a04,N01",
+        json=True,
+    )
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "published"
+    assert summary["counts"].get("A04", 0) == 0  # the built-in YAML would fire it once
+
+
 @pytest.mark.parametrize(
     "opts, message",
     [
@@ -210,7 +230,7 @@ def test_command_json_summary_is_the_last_line(delivery, tmp_path):
         ({"monthly_day": "31"}, "--monthly-day"),
     ],
 )
-def test_command_rejects_bad_arguments_with_exit_code_2(delivery, tmp_path, opts, message):
+def test_command_rejects_bad_arguments_with_exit_code_2(db, delivery, tmp_path, opts, message):
     base = {"date": "2026-11-23", "data": str(delivery), "runs_dir": str(tmp_path / "runs")}
     with pytest.raises(CommandError, match=message) as err:
         _call(**{**base, **opts})
@@ -219,7 +239,7 @@ def test_command_rejects_bad_arguments_with_exit_code_2(delivery, tmp_path, opts
     assert pub.read_published(tmp_path / "runs", DAY) is None
 
 
-def test_command_json_reports_failure_as_last_line(delivery, tmp_path):
+def test_command_json_reports_failure_as_last_line(db, delivery, tmp_path):
     out = io.StringIO()
     with pytest.raises(CommandError):
         call_command(

@@ -129,3 +129,41 @@ def test_city_override_removed_with_none(synced, admin_user, nanjing):
     version = actions.update_moment(admin_user, synced, {}, {"C025": {"spend_drop_pct": None}})
     assert version.changes == {"city.C025.spend_drop_pct": [40, None]}
     assert not CityThreshold.objects.exists()
+
+
+def test_update_with_a_stale_expected_version_is_refused_and_writes_nothing(
+    synced, admin_user, nanjing
+):
+    actions.update_moment(admin_user, synced, {"priority": 90}, expected_version=1)
+    with pytest.raises(actions.StaleVersionError, match="已被他人修改"):
+        actions.update_moment(
+            admin_user, synced, {"priority": 91}, {"C025": {"spend_drop_pct": 40}},
+            expected_version=1,
+        )  # fmt: skip
+    synced.refresh_from_db()
+    assert synced.current_version == 2 and synced.priority == 90
+    assert not CityThreshold.objects.exists()
+    assert AuditEvent.objects.filter(action="moments.update").count() == 1
+
+
+def test_restore_with_a_stale_expected_version_is_refused(synced, admin_user):
+    actions.update_moment(admin_user, synced, {"priority": 90})
+    first = RuleVersion.objects.get(moment=synced, number=1)
+    with pytest.raises(actions.StaleVersionError):
+        actions.restore_version(admin_user, first, expected_version=1)
+    assert MomentDefinition.objects.get(pk=synced.pk).current_version == 2
+
+
+def test_candidate_definitions_is_a_dry_run_of_the_update(synced, admin_user, nanjing):
+    current, changed = actions.candidate_definitions(
+        synced, {"thresholds": {"spend_drop_pct": "35"}}, {"C025": {"spend_drop_pct": 40}}
+    )
+    assert current.by_code["A07"].thresholds["spend_drop_pct"] == 30
+    assert changed.by_code["A07"].thresholds["spend_drop_pct"] == 35
+    assert changed.by_code["A07"].thresholds_for("C025")["spend_drop_pct"] == 40
+    assert current.version != changed.version
+    synced.refresh_from_db()
+    assert synced.current_version == 1 and not CityThreshold.objects.exists()
+    assert not AuditEvent.objects.filter(action="moments.update").exists()
+    with pytest.raises(UserError):
+        actions.candidate_definitions(synced, {"thresholds": {"spend_drop_pct": 1000}})

@@ -129,3 +129,18 @@ def test_audit_events_cannot_be_updated_or_deleted():
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.all().delete()
     assert AuditEvent.objects.get(pk=event.pk).action == "sign_in"
+
+
+def test_a_number_typed_into_a_filter_is_shown_back_masked(client, db):
+    from django.contrib.auth import get_user_model
+
+    from keycare.managers.models import StaffProfile
+
+    auditor = get_user_model().objects.create_user("aud_mask")
+    StaffProfile.objects.create(user=auditor, role="auditor")
+    client.force_login(auditor)
+    response = client.get("/audit/", {"object_id": "13812345678x", "actor": "110101199003077777"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "13812345678" not in body and "110101199003077777" not in body
+    assert "138****5678" in body

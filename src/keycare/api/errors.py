@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 def _message(detail) -> str:
     if isinstance(detail, dict):
+        if set(detail) == {"non_field_errors"}:
+            return _message(detail["non_field_errors"])  # a UserError: its text is the message
         return "请求参数有误 Invalid request"
     if isinstance(detail, list):
         return "; ".join(str(item) for item in detail)
@@ -54,5 +56,17 @@ def api_exception_handler(exc, context):
         code = getattr(exc, "default_code", "error")
     detail = getattr(exc, "detail", response.data)
     details = detail if isinstance(detail, dict | list) else {}
-    response.data = {"error": {"code": code, "message": _message(detail), "details": details}}
+    body = {"error": {"code": code, "message": _message(detail), "details": details}}
+    response.data = _encodable(body)
     return response
+
+
+def _encodable(value):
+    """Messages may echo the input; a lone surrogate in it must not break the JSON encoder."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value

@@ -19,6 +19,7 @@ from keycare.workorders.models import (
     Run,
     ServiceTask,
     WorkOrder,
+    WorkOrderPriority,
 )
 
 
@@ -50,10 +51,13 @@ class CustomerSerializer(serializers.ModelSerializer):
     id_number = MaskedField("id_number")
     address = MaskedField("address")
     birth_date = MaskedField("birth_date")
+    gender = serializers.CharField(read_only=True, help_text="M, F or empty when unknown")
     city = serializers.CharField(source="city.code", read_only=True)
     county = serializers.CharField(source="county.code", read_only=True)
     grid = serializers.CharField(source="grid.code", read_only=True)
-    manager = serializers.CharField(source="manager.manager_id", read_only=True, default=None)
+    manager = serializers.CharField(
+        source="manager.manager_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Customer
@@ -81,7 +85,9 @@ class CustomerBriefSerializer(serializers.ModelSerializer):
 
 class TaskSerializer(serializers.ModelSerializer):
     customer = CustomerBriefSerializer(read_only=True)
-    manager = serializers.CharField(source="manager.manager_id", read_only=True, default=None)
+    manager = serializers.CharField(
+        source="manager.manager_id", read_only=True, default=None, allow_null=True
+    )
     moments = serializers.SerializerMethodField()
     feedback = ScrubbedTextField()
 
@@ -116,7 +122,9 @@ class OutcomeRequestSerializer(serializers.Serializer):
 
 class AppointmentSerializer(serializers.ModelSerializer):
     customer = CustomerBriefSerializer(read_only=True)
-    manager = serializers.CharField(source="manager.manager_id", read_only=True, default=None)
+    manager = serializers.CharField(
+        source="manager.manager_id", read_only=True, default=None, allow_null=True
+    )
     notes = ScrubbedTextField()
 
     class Meta:
@@ -150,8 +158,10 @@ class WorkOrderSerializer(serializers.ModelSerializer):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
-    city = serializers.CharField(source="city.code", read_only=True, default=None)
-    segment = serializers.CharField(source="segment.name", read_only=True, default=None)
+    city = serializers.CharField(source="city.code", read_only=True, default=None, allow_null=True)
+    segment = serializers.CharField(
+        source="segment.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Campaign
@@ -175,7 +185,9 @@ class MomentSerializer(serializers.ModelSerializer):
 
 class RuleVersionSerializer(serializers.ModelSerializer):
     moment = serializers.CharField(source="moment.code", read_only=True)
-    changed_by = serializers.CharField(source="changed_by.username", read_only=True, default=None)
+    changed_by = serializers.CharField(
+        source="changed_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = RuleVersion
@@ -201,3 +213,30 @@ class RunSerializer(serializers.ModelSerializer):
             "finished_at", "loaded_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class WorkOrderCreateSerializer(serializers.Serializer):
+    task = serializers.IntegerField(min_value=1)
+    department = serializers.CharField(max_length=32, help_text="Department code")
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=4000, default=""
+    )
+    priority = serializers.ChoiceField(
+        choices=WorkOrderPriority.choices, default=WorkOrderPriority.NORMAL
+    )
+    version = serializers.IntegerField(required=False, min_value=1)
+
+
+class UnmaskRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the clear values are needed")
+
+
+class UnmaskResponseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subscriber_id = serializers.CharField()
+    name = serializers.CharField()
+    msisdn = serializers.CharField()
+    id_number = serializers.CharField(allow_blank=True)
+    address = serializers.CharField(allow_blank=True)
+    birth_date = serializers.CharField(allow_blank=True)

@@ -15,13 +15,21 @@ from rest_framework.response import Response
 from keycare.access import roles
 from keycare.access.masking import scrub_text
 from keycare.access.querysets import user_scope
+from keycare.access.unmask import unmask_customer
 from keycare.api import filtersets, serializers
 from keycare.api.idempotency import IdempotentCreateMixin
 from keycare.core.audit import record
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
 from keycare.workorders import actions
-from keycare.workorders.models import Appointment, Campaign, Run, ServiceTask, WorkOrder
+from keycare.workorders.models import (
+    Appointment,
+    Campaign,
+    Department,
+    Run,
+    ServiceTask,
+    WorkOrder,
+)
 
 # Roles that may change work items; analysts and auditors only read.
 WRITER_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_MANAGER}
@@ -110,6 +118,30 @@ class CustomerViewSet(ScopedViewSet):
         record(request.user, "view_customer", customer, ip=request.META.get("REMOTE_ADDR"))
         return Response(self.get_serializer(customer).data)
 
+    @extend_schema(
+        request=serializers.UnmaskRequestSerializer,
+        responses={200: serializers.UnmaskResponseSerializer},
+        description="One customer's personal data in clear. Needs the access.unmask_personal_data "
+        "permission and a reason of at least 10 characters; audited (denied attempts too).",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated])
+    def unmask(self, request, pk=None):
+        # Looked up with the *view* scope: unmasking is gated by its own permission, not by
+        # the writer roles, and out of scope stays 404.
+        customer = get_object_or_404(self.scoped("view"), pk=pk)
+        body = serializers.UnmaskRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        clear = unmask_customer(
+            request.user,
+            customer,
+            body.validated_data["reason"],
+            ip=request.META.get("REMOTE_ADDR"),
+            channel="api",
+        )
+        response = Response({"id": customer.pk, "subscriber_id": customer.subscriber_id, **clear})
+        response["Cache-Control"] = "no-store"
+        return response
+
 
 class TaskViewSet(ScopedViewSet):
     model = ServiceTask
@@ -197,12 +229,44 @@ class AppointmentViewSet(IdempotentCreateMixin, AppointmentReadViewSet):
     """Appointments in scope; POST creates one from a task in scope (Idempotency-Key honoured)."""
 
 
-class WorkOrderViewSet(ScopedViewSet):
+class WorkOrderReadViewSet(ScopedViewSet):
     model = WorkOrder
     select_related = ("customer", "customer__city", "department")
     serializer_class = serializers.WorkOrderSerializer
     filterset_class = filtersets.WorkOrderFilter
     ordering_fields = ["due_at", "created_at", "priority", "status", "id"]
+
+    @extend_schema(
+        request=serializers.WorkOrderCreateSerializer,
+        responses={201: serializers.WorkOrderSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        body = serializers.WorkOrderCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        tasks = ServiceTask.objects.restrict(request.user, "change")
+        task = get_object_or_404(tasks, pk=data["task"])
+        department = Department.objects.filter(code=data["department"], active=True).first()
+        if department is None:
+            raise exceptions.ValidationError(
+                {"department": ["部门不存在或已停用 Unknown department"]}
+            )
+        order = _run_workflow(
+            actions.create_work_order,
+            request.user,
+            task,
+            department=department,
+            title=data["title"],
+            description=data["description"],
+            priority=data["priority"],
+            version=data.get("version"),
+        )
+        fresh = self.scoped().get(pk=order.pk)
+        return Response(self.get_serializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class WorkOrderViewSet(IdempotentCreateMixin, WorkOrderReadViewSet):
+    """Work orders in scope; POST creates one from a task in scope (Idempotency-Key honoured)."""
 
 
 class CampaignViewSet(ScopedViewSet):

@@ -101,6 +101,10 @@ WSGI_APPLICATION = "keycare.config.wsgi.application"
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # PostgreSQL's JIT spent 200-330 ms compiling each dashboard aggregate, more than the
+        # aggregate itself (docs/performance.md, web and API load).
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 else:
     KEYCARE_HOME.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -180,6 +184,9 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "keycare.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "20/min"},
+    # The login throttle keys on the client address: trust X-Forwarded-For only from as many
+    # reverse proxies as the deployment declares (0 by default), so a client cannot forge it.
+    "NUM_PROXIES": int(os.environ.get("KEYCARE_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "KeyCare API",

@@ -24,8 +24,9 @@ from keycare.core.audit import record
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# C0 controls except tab, LF and CR, plus DEL: never meaningful in a report cell.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls except tab, LF and CR, plus DEL: never meaningful in a report cell; lone
+# surrogates and the noncharacters U+FFFE/U+FFFF, which XML 1.0 forbids (a corrupt XLSX).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def neutralise(value: Any) -> Any:

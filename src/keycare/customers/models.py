@@ -100,29 +100,29 @@ class Brand(models.TextChoices):
 
 
 class PaymentType(models.TextChoices):
-    PREPAID = "prepaid", _("prepaid")
-    POSTPAID = "postpaid", _("postpaid")
+    PREPAID = "prepaid", _("预付费")
+    POSTPAID = "postpaid", _("后付费")
 
 
 class Status(models.TextChoices):
-    ACTIVE = "active", _("active")
-    SUSPENDED = "suspended", _("suspended")
-    CHURNED = "churned", _("churned")
+    ACTIVE = "active", _("在网")
+    SUSPENDED = "suspended", _("停机")
+    CHURNED = "churned", _("离网")
 
 
 class ValueTier(models.TextChoices):
-    MID_HIGH = "mid_high", _("mid/high-value")
-    MASS = "mass", _("mass market")
+    MID_HIGH = "mid_high", _("中高端")
+    MASS = "mass", _("大众")
 
 
 class Archive(models.TextChoices):
-    ACTIVE = "active", _("active archive")
-    RETAINED = "retained", _("retained archive")
+    ACTIVE = "active", _("在用档案")
+    RETAINED = "retained", _("留存档案")
 
 
 class Gender(models.TextChoices):
-    MALE = "M", _("male")
-    FEMALE = "F", _("female")
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
 
 
 class Customer(models.Model):

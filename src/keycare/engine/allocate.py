@@ -152,16 +152,27 @@ def priority_score(config: AllocationConfig, risk, value, priority, age) -> floa
     return weighted * (100.0 / total)
 
 
+def _double(x: float) -> str:
+    """A DOUBLE literal. A bare ``0.1`` is a DECIMAL in DuckDB and Spark alike, and the two
+    engines mix DECIMAL and DOUBLE arithmetic differently (DuckDB divides decimals in
+    DOUBLE, Spark in DECIMAL): spelling the weights as doubles keeps the score the same
+    IEEE computation everywhere, so ranks and ties agree across engines."""
+    return f"CAST('{float(x)!r}' AS DOUBLE)"
+
+
 def _score_sql(config: AllocationConfig) -> str:
     total = config.w_risk + config.w_value + config.w_moment + config.w_age
+    d = _double
+    zero, one = d(0.0), d(1.0)
     return (
-        f"({config.w_risk!r} * LEAST(GREATEST(COALESCE(risk, 0.0), 0.0), 1.0)"
-        f" + {config.w_value!r} * (LEAST(GREATEST(COALESCE(value, 0.0), 0.0), {config.value_cap!r})"
-        f" / {config.value_cap!r})"
-        f" + {config.w_moment!r} * (LEAST(GREATEST(COALESCE(priority, 0.0), 0.0),"
-        f" {config.priority_max!r}) / {config.priority_max!r})"
-        f" + {config.w_age!r} * (LEAST(age, {config.age_cap}) / {float(config.age_cap)!r}))"
-        f" * {100.0 / total!r}"
+        f"({d(config.w_risk)} * LEAST(GREATEST(COALESCE(risk, {zero}), {zero}), {one})"
+        f" + {d(config.w_value)} * (LEAST(GREATEST(COALESCE(value, {zero}), {zero}),"
+        f" {d(config.value_cap)}) / {d(config.value_cap)})"
+        f" + {d(config.w_moment)} * (LEAST(GREATEST(COALESCE(priority, {zero}), {zero}),"
+        f" {d(config.priority_max)}) / {d(config.priority_max)})"
+        f" + {d(config.w_age)} * (CAST(LEAST(age, {int(config.age_cap)}) AS DOUBLE)"
+        f" / {d(config.age_cap)}))"
+        f" * {d(100.0 / total)}"
     )
 
 
@@ -171,12 +182,12 @@ def _sql_str(text: str) -> str:
 
 def _share_sql(config: AllocationConfig) -> str:
     if not config.control_share_by_moment:
-        return repr(float(config.control_share))
+        return _double(config.control_share)
     whens = " ".join(
-        f"WHEN {_sql_str(code)} THEN {float(share)!r}"
+        f"WHEN {_sql_str(code)} THEN {_double(share)}"
         for code, share in sorted(config.control_share_by_moment.items())
     )
-    return f"CASE moment_code {whens} ELSE {float(config.control_share)!r} END"
+    return f"CASE moment_code {whens} ELSE {_double(config.control_share)} END"
 
 
 # --- input normalisation ---------------------------------------------------------------------
@@ -240,14 +251,14 @@ def _allocation_sql(
 ) -> list[tuple[str, str]]:
     """(relation, SQL) steps; relations prefixed ``_alloc_`` are internal."""
     cap = int(config.contact_cap_days)
-    capped = (
-        f"last_contact > DATE '{business_date.isoformat()}' - INTERVAL {cap} DAY"
-        if cap
-        else "FALSE"
-    )
+    # The cut-off is a date computed here: DATE - INTERVAL is a TIMESTAMP in DuckDB, a DATE
+    # in Spark.
+    cutoff = business_date - timedelta(days=cap)
+    capped = f"last_contact > DATE '{cutoff.isoformat()}'" if cap else "FALSE"
+    # 13 hex digits = 52 bits, exact in a DOUBLE; divided as DOUBLE on every engine.
     draw = (
-        f"CAST('0x' || md5({_sql_str(config.control_seed + ':')} || subscriber_id)[1:13] AS BIGINT)"
-        " / 4503599627370496.0"
+        f"CAST(CAST('0x' || md5({_sql_str(config.control_seed + ':')} || subscriber_id)[1:13]"
+        " AS BIGINT) AS DOUBLE) / CAST('4503599627370496.0' AS DOUBLE)"
     )
     share = _share_sql(config)
     bit = (
@@ -283,7 +294,7 @@ def _allocation_sql(
                array_to_string(list_transform(
                    list_filter(range({len(codes)}), lambda i: (moment_mask >> i) & 1 = 1),
                    lambda i: {codes_literal}[i + 1]), ',') AS moments,
-               bit_count(moment_mask) AS moment_count
+               CAST(bit_count(moment_mask) AS BIGINT) AS moment_count
         FROM (SELECT DISTINCT moment_mask FROM _alloc_flags WHERE pre_decision IS NULL)"""
     scored = f"""
         SELECT f.*, {_score_sql(config)} AS priority_score,
@@ -294,9 +305,9 @@ def _allocation_sql(
         WHERE f.pre_decision IS NULL"""
     # Rank only the tasks that compete for a manager's calls; narrow rows keep the sort cheap.
     ranked = """
-        SELECT subscriber_id, ROW_NUMBER() OVER (
+        SELECT subscriber_id, CAST(ROW_NUMBER() OVER (
                    PARTITION BY manager_id ORDER BY priority_score DESC, subscriber_id
-               ) AS manager_rank
+               ) AS BIGINT) AS manager_rank
         FROM _alloc_scored WHERE has_manager AND NOT sms_channel"""
     # One row per customer: the pre-decision, or the task's decision (reasons as short codes;
     # the Chinese text is added by the public views, keeping the big tables narrow).

@@ -25,7 +25,7 @@ line number - 1, equal to the data row unless a quoted field spans lines.
 How: CSV files are parsed once, all-varchar, by DuckDB into a staging Parquet with a row
 number (structurally broken lines come from DuckDB's reject table). Then one SQL pass per
 file computes the typed columns and a ``_rule`` per row (TRY_CAST plus rule predicates), a
-second finds duplicate keys by hash aggregation. The accepted relation is a view over the
+second finds duplicate keys by their hashes (sorted in numpy on DuckDB). The accepted relation is a view over the
 source that excludes the (few) quarantined row numbers, so a clean 10M-row Parquet file is
 never copied. All rule SQL is DuckDB-dialect text that the backend renders for its engine.
 """
@@ -348,7 +348,7 @@ def _ingest_file(
     # pass 2, whose plan (a flag list and the raw text over every column) costs more to
     # build than a clean file costs to scan, and only when there is something to explain.
     backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
-    backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad))
+    _find_duplicates(backend, rule, source, source_types, bad, dup)
     bad_rows = _EMPTY_BAD
     if backend.scalar(f"SELECT count(*) FROM {bad}"):
         bad_rows = backend.to_arrow(_bad_rows_sql(typed, checks, raw, bad))
@@ -737,24 +737,76 @@ def _bad_rows_sql(typed: str, checks: list[Check], raw: str, bad: str) -> str:
     )
 
 
+def _find_duplicates(
+    backend: Backend,
+    rule: FileRule,
+    source: str,
+    source_types: dict[str, pa.DataType],
+    bad: str,
+    dup: str,
+) -> None:
+    """Materialise ``dup``: every repeat of a key among the rows passing the row rules.
+
+    On DuckDB the candidate hashes are found by sorting the key hashes in numpy: a GROUP BY
+    over tens of millions of distinct hashes costs DuckDB about 4x the CPU of fetching
+    them and sorting (profile in docs/performance.md). The rows are then found by the same
+    SQL as on other engines, restricted to the (usually no) candidate hashes.
+    """
+    has_bad = bool(backend.scalar(f"SELECT count(*) > 0 FROM {bad}"))
+    if not _is_duckdb(backend):
+        backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad, has_bad))
+        return
+    keys = ", ".join(f'"{k}"' for k in rule.key)
+    ok = _ok_rows_sql(rule, source, source_types, bad, has_bad)
+    hashes = backend.con.sql(f"SELECT hash({keys}) AS h FROM {ok}").fetchnumpy()["h"]
+    hashes.sort()
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    candidates = f"_dupcand_{rule.name}"
+    backend.register_arrow(candidates, pa.table({"h": pa.array(repeated, pa.uint64())}))
+    sql = _duplicate_rows_sql(rule, source, source_types, bad, has_bad, candidates)
+    if not len(repeated):  # the usual case: same columns, no rows, no second scan
+        sql = f"SELECT * FROM ({sql}) WHERE false"
+    backend.materialize(dup, sql)
+
+
+def _ok_rows_sql(
+    rule: FileRule, source: str, source_types: dict[str, pa.DataType], bad: str, has_bad: bool
+) -> str:
+    """The key columns (contract-typed) and row numbers of the rows passing the row rules."""
+    key_cols = [rule.column(k) for k in rule.key]
+    casts = ", ".join(f'{_cast(c, source_types[c.name])} AS "{c.name}"' for c in key_cols)
+    sql = f'SELECT _row, {casts} FROM "{source}"'
+    if has_bad:  # row numbers are never NULL: an anti-join, not NOT IN's NULL-aware mark join
+        sql += f" s WHERE NOT EXISTS (SELECT 1 FROM {bad} b WHERE b._row = s._row)"
+    return f"({sql})"
+
+
 def _duplicate_rows_sql(
-    rule: FileRule, source: str, source_types: dict[str, pa.DataType], bad: str
+    rule: FileRule,
+    source: str,
+    source_types: dict[str, pa.DataType],
+    bad: str,
+    has_bad: bool = True,
+    candidates: str | None = None,
 ) -> str:
     """Every repeat of a key among the rows that pass the row rules (the first is kept).
 
     Reads only the key columns. Hash first: a GROUP BY on one fixed-width hash over tens of
     millions of rows is far cheaper than on the key strings; only candidates are compared
-    on the key itself.
+    on the key itself. ``candidates``: a relation of the repeated hashes, already found.
     """
-    key_cols = [rule.column(k) for k in rule.key]
-    casts = ", ".join(f'{_cast(c, source_types[c.name])} AS "{c.name}"' for c in key_cols)
     keys = ", ".join(f'"{k}"' for k in rule.key)
     key_text = " || ', ' || ".join(f'CAST("{k}" AS VARCHAR)' for k in rule.key)
-    ok = f'(SELECT _row, {casts} FROM "{source}" WHERE _row NOT IN (SELECT _row FROM {bad}))'
+    ok = _ok_rows_sql(rule, source, source_types, bad, has_bad)
+    if candidates is None:
+        cand = f"cand AS (SELECT hash({keys}) AS h FROM ok GROUP BY h HAVING count(*) > 1), "
+    else:
+        cand = f"cand AS (SELECT h FROM {candidates}), "
     return (
         f"WITH ok AS {ok}, "
-        f"cand AS (SELECT hash({keys}) AS h FROM ok GROUP BY h HAVING count(*) > 1), "
-        f"rows_ AS (SELECT * FROM ok WHERE hash({keys}) IN (SELECT h FROM cand)), "
+        + cand
+        + f"rows_ AS (SELECT * FROM ok WHERE hash({keys}) IN (SELECT h FROM cand)), "
         f"ranked AS (SELECT *, min(_row) OVER (PARTITION BY {keys}) AS _first FROM rows_) "
         f"SELECT _row, _first, {key_text} AS _key FROM ranked WHERE _row <> _first"
     )
@@ -764,7 +816,12 @@ def _accepted_sql(rule: FileRule, typed: str, bad: str, dup: str, has_excluded: 
     cols = ", ".join(f'"{c.name}"' for c in rule.columns)
     sql = f'SELECT {cols} FROM "{typed}"'
     if has_excluded:
-        sql += f" WHERE _row NOT IN (SELECT _row FROM {bad} UNION ALL SELECT _row FROM {dup})"
+        # Anti joins, not NOT IN: row numbers are never NULL, and Spark plans a NOT IN
+        # subquery as a null-aware join it can only broadcast (slow or failing on big sides).
+        sql += (
+            f" t WHERE NOT EXISTS (SELECT 1 FROM {bad} b WHERE b._row = t._row)"
+            f" AND NOT EXISTS (SELECT 1 FROM {dup} d WHERE d._row = t._row)"
+        )
     return sql
 
 

@@ -17,6 +17,10 @@ from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion,
 _MISSING = object()
 
 
+class StaleVersionError(UserError):
+    """Someone saved a newer version after the editor loaded theirs (optimistic locking)."""
+
+
 def sync_builtin_definitions(actor=None) -> dict:
     """Import the built-in moments that are not in the database yet (version 1 each).
 
@@ -49,23 +53,52 @@ def sync_builtin_definitions(actor=None) -> dict:
 
 
 def update_moment(
-    actor, moment: MomentDefinition, changes: dict, city_thresholds: dict | None = None, note=""
+    actor,
+    moment: MomentDefinition,
+    changes: dict,
+    city_thresholds: dict | None = None,
+    note="",
+    expected_version: int | None = None,
 ) -> RuleVersion | None:
     """Change a moment and/or its per-city thresholds; returns the new version (None: no change).
 
     ``changes``: column -> value for ``MomentDefinition.EDITABLE_FIELDS``; ``thresholds`` is
     a partial name -> value map of the global defaults. ``city_thresholds``: city (City, pk or
     code) -> {threshold name: value}; a value of None removes that city's override.
+    ``expected_version``: the version the editor loaded (optimistic locking); when someone
+    saved a newer one meanwhile the change is refused and nothing is written.
     """
     moment = MomentDefinition.objects.get(pk=moment.pk)
+    _check_version(moment, expected_version)
     new_columns = _apply_changes(moment, changes or {})
     new_cities = _merge_city_values(moment, services.city_thresholds_of(moment), city_thresholds)
     return _save_new_version(actor, moment, new_columns, new_cities, note)
 
 
-def restore_version(actor, version: RuleVersion, note: str = "") -> RuleVersion | None:
+def candidate_definitions(moment: MomentDefinition, changes: dict, city_thresholds=None):
+    """Dry run of ``update_moment``: (current set, changed set), both validated, nothing saved.
+
+    Used by the preview: the changed set is the whole definition set with this moment and its
+    per-city thresholds replaced, exactly as the daily run would read it after the save.
+    """
+    moment = MomentDefinition.objects.get(pk=moment.pk)
+    new_columns = _apply_changes(moment, changes or {})
+    new_cities = _merge_city_values(moment, services.city_thresholds_of(moment), city_thresholds)
+    candidate = copy.copy(moment)
+    for field, value in new_columns.items():
+        setattr(candidate, field, value)
+    current = services.load_engine_definitions(
+        services.definitions_document(), services.all_city_overrides()
+    )
+    return current, _validate(candidate, new_cities)
+
+
+def restore_version(
+    actor, version: RuleVersion, note: str = "", expected_version: int | None = None
+) -> RuleVersion | None:
     """Make an old version current again, as a new version (history is never rewritten)."""
     moment = MomentDefinition.objects.get(pk=version.moment_id)
+    _check_version(moment, expected_version)
     entry = version.snapshot["definition"]
     columns = services.entry_to_columns(entry)
     columns.pop("code", None)
@@ -79,6 +112,14 @@ def restore_version(actor, version: RuleVersion, note: str = "") -> RuleVersion 
 
 
 # --- internals -------------------------------------------------------------------------
+
+
+def _check_version(moment: MomentDefinition, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != moment.current_version:
+        raise StaleVersionError(
+            f"关键时刻 {moment.code} 已被他人修改（您打开的是版本 {expected_version}，"
+            f"当前为版本 {moment.current_version}），您的修改未保存，请刷新后重新修改"
+        )
 
 
 def _apply_changes(moment: MomentDefinition, changes: dict) -> dict:
@@ -164,7 +205,7 @@ def _save_new_version(actor, moment, new_columns: dict, new_cities: dict, note: 
     with transaction.atomic():
         locked = MomentDefinition.objects.select_for_update().get(pk=moment.pk)
         if locked.current_version != moment.current_version:
-            raise UserError(f"关键时刻 {moment.code} 已被他人修改，请刷新后重试")
+            raise StaleVersionError(f"关键时刻 {moment.code} 已被他人修改，请刷新后重试")
         for field, value in new_columns.items():
             setattr(locked, field, value)
         locked.current_version += 1
@@ -183,8 +224,8 @@ def _save_new_version(actor, moment, new_columns: dict, new_cities: dict, note: 
     return version
 
 
-def _validate(candidate: MomentDefinition, new_cities: dict) -> None:
-    """Run the engine's validator over the whole set with this moment replaced."""
+def _validate(candidate: MomentDefinition, new_cities: dict):
+    """Run the engine's validator over the whole set with this moment replaced; the set."""
     others = MomentDefinition.objects.exclude(pk=candidate.pk).order_by("code")
     moments = sorted([*others, candidate], key=lambda m: m.code)
     overrides = services.all_city_overrides()
@@ -193,7 +234,7 @@ def _validate(candidate: MomentDefinition, new_cities: dict) -> None:
     for code, values in new_cities.items():
         overrides.setdefault(code, {})[candidate.code] = values
     overrides = {code: per_moment for code, per_moment in overrides.items() if per_moment}
-    services.load_engine_definitions(services.definitions_document(moments), overrides)
+    return services.load_engine_definitions(services.definitions_document(moments), overrides)
 
 
 def _replace_city_thresholds(moment, new_cities: dict) -> None:

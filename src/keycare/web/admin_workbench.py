@@ -203,15 +203,20 @@ def _ranking(tasks, day):
         business_date__lte=day,
         manager__isnull=False,
     )
-    return list(
+    # Two grouped queries, merged here: one join of tasks and outcomes multiplied the rows and
+    # needed COUNT(DISTINCT), which sorted every task of the window (6 s at 1M tasks).
+    rows = list(
         window.values("manager_id", "manager__name", "manager__city__name")
-        .annotate(
-            handled=Count("id", filter=Q(state__in=HANDLED_STATES), distinct=True),
-            accepted=Count(
-                "outcomes",
-                filter=Q(outcomes__recommendation=Recommendation.ACCEPTED),
-                distinct=True,
-            ),
-        )
-        .order_by("-handled", "-accepted", "manager__name", "manager_id")[:RANKING_LIMIT]
+        .annotate(handled=Count("state", filter=Q(state__in=HANDLED_STATES)))
+        .order_by()
     )
+    accepted = dict(
+        window.filter(outcomes__recommendation=Recommendation.ACCEPTED)
+        .values_list("manager_id")
+        .annotate(n=Count("outcomes"))
+        .order_by()
+    )
+    for row in rows:
+        row["accepted"] = accepted.get(row["manager_id"], 0)
+    rows.sort(key=lambda r: (-r["handled"], -r["accepted"], r["manager__name"], r["manager_id"]))
+    return rows[:RANKING_LIMIT]

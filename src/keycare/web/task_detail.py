@@ -14,11 +14,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from keycare.access.masking import FIELD_MASKS, mask_field
 from keycare.catalog.fields import load_catalog
 from keycare.core.audit import record
+from keycare.core.parsing import posted_int
+from keycare.customers.models import Brand, PaymentType, Status, ValueTier
 from keycare.errors import UserError
 from keycare.workorders import actions
 from keycare.workorders.models import (
@@ -34,6 +37,13 @@ from keycare.workorders.models import (
 from keycare.workorders.payload import payload_queryset, task_payload
 
 RECENT_LIMIT = 10
+# Catalog fields stored as codes: shown with their (translated) labels, e.g. gotone -> 全球通.
+CODED_FIELDS = {
+    "brand": Brand,
+    "payment_type": PaymentType,
+    "status": Status,
+    "value_tier": ValueTier,
+}
 
 
 @login_required
@@ -53,7 +63,7 @@ def task_detail(request, pk):
 def _scoped_task(user, pk, action="view"):
     task = payload_queryset(ServiceTask.objects.restrict(user, action)).filter(pk=pk).first()
     if task is None:
-        raise Http404("任务不存在或不在您的权限范围内")
+        raise Http404(_("任务不存在或不在您的权限范围内"))
     return task
 
 
@@ -77,6 +87,8 @@ def _context(user, task, payload):
         "moments": list(task.moments.all()),
         "recent_moments": list(recent_moments),
         "contacts": list(contacts),
+        # Completing may then reuse the recorded contact instead of logging a second one.
+        "has_contact": any(o.task_id == task.pk for o in contacts),
         "contact_results": ContactResult.choices,
         "recommendations": Recommendation.choices,
         "appointment_kinds": AppointmentKind.choices,
@@ -84,7 +96,7 @@ def _context(user, task, payload):
         "priorities": WorkOrderPriority.choices,
         "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "default_title": "；".join(m.moment.name_zh for m in task.moments.all())[:100]
-        or "客户诉求协同",
+        or _("客户诉求协同"),
     }
 
 
@@ -102,8 +114,18 @@ def _catalog_groups(payload):
             if field.personal:
                 value = _mask_personal(field.code, value)
             elif isinstance(value, bool):
-                value = "是" if value else "否"
-            rows.append({"zh": field.zh, "code": field.code, "value": value, "unit": field.unit})
+                value = _("是") if value else _("否")
+            elif field.code in CODED_FIELDS:
+                value = dict(CODED_FIELDS[field.code].choices).get(value, value)
+            rows.append(
+                {
+                    "zh": field.zh,
+                    "en": field.en,
+                    "code": field.code,
+                    "value": value,
+                    "unit": field.unit,
+                }
+            )
         if rows:
             groups.append({"zh": category.zh, "en": category.en, "rows": rows})
     return groups
@@ -135,7 +157,7 @@ def _post(request, pk):
     task = _scoped_task(request.user, pk, action="change")
     handler = POST_HANDLERS.get(request.POST.get("action", ""))
     if handler is None:
-        messages.error(request, "未知的操作，请刷新页面后重试")
+        messages.error(request, _("未知的操作，请刷新页面后重试"))
         return redirect("web:task-detail", pk=task.pk)
     try:
         version = _version(request)
@@ -148,15 +170,15 @@ def _post(request, pk):
 
 
 def _version(request):
-    try:
-        return int(request.POST.get("version", ""))
-    except ValueError:
-        raise UserError("页面缺少任务版本号，请刷新后重试") from None
+    version = posted_int(request.POST.get("version", ""), max_digits=9)
+    if version is None:
+        raise UserError(_("页面缺少任务版本号，请刷新后重试"))
+    return version
 
 
 def _claim(request, task, version):
     actions.claim_task(request.user, task, version=version)
-    return "已领取任务，开始处理"
+    return _("已领取任务，开始处理")
 
 
 def _outcome(request, task, version):
@@ -168,13 +190,16 @@ def _outcome(request, task, version):
     finish = request.POST.get("finish", "")
     if finish == "":
         actions.record_outcome(request.user, task, version=version, **outcome)
-        return "已记录接触结果"
+        return _("已记录接触结果")
     if finish not in ("no_change", "new_alert"):
-        raise UserError(f"处理结论无效：{finish!r}")
+        raise UserError(_("处理结论无效：%(value)r") % {"value": finish})
+    if outcome["contact_result"] == "" and Outcome.objects.filter(task=task).exists():
+        # The contact was already recorded ("仅记录" first): completing must not log it twice.
+        outcome = None
     actions.complete_task(
         request.user, task, new_alert=finish == "new_alert", version=version, outcome=outcome
     )
-    return "任务已完成处理"
+    return _("任务已完成处理")
 
 
 def _appointment(request, task, version):
@@ -187,7 +212,8 @@ def _appointment(request, task, version):
         notes=request.POST.get("notes", "").strip(),
         version=version,
     )
-    return f"已创建预约：{timezone.localtime(due_at):%Y-%m-%d %H:%M}"
+    when = f"{timezone.localtime(due_at):%Y-%m-%d %H:%M}"
+    return _("已创建预约：%(when)s") % {"when": when}
 
 
 def _parse_due(raw):
@@ -196,7 +222,7 @@ def _parse_due(raw):
     except ValueError:
         due_at = None
     if due_at is None:
-        raise UserError(f"预约时间无效：{raw!r}（格式如 2026-11-23T15:30）")
+        raise UserError(_("预约时间无效：%(value)r（格式如 2026-11-23T15:30）") % {"value": raw})
     if timezone.is_naive(due_at):
         due_at = timezone.make_aware(due_at)
     return due_at
@@ -213,15 +239,19 @@ def _work_order(request, task, version):
         priority=request.POST.get("priority", WorkOrderPriority.NORMAL),
         version=version,
     )
-    return f"已派发工单 WO-{order.pk} 至{department.name}"
+    return _("已派发工单 WO-%(id)s 至%(department)s") % {
+        "id": order.pk,
+        "department": department.name,
+    }
 
 
 def _department(raw):
+    department_id = posted_int(raw)
     department = None
-    if str(raw).isdigit():
-        department = Department.objects.filter(pk=int(raw), active=True).first()
+    if department_id is not None:
+        department = Department.objects.filter(pk=department_id, active=True).first()
     if department is None:
-        raise UserError(f"部门无效：{raw!r}，请从列表中选择")
+        raise UserError(_("部门无效，请从列表中选择"))
     return department
 
 

@@ -37,7 +37,8 @@ def _filtered(request, tasks):
 def task_list(request):
     scoped = ServiceTask.objects.restrict(request.user)
     tasks, filters = _filtered(request, scoped)
-    counts = dict(scoped.values_list("state").annotate(n=Count("id")).order_by())
+    # COUNT(*) lets PostgreSQL count from an index alone (COUNT(id) reads every task row).
+    counts = dict(scoped.values_list("state").annotate(n=Count("*")).order_by())
     page = Paginator(
         tasks.select_related("customer", "manager")
         .prefetch_related(

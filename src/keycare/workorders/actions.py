@@ -22,18 +22,21 @@ from keycare.workorders.models import (
     Appointment,
     AppointmentKind,
     Campaign,
+    CampaignManager,
     CampaignStatus,
     CampaignTask,
     ContactResult,
     Department,
     Outcome,
     Recommendation,
+    Segment,
     ServiceTask,
     TaskState,
     WorkOrder,
     WorkOrderPriority,
     WorkOrderStatus,
 )
+from keycare.workorders.segments import SegmentError, parse_conditions
 
 HANDLED_STATES = (TaskState.HANDLED_NO_CHANGE, TaskState.HANDLED_NEW_ALERT)
 FOLLOW_UP_STATES = (TaskState.IN_PROGRESS, *HANDLED_STATES)
@@ -279,6 +282,49 @@ def escalate_overdue_work_orders(actor=None, *, now=None) -> int:
 # --- campaigns --------------------------------------------------------------------------
 
 
+def save_segment(
+    actor,
+    *,
+    name: str,
+    conditions,
+    description: str = "",
+    city_id: int | None = None,
+    segment: Segment | None = None,
+) -> Segment:
+    """Create a segment, or update ``segment``, from raw conditions validated against the catalog.
+
+    Raises WorkflowError listing every invalid condition; nothing is saved then.
+    """
+    name = name.strip()
+    if not name:
+        raise WorkflowError("请填写客户群名称")
+    if len(name) > 100:
+        raise WorkflowError("客户群名称最多 100 个字符")
+    try:
+        clean = parse_conditions(conditions)
+    except SegmentError as error:
+        raise WorkflowError("；".join(error.messages)) from None
+    values = {"name": name, "description": description.strip(), "filter": {"all": clean}}
+    with transaction.atomic():
+        if segment is None:
+            segment = Segment.objects.create(**values, city_id=city_id, owner=_user_or_none(actor))
+            record(actor, "segment.create", segment, filter=values["filter"])
+        else:
+            Segment.objects.filter(pk=segment.pk).update(**values, updated_at=timezone.now())
+            segment.refresh_from_db()
+            record(actor, "segment.update", segment, filter=values["filter"])
+    return segment
+
+
+class AssignMode:
+    """How a campaign's customers are given to managers (see docs/workflow.md)."""
+
+    OWN = "own"  # each customer to their own manager; the chosen managers take the rest
+    SPREAD = "spread"  # spread over the chosen managers, own manager first, within capacity
+
+    choices = ((OWN, "按归属经理分配"), (SPREAD, "在所选经理间均衡分配"))
+
+
 def create_campaign(
     actor,
     *,
@@ -291,15 +337,32 @@ def create_campaign(
     description: str = "",
     script: str = "",
     city=None,
+    city_id: int | None = None,
+    mode: str = AssignMode.SPREAD,
+    capacity: dict | None = None,
 ) -> Campaign:
     """Create an active campaign for ``customers`` (a segment's selection, evaluated by the
-    caller) and give each customer to their own manager when that manager takes part,
-    otherwise to the participating manager with the fewest customers so far."""
+    caller, already scoped) and give every customer to one manager.
+
+    ``mode`` OWN: each customer goes to their own (active) manager; customers without one go
+    to the chosen ``managers``. ``mode`` SPREAD: customers go to the chosen ``managers`` only,
+    a customer's own manager first when chosen, otherwise the least loaded. ``capacity``
+    ({manager pk: most customers}) caps what the chosen managers take; a selection that does
+    not fit is refused whole, never cut silently.
+    """
     if not name.strip():
         raise WorkflowError("请填写活动名称")
     if start_date and end_date and end_date < start_date:
         raise WorkflowError("结束日期不能早于开始日期")
-    managers = list(managers)
+    if mode not in (AssignMode.OWN, AssignMode.SPREAD):
+        raise WorkflowError(f"分配方式无效：{mode!r}")
+    chosen = {m.pk: m for m in managers}
+    rows = list(
+        customers.values_list("pk", "manager_id", "manager__active").order_by("pk").distinct()
+    )
+    if not rows:
+        raise WorkflowError("客户群在您的权限范围内没有客户，无法创建活动")
+    plan = plan_assignment(rows, chosen, mode=mode, capacity=capacity)
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name.strip(),
@@ -309,23 +372,91 @@ def create_campaign(
             start_date=start_date,
             end_date=end_date,
             script=script,
-            city=city,
+            city_id=city.pk if city is not None else city_id,
             created_by=_user_or_none(actor),
         )
-        campaign.managers.set(managers)
-        load = {m.pk: 0 for m in managers}
-        tasks = []
-        for customer_id, own_manager in customers.values_list("pk", "manager_id").order_by("pk"):
-            manager_id = own_manager if own_manager in load else None
-            if manager_id is None and load:
-                manager_id = min(load, key=lambda pk: (load[pk], pk))
-            if manager_id is not None:
-                load[manager_id] += 1
-            tasks.append(
+        taking_part = sorted({m for m in plan.values() if m is not None})
+        CampaignManager.objects.bulk_create(
+            [CampaignManager(campaign=campaign, manager_id=pk) for pk in taking_part]
+        )
+        CampaignTask.objects.bulk_create(
+            [
                 CampaignTask(campaign=campaign, customer_id=customer_id, manager_id=manager_id)
+                for customer_id, manager_id in plan.items()
+            ],
+            batch_size=2000,
+        )
+        record(
+            actor,
+            "campaign.create",
+            campaign,
+            customers=len(plan),
+            managers=taking_part,
+            mode=mode,
+            segment=segment.pk if segment else None,
+        )
+    return campaign
+
+
+def plan_assignment(rows, chosen: dict, *, mode: str, capacity: dict | None = None) -> dict:
+    """{customer pk: manager pk} for rows of (customer pk, own manager pk, own manager active).
+
+    Raises WorkflowError, naming the numbers, when the chosen managers cannot take their part.
+    """
+    load = {pk: 0 for pk in chosen}
+    caps = {pk: (capacity or {}).get(pk) for pk in chosen}
+    plan: dict = {}
+    rest = []
+    for customer_id, own, own_active in rows:
+        if mode == AssignMode.OWN and own is not None and own_active and own not in chosen:
+            plan[customer_id] = own
+        elif own in load and _has_room(load, caps, own):
+            plan[customer_id] = own
+            load[own] += 1
+        else:
+            rest.append(customer_id)
+    if rest and not chosen:
+        raise WorkflowError(
+            f"有 {len(rest)} 位客户没有在岗的归属经理，请选择接收这些客户的经理"
+            if mode == AssignMode.OWN
+            else "请选择参与活动的客户经理"
+        )
+    room = sum(caps[pk] - load[pk] if caps[pk] is not None else len(rest) for pk in chosen)
+    if len(rest) > room:
+        if mode == AssignMode.SPREAD:
+            total = sum(caps.values())
+            raise WorkflowError(
+                f"所选经理在活动期内最多承接 {total} 位客户（日服务能力 × 活动天数），"
+                f"客户群有 {len(rows)} 位：请增加经理、延长活动期或缩小客户群"
             )
-        CampaignTask.objects.bulk_create(tasks, batch_size=2000)
-        record(actor, "campaign.create", campaign, customers=len(tasks), managers=list(load))
+        raise WorkflowError(
+            f"所选经理在活动期内还能承接 {room} 位客户，没有在岗归属经理的客户有 {len(rest)} 位："
+            "请增加经理、延长活动期或缩小客户群"
+        )
+    for customer_id in rest:
+        open_ = [pk for pk in chosen if _has_room(load, caps, pk)]
+        target = min(open_, key=lambda pk: (load[pk] / (caps[pk] or 1e9), load[pk], pk))
+        plan[customer_id] = target
+        load[target] += 1
+    return plan
+
+
+def _has_room(load: dict, caps: dict, pk) -> bool:
+    return caps[pk] is None or load[pk] < caps[pk]
+
+
+def finish_campaign(actor, campaign: Campaign) -> Campaign:
+    """End an active campaign early (已结束); its unfinished tasks stay as they are, for the record,
+    but managers can no longer complete them."""
+    with transaction.atomic():
+        updated = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.ACTIVE).update(
+            status=CampaignStatus.FINISHED, updated_at=timezone.now()
+        )
+        if not updated:
+            raise IllegalTransitionError("这个活动不在进行中，不能结束")
+        campaign.refresh_from_db()
+        open_tasks = CampaignTask.objects.filter(campaign=campaign, done_at__isnull=True).count()
+        record(actor, "campaign.finish", campaign, open_tasks=open_tasks)
     return campaign
 
 
@@ -343,6 +474,8 @@ def complete_campaign_task(
     expected = task.version if version is None else int(version)
     now = timezone.now()
     with transaction.atomic():
+        if Campaign.objects.filter(pk=task.campaign_id, status=CampaignStatus.FINISHED).exists():
+            raise IllegalTransitionError("这个活动已结束，不能再记录结果")
         updated = CampaignTask.objects.filter(
             pk=task.pk, version=expected, done_at__isnull=True
         ).update(

@@ -219,6 +219,17 @@ class ServiceTask(TimeStampedModel):
         indexes = [
             models.Index(fields=["manager", "business_date", "state"]),
             models.Index(fields=["business_date", "state"]),
+            # The task lists' order (web and API): the first page without sorting a whole day.
+            models.Index(
+                fields=["-business_date", "-priority_score", "id"], name="task_list_order"
+            ),
+            # The administrators' ranking: per-manager counts over a date window and the join
+            # to outcomes, both index-only (hence the id).
+            models.Index(
+                fields=["business_date", "manager", "state"],
+                include=["id"],
+                name="task_date_manager_state_id",
+            ),
         ]
         verbose_name = _("预警任务")
         verbose_name_plural = _("预警任务")
@@ -612,3 +623,65 @@ class WorkOrder(TimeStampedModel):
     @staticmethod
     def sla_due(priority: str, created_at):
         return created_at + SLA_BY_PRIORITY[WorkOrderPriority(priority)]
+
+
+# --- run requests (a daily run started from the web UI) --------------------------------
+
+
+class RunRequestStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("运行中")
+    SUCCEEDED = "succeeded", _("成功")
+    FAILED = "failed", _("失败")
+
+
+class RunRequest(models.Model):
+    """A daily run an administrator asked for from the UI, run by ``keycare runjob <id>``.
+
+    The job process writes its progress here (step, percent, message); the page polls it.
+    ``active`` is True while the request is queued or running and NULL afterwards: a unique
+    column, so the database itself refuses a second concurrent run (NULLs never collide).
+    """
+
+    business_date = models.DateField(_("业务日期"))
+    delivery = models.CharField(_("数据目录"), max_length=200)  # relative to KEYCARE_DATA_DIR
+    status = models.CharField(
+        _("状态"),
+        max_length=16,
+        choices=RunRequestStatus.choices,
+        default=RunRequestStatus.QUEUED,
+    )
+    active = models.BooleanField(null=True, default=True, unique=True)
+    step = models.CharField(_("当前步骤"), max_length=32, blank=True)
+    percent = models.PositiveSmallIntegerField(_("进度"), default=0)
+    message = models.CharField(_("进度说明"), max_length=300, blank=True)
+    error = models.TextField(_("错误信息"), blank=True)
+    pid = models.IntegerField(_("进程号"), null=True, blank=True)
+    host = models.CharField(_("主机"), max_length=100, blank=True)
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    summary = models.JSONField(_("运行结果"), default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("运行申请")
+        verbose_name_plural = _("运行申请")
+
+    def __str__(self):
+        return f"RR-{self.pk} {self.business_date} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (RunRequestStatus.QUEUED, RunRequestStatus.RUNNING)
+
+    def progress_text(self) -> str:
+        from keycare.workorders.runjobs import progress_text
+
+        return progress_text(self)

@@ -220,6 +220,28 @@ def test_portable_hash_for_control_groups(engine, sample):
     assert rows(engine, sql) == expected
 
 
+def test_one_based_indexes_and_slices(engine, sample):
+    """DuckDB brackets count from 1, Spark's from 0: computed indexes, string slices and the
+    bitmask-to-list expression the allocation uses give DuckDB's answers on both."""
+    sql = """
+        SELECT sid, md5(sid)[1:13] AS head, ['x', 'y', 'z'][n % 3 + 1] AS pick,
+               ['x', 'y'][n] AS maybe,
+               array_to_string(list_transform(
+                   list_filter(range(3), lambda i: (CAST(n AS BIGINT) >> i) & 1 = 1),
+                   lambda i: ['a', 'b', 'c'][i + 1]), ',') AS bits
+        FROM t WHERE n >= 0 ORDER BY sid
+    """
+    expected = []
+    for sid, n in zip(sample["sid"].to_pylist(), sample["n"].to_pylist(), strict=True):
+        if n is None or n < 0:
+            continue
+        head = hashlib.md5(sid.encode()).hexdigest()[:13]
+        maybe = ["x", "y"][n - 1] if 1 <= n <= 2 else None
+        bits = ",".join(c for i, c in enumerate("abc") if n >> i & 1)
+        expected.append((sid, head, "xyz"[n % 3], maybe, bits))
+    assert rows(engine, sql) == expected
+
+
 def test_integer_division_modulo_and_rounding(engine):
     sql = """
         SELECT n // 3, n % 3, n / 4, round(fee, 1), round(fee, 2), CAST(round(fee) AS BIGINT)

@@ -58,6 +58,11 @@ def test_bad_conf_json_is_a_user_error(monkeypatch, raw):
         ),
         ("SELECT regexp_full_match(s, '[0-9]+')", "SELECT s RLIKE '^(?:[0-9]+)$'"),
         (r"SELECT regexp_matches(s, '\d+'), 'it''s'", r"SELECT s RLIKE '\\d+', 'it\'s'"),
+        ("SELECT md5(k)[1:13], l[2:3]", "SELECT SUBSTRING(MD5(k), 1, 13), SLICE(l, 2, 2)"),
+        (
+            "SELECT l[i + 1], l[2], m['k']",
+            "SELECT TRY_ELEMENT_AT(l, CAST(i + 1 AS INT)), l[1], m['k']",
+        ),
     ],
 )
 def test_rendering_rules(duckdb_sql, spark_sql):

@@ -275,6 +275,32 @@ def _rewrite_regexp_full_match(node: exp.Expression) -> exp.Expression:
     return exp.RegexpLike(this=node.this.copy(), expression=anchored)
 
 
+def _rewrite_bracket(node: exp.Expression) -> exp.Expression:
+    """DuckDB brackets are 1-based; Spark's are 0-based. SQLGlot shifts literal indexes but
+    not computed ones (``list[i + 1]``): those become TRY_ELEMENT_AT(list, CAST(i + 1 AS INT))
+    (1-based, NULL when out of range, as in DuckDB). Canonical SQL uses no maps, so a
+    computed bracket is always a list index.
+    Slices ``s[a:b]`` (1-based, both ends included) of strings become SUBSTRING(s, a, b-a+1),
+    of anything else SLICE(x, a, b-a+1); only slices with literal ends are rewritten."""
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
+        return node
+    index = node.expressions[0]
+    if isinstance(index, exp.Slice):
+        start, end = index.this, index.expression
+        if not all(isinstance(e, exp.Literal) and e.is_int for e in (start, end)):
+            return node
+        first, last = int(start.this), int(end.this)
+        length = exp.Literal.number(max(last - first + 1, 0))
+        is_text = node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)
+        name = "SUBSTRING" if is_text else "SLICE"
+        return _call(name, node.this, exp.Literal.number(first), length)
+    if isinstance(index, exp.Literal):
+        return node  # SQLGlot already shifted it
+    # Spark wants an INT index; DuckDB's are often BIGINT (n % 3 + 1 over a BIGINT column).
+    as_int = exp.Cast(this=index.copy(), to=exp.DataType.build("INT"))
+    return _call("TRY_ELEMENT_AT", node.this, as_int)
+
+
 _REWRITES = (
     _rewrite_date_diff,
     _rewrite_date_sub,
@@ -284,6 +310,7 @@ _REWRITES = (
     _rewrite_hex_cast,
     _rewrite_printf,
     _rewrite_regexp_full_match,
+    _rewrite_bracket,
 )
 
 
@@ -470,8 +497,12 @@ class SparkBackend(Backend):
             df.write.parquet(target)
             self._register(name, self.spark.read.parquet(target))
             return
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)
-        df.count()  # compute now, as DuckDB's CREATE TABLE AS does
+        # Compute now, as DuckDB's CREATE TABLE AS does, and cut the lineage: a persisted
+        # DataFrame still carries its whole plan, so every later step would re-analyse the
+        # plans of all earlier steps (with their CTEs inlined again: allocation's plan over
+        # the detections took Catalyst tens of minutes). A local checkpoint keeps the rows
+        # in executor memory/disk and starts a new plan from them.
+        df = df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         self._register(name, df)
         self._cached[name] = df
 

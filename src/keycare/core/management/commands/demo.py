@@ -25,7 +25,8 @@ class Command(KeycareCommand):
         parser.add_argument("--no-serve", action="store_true", help="stop after loading")
 
     def run(self, *args, **opts):
-        data_dir = Path(settings.KEYCARE_HOME) / "demo-data"
+        # Inside the delivery location, so an administrator can also start a run on it from 日批运行.
+        data_dir = Path(settings.KEYCARE_DATA_DIR) / "demo"
         steps = [
             ("数据库迁移 migrate", lambda: call_command("migrate", verbosity=0)),
             ("生成演示数据 synth", lambda: self._synth(data_dir, opts)),

@@ -68,6 +68,7 @@ class Command(KeycareCommand):
 
     def _run(self, opts, as_json: bool):
         from keycare.engine.pipeline import run_daily
+        from keycare.moments.services import current_definitions
 
         business_date = parse_date(opts["date"])
         data_dir = Path(opts["data"])
@@ -81,6 +82,8 @@ class Command(KeycareCommand):
         if models_dir.exists() and not models_dir.is_dir():
             raise UserError(f"--models-dir: 不是目录 (not a directory): {models_dir}")
         progress = None if as_json or not self.stdout.isatty() else TerminalProgress(self.stdout)
+        # The rules as administrators configured them (built-in YAML until synced).
+        definitions, city_overrides = current_definitions()
         try:
             return run_daily(
                 business_date,
@@ -93,6 +96,8 @@ class Command(KeycareCommand):
                 weekly_weekday=parse_int(opts["weekly_weekday"], "--weekly-weekday", 0, 6),
                 monthly_day=parse_int(opts["monthly_day"], "--monthly-day", 1, 28),
                 models_dir=models_dir,
+                definitions=definitions,
+                city_overrides=city_overrides,
             )
         finally:
             if progress:

@@ -1,0 +1,110 @@
+"""Summarise a load run: p50/p95/p99 per request type against the targets, error ratio, 5xx,
+the login phase and the load average. Usage: report.py OUT_DIR (as run.sh writes it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+# Issue 7: p95 <= 200 ms for the workbench and the API lists, <= 1 s for dashboards.
+TARGETS_MS = [
+    ("/admin-workbench/", 1000),
+    ("/workbench/", 200),
+    ("/tasks/?", 200),
+    ("/api/", 200),
+]
+
+
+def target(name: str) -> int | None:
+    return next((ms for prefix, ms in TARGETS_MS if name.startswith(prefix)), None)
+
+
+def main(out: Path) -> int:
+    rows = _stats(out / "locust_stats.csv")
+    status = _json(out / "status.json")
+    logins = _json(out / "logins.json")
+    lines = [f"working day: {status.get('working_day_seconds', '?')} s after the last login"]
+    lines.append(
+        f"{'request':38} {'n':>6} {'fail':>5} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>6} target"
+    )
+    missed = []
+    for row in rows:
+        if row["Name"] == "Aggregated":
+            continue
+        p95 = _ms(row["95%"])
+        goal = target(row["Name"])
+        verdict = ""
+        if goal is not None and int(row["Request Count"]):
+            verdict = f"<= {goal}: " + ("ok" if p95 <= goal else "MISSED")
+            if p95 > goal:
+                missed.append(row["Name"])
+        lines.append(_line(f"{row['Type']} {row['Name']}", row) + f" {verdict}")
+    total = next((r for r in rows if r["Name"] == "Aggregated"), None)
+    if total:
+        lines.append(_line("all", total))
+        n, failed = int(total["Request Count"]), int(total["Failure Count"])
+        lines.append(f"error ratio: {failed}/{n} = {failed / max(n, 1):.4%}")
+    codes = status.get("working_day", {})
+    server_errors = sum(v for k, v in codes.items() if str(k).isdigit() and int(k) >= 500)
+    lines.append(f"status codes: {dict(sorted(codes.items()))}; 5xx: {server_errors}")
+    if logins:
+        lines.append(f"login phase ({logins['seconds']} s, statistics kept apart):")
+        for entry in logins["entries"]:
+            if entry["name"].startswith("login"):
+                lines.append(
+                    f"  {entry['method']} {entry['name']}: n={entry['requests']} "
+                    f"fail={entry['failures']} p50={entry['p50']} p95={entry['p95']} "
+                    f"p99={entry['p99']} ms"
+                )
+    lines.append("load average (1/5/15 min) during the run: " + _loadavg(out / "loadavg.txt"))
+    lines.append("targets missed: " + (", ".join(missed) if missed else "none"))
+    text = "\n".join(lines)
+    (out / "summary.txt").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _stats(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _ms(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
+
+
+def _line(label: str, row: dict) -> str:
+    cells = [row["50%"], row["95%"], row["99%"], f"{_ms(row['Max Response Time']):.0f}"]
+    return f"{label[:38]:38} {row['Request Count']:>6} {row['Failure Count']:>5} " + " ".join(
+        f"{c:>6}" for c in cells
+    )
+
+
+def _loadavg(path: Path) -> str:
+    try:
+        samples = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "not recorded"
+    ones = [float(s[1]) for s in samples if len(s) >= 4]
+    if not ones:
+        return "not recorded"
+    return (
+        f"1-min min {min(ones):.1f}, mean {sum(ones) / len(ones):.1f}, max {max(ones):.1f} "
+        f"({len(ones)} samples; last {' '.join(samples[-1][1:4])})"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Web and API load benchmark: gunicorn (production settings over plain HTTP, see
+# bench_settings.py) on the database benchmarks/load/prepare.py built, locust headless.
+#
+#   benchmarks/load/run.sh                       # 100 users, 5 minutes after the last login
+#   USERS=20 WORKDAY_SECONDS=60 benchmarks/load/run.sh  # a quick check
+#
+# Locust runs headless (--headless -u 100 -r 10 --csv ...). Every virtual user logs in first
+# (web form and API token, PBKDF2 each); the locustfile resets the statistics after the last
+# login and stops the run WORKDAY_SECONDS later, so the figures cover a 5-minute working day even
+# when the logins queue on a busy machine. MAX_DURATION caps the whole run.
+#
+# Prints p50/p95/p99 per request type, the error ratio and the load average (report.py).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DB=${DB:-keycare_bench}
+USERS=${USERS:-100}
+SPAWN_RATE=${SPAWN_RATE:-10}
+WORKDAY_SECONDS=${WORKDAY_SECONDS:-300}
+MAX_DURATION=${MAX_DURATION:-30m}
+WORKERS=${WORKERS:-4}
+THREADS=${THREADS:-4}
+PORT=${PORT:-18765}
+OUT=${OUT:-var/bench-load/out/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+export DJANGO_SETTINGS_MODULE=bench_settings
+export PYTHONPATH="$PWD/benchmarks/load${PYTHONPATH:+:$PYTHONPATH}"
+export KEYCARE_BENCH_USERS=${KEYCARE_BENCH_USERS:-var/bench-load/users.json}
+export KEYCARE_BENCH_OUT="$OUT"
+export KEYCARE_BENCH_SECONDS="$WORKDAY_SECONDS"
+
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+  echo "port $PORT is already in use: set PORT" >&2
+  exit 2
+fi
+
+# keep-alive above the users' think time (2-6 s): with gunicorn's default of 2 s the client
+# reused connections the server had just closed (connection resets, counted as failures).
+.venv/bin/gunicorn keycare.config.wsgi:application --bind "127.0.0.1:$PORT" \
+  --workers "$WORKERS" --threads "$THREADS" --worker-class gthread --timeout 300 --preload --keep-alive 30 \
+  --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" &
+GUNICORN=$!
+LOADAVG=""
+cleanup() {
+  kill "$GUNICORN" 2>/dev/null || true
+  [ -n "$LOADAVG" ] && kill "$LOADAVG" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+for _ in $(seq 60); do
+  curl -fs -o /dev/null "http://127.0.0.1:$PORT/accounts/login/" && break
+  sleep 1
+done
+
+# Load average every 15 s: other jobs share the 2 cores, and the figures must say so.
+(while true; do echo "$(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 15; done) \
+  > "$OUT/loadavg.txt" &
+LOADAVG=$!
+
+.venv/bin/locust -f benchmarks/load/locustfile.py --headless -u "$USERS" -r "$SPAWN_RATE" \
+  -t "$MAX_DURATION" --host "http://127.0.0.1:$PORT" --csv "$OUT/locust" --only-summary \
+  > "$OUT/locust.log" 2>&1 || true
+
+.venv/bin/python benchmarks/load/report.py "$OUT"

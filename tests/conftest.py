@@ -1,0 +1,131 @@
+"""Session-wide output scan (issue #6): no unmasked mobile or ID number leaves the application.
+
+Every response the Django test client (and DRF's APIClient, built on it) gets back during the
+run — HTML, JSON, XLSX (every XML part of the workbook), CSV — and every log record is scanned
+for a Chinese mobile number (1[3-9] + 9 digits) or an 18-character ID number. A hit in output
+for a user without ``access.unmask_personal_data`` fails the run, however the test that
+produced it ended. Only outputs are scanned, never fixtures' inputs, so test data may hold
+clear numbers. tests/security/test_output_scan.py proves the scan catches a leak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import zipfile
+
+import pytest
+from django.test import client as django_test_client
+
+MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Area code, birth date 19xx/20xx, sequence, check digit: an ID number, not any 18 digits.
+ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
+    r"(?![0-9A-Za-z])"
+)
+UNMASK_PERMISSION = "access.unmask_personal_data"
+PLUGIN_NAME = "keycare_output_scan"
+
+
+class OutputScanner(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.findings: list[str] = []
+        self.scanned = 0
+        self.target = self  # where responses go; swapped by ``private()``
+
+    def scan(self, where: str, text: str, user=None) -> None:
+        self.scanned += 1
+        found = [
+            (kind, match)
+            for kind, regex in (("mobile", MOBILE_RE), ("ID number", ID_RE))
+            for match in regex.finditer(text)
+        ]
+        # The permission is looked up only for a hit, so query-count tests are not disturbed.
+        if not found or _may_unmask(user):
+            return
+        for kind, match in found:
+            context = text[max(match.start() - 40, 0) : match.end() + 40]
+            self.findings.append(f"{kind} {match.group()} in {where}: …{context!r}…")
+
+    def scan_response(self, response) -> None:
+        request = getattr(response, "wsgi_request", None)
+        where = f"{getattr(request, 'method', '?')} {getattr(request, 'path', '?')}"
+        user = getattr(request, "user", None)
+        self.scan(f"{where} -> {response.status_code}", _body_text(response), user)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a scan must never break logging
+            self.target.scan(f"log {record.name}:{record.levelname}", self.format(record))
+
+    @contextlib.contextmanager
+    def private(self):
+        """Send what is produced inside the block to a fresh scanner (for the scan's own tests)."""
+        fresh, saved = OutputScanner(), self.target
+        self.target = fresh
+        try:
+            yield fresh
+        finally:
+            self.target = saved
+
+
+def _may_unmask(user) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    try:
+        return user.has_perm(UNMASK_PERMISSION)
+    except Exception:  # no database in this test: treat as not allowed, so the body is scanned
+        return False
+
+
+def _body_text(response) -> str:
+    if getattr(response, "streaming", False):
+        return ""  # not consumed here: reading would empty it for the test
+    content = response.content
+    if content[:2] == b"PK":  # XLSX (a zip): scan every XML part
+        with contextlib.suppress(zipfile.BadZipFile), zipfile.ZipFile(io.BytesIO(content)) as book:
+            return "\n".join(
+                book.read(name).decode("utf-8", "replace")
+                for name in book.namelist()
+                if name.endswith(".xml")
+            )
+    return content.decode("utf-8-sig", "replace")
+
+
+SCANNER = OutputScanner()
+_original_request = django_test_client.Client.request
+
+
+def _scanning_request(self, **request):
+    response = _original_request(self, **request)
+    with contextlib.suppress(Exception):
+        SCANNER.target.scan_response(response)
+    return response
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(SCANNER, PLUGIN_NAME)
+    django_test_client.Client.request = _scanning_request
+    logging.getLogger().addHandler(SCANNER)
+
+
+def pytest_unconfigure(config):
+    logging.getLogger().removeHandler(SCANNER)
+    django_test_client.Client.request = _original_request
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if SCANNER.findings and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not SCANNER.findings:
+        terminalreporter.write_line(f"output scan: {SCANNER.scanned} outputs, no clear numbers")
+        return
+    terminalreporter.section("output scan: unmasked personal data", red=True)
+    for finding in SCANNER.findings[:50]:
+        terminalreporter.write_line(finding)
+    terminalreporter.write_line(f"{len(SCANNER.findings)} finding(s): the run fails.")

@@ -1,0 +1,265 @@
+"""The hostile-input corpus (hostile_inputs.json, ≥ 500 inputs) against pages, forms, the API
+and the spreadsheet exports: no 500, nothing reflected unescaped, exported cells neutralised.
+
+Pages are discovered, not listed: every web route without arguments (plus the customer and
+task pages of one record) is opened by the first role allowed to, and the filter and form
+fields are read from the page's own HTML, so a new page or field is covered automatically.
+Marked ``hostile``: run once (the SQLite run).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, get_resolver
+from openpyxl import load_workbook
+from rest_framework.test import APIClient
+
+from keycare.core.audit import record
+from keycare.core.exports import FORMULA_PREFIXES, write_csv, write_xlsx
+
+pytestmark = [pytest.mark.hostile, pytest.mark.django_db]
+CORPUS = json.loads(Path(__file__).with_name("hostile_inputs.json").read_text())
+ROLE_ORDER = ("province_admin", "city_admin", "manager", "analyst", "auditor")
+SKIPPED_FORM_ACTIONS = ("/accounts/logout/", "/i18n/setlang/")
+MARKUP = re.compile(r"<[A-Za-z!/?]")
+
+
+def text_of(entry) -> str:
+    """The input as Python text (invalid UTF-8 decoded with surrogateescape)."""
+    if entry["kind"] == "invalid_utf8":
+        return bytes.fromhex(entry["hex"]).decode("utf-8", "surrogateescape")
+    return entry["value"] * entry.get("repeat", 1)
+
+
+def wire_bytes(entry) -> bytes:
+    """The input as bytes on the wire: lone surrogates and invalid UTF-8 sent as they are."""
+    if entry["kind"] == "invalid_utf8":
+        return bytes.fromhex(entry["hex"])
+    return text_of(entry).encode("utf-8", "surrogatepass")
+
+
+def form_encode(fields: dict[str, bytes | str]) -> str:
+    return "&".join(
+        f"{quote(name)}={quote(value if isinstance(value, bytes) else value.encode())}"
+        for name, value in fields.items()
+    )
+
+
+def assert_not_reflected(entry, response, where):
+    """Markup in the input must never come back verbatim in an HTML page."""
+    content_type = response.get("Content-Type", "")
+    text = text_of(entry)
+    if "html" in content_type and MARKUP.search(text):
+        body = response.content.decode("utf-8", "replace")
+        assert text not in body, f"{where}: {text[:80]!r} reflected unescaped"
+
+
+class FormReader(HTMLParser):
+    """Forms on a page: [(method, action, {name: default}, {name: is_hidden})]."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[tuple[str, str, dict, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append(((attrs.get("method") or "get").lower(), attrs.get("action"), {}, {}))
+        elif tag in ("input", "select", "textarea") and self.forms and attrs.get("name"):
+            _method, _action, fields, hidden = self.forms[-1]
+            if attrs.get("type") in ("submit", "button", "checkbox", "radio", "file"):
+                return
+            fields[attrs["name"]] = attrs.get("value") or ""
+            hidden[attrs["name"]] = attrs.get("type") == "hidden"
+
+
+def page_forms(html: str, page: str):
+    reader = FormReader()
+    reader.feed(html)
+    for method, action, fields, hidden in reader.forms:
+        target = action or page
+        if target in SKIPPED_FORM_ACTIONS or not fields:
+            continue
+        yield method, target, fields, hidden
+
+
+def web_pages(world) -> list[str]:
+    """Every web route without arguments, and one customer's and one task's pages."""
+    resolver = get_resolver()
+    pages = []
+    for pattern in resolver.url_patterns:
+        if getattr(pattern, "namespace", None) != "web":
+            continue
+        for sub in pattern.url_patterns:
+            if isinstance(sub, URLPattern) and not sub.pattern.converters:
+                pages.append("/" + str(sub.pattern))
+    customer = world.customers[0].pk
+    task = next(t for t in world.tasks if t.state == "in_progress" and t.manager.manager_id == "A1")
+    return [
+        *pages,
+        f"/customers/{customer}/",
+        f"/customers/{customer}/unmask/",
+        f"/tasks/{task.pk}/",
+    ]
+
+
+def _first_allowed(client, world, page):
+    for username in ROLE_ORDER:
+        client.force_login(world.users[username])
+        if client.get(page).status_code == 200:
+            return username
+    return None
+
+
+def test_corpus_is_large_and_covers_every_kind():
+    kinds = {entry["kind"] for entry in CORPUS}
+    assert len(CORPUS) >= 500
+    assert kinds >= {"sql", "xss", "formula", "control", "unicode", "surrogate", "invalid_utf8"}
+    assert kinds >= {"long", "misc"}
+    assert any(entry.get("value") == "=cmd|' /C calc'!A0" for entry in CORPUS)
+
+
+def test_every_page_filter_and_form_field(client, world):
+    client.raise_request_exception = False  # collect every 5xx instead of stopping at one
+    officer = world.users["province_admin"]  # may unmask, so the unmask form is reached too
+    officer.user_permissions.add(Permission.objects.get(codename="unmask_personal_data"))
+    covered, errors = [], []
+    for page in web_pages(world):
+        username = _first_allowed(client, world, page)
+        if username is None:
+            continue
+        html = client.get(page).content.decode()
+        for method, target, fields, hidden in page_forms(html, page):
+            covered.append(f"{method.upper()} {target} ({username}): {sorted(fields)}")
+            for entry in CORPUS:
+                errors += _send_form(client, entry, method, target, fields, hidden)
+    assert any(line.startswith("GET /customers/ ") for line in covered), covered
+    assert any(line.startswith("POST /tasks/") for line in covered), covered
+    assert any("/unmask/" in line for line in covered), covered
+    assert not errors, "\n".join(errors[:30])
+
+
+def _send_form(client, entry, method, target, fields, hidden) -> list[str]:
+    values = {
+        name: (default if hidden[name] else wire_bytes(entry)) for name, default in fields.items()
+    }
+    body = form_encode(values)
+    if method == "get":
+        response = client.get(f"{target}?{body}")
+    else:
+        response = client.post(
+            target, body, content_type="application/x-www-form-urlencoded", follow=True
+        )
+    where = f"{method.upper()} {target} [{entry['kind']}]"
+    if response.status_code >= 500:
+        return [f"{where}: {response.status_code} for {text_of(entry)[:60]!r}"]
+    assert_not_reflected(entry, response, where)
+    return []
+
+
+API_LISTS = {
+    "customers": ("city", "manager", "status", "value_tier", "archive", "brand", "search"),
+    "tasks": ("state", "channel", "business_date", "business_date_from", "city", "manager"),
+    "appointments": ("kind", "task", "manager", "city", "done", "due_before"),
+    "work-orders": ("status", "priority", "department", "city", "manager", "task"),
+    "campaigns": ("status", "city"),
+    "moments": ("category", "cycle", "enabled", "channel"),
+    "rule-versions": ("moment",),
+    "runs": ("business_date", "status"),
+}
+
+
+def test_api_filters_and_bodies(world):
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['province_admin']}")
+    task = next(t for t in world.tasks if t.state == "in_progress")
+    customer = world.customers[0].pk
+    errors = []
+    for entry in CORPUS:
+        raw = wire_bytes(entry)
+        for endpoint, params in API_LISTS.items():
+            query = form_encode(dict.fromkeys((*params, "ordering", "page", "page_size"), raw))
+            response = client.get(f"/api/{endpoint}/?{query}")
+            if response.status_code >= 500:
+                errors.append(f"GET /api/{endpoint}/ [{entry['kind']}] {response.status_code}")
+        for path, template in (
+            ("/api/work-orders/", {"task": task.pk, "department": "D1", "title": "@@"}),
+            ("/api/work-orders/", {"task": task.pk, "department": "@@", "title": "t"}),
+            ("/api/work-orders/", {"task": "@@", "department": "D1", "title": "t"}),
+            ("/api/appointments/", {"task": task.pk, "kind": "alert", "due_at": "@@"}),
+            (f"/api/tasks/{task.pk}/outcome/", {"result": "reached", "notes": "@@"}),
+            (f"/api/tasks/{task.pk}/outcome/", {"result": "@@"}),
+            (f"/api/customers/{customer}/unmask/", {"reason": "@@"}),
+            ("/api/auth/token/", {"username": "@@", "password": "@@"}),
+        ):
+            body = (
+                json.dumps(template, ensure_ascii=False).encode().replace(b"@@", _json_piece(raw))
+            )
+            response = client.generic("POST", path, body, content_type="application/json")
+            if response.status_code >= 500:
+                errors.append(f"POST {path} [{entry['kind']}] {response.status_code}")
+            assert response.get("Content-Type", "").startswith("application/json"), path
+    assert not errors, "\n".join(errors[:30])
+
+
+def _json_piece(raw: bytes) -> bytes:
+    """``raw`` placed inside a JSON string: escaped when it is text, verbatim when not UTF-8."""
+    try:
+        text = raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return raw
+    return json.dumps(text)[1:-1].encode()
+
+
+@pytest.mark.parametrize(
+    "writer",
+    [write_xlsx, write_csv],
+    ids=["xlsx", "csv"],
+)
+def test_every_exported_cell_is_neutralised(writer):
+    texts = [text_of(entry) for entry in CORPUS if entry["kind"] != "long"]
+    texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]  # a cell holds text
+    body, count = writer(["值"], [[t] for t in texts])
+    assert count == len(texts)
+    cells = _cells(body, writer is write_xlsx)
+    assert len(cells) >= 500  # empty and control-only inputs become empty cells
+    for cell in cells:
+        _assert_neutral(cell)
+
+
+def test_hostile_values_reach_the_audit_export_neutralised(client, world):
+    """Attempted usernames go into the audit log; the auditor's export must not run them."""
+    formulas = [text_of(e) for e in CORPUS if e["kind"] in ("formula", "control")]
+    for text in formulas:
+        record(None, "login_failed", object_type="auth.user", object_id=text[:64])
+    client.force_login(world.users["auditor"])
+    response = client.get("/audit/", {"export": "xlsx", "action": "login_failed"})
+    assert response.status_code == 200
+    cells = _cells(response.content, xlsx=True)
+    assert len(cells) >= len(formulas)
+    for cell in cells:
+        _assert_neutral(cell)
+
+
+def _cells(body: bytes, xlsx: bool) -> list[str]:
+    """Every data cell of column ``value``/``object_id`` as text (header row skipped)."""
+    if xlsx:
+        sheet = load_workbook(io.BytesIO(body), read_only=True).active
+        return [str(c) for row in list(sheet.iter_rows(values_only=True))[1:] for c in row if c]
+    import csv
+
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    return [c for row in rows[1:] for c in row if c]
+
+
+def _assert_neutral(cell: str) -> None:
+    assert "\x00" not in cell, repr(cell)
+    assert not cell.startswith(FORMULA_PREFIXES), f"formula not neutralised: {cell[:60]!r}"
