@@ -111,6 +111,14 @@ def pytest_configure(config):
     logging.getLogger().addHandler(SCANNER)
 
 
+def pytest_runtest_setup(item):
+    # django.setup() applies settings.LOGGING, which replaces the root logger's handlers;
+    # when that happens depends on test order, so the scanner re-attaches before each test.
+    root = logging.getLogger()
+    if SCANNER not in root.handlers:
+        root.addHandler(SCANNER)
+
+
 def pytest_unconfigure(config):
     logging.getLogger().removeHandler(SCANNER)
     django_test_client.Client.request = _original_request

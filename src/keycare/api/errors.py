@@ -13,6 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from keycare.access.masking import scrub_text
 from keycare.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -57,16 +58,17 @@ def api_exception_handler(exc, context):
     detail = getattr(exc, "detail", response.data)
     details = detail if isinstance(detail, dict | list) else {}
     body = {"error": {"code": code, "message": _message(detail), "details": details}}
-    response.data = _encodable(body)
+    response.data = _safe_echo(body)
     return response
 
 
-def _encodable(value):
-    """Messages may echo the input; a lone surrogate in it must not break the JSON encoder."""
+def _safe_echo(value):
+    """Messages may echo the input ("X is not a valid choice"): a mobile or ID number in it is
+    masked like any other output, and a lone surrogate must not break the JSON encoder."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return scrub_text(value.encode("utf-8", "replace").decode("utf-8"))
     if isinstance(value, dict):
-        return {_encodable(k): _encodable(v) for k, v in value.items()}
+        return {_safe_echo(k): _safe_echo(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_encodable(v) for v in value]
+        return [_safe_echo(v) for v in value]
     return value

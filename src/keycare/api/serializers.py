@@ -144,6 +144,7 @@ class AppointmentCreateSerializer(serializers.Serializer):
 class WorkOrderSerializer(serializers.ModelSerializer):
     customer = CustomerBriefSerializer(read_only=True)
     department = serializers.CharField(source="department.code", read_only=True)
+    title = ScrubbedTextField()
     description = ScrubbedTextField()
     resolution = ScrubbedTextField()
 
