@@ -37,6 +37,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+# Run as a script, this folder is on sys.path: one cache of synthetic deliveries for both.
+from engine_run import ensure_delivery
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_ROOT = HERE.parent / "var" / "bench"
 MOMENT_TABLES = ("subscribers", "bills", "usage_weekly", "events", "call_circle")
@@ -228,22 +231,6 @@ def run_child(args) -> int:
 
 
 # --------------------------------------------------------------------------- parent
-
-
-def ensure_delivery(root: Path, subscribers: int, months: int, seed: int) -> tuple[Path, date]:
-    data = root / f"synth-{subscribers}-m{months}-s{seed}"
-    manifest = data / "manifest.json"
-    if not manifest.exists():
-        print(f"generating {subscribers:,} subscribers into {data} ...", flush=True)
-        started = time.perf_counter()
-        code = (
-            "from keycare.synth.generator import generate; "
-            f"generate({str(data)!r}, subscribers={subscribers}, months={months}, seed={seed})"
-        )
-        subprocess.run([sys.executable, "-c", code], check=True)
-        print(f"generated in {time.perf_counter() - started:.1f} s", flush=True)
-    business_date = date.fromisoformat(json.loads(manifest.read_text())["business_date"])
-    return data, business_date
 
 
 def contend(name: str, data: Path, day: date, work: Path, timeout: float | None) -> dict:
