@@ -17,11 +17,9 @@ from typing import Any
 import yaml
 
 from keycare.errors import UserError
+from keycare.yamlio import safe_load
 
 DEFAULT_CONTRACT_PATH = Path(__file__).with_name("contract.yaml")
-
-# libyaml's loader is ~10x faster than the pure-Python one on the 300-field catalog.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 COLUMN_TYPES = ("string", "int", "float", "bool", "date", "timestamp", "month")
 NUMERIC_TYPES = ("int", "float")
@@ -173,7 +171,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return yaml.load(text, Loader=_SAFE_LOADER)  # nosec B506
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

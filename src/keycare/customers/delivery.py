@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from keycare.errors import UserError
+from keycare.yamlio import safe_load
 
 ARROW_TYPES = {
     "string": pa.string(),
@@ -39,7 +40,7 @@ BATCH_ROWS = 100_000
 @cache
 def contract() -> dict:
     text = resources.files("keycare.catalog").joinpath("contract.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return safe_load(text)
 
 
 @cache
@@ -47,7 +48,7 @@ def catalog_column_types() -> dict[str, pa.DataType]:
     """Arrow types of the catalog's raw ``subscribers`` columns (for typing CSV files)."""
     try:
         text = resources.files("keycare.catalog").joinpath("fields.yaml").read_text("utf-8")
-        fields = yaml.safe_load(text).get("fields", [])
+        fields = safe_load(text).get("fields", [])
     except (OSError, yaml.YAMLError, AttributeError):
         return {}
     return {

@@ -22,6 +22,7 @@ from keycare.engine import conditions as cond
 from keycare.engine import explain
 from keycare.engine.conditions import DefinitionError, Schema, ThresholdSpec
 from keycare.engine.view import FieldInfo, catalog_fields, field_types
+from keycare.yamlio import safe_load
 
 DEFAULT_PATH = Path(__file__).with_name("moments.yaml")
 CONTRACT_PATH = Path(__file__).resolve().parent.parent / "catalog" / "contract.yaml"
@@ -126,7 +127,7 @@ def load_definitions(path=None, city_overrides: dict | None = None, catalog=None
     except OSError as exc:
         raise DefinitionError(f"moment definitions {path}: cannot read ({exc.strerror})") from None
     try:
-        document = yaml.safe_load(text) or {}
+        document = safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise DefinitionError(f"moment definitions {path}: not valid YAML ({exc})") from None
     return parse_definitions(document, city_overrides, catalog=catalog)
@@ -174,7 +175,7 @@ def parse_definitions(
 
 def _event_types() -> frozenset[str] | None:
     try:
-        contract = yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
+        contract = safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
         return frozenset(contract["files"]["events"]["fields"]["event_type"]["enum"])
     except (OSError, KeyError, TypeError):
         return None

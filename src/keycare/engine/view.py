@@ -23,11 +23,11 @@ from functools import cache
 from pathlib import Path
 
 import sqlglot
-import yaml
 from sqlglot import exp
 
 from keycare.engine import calendar as cal
 from keycare.errors import UserError
+from keycare.yamlio import safe_load
 
 VIEW_NAME = "unified_view"
 BASE_TABLE = "subscribers"
@@ -170,7 +170,7 @@ def _load_default_catalog():
         from keycare.catalog.fields import load_catalog
     except ImportError:
         with _CATALOG_YAML.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)["fields"]
+            return safe_load(fh)["fields"]
     return load_catalog()
 
 

@@ -10,9 +10,8 @@ import copy
 import functools
 from pathlib import Path
 
-import yaml
-
 from keycare.moments.models import CityThreshold, DefinitionSetVersion, MomentDefinition
+from keycare.yamlio import safe_load
 
 # YAML key of a moment entry -> MomentDefinition column.
 YAML_TO_COLUMN = {
@@ -51,9 +50,8 @@ def read_builtin_document() -> dict:
 @functools.lru_cache(maxsize=4)
 def _parsed_yaml(path: Path, mtime_ns: int) -> dict:
     """Parsed once per file version: every validation needs the document's top-level keys."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as fh:
-        document = yaml.load(fh, Loader=loader) or {}  # nosec B506
+        document = safe_load(fh) or {}
     if isinstance(document, list):  # a bare list of moments
         document = {"moments": document}
     return document
