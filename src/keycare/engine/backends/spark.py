@@ -58,6 +58,11 @@ _DEFAULT_CONF = {
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    # The moment view filters on the union of the moments' scopes (a long OR) and joins a
+    # dozen grouped scans; Catalyst's constraint propagation multiplies such predicates
+    # across the joins until the driver runs out of heap (OutOfMemoryError in
+    # QueryPlanConstraints). It only infers extra filters, so results are the same without it.
+    "spark.sql.constraintPropagation.enabled": "false",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.log.level": "ERROR",
