@@ -6,7 +6,7 @@ export KEYCARE_HOME ?= $(CURDIR)/var
 # PostgreSQL used by the database tests (trust auth on this machine kind).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/keycare
 
-.PHONY: demo test install install-dev install-spark lint pgtest unittest test-spark test-spark-full
+.PHONY: demo test install install-dev install-spark system-deps lint pgtest unittest test-spark test-spark-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,4 +45,8 @@ test-spark: install-spark
 test-spark-full: install-spark
 	$(BIN)/pytest -q -m spark
 
-test: lint unittest pgtest test-spark
+# Java, Chromium, a Chinese font, gettext (Debian packages, only where missing); PostgreSQL up.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps lint unittest pgtest test-spark
