@@ -32,6 +32,9 @@ export KEYCARE_BENCH_USERS=${KEYCARE_BENCH_USERS:-var/bench-load/users.json}
 export KEYCARE_BENCH_OUT="$OUT"
 export KEYCARE_BENCH_SECONDS="$WORKDAY_SECONDS"
 
+# locust and gunicorn are the `bench` extra (pinned in pyproject.toml).
+[ -x .venv/bin/locust ] && [ -x .venv/bin/gunicorn ] || .venv/bin/pip install -q -e '.[bench]'
+
 if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
   echo "port $PORT is already in use: set PORT" >&2
   exit 2
