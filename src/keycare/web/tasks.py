@@ -2,12 +2,12 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.shortcuts import render
 from django.utils.dateparse import parse_date
 
-from keycare.access.masking import mask_mobile, mask_name
-from keycare.workorders.models import ServiceTask, TaskChannel, TaskMoment, TaskState
+from keycare.web.task_rows import task_rows, with_row_columns
+from keycare.workorders.models import ServiceTask, TaskChannel, TaskState
 
 PAGE_SIZE = 50
 
@@ -40,25 +40,9 @@ def task_list(request):
     # COUNT(*) lets PostgreSQL count from an index alone (COUNT(id) reads every task row).
     counts = dict(scoped.values_list("state").annotate(n=Count("*")).order_by())
     page = Paginator(
-        tasks.select_related("customer", "manager")
-        .prefetch_related(
-            Prefetch(
-                "moments",
-                queryset=TaskMoment.objects.select_related("moment").order_by("-priority"),
-            )
-        )
-        .order_by("-business_date", "-priority_score", "id"),
-        PAGE_SIZE,
+        with_row_columns(tasks).order_by("-business_date", "-priority_score", "id"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
-    rows = [
-        {
-            "task": task,
-            "name": mask_name(task.customer.name),
-            "msisdn": mask_mobile(task.customer.msisdn),
-            "moments": [m.moment for m in task.moments.all()],
-        }
-        for task in page
-    ]
+    rows = task_rows(page)
     return render(
         request,
         "web/task_list.html",

@@ -5,17 +5,17 @@ the page issues a fixed number of queries whatever the portfolio size.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Max, Q
 from django.shortcuts import render
 from django.utils import timezone
 
 from keycare.access.masking import mask_mobile, mask_name
 from keycare.customers.models import Customer, ValueTier
+from keycare.web.task_rows import task_rows, with_row_columns
 from keycare.workorders.models import (
     Appointment,
     CampaignTask,
     ServiceTask,
-    TaskMoment,
     TaskState,
 )
 
@@ -53,34 +53,9 @@ def _today_counts(today):
     return today.aggregate(**counts, high_risk=high_risk)
 
 
-# The columns the rows show: a customer has ~140 and a moment definition three JSON
-# documents, and building them for every row was most of the page's database-side cost.
-ROW_TASK_FIELDS = ("id", "priority_score", "risk_probability", "channel", "state")
-ROW_CUSTOMER_FIELDS = ("customer", "customer__name", "customer__msisdn")
-ROW_MOMENT_FIELDS = ("id", "task", "priority", "moment", "moment__code", "moment__name_zh")
-
-
 def _today_rows(today):
-    moments = (
-        TaskMoment.objects.select_related("moment")
-        .only(*ROW_MOMENT_FIELDS)
-        .order_by("-priority", "moment__code")
-    )
-    ranked = (
-        today.select_related("customer")
-        .only(*ROW_TASK_FIELDS, *ROW_CUSTOMER_FIELDS)
-        .prefetch_related(Prefetch("moments", queryset=moments))
-        .order_by("-priority_score", "id")[:TODAY_TASK_LIMIT]
-    )
-    return [
-        {
-            "task": task,
-            "name": mask_name(task.customer.name),
-            "msisdn": mask_mobile(task.customer.msisdn),
-            "moments": [m.moment for m in task.moments.all()],
-        }
-        for task in ranked
-    ]
+    ranked = with_row_columns(today).order_by("-priority_score", "id")[:TODAY_TASK_LIMIT]
+    return task_rows(ranked)
 
 
 def _appointments(user):
