@@ -25,9 +25,7 @@ line number - 1, equal to the data row unless a quoted field spans lines.
 How: CSV files are parsed once, all-varchar, by DuckDB into a staging Parquet with a row
 number (structurally broken lines come from DuckDB's reject table). Then one SQL pass per
 file computes the typed columns and a ``_rule`` per row (TRY_CAST plus rule predicates), a
-second finds duplicate keys by their hashes. On DuckDB the two are one scan: it returns the
-key hashes of the passing rows, sorted in numpy to find repeats, and says whether any row
-broke a rule (only then are the broken rows' numbers looked up). The accepted relation is a view over the
+second finds duplicate keys by their hashes (sorted in numpy on DuckDB). The accepted relation is a view over the
 source that excludes the (few) quarantined row numbers, so a clean 10M-row Parquet file is
 never copied. All rule SQL is DuckDB-dialect text that the backend renders for its engine.
 """
@@ -359,17 +357,8 @@ def _ingest_file(
     # Pass 1 keeps only the row numbers (a small plan); the explained rows are fetched in
     # pass 2, whose plan (a flag list and the raw text over every column) costs more to
     # build than a clean file costs to scan, and only when there is something to explain.
-    # On DuckDB, pass 1 also yields the key hashes of the rows that pass, and the scan for
-    # the broken rows' numbers runs only when there are any (rarely): one scan, not two.
-    if _is_duckdb(backend):
-        hashes, any_bad = _ok_key_hashes(backend, rule, typed, checks)
-        bad_sql = _bad_row_numbers_sql(typed, checks if any_bad else [])
-        backend.materialize(bad, bad_sql)
-        _find_duplicates_by_hash(backend, rule, source, source_types, bad, dup, hashes)
-    else:
-        backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
-        has_bad = bool(backend.scalar(f"SELECT count(*) > 0 FROM {bad}"))
-        backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad, has_bad))
+    backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
+    _find_duplicates(backend, rule, source, source_types, bad, dup)
     bad_rows = _EMPTY_BAD
     if backend.scalar(f"SELECT count(*) FROM {bad}"):
         bad_rows = backend.to_arrow(_bad_rows_sql(typed, checks, raw, bad))
@@ -758,44 +747,31 @@ def _bad_rows_sql(typed: str, checks: list[Check], raw: str, bad: str) -> str:
     )
 
 
-def _ok_key_hashes(
-    backend: Backend, rule: FileRule, typed: str, checks: list[Check]
-) -> tuple[np.ndarray, bool]:
-    """(key hashes of the rows passing every row rule, whether any row broke one).
-
-    A broken row's hash is NULL. A predicate over NULL is NULL and counts as not broken, as
-    in the WHERE of ``_bad_row_numbers_sql``. The typed key columns are the same casts as in
-    ``_ok_rows_sql``, so the hashes equal the ones ``_duplicate_rows_sql`` computes.
-    """
-    keys = ", ".join(f'"{k}"' for k in rule.key)
-    preds = " OR ".join(f"({c.predicate})" for c in checks) or "false"
-    column = backend.con.sql(
-        f'SELECT CASE WHEN {preds} THEN NULL ELSE hash({keys}) END AS h FROM "{typed}"'
-    ).fetchnumpy()["h"]
-    if isinstance(column, np.ma.MaskedArray) and column.mask.any():
-        return column.compressed(), True
-    return np.asarray(column), False
-
-
-def _find_duplicates_by_hash(
+def _find_duplicates(
     backend: Backend,
     rule: FileRule,
     source: str,
     source_types: dict[str, pa.DataType],
     bad: str,
     dup: str,
-    hashes: np.ndarray,
 ) -> None:
     """Materialise ``dup``: every repeat of a key among the rows passing the row rules.
 
-    The candidate hashes are found by sorting the key hashes in numpy: on DuckDB a GROUP BY
-    over tens of millions of distinct hashes costs about 4x the CPU of fetching them and
-    sorting (profile in docs/performance.md). The rows are then found by the same SQL as on
-    other engines, restricted to the (usually no) candidate hashes.
+    On DuckDB the candidate hashes are found by sorting the key hashes in numpy: a GROUP BY
+    over tens of millions of distinct hashes costs DuckDB about 4x the CPU of fetching
+    them and sorting (profile in docs/performance.md). The rows are then found by the same
+    SQL as on other engines, restricted to the (usually no) candidate hashes.
     """
     has_bad = bool(backend.scalar(f"SELECT count(*) > 0 FROM {bad}"))
+    if not _is_duckdb(backend):
+        backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad, has_bad))
+        return
+    keys = ", ".join(f'"{k}"' for k in rule.key)
+    ok = _ok_rows_sql(rule, source, source_types, bad, has_bad)
+    hashes = backend.con.sql(f"SELECT hash({keys}) AS h FROM {ok}").fetchnumpy()["h"]
     hashes.sort()
     repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
     candidates = f"_dupcand_{rule.name}"
     backend.register_arrow(candidates, pa.table({"h": pa.array(repeated, pa.uint64())}))
     sql = _duplicate_rows_sql(rule, source, source_types, bad, has_bad, candidates)
