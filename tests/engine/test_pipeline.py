@@ -181,7 +181,8 @@ def _call(*args, **opts):
     return out.getvalue()
 
 
-def test_command_json_summary_is_the_last_line(db, delivery, tmp_path):
+def _json_summary_of_a04_run(delivery, tmp_path) -> dict:
+    """`keycare run --json` for A04 (and the N01 guard); its last line, parsed."""
     out = _call(
         date="2026-11-23",
         data=str(delivery),
@@ -190,7 +191,11 @@ def test_command_json_summary_is_the_last_line(db, delivery, tmp_path):
         moments="a04,N01",
         json=True,
     )
-    summary = json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_command_json_summary_is_the_last_line(db, delivery, tmp_path):
+    summary = _json_summary_of_a04_run(delivery, tmp_path)
     assert summary["status"] == "published"
     assert summary["business_date"] == "2026-11-23"
     assert summary["counts"] == {"A04": 1}
@@ -206,15 +211,7 @@ def test_command_runs_the_rules_as_configured_in_the_app(db, delivery, tmp_path)
     sync_builtin_definitions()
     a04 = MomentDefinition.objects.get(code="A04")
     update_moment(None, a04, {"thresholds": {"min_balance": 0}}, note="test: nobody is below 0")
-    out = _call(
-        date="2026-11-23",
-        data=str(delivery),
-        runs_dir=str(tmp_path / "runs"),
-        quarantine_limit="50%",
-        moments="a04,N01",
-        json=True,
-    )
-    summary = json.loads(out.strip().splitlines()[-1])
+    summary = _json_summary_of_a04_run(delivery, tmp_path)
     assert summary["status"] == "published"
     assert summary["counts"].get("A04", 0) == 0  # the built-in YAML would fire it once
 

@@ -18,6 +18,7 @@ by hand, so none can forget to.
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db import models
 
 from keycare.access import roles
@@ -37,6 +38,14 @@ def user_scope(user) -> tuple[str | None, object | None]:
     if profile.role in (roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST):
         return profile.role, profile.city_id
     return profile.role, None
+
+
+def require_role(user, allowed, message: str = "") -> tuple[str | None, object | None]:
+    """(role, scope) of a user whose role is in ``allowed``; anyone else is refused (403)."""
+    role, scope = user_scope(user)
+    if role not in allowed:
+        raise PermissionDenied(message)
+    return role, scope
 
 
 class RestrictedQuerySet(models.QuerySet):

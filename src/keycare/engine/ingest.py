@@ -38,7 +38,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -303,25 +302,16 @@ def ingest(
     staging_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
     quarantined: list[pa.Table] = []
-    # Checksums are single-threaded reads of every byte (~7 s at 10M subscribers); hashlib
-    # releases the GIL, so one thread hashes while the engine validates on the other core.
-    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keycare-sha256")
-    try:
-        checksums = {name: hasher.submit(sha256_file, src.path) for name, src in files.items()}
-        for rule in rules:
-            if progress:
-                progress(rule.name)
-            if rule.name not in files:
-                _register_empty(backend, rule)
-                continue
-            result, table = _ingest_file(
-                backend, rule, files[rule.name], staging_dir, checksums[rule.name]
-            )
-            results[rule.name] = result
-            quarantined.append(table)
-            _check_rate(result, quarantine_limit)
-    finally:  # a rejected delivery does not wait for the files not yet hashed
-        hasher.shutdown(wait=True, cancel_futures=True)
+    for rule in rules:
+        if progress:
+            progress(rule.name)
+        if rule.name not in files:
+            _register_empty(backend, rule)
+            continue
+        result, table = _ingest_file(backend, rule, files[rule.name], staging_dir)
+        results[rule.name] = result
+        quarantined.append(table)
+        _check_rate(result, quarantine_limit)
     quarantine = pa.concat_tables([QUARANTINE_SCHEMA.empty_table(), *quarantined])
     backend.register_arrow("quarantine", quarantine)
     return IngestResult(files=results, business_date=delivered, quarantine=quarantine)
@@ -340,8 +330,9 @@ def _check_rate(result: FileResult, limit: float) -> None:
 
 
 def _ingest_file(
-    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path, checksum: Future
+    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path
 ) -> tuple[FileResult, pa.Table]:
+    checksum = sha256_file(src.path)
     source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
     source_types = _relation_types(backend, source)
     missing = [c.name for c in rule.columns if c.required and c.name not in source_types]
@@ -390,7 +381,7 @@ def _ingest_file(
         name=rule.name,
         path=str(src.path),
         format=src.format,
-        sha256=checksum.result(),
+        sha256=checksum,
         rows_in=rows_in,
         accepted=accepted,
         quarantined=table.num_rows,

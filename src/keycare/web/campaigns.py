@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from keycare.access import roles
 from keycare.access.masking import mask_mobile, mask_name
-from keycare.access.querysets import user_scope
+from keycare.access.querysets import require_role
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
 from keycare.managers.models import Manager
@@ -60,10 +60,7 @@ STATUS_FILTERS = {
 
 
 def _require_role(user):
-    role, scope = user_scope(user)
-    if role not in CAMPAIGN_ROLES:
-        raise PermissionDenied("您的角色不能查看计划活动")
-    return role, scope
+    return require_role(user, CAMPAIGN_ROLES, "您的角色不能查看计划活动")
 
 
 def _visible(user, role):

@@ -34,7 +34,7 @@ from django.views.decorators.http import require_POST
 
 from keycare.access import roles
 from keycare.access.masking import mask_field, scrub_text
-from keycare.access.querysets import user_scope
+from keycare.access.querysets import require_role
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments.models import MomentDefinition
@@ -49,10 +49,7 @@ STEP_LABELS = runjobs.STEP_LABELS
 
 
 def _require_admin(user) -> str:
-    role, _scope = user_scope(user)
-    if role not in ADMIN_ROLES:
-        raise PermissionDenied
-    return role
+    return require_role(user, ADMIN_ROLES)[0]
 
 
 # --- the list ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
@@ -18,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keycare.access import roles
-from keycare.access.querysets import user_scope
+from keycare.access.querysets import require_role
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
 from keycare.workorders import actions
@@ -44,10 +43,7 @@ EMPTY_ROW = {"field": "", "op": "", "value": ""}
 
 def require_admin(user):
     """(role, scope) of an administrator; anyone else is refused."""
-    role, scope = user_scope(user)
-    if role not in SEGMENT_ROLES:
-        raise PermissionDenied("只有管理员可以管理客户群和计划活动")
-    return role, scope
+    return require_role(user, SEGMENT_ROLES, "只有管理员可以管理客户群和计划活动")
 
 
 @login_required

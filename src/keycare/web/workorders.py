@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 
 from keycare.access import roles
 from keycare.access.masking import mask_mobile, mask_name, scrub_text
-from keycare.access.querysets import user_scope
+from keycare.access.querysets import require_role
 from keycare.core.models import AuditEvent
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
@@ -49,10 +49,7 @@ HISTORY_LABELS = {
 
 
 def _require_reader(user):
-    role, _scope = user_scope(user)
-    if role not in READER_ROLES:
-        raise PermissionDenied("您的角色不能查看工单")
-    return role
+    return require_role(user, READER_ROLES, "您的角色不能查看工单")[0]
 
 
 @login_required
