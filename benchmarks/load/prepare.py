@@ -297,7 +297,7 @@ def _history_sql(last: date, days: int) -> list[tuple[str, str]]:
         (
             "portfolio ranks",
             """CREATE TEMP TABLE bench_portfolio ON COMMIT DROP AS
-               SELECT c.id AS customer_id, c.manager_id,
+               SELECT c.id AS customer_id, c.manager_id, c.city_id,
                       row_number() OVER (PARTITION BY c.manager_id ORDER BY c.id) - 1 AS rn,
                       count(*) OVER (PARTITION BY c.manager_id) AS n, m.daily_capacity AS cap,
                       m.user_id
@@ -325,7 +325,7 @@ def _history_sql(last: date, days: int) -> list[tuple[str, str]]:
             f"""INSERT INTO workorders_servicetask (created_at, updated_at, customer_id,
                    manager_id, run_id, business_date, cycle, priority_score, risk_probability,
                    risk_reasons, health_scores, channel, state, version, claimed_by_id,
-                   claimed_at, handled_at, feedback)
+                   claimed_at, handled_at, feedback, city_id)
                SELECT t.at, t.at, p.customer_id, p.manager_id, r.id, t.d, 'daily',
                    round((100 * random())::numeric, 2), round(random()::numeric, 3),
                    '["ARPU 下降", "流量使用下降"]',
@@ -335,7 +335,7 @@ def _history_sql(last: date, days: int) -> list[tuple[str, str]]:
                           CASE WHEN random() < 0.9 THEN 'unhandled' ELSE 'in_progress' END
                         WHEN random() < 0.85 THEN 'handled_no_change'
                         WHEN random() < 0.5 THEN 'handled_new_alert' ELSE 'unhandled' END,
-                   1, NULL, NULL, NULL, ''
+                   1, NULL, NULL, NULL, '', p.city_id
                FROM bench_portfolio p
                CROSS JOIN generate_series(0, {days - 1}) AS k
                CROSS JOIN LATERAL (SELECT {day} AS d,

@@ -98,6 +98,9 @@ def test_load_creates_everything_linked(first_run, customers, moments, manager):
     assert run.quarantined == 1 and run.loaded_at is not None
     s001 = ServiceTask.objects.get(customer=customers[0])
     assert s001.manager == manager and s001.channel == "call" and s001.risk_probability == 0.42
+    # Bulk-created tasks carry their customer's city: the city administrators' scope.
+    assert {t.city_id for t in ServiceTask.objects.all()} == {customers[0].city_id}
+    assert all(t.city_id == t.customer.city_id for t in ServiceTask.objects.all())
     assert [m.moment.code for m in s001.moments.all()] == ["A03", "A04"]  # priority order
     assert s001.moments.get(moment__code="A04").params == {"balance": 3.5, "balance_below": 10}
     assert Suppression.objects.get().suppressed_codes == ["A03", "A04"]

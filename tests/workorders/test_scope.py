@@ -1,7 +1,13 @@
 """Every scoped model's scope paths resolve, as the access layer uses them ("<path>_id")."""
 
+from datetime import date
+
 import pytest
 from django.apps import apps
+
+from keycare.workorders.models import ServiceTask, fill_task_cities
+
+from .conftest import make_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -14,3 +20,14 @@ def test_scope_paths_resolve(label):
         assert hasattr(model.objects, "restrict"), model
         for path in model.scope.values():
             str(model.objects.filter(**{f"{path}_id": 1}).query)  # raises FieldError if wrong
+
+
+def test_a_task_takes_its_customers_city(org, manager):
+    customer = make_customer(org, 1, manager=manager, city="C0512")
+    task = ServiceTask.objects.create(customer=customer, business_date=date(2026, 11, 20))
+    assert task.city == org["C0512"][0]
+    # Tasks bulk-created without one get it from their customer, in one UPDATE.
+    ServiceTask.objects.filter(pk=task.pk).update(city=None)
+    assert fill_task_cities(ServiceTask.objects.all()) == 1
+    task.refresh_from_db()
+    assert task.city == org["C0512"][0]

@@ -33,6 +33,7 @@ from keycare.workorders.models import (
     Suppression,
     TaskMoment,
     TaskState,
+    fill_task_cities,
 )
 
 BATCH = 2000
@@ -357,6 +358,7 @@ class _Loader:
         ServiceTask.objects.filter(pk__in=withdrawn).delete()
         counts["withdrawn"] = len(withdrawn)
         ServiceTask.objects.bulk_create(to_create, batch_size=BATCH)
+        fill_task_cities(ServiceTask.objects.filter(business_date=self.date))
         ServiceTask.objects.bulk_update(to_update, [*_TASK_FIELDS, "version"], batch_size=BATCH)
         self._replace_task_moments(moments_for, to_update)
         self.summary["tasks"] = counts
