@@ -5,7 +5,8 @@ from datetime import date, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from keycare.access import roles
 from keycare.workorders.models import (
@@ -58,7 +59,7 @@ def test_today_tasks_ranked_and_counted_in_scope(client, world, login_as):
     assert response.status_code == 200
     ctx = response.context
     assert ctx["day"] == DAY
-    scores = [row["task"].priority_score for row in ctx["rows"]]
+    scores = [float(row["priority"]) for row in ctx["rows"]]
     assert scores == [10, 8, 6, 4, 2, 0]  # only M1's even customers, today's run, ranked
     counts = {value: n for value, _label, n in ctx["states"]}
     assert counts == {
@@ -87,7 +88,7 @@ def test_appointments_due_handled_and_not_yet_due(client, world, login_as):
     appointments = client.get("/workbench/").context["appointments"]
     assert (appointments["handled"], appointments["due"], appointments["upcoming"]) == (1, 1, 1)
     assert len(appointments["due_rows"]) == 1
-    assert appointments["due_rows"][0]["appointment"].due_at <= now
+    assert appointments["due_rows"][0]["due_at"] <= now
 
 
 def test_campaigns_with_unfinished_tasks(client, world, login_as):
@@ -130,3 +131,27 @@ def test_empty_scope_renders(client, world, login_as):
     login_as(roles.ROLE_AUDITOR)
     response = client.get("/workbench/")
     assert response.status_code == 200 and response.context["rows"] == []
+
+
+def test_rows_print_what_the_task_holds(client, world, login_as, moment):
+    manager = world["managers"][0]
+    task = ServiceTask.objects.get(customer=world["customers"][2], business_date=DAY)
+    second = moment.__class__.objects.create(code="Z99", name_zh="", cycle="daily")
+    TaskMoment.objects.create(task=task, moment=second, priority=90)
+    Appointment.objects.create(
+        customer=task.customer, manager=manager, task=task, kind="alert",
+        due_at=timezone.now() - timedelta(minutes=5),
+    )  # fmt: skip
+    login_as(roles.ROLE_MANAGER, manager=manager)
+    with translation.override("zh-hans"):
+        response = client.get("/workbench/")
+    row = next(r for r in response.context["rows"] if r["pk"] == task.pk)
+    assert row["url"] == reverse("web:task-detail", args=[task.pk])
+    assert (row["priority"], row["risk"], row["channel"], row["state"]) == (
+        "2.0", "0.90", "外呼", "处理中",
+    )  # fmt: skip
+    assert row["moments"] == ["Z99 Z99", f"{moment.code} {moment.name_zh}"]  # priority order
+    due = response.context["appointments"]["due_rows"][0]
+    assert due["url"] == row["url"] and due["kind"] == "预警类预约" and "*" in due["name"]
+    html = response.content.decode()
+    assert f'href="{row["url"]}"' in html and "Z99 Z99" in html

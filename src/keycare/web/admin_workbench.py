@@ -213,7 +213,7 @@ def _ranking(tasks, day):
     accepted = dict(
         window.filter(outcomes__recommendation=Recommendation.ACCEPTED)
         .values_list("manager_id")
-        .annotate(n=Count("outcomes"))
+        .annotate(n=Count("*"))  # COUNT(*), not of an id: index-only on both tables
         .order_by()
     )
     for row in rows:

@@ -364,7 +364,10 @@ class Recommendation(models.TextChoices):
 class Outcome(models.Model):
     """What happened when the manager contacted the customer."""
 
-    task = models.ForeignKey(ServiceTask, on_delete=models.CASCADE, related_name="outcomes")
+    # Indexed with the recommendation below (the ranking counts accepted outcomes index-only).
+    task = models.ForeignKey(
+        ServiceTask, on_delete=models.CASCADE, related_name="outcomes", db_index=False
+    )
     contact_result = models.CharField(_("接触结果"), max_length=16, choices=ContactResult.choices)
     recommendation = models.CharField(
         _("建议结果"), max_length=16, choices=Recommendation.choices, default=Recommendation.NONE
@@ -381,6 +384,9 @@ class Outcome(models.Model):
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(fields=["task", "recommendation"], name="outcome_task_recommendation")
+        ]
         verbose_name = _("处理结果")
         verbose_name_plural = _("处理结果")
 
