@@ -19,7 +19,9 @@ import zipfile
 import pytest
 from django.test import client as django_test_client
 
-MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Not after "<digit>.": the fraction of a number is not a phone number (an Excel date serial
+# such as 46350.13497551018, written between 03:07 and 04:48 Beijing time, matched once).
+MOBILE_RE = re.compile(r"(?<!\d)(?<!\d\.)1[3-9]\d{9}(?!\d)")
 # Area code, birth date 19xx/20xx, sequence, check digit: an ID number, not any 18 digits.
 ID_RE = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"

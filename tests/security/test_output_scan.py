@@ -28,7 +28,11 @@ def leak_json(request):
 
 
 def masked_html(request):
-    return HttpResponse("<td>138****5678</td><td>320102********123X</td><td>20261123124733001</td>")
+    # ... and an Excel date serial, whose fraction once looked like a mobile number.
+    return HttpResponse(
+        "<td>138****5678</td><td>320102********123X</td><td>20261123124733001</td>"
+        "<v>46350.13497551018</v>"
+    )
 
 
 def leak_xlsx(request):
@@ -122,3 +126,4 @@ def test_findings_fail_a_session_that_would_otherwise_pass(pytestconfig, scanner
         assert clean.exitstatus == pytest.ExitCode.OK
     finally:
         module["SCANNER"] = saved
+
