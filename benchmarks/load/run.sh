@@ -4,6 +4,7 @@
 #
 #   benchmarks/load/run.sh                       # 100 users, 5 minutes after the last login
 #   USERS=20 WORKDAY_SECONDS=60 benchmarks/load/run.sh  # a quick check
+#   WORKERS=8 THREADS=2 benchmarks/load/run.sh   # gunicorn processes x threads (default 4 x 4; 8 x 2 measured slower)
 #
 # Locust runs headless (--headless -u 100 -r 10 --csv ...). Every virtual user logs in first
 # (web form and API token, PBKDF2 each); the locustfile resets the statistics after the last
@@ -25,7 +26,16 @@ PORT=${PORT:-18765}
 OUT=${OUT:-var/bench-load/out/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+# Every run works on a fresh copy of the prepared database: a run claims and completes
+# thousands of today's tasks, so a second run on the same data would find less work to do
+# (and lighter pages) than the first. FRESH=0 reuses the database as it is.
+RUN_DB=$DB
+if [ "${FRESH:-1}" = 1 ]; then
+  RUN_DB=${DB}_run
+  psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS $RUN_DB" \
+    -c "CREATE DATABASE $RUN_DB TEMPLATE $DB"
+fi
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$RUN_DB"
 export DJANGO_SETTINGS_MODULE=bench_settings
 export PYTHONPATH="$PWD/benchmarks/load${PYTHONPATH:+:$PYTHONPATH}"
 export KEYCARE_BENCH_USERS=${KEYCARE_BENCH_USERS:-var/bench-load/users.json}
