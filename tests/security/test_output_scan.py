@@ -126,4 +126,3 @@ def test_findings_fail_a_session_that_would_otherwise_pass(pytestconfig, scanner
         assert clean.exitstatus == pytest.ExitCode.OK
     finally:
         module["SCANNER"] = saved
-
