@@ -121,6 +121,14 @@ def pytest_runtest_setup(item):
         root.addHandler(SCANNER)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached figures (the administrators' dashboards) must not outlive their test's data."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def pytest_unconfigure(config):
     logging.getLogger().removeHandler(SCANNER)
     django_test_client.Client.request = _original_request

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -180,9 +181,37 @@ def test_query_count_does_not_grow_with_rows(client, login_as, data, managers, m
         customer = data.customer(managers[i % 2])
         data.detection(customer, moment)
         data.task(customer, managers[i % 2], "handled_no_change", accepted=True)
+    cache.clear()
     with CaptureQueriesContext(connection) as after:
         _page(client)
     assert len(after) == len(before)
+
+
+def test_ranking_and_detections_are_cached_per_scope(client, login_as, org, data, managers):
+    login_as("province_admin")
+    with CaptureQueriesContext(connection) as first:
+        province = _page(client).context
+    with CaptureQueriesContext(connection) as second:
+        again = _page(client).context
+    assert len(second) == len(first) - 3  # the ranking's two queries and the detections'
+    assert again["ranking"] == province["ranking"] and again["detections"] == province["detections"]
+    # A city administrator never gets the province's cached figures.
+    user = login_as("city_admin")
+    user.staffprofile.city = org["city"]
+    user.staffprofile.save()
+    city = _page(client).context
+    assert {r["manager__name"] for r in province["ranking"]} > {
+        r["manager__name"] for r in city["ranking"]
+    }
+    assert city["detections"]["total"] == 4 < province["detections"]["total"]
+    # Within the minute a newly handled task is not in the ranking yet; then it is.
+    customer = data.customer(managers[1])
+    data.task(customer, managers[1], "handled_no_change")
+    handled = {r["manager__name"]: r["handled"] for r in _page(client).context["ranking"]}
+    assert handled == {r["manager__name"]: r["handled"] for r in city["ranking"]}
+    cache.delete(f"admin-ranking:city_admin:{org['city'].pk}:{DAY}")
+    handled_now = {r["manager__name"]: r["handled"] for r in _page(client).context["ranking"]}
+    assert handled_now[managers[1].name] == handled[managers[1].name] + 1
 
 
 def test_page_renders_with_an_empty_database(client, login_as):

@@ -8,6 +8,7 @@ each block is one aggregate query, so the page costs the same whatever the data 
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
 from django.shortcuts import render
@@ -36,21 +37,32 @@ RANKING_LIMIT = 20
 # short enough to reflect current work.
 RANKING_DAYS = 30
 HANDLED_STATES = (TaskState.HANDLED_NO_CHANGE, TaskState.HANDLED_NEW_ALERT)
+# The two costliest blocks are cached per scope (role and city: one scope's figures are never
+# another's): under load they were over half of PostgreSQL's time (docs/performance.md).
+# The ranking covers 30 days and moves only as today's tasks are worked: a minute old at most.
+RANKING_CACHE_SECONDS = 60
+# The day's detections change only when a run is loaded, and the key names the load.
+DETECTIONS_CACHE_SECONDS = 600
 
 
 @login_required
 def admin_workbench(request):
     user = request.user
-    role, _scope = user_scope(user)
+    role, scope = user_scope(user)
     if role not in ADMIN_ROLES:
         raise PermissionDenied
+    scope_key = f"{role}:{scope}"
     run = _latest_run()
     tasks = ServiceTask.objects.restrict(user)
     day = run.business_date if run else tasks.aggregate(day=Max("business_date"))["day"]
     day_tasks = tasks.filter(business_date=day) if day else tasks.none()
     if request.GET.get("export") == "xlsx":
         return _allocation_export(user, day, day_tasks)
-    detections = _detections(user, day)
+    detections = _cached(
+        f"admin-detections:{scope_key}:{day}:{run and run.pk}:{run and run.loaded_at}",
+        DETECTIONS_CACHE_SECONDS,
+        lambda: _detections(user, day),
+    )
     return render(
         request,
         "web/admin_workbench.html",
@@ -63,10 +75,22 @@ def admin_workbench(request):
             "allocation": _allocation(day_tasks),
             "appointments": _appointments(user),
             "campaigns": _campaigns(user),
-            "ranking": _ranking(tasks, day),
+            "ranking": _cached(
+                f"admin-ranking:{scope_key}:{day}",
+                RANKING_CACHE_SECONDS,
+                lambda: _ranking(tasks, day),
+            ),
             "ranking_days": RANKING_DAYS,
         },
     )
+
+
+def _cached(key, seconds, compute):
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
 
 
 def _latest_run():
