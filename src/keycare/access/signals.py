@@ -1,8 +1,9 @@
-"""Audit every login, logout and failed login."""
+"""Audit every login, logout and failed login; stamp the session's start at login."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from keycare.access.middleware import stamp_new_session
 from keycare.core.audit import record
 
 
@@ -13,6 +14,8 @@ def _ip(request) -> str | None:
 @receiver(user_logged_in)
 def audit_login(sender, request, user, **kwargs):
     record(user, "login", user, ip=_ip(request))
+    if getattr(request, "session", None) is not None:
+        stamp_new_session(request.session)
 
 
 @receiver(user_logged_out)

@@ -13,13 +13,26 @@ def token_lifetime() -> timedelta:
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
-    """Tokens expire (KEYCARE_API_TOKEN_HOURS, default 12) so a leaked one does not live forever."""
+    """Tokens expire (KEYCARE_API_TOKEN_HOURS, default 12) so a leaked one does not live forever.
+
+    The token, its user and the user's staff profile (role and scope, read by every call)
+    come in one query.
+    """
 
     keyword = "Token"
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        token = (
+            self.get_model()
+            .objects.select_related("user", "user__staffprofile")
+            .filter(key=key)
+            .first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed("令牌无效 Invalid token")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("用户已停用或删除 User inactive or deleted")
         if timezone.now() - token.created > token_lifetime():
             token.delete()
             raise exceptions.AuthenticationFailed("令牌已过期，请重新登录 Token expired")
-        return user, token
+        return token.user, token

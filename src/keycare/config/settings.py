@@ -68,14 +68,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "keycare.access.middleware.AbsoluteSessionTimeoutMiddleware",
+    "keycare.access.middleware.SessionLifetimeMiddleware",
     # Last, as django-axes requires: locks out repeated failed logins.
     "axes.middleware.AxesMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "keycare.access.backends.StaffModelBackend",
 ]
 
 ROOT_URLCONF = "keycare.config.urls"
@@ -124,11 +124,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sessions per OWASP ASVS level 2: 30-minute idle timeout, 12-hour absolute timeout
-# (keycare.access.middleware), a new session id at login (Django's default), secure cookies
-# in production.
+# Sessions per OWASP ASVS level 2: 30-minute idle timeout (to within the refresh interval),
+# 12-hour absolute timeout (keycare.access.middleware), a new session id at login (Django's
+# default), secure cookies in production.
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+KEYCARE_SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 KEYCARE_SESSION_ABSOLUTE_SECONDS = 12 * 3600
 SESSION_COOKIE_HTTPONLY = True
