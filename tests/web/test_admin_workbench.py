@@ -214,6 +214,18 @@ def test_ranking_and_detections_are_cached_per_scope(client, login_as, org, data
     assert handled_now[managers[1].name] == handled[managers[1].name] + 1
 
 
+def test_reloading_the_run_refreshes_the_cached_detections(client, login_as, data, managers):
+    login_as("province_admin")
+    data.run.loaded_at = timezone.now() - timedelta(hours=1)
+    data.run.save()
+    total = _page(client).context["detections"]["total"]
+    data.detection(data.customer(managers[0]), data.moments[0])
+    assert _page(client).context["detections"]["total"] == total  # cached until the next load
+    data.run.loaded_at = timezone.now()
+    data.run.save()
+    assert _page(client).context["detections"]["total"] == total + 1
+
+
 def test_page_renders_with_an_empty_database(client, login_as):
     login_as("province_admin")
     response = _page(client)

@@ -58,8 +58,10 @@ def admin_workbench(request):
     day_tasks = tasks.filter(business_date=day) if day else tasks.none()
     if request.GET.get("export") == "xlsx":
         return _allocation_export(user, day, day_tasks)
+    loaded = run.loaded_at.timestamp() if run and run.loaded_at else None
     detections = _cached(
-        f"admin-detections:{scope_key}:{day}:{run and run.pk}:{run and run.loaded_at}",
+        # No spaces: a key memcached could also store (the load's time as a number).
+        f"admin-detections:{scope_key}:{day}:{run and run.pk}:{loaded}",
         DETECTIONS_CACHE_SECONDS,
         lambda: _detections(user, day),
     )
