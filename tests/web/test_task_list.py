@@ -68,3 +68,24 @@ def test_filters_and_bad_input(client, world, login_as):
 def test_anonymous_is_sent_to_login(client, world):
     response = client.get("/tasks/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_state_counts_and_total_follow_the_date_filter(client, world, login_as):
+    other_day = date(2026, 11, 21)
+    for task, state in zip(
+        ServiceTask.objects.all()[:2], ("unhandled", "in_progress"), strict=True
+    ):
+        ServiceTask.objects.create(
+            customer=task.customer, manager=task.manager, business_date=other_day, state=state
+        )
+    login_as(roles.ROLE_PROVINCE_ADMIN)
+    everything = client.get("/tasks/")
+    assert everything.context["page"].paginator.count == 62
+    day = client.get("/tasks/", {"date": "2026-11-21"})
+    states = {value: n for value, _label, n in day.context["states"]}
+    assert states["unhandled"] == 1 and states["in_progress"] == 1 and sum(states.values()) == 2
+    assert day.context["page"].paginator.count == 2
+    assert 'href="?state=in_progress&amp;date=2026-11-21"' in day.content.decode()
+    one_state = client.get("/tasks/", {"date": "2026-11-21", "state": "in_progress"})
+    assert one_state.context["page"].paginator.count == 1
+    assert [r["state"] for r in one_state.context["rows"]] == ["处理中"]
