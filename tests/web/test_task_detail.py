@@ -181,3 +181,13 @@ def test_detail_query_count_is_bounded(client, world, login_as):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(f"/tasks/{task.pk}/").status_code == 200
     assert len(queries) <= 15
+
+
+@pytest.mark.parametrize(
+    ("language", "label", "yes"), [("zh-hans", "是否5G套餐", "是"), ("en", "5G plan", "Yes")]
+)
+def test_customer_360_speaks_the_request_language(client, world, login_as, language, label, yes):
+    login_as(roles.ROLE_MANAGER, manager=world["managers"][0])
+    client.cookies["django_language"] = language
+    html = client.get(f"/tasks/{world['tasks'][0].pk}/").content.decode()
+    assert f'<dt title="plan_5g">{label}</dt><dd>{yes}</dd>' in html

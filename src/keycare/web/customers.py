@@ -32,7 +32,7 @@ from keycare.core.audit import record
 from keycare.customers.models import City, Customer, ValueTier
 from keycare.errors import UserError
 from keycare.managers.models import Manager
-from keycare.web.task_detail import _catalog_groups
+from keycare.web.task_detail import catalog_groups
 from keycare.workorders.models import ServiceTask
 from keycare.workorders.payload import _attributes, _basic_info
 
@@ -201,7 +201,7 @@ def customer_detail(request, pk):
         {
             "customer": customer,
             "facts": _masked_facts(customer),
-            "groups": _catalog_groups(payload),
+            "groups": catalog_groups(payload),
             "tasks": list(tasks),
             "can_unmask": can_unmask(request.user),
         },

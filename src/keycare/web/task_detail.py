@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -23,6 +24,7 @@ from keycare.core.audit import record
 from keycare.core.parsing import posted_int
 from keycare.customers.models import Brand, PaymentType, Status, ValueTier
 from keycare.errors import UserError
+from keycare.web.task_rows import labels
 from keycare.workorders import actions
 from keycare.workorders.models import (
     AppointmentKind,
@@ -69,41 +71,85 @@ def _scoped_task(user, pk, action="view"):
 
 def _context(user, task, payload):
     customer_tasks = ServiceTask.objects.restrict(user).filter(customer_id=task.customer_id)
-    recent_moments = (
-        TaskMoment.objects.filter(task__in=customer_tasks)
-        .select_related("moment", "task")
-        .order_by("-task__business_date", "-priority")[:RECENT_LIMIT]
-    )
-    contacts = (
-        Outcome.objects.filter(task__in=customer_tasks)
-        .select_related("recorded_by", "task")
-        .order_by("-recorded_at", "-id")[:RECENT_LIMIT]
-    )
+    contacts = _contact_rows(customer_tasks)
     return {
         "task": task,
         "payload": payload,
-        "groups": _catalog_groups(payload),
+        "groups": catalog_groups(payload),
         "radar": _radar(task.health_scores),
-        "moments": list(task.moments.all()),
-        "recent_moments": list(recent_moments),
-        "contacts": list(contacts),
+        "recent_moments": _recent_moment_rows(customer_tasks),
+        "contacts": contacts,
         # Completing may then reuse the recorded contact instead of logging a second one.
-        "has_contact": any(o.task_id == task.pk for o in contacts),
+        "has_contact": any(o["task_id"] == task.pk for o in contacts),
         "contact_results": ContactResult.choices,
         "recommendations": Recommendation.choices,
         "appointment_kinds": AppointmentKind.choices,
-        "departments": list(Department.objects.filter(active=True).order_by("code")),
+        "departments": list(
+            Department.objects.filter(active=True).order_by("code").values("pk", "name")
+        ),
         "priorities": WorkOrderPriority.choices,
         "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
-        "default_title": "；".join(m.moment.name_zh for m in task.moments.all())[:100]
+        "default_title": "；".join(m["name"] for m in payload["moments"])[:100]
         or _("客户诉求协同"),
     }
 
 
-def _catalog_groups(payload):
-    """Catalog fields with a value for this customer, grouped by category; personal ones masked."""
+# The history blocks read only the columns they print (no task or moment JSON per row).
+def _recent_moment_rows(customer_tasks) -> list[dict]:
+    rows = (
+        TaskMoment.objects.filter(task__in=customer_tasks)
+        .order_by("-task__business_date", "-priority")
+        .values("task__business_date", "moment__code", "moment__name_zh", "explanation")
+    )
+    return [
+        {
+            "date": r["task__business_date"].isoformat(),
+            "moment": f"{r['moment__code']} {r['moment__name_zh']}",
+            "explanation": r["explanation"],
+        }
+        for r in rows[:RECENT_LIMIT]
+    ]
+
+
+def _contact_rows(customer_tasks) -> list[dict]:
+    results, recommendations = labels(ContactResult), labels(Recommendation)
+    rows = (
+        Outcome.objects.filter(task__in=customer_tasks)
+        .order_by("-recorded_at", "-id")
+        .values(
+            "task_id",
+            "recorded_at",
+            "contact_result",
+            "recommendation",
+            "notes",
+            "recorded_by__username",
+        )  # fmt: skip
+    )
+    return [
+        {
+            "task_id": r["task_id"],
+            "at": timezone.localtime(r["recorded_at"]).strftime("%Y-%m-%d %H:%M"),
+            "result": results.get(r["contact_result"], r["contact_result"]),
+            "recommendation": recommendations.get(r["recommendation"], r["recommendation"]),
+            "notes": r["notes"],
+            "by": r["recorded_by__username"] or "",
+        }
+        for r in rows[:RECENT_LIMIT]
+    ]
+
+
+def catalog_groups(payload):
+    """Catalog fields with a value for this customer, grouped by category; personal ones masked
+    (the customer 360 of the task page and the customer page).
+
+    Labels (in the request's language), values and units are joined here: the 360 view prints
+    ~150 rows per page view.
+    """
     catalog = load_catalog()
+    english = get_language() == "en"
     values = {**payload["attributes"], **payload["customer"]}  # payload already masks known codes
+    coded = {code: labels(choices) for code, choices in CODED_FIELDS.items()}
+    yes_no = {True: str(_("是")), False: str(_("否"))}
     groups = []
     for category in catalog.categories.values():
         rows = []
@@ -114,16 +160,14 @@ def _catalog_groups(payload):
             if field.personal:
                 value = _mask_personal(field.code, value)
             elif isinstance(value, bool):
-                value = _("是") if value else _("否")
-            elif field.code in CODED_FIELDS:
-                value = dict(CODED_FIELDS[field.code].choices).get(value, value)
+                value = yes_no[value]
+            elif field.code in coded:
+                value = coded[field.code].get(value, value)
             rows.append(
                 {
-                    "zh": field.zh,
-                    "en": field.en,
+                    "label": field.en if english else field.zh,
                     "code": field.code,
-                    "value": value,
-                    "unit": field.unit,
+                    "value": f"{value} {field.unit}" if field.unit else value,
                 }
             )
         if rows:
