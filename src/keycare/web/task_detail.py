@@ -123,7 +123,7 @@ def _contact_rows(customer_tasks) -> list[dict]:
             "recommendation",
             "notes",
             "recorded_by__username",
-        )  # fmt: skip
+        )
     )
     return [
         {
