@@ -40,6 +40,8 @@ from pathlib import Path
 # Run as a script, this folder is on sys.path: one cache of synthetic deliveries for both.
 from engine_run import ensure_delivery
 
+from keycare.cpu import NUMPY_SETTING, prefer_avx2_sort
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_ROOT = HERE.parent / "var" / "bench"
 MOMENT_TABLES = ("subscribers", "bills", "usage_weekly", "events", "call_circle")
@@ -386,6 +388,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
         "pandas": pandas.__version__,
+        "numpy_disabled_features": os.environ.get(NUMPY_SETTING, ""),
     }
 
 
@@ -411,6 +414,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.child:
         return run_child(args)
+    # Before numpy loads: every contender's process inherits the numpy setting KeyCare runs
+    # with (keycare/cpu.py); `NPY_DISABLE_CPU_FEATURES= ` keeps numpy's AVX-512, for an A/B.
+    prefer_avx2_sort()
     info = machine()
     print(f"machine: {json.dumps(info)}")
     data, day = ensure_delivery(args.data_root, args.subscribers, args.months, args.seed)
