@@ -38,7 +38,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -303,13 +302,14 @@ def ingest(
     staging_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
     quarantined: list[pa.Table] = []
+    key_hashes = _KeyHashes()
     for rule in rules:
         if progress:
             progress(rule.name)
         if rule.name not in files:
             _register_empty(backend, rule)
             continue
-        result, table = _ingest_file(backend, rule, files[rule.name], staging_dir)
+        result, table = _ingest_file(backend, rule, files[rule.name], staging_dir, key_hashes)
         results[rule.name] = result
         quarantined.append(table)
         _check_rate(result, quarantine_limit)
@@ -331,7 +331,7 @@ def _check_rate(result: FileResult, limit: float) -> None:
 
 
 def _ingest_file(
-    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path
+    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path, key_hashes: _KeyHashes
 ) -> tuple[FileResult, pa.Table]:
     checksum = sha256_file(src.path)
     source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
@@ -350,7 +350,7 @@ def _ingest_file(
     # pass 2, whose plan (a flag list and the raw text over every column) costs more to
     # build than a clean file costs to scan, and only when there is something to explain.
     backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
-    _find_duplicates(backend, rule, source, source_types, bad, dup)
+    _find_duplicates(backend, rule, source, source_types, rows_read, bad, dup, key_hashes)
     bad_rows = _EMPTY_BAD
     if backend.scalar(f"SELECT count(*) FROM {bad}"):
         bad_rows = backend.to_arrow(_bad_rows_sql(typed, checks, raw, bad))
@@ -744,8 +744,10 @@ def _find_duplicates(
     rule: FileRule,
     source: str,
     source_types: dict[str, pa.DataType],
+    rows_read: int,
     bad: str,
     dup: str,
+    key_hashes: _KeyHashes,
 ) -> None:
     """Materialise ``dup``: every repeat of a key among the rows passing the row rules.
 
@@ -760,7 +762,7 @@ def _find_duplicates(
         return
     keys = ", ".join(f'"{k}"' for k in rule.key)
     ok = _ok_rows_sql(rule, source, source_types, bad, has_bad)
-    repeated = _repeated_hashes(backend.con, f"SELECT hash({keys}) AS h FROM {ok}")
+    repeated = key_hashes.repeated(backend.con, f"SELECT hash({keys}) AS h FROM {ok}", rows_read)
     candidates = f"_dupcand_{rule.name}"
     backend.register_arrow(candidates, pa.table({"h": pa.array(repeated, pa.uint64())}))
     sql = _duplicate_rows_sql(rule, source, source_types, bad, has_bad, candidates)
@@ -769,27 +771,40 @@ def _find_duplicates(
     backend.materialize(dup, sql)
 
 
-# A hash repeats only within its half of the hash space: each half is fetched and sorted on
-# a thread of its own (numpy's sort uses one core; at 10M it was most of ingest's time).
-_HALF_OF_HASHES = 1 << 63
+class _KeyHashes:
+    """Finds repeated key hashes, file after file, in one array reused for every file.
 
+    The hashes are streamed from DuckDB in batches into an array that is already there:
+    ``fetchnumpy()`` makes DuckDB hold a file's whole result and then copies it into fresh
+    memory, whose first touch is slow on these machines (~2 s a GiB measured); one sort on
+    one core then does what two threads each sorting a half did, for less CPU
+    (docs/performance.md, "Daily run, sessions 6-7").
+    """
 
-def _repeated_hashes(con, hashes_sql: str) -> np.ndarray:
-    """The values of ``hashes_sql``'s column ``h`` (UBIGINT) that occur more than once."""
+    BATCH_ROWS = 1 << 20
 
-    def repeated_in(half: str) -> np.ndarray:
-        cursor = con.cursor()  # a connection of its own to the same database, for this thread
-        try:
-            hashes = cursor.sql(
-                f"SELECT h FROM ({hashes_sql}) WHERE h {half} {_HALF_OF_HASHES}::UBIGINT"
-            ).fetchnumpy()["h"]
-        finally:
-            cursor.close()
-        hashes.sort()
-        return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    def __init__(self) -> None:
+        self._buffer = np.empty(0, np.uint64)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return np.concatenate(list(pool.map(repeated_in, ("<", ">="))))
+    def repeated(self, con, hashes_sql: str, rows: int) -> np.ndarray:
+        """The values of ``hashes_sql``'s one UBIGINT column that occur more than once.
+
+        ``rows``: at least the number of rows ``hashes_sql`` returns.
+        """
+        if len(self._buffer) < rows:
+            self._buffer = np.empty(0, np.uint64)  # let the old one go before the new one
+            self._buffer = np.empty(rows, np.uint64)
+        filled = 0
+        for batch in con.sql(hashes_sql).to_arrow_reader(self.BATCH_ROWS):
+            values = batch.column(0).to_numpy()
+            if filled + len(values) > rows:
+                raise AssertionError(f"more than {rows} key hashes from: {hashes_sql}")
+            self._buffer[filled : filled + len(values)] = values
+            filled += len(values)
+        hashes = self._buffer[:filled]
+        hashes.sort()  # numpy's AVX2 sort; see keycare/cpu.py for AMD Zen 4
+        later = hashes[1:]
+        return np.unique(later[later == hashes[:-1]])
 
 
 def _ok_rows_sql(
