@@ -111,6 +111,22 @@ def test_type_errors_in_csv_are_quarantined(backend, tmp_path):
     assert reasons[0] == "字段 plan_fee 无法解析为 float: abc (type)"
 
 
+def test_a_broken_row_sharing_a_valid_rows_key_is_no_duplicate(backend, tmp_path):
+    # DuckDB looks for repeated key hashes among all rows, broken ones included; the repeat
+    # here is only a candidate, and the valid row must be kept.
+    bills = [
+        {"subscriber_id": "S1", "bill_month": "2026-09", "total_fee": -99999.0},  # range
+        {"subscriber_id": "S1", "bill_month": "2026-09"},
+        {"subscriber_id": "S2", "bill_month": "2026-09"},
+    ]
+    data = write_delivery(tmp_path / "in", {"bills": bills})
+    result = _ingest(backend, data, tmp_path)
+    _assert_balanced(result)
+    rules = {q["row_number"]: q["rule"] for q in _quarantine(backend, "bills.parquet")}
+    assert rules == {1: "range"}
+    assert result.files["bills"].accepted == 2
+
+
 def test_duplicates_keep_first_valid_occurrence_multi_column_key(backend, tmp_path):
     bills = [
         {"subscriber_id": "S1", "bill_month": "2026-09"},

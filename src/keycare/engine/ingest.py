@@ -38,6 +38,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -303,16 +304,30 @@ def ingest(
     results: dict[str, FileResult] = {}
     quarantined: list[pa.Table] = []
     key_hashes = _KeyHashes()
-    for rule in rules:
-        if progress:
-            progress(rule.name)
-        if rule.name not in files:
-            _register_empty(backend, rule)
-            continue
-        result, table = _ingest_file(backend, rule, files[rule.name], staging_dir, key_hashes)
-        results[rule.name] = result
-        quarantined.append(table)
-        _check_rate(result, quarantine_limit)
+    # The checksums are read on a thread of their own (hashlib lets go of the GIL), in the
+    # gaps the checks leave on the two cores.
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keycare-sha256")
+    try:
+        checksums = {
+            r.name: hashing.submit(sha256_file, files[r.name].path)
+            for r in rules
+            if r.name in files
+        }
+        for rule in rules:
+            if progress:
+                progress(rule.name)
+            if rule.name not in files:
+                _register_empty(backend, rule)
+                continue
+            result, table = _ingest_file(
+                backend, rule, files[rule.name], staging_dir, key_hashes, checksums[rule.name]
+            )
+            results[rule.name] = result
+            quarantined.append(table)
+            _check_rate(result, quarantine_limit)
+    finally:
+        hashing.shutdown(cancel_futures=True)  # a refused delivery need not be hashed to the end
+        key_hashes.close()
     quarantine = pa.concat_tables([QUARANTINE_SCHEMA.empty_table(), *quarantined])
     backend.register_arrow("quarantine", quarantine)
     return IngestResult(files=results, business_date=delivered, quarantine=quarantine)
@@ -331,9 +346,13 @@ def _check_rate(result: FileResult, limit: float) -> None:
 
 
 def _ingest_file(
-    backend: Backend, rule: FileRule, src: DeliveryFile, staging_dir: Path, key_hashes: _KeyHashes
+    backend: Backend,
+    rule: FileRule,
+    src: DeliveryFile,
+    staging_dir: Path,
+    key_hashes: _KeyHashes,
+    checksum: Future[str],
 ) -> tuple[FileResult, pa.Table]:
-    checksum = sha256_file(src.path)
     source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
     source_types = _relation_types(backend, source)
     missing = [c.name for c in rule.columns if c.required and c.name not in source_types]
@@ -346,11 +365,14 @@ def _ingest_file(
     checks = _checks(rule)
     raw = _raw_expr(source_types, src.format)
     bad, dup = f"_bad_{rule.name}", f"_dup_{rule.name}"
+    repeated_hashes = _start_duplicate_search(
+        backend, rule, source, source_types, rows_read, key_hashes
+    )
     # Pass 1 keeps only the row numbers (a small plan); the explained rows are fetched in
     # pass 2, whose plan (a flag list and the raw text over every column) costs more to
     # build than a clean file costs to scan, and only when there is something to explain.
     backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
-    _find_duplicates(backend, rule, source, source_types, rows_read, bad, dup, key_hashes)
+    _find_duplicates(backend, rule, source, source_types, bad, dup, repeated_hashes)
     bad_rows = _EMPTY_BAD
     if backend.scalar(f"SELECT count(*) FROM {bad}"):
         bad_rows = backend.to_arrow(_bad_rows_sql(typed, checks, raw, bad))
@@ -382,7 +404,7 @@ def _ingest_file(
         name=rule.name,
         path=str(src.path),
         format=src.format,
-        sha256=checksum,
+        sha256=checksum.result(),
         rows_in=rows_in,
         accepted=accepted,
         quarantined=table.num_rows,
@@ -739,15 +761,36 @@ def _bad_rows_sql(typed: str, checks: list[Check], raw: str, bad: str) -> str:
     )
 
 
-def _find_duplicates(
+def _start_duplicate_search(
     backend: Backend,
     rule: FileRule,
     source: str,
     source_types: dict[str, pa.DataType],
     rows_read: int,
+    key_hashes: _KeyHashes,
+) -> Future[np.ndarray] | None:
+    """On DuckDB, start looking for repeated key hashes among all the rows read.
+
+    All rows, not only those passing the row rules: the search then need not wait for the
+    row rules' pass and sorts on one core while DuckDB checks the rows on both. A repeat
+    involving a broken row only makes a candidate; ``_find_duplicates`` decides on the rows
+    that pass. Elsewhere None: the duplicate search is one SQL query.
+    """
+    if not _is_duckdb(backend):
+        return None
+    keys = ", ".join(f'"{k}"' for k in rule.key)
+    every_row = _ok_rows_sql(rule, source, source_types, bad="", has_bad=False)
+    return key_hashes.search(backend.con, f"SELECT hash({keys}) AS h FROM {every_row}", rows_read)
+
+
+def _find_duplicates(
+    backend: Backend,
+    rule: FileRule,
+    source: str,
+    source_types: dict[str, pa.DataType],
     bad: str,
     dup: str,
-    key_hashes: _KeyHashes,
+    repeated_hashes: Future[np.ndarray] | None,
 ) -> None:
     """Materialise ``dup``: every repeat of a key among the rows passing the row rules.
 
@@ -757,12 +800,10 @@ def _find_duplicates(
     SQL as on other engines, restricted to the (usually no) candidate hashes.
     """
     has_bad = bool(backend.scalar(f"SELECT count(*) > 0 FROM {bad}"))
-    if not _is_duckdb(backend):
+    if repeated_hashes is None:
         backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad, has_bad))
         return
-    keys = ", ".join(f'"{k}"' for k in rule.key)
-    ok = _ok_rows_sql(rule, source, source_types, bad, has_bad)
-    repeated = key_hashes.repeated(backend.con, f"SELECT hash({keys}) AS h FROM {ok}", rows_read)
+    repeated = repeated_hashes.result()
     candidates = f"_dupcand_{rule.name}"
     backend.register_arrow(candidates, pa.table({"h": pa.array(repeated, pa.uint64())}))
     sql = _duplicate_rows_sql(rule, source, source_types, bad, has_bad, candidates)
@@ -776,8 +817,8 @@ class _KeyHashes:
 
     The hashes are streamed from DuckDB in batches into an array that is already there:
     ``fetchnumpy()`` makes DuckDB hold a file's whole result and then copies it into fresh
-    memory, whose first touch is slow on these machines (~2 s a GiB measured); one sort on
-    one core then does what two threads each sorting a half did, for less CPU
+    memory, whose first touch is slow on these machines (~2 s a GiB measured). The sort
+    runs on a thread of its own (numpy lets go of the GIL), beside the caller's next query
     (docs/performance.md, "Daily run, sessions 6-7").
     """
 
@@ -785,12 +826,17 @@ class _KeyHashes:
 
     def __init__(self) -> None:
         self._buffer = np.empty(0, np.uint64)
+        self._sorter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keycare-keysort")
+        self._pending: Future[np.ndarray] | None = None
 
-    def repeated(self, con, hashes_sql: str, rows: int) -> np.ndarray:
+    def search(self, con, hashes_sql: str, rows: int) -> Future[np.ndarray]:
         """The values of ``hashes_sql``'s one UBIGINT column that occur more than once.
 
-        ``rows``: at least the number of rows ``hashes_sql`` returns.
+        Reads the column now; sorts on the thread. ``rows``: at least the number of rows
+        ``hashes_sql`` returns.
         """
+        if self._pending is not None:
+            self._pending.result()  # the buffer is the previous search's until it is done
         if len(self._buffer) < rows:
             self._buffer = np.empty(0, np.uint64)  # let the old one go before the new one
             self._buffer = np.empty(rows, np.uint64)
@@ -801,10 +847,18 @@ class _KeyHashes:
                 raise AssertionError(f"more than {rows} key hashes from: {hashes_sql}")
             self._buffer[filled : filled + len(values)] = values
             filled += len(values)
-        hashes = self._buffer[:filled]
-        hashes.sort()  # numpy's AVX2 sort; see keycare/cpu.py for AMD Zen 4
-        later = hashes[1:]
-        return np.unique(later[later == hashes[:-1]])
+        self._pending = self._sorter.submit(_repeated_values, self._buffer[:filled])
+        return self._pending
+
+    def close(self) -> None:
+        self._sorter.shutdown(wait=True)
+
+
+def _repeated_values(values: np.ndarray) -> np.ndarray:
+    """The values occurring more than once, sorting ``values`` in place."""
+    values.sort()  # numpy's AVX2 sort; see keycare/cpu.py for AMD Zen 4
+    later = values[1:]
+    return np.unique(later[later == values[:-1]])
 
 
 def _ok_rows_sql(
