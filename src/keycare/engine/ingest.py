@@ -779,7 +779,7 @@ def _start_duplicate_search(
     if not _is_duckdb(backend):
         return None
     keys = ", ".join(f'"{k}"' for k in rule.key)
-    every_row = _ok_rows_sql(rule, source, source_types, bad="", has_bad=False)
+    every_row = _ok_rows_sql(rule, source, source_types, bad=None)
     return key_hashes.search(backend.con, f"SELECT hash({keys}) AS h FROM {every_row}", rows_read)
 
 
@@ -799,14 +799,14 @@ def _find_duplicates(
     them and sorting (profile in docs/performance.md). The rows are then found by the same
     SQL as on other engines, restricted to the (usually no) candidate hashes.
     """
-    has_bad = bool(backend.scalar(f"SELECT count(*) > 0 FROM {bad}"))
+    excluded = bad if backend.scalar(f"SELECT count(*) > 0 FROM {bad}") else None
     if repeated_hashes is None:
-        backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, bad, has_bad))
+        backend.materialize(dup, _duplicate_rows_sql(rule, source, source_types, excluded))
         return
     repeated = repeated_hashes.result()
     candidates = f"_dupcand_{rule.name}"
     backend.register_arrow(candidates, pa.table({"h": pa.array(repeated, pa.uint64())}))
-    sql = _duplicate_rows_sql(rule, source, source_types, bad, has_bad, candidates)
+    sql = _duplicate_rows_sql(rule, source, source_types, excluded, candidates)
     if not len(repeated):  # the usual case: same columns, no rows, no second scan
         sql = f"SELECT * FROM ({sql}) WHERE false"
     backend.materialize(dup, sql)
@@ -862,13 +862,17 @@ def _repeated_values(values: np.ndarray) -> np.ndarray:
 
 
 def _ok_rows_sql(
-    rule: FileRule, source: str, source_types: dict[str, pa.DataType], bad: str, has_bad: bool
+    rule: FileRule, source: str, source_types: dict[str, pa.DataType], bad: str | None
 ) -> str:
-    """The key columns (contract-typed) and row numbers of the rows passing the row rules."""
+    """The key columns (contract-typed) and row numbers of the rows not in ``bad``.
+
+    ``bad``: a relation of the row numbers broken by the row rules, or None for every row.
+    """
     key_cols = [rule.column(k) for k in rule.key]
     casts = ", ".join(f'{_cast(c, source_types[c.name])} AS "{c.name}"' for c in key_cols)
     sql = f'SELECT _row, {casts} FROM "{source}"'
-    if has_bad:  # row numbers are never NULL: an anti-join, not NOT IN's NULL-aware mark join
+    # Row numbers are never NULL: an anti-join, not NOT IN's NULL-aware mark join.
+    if bad is not None:
         sql += f" s WHERE NOT EXISTS (SELECT 1 FROM {bad} b WHERE b._row = s._row)"
     return f"({sql})"
 
@@ -877,8 +881,7 @@ def _duplicate_rows_sql(
     rule: FileRule,
     source: str,
     source_types: dict[str, pa.DataType],
-    bad: str,
-    has_bad: bool = True,
+    bad: str | None,
     candidates: str | None = None,
 ) -> str:
     """Every repeat of a key among the rows that pass the row rules (the first is kept).
@@ -889,7 +892,7 @@ def _duplicate_rows_sql(
     """
     keys = ", ".join(f'"{k}"' for k in rule.key)
     key_text = " || ', ' || ".join(f'CAST("{k}" AS VARCHAR)' for k in rule.key)
-    ok = _ok_rows_sql(rule, source, source_types, bad, has_bad)
+    ok = _ok_rows_sql(rule, source, source_types, bad)
     if candidates is None:
         cand = f"cand AS (SELECT hash({keys}) AS h FROM ok GROUP BY h HAVING count(*) > 1), "
     else:
