@@ -74,7 +74,7 @@ def _pages(users):
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
-    from keycare.workorders.models import ServiceTask
+    from keycare.tasks.models import ServiceTask
 
     day = users["day"]
     User = get_user_model()

@@ -186,8 +186,7 @@ def _users(path: Path, day: date) -> dict:
     from django.db.models import Count
 
     from keycare.access import roles
-    from keycare.customers.models import City
-    from keycare.managers.models import Manager, StaffProfile
+    from keycare.org.models import City, Manager, StaffProfile
 
     User = get_user_model()
     managers = list(
@@ -254,7 +253,7 @@ def _users(path: Path, day: date) -> dict:
 def _history(args) -> None:
     from django.db import connection, transaction
 
-    from keycare.workorders.models import ServiceTask
+    from keycare.tasks.models import ServiceTask
 
     count = ServiceTask.objects.count()
     if count >= args.min_tasks:

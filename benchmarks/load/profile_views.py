@@ -36,7 +36,7 @@ def main() -> int:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from keycare.workorders.models import ServiceTask
+    from keycare.tasks.models import ServiceTask
 
     users = json.loads(Path(args.users_file).read_text())
     day = users["day"]

@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
-from keycare.workorders.models import ServiceTask
+from keycare.customers.models import Customer
+from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
+from keycare.tasks.models import ServiceTask
 
 pytestmark = pytest.mark.django_db
 MOBILE = "13812345678"

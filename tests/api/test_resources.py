@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from test_role_matrix import CITY_A, MANAGER_A1, PROVINCE, build_world, client_for
 
 from keycare.core.models import AuditEvent
-from keycare.workorders.models import Appointment, Outcome, ServiceTask
+from keycare.tasks.models import Appointment, Outcome, ServiceTask
 
 pytestmark = pytest.mark.django_db
 DUE = "2026-11-25T09:00:00Z"

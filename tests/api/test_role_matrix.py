@@ -21,20 +21,14 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from keycare.access import roles
 from keycare.api.urls import router
+from keycare.campaigns.models import Campaign, CampaignManager
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
+from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.workorders.models import (
-    Appointment,
-    Campaign,
-    CampaignManager,
-    Department,
-    Run,
-    ServiceTask,
-    TaskMoment,
-    WorkOrder,
-)
+from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
+from keycare.runs.models import Run
+from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
+from keycare.workorders.models import WorkOrder
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 20)

@@ -13,7 +13,8 @@ from test_role_matrix import (
 )
 
 from keycare.core.models import AuditEvent
-from keycare.workorders.models import ServiceTask, WorkOrder
+from keycare.tasks.models import ServiceTask
+from keycare.workorders.models import WorkOrder
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import sync_playwright
 
 from keycare.access import roles
-from keycare.managers.models import StaffProfile
-from keycare.workorders.models import Department, ServiceTask, TaskMoment
+from keycare.org.models import Department, StaffProfile
+from keycare.tasks.models import ServiceTask, TaskMoment
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from keycare.workorders.models import Appointment, Outcome, ServiceTask, TaskState
+from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskState
 
 BOOK_AHEAD = timedelta(minutes=5)
 CLOCK_SHIFT = timedelta(minutes=10)

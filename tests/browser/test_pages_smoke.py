@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from keycare.access import roles
-from keycare.workorders import actions
-from keycare.workorders.models import Campaign, CampaignStatus, CampaignTask, Department
+from keycare.campaigns.models import Campaign, CampaignStatus, CampaignTask
+from keycare.org.models import Department
+from keycare.tasks import actions as task_actions
+from keycare.workorders import actions as workorder_actions
 
 WIDTH = 1366
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -41,8 +43,8 @@ def cjk_font_installed():
 def more_work(staff, manager_tasks):
     """A work order and a campaign, so their detail pages are linked from their lists."""
     manager = staff[roles.ROLE_MANAGER]
-    task = actions.claim_task(manager, manager_tasks[1])
-    actions.create_work_order(
+    task = task_actions.claim_task(manager, manager_tasks[1])
+    workorder_actions.create_work_order(
         manager, task, department=Department.objects.get(code="NET"), title="宽带故障报修"
     )
     campaign = Campaign.objects.create(

@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
+from keycare.customers.models import Customer
+from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
 
 pytestmark = pytest.mark.django_db
 

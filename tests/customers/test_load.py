@@ -11,18 +11,9 @@ from django.core.management.base import CommandError
 
 from keycare.core.models import AuditEvent
 from keycare.customers import loader
-from keycare.customers.models import (
-    Assignment,
-    City,
-    County,
-    Customer,
-    CustomerHistory,
-    Grid,
-    LoadBatch,
-    Province,
-)
+from keycare.customers.models import Assignment, Customer, CustomerHistory, LoadBatch
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
-from keycare.managers.models import Manager
+from keycare.org.models import City, County, Grid, Manager, Province
 
 pytestmark = pytest.mark.django_db
 

@@ -11,22 +11,32 @@ from django.core.management import call_command
 from keycare.access import roles
 from keycare.customers.models import Customer, CustomerHistory
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
-from keycare.managers.models import Manager, StaffProfile
+from keycare.org.models import Manager, StaffProfile
 
 pytestmark = pytest.mark.django_db
 
-OWN_APPS = ("customers", "managers", "keyaccounts")
 SCOPED = [
     model
-    for label in OWN_APPS
-    for model in apps.get_app_config(label).get_models()
+    for config in apps.get_app_configs()
+    if config.name.startswith("keycare.")
+    for model in config.get_models()
     if hasattr(model, "scope")
 ]
 
 
 def test_scoped_models_are_the_expected_ones():
     names = {model.__name__ for model in SCOPED}
-    assert {"Customer", "CustomerHistory", "Assignment", "KeyAccount", "Manager"} <= names
+    assert {
+        "Customer",
+        "CustomerHistory",
+        "Assignment",
+        "KeyAccount",
+        "Manager",
+        "ServiceTask",
+        "Detection",
+        "Campaign",
+        "WorkOrder",
+    } <= names
     assert "LoadBatch" not in names
 
 

@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City, Province
 from keycare.errors import UserError
 from keycare.moments import actions, services
 from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion
+from keycare.org.models import City, Province
 
 pytestmark = pytest.mark.django_db
 

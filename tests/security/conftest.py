@@ -12,19 +12,13 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from keycare.access import roles
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager, StaffProfile
+from keycare.campaigns.models import Campaign, CampaignManager
+from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.workorders.models import (
-    Appointment,
-    Campaign,
-    CampaignManager,
-    Department,
-    Run,
-    ServiceTask,
-    TaskMoment,
-    WorkOrder,
-)
+from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
+from keycare.runs.models import Run
+from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
+from keycare.workorders.models import WorkOrder
 
 ROLE_USERS = {
     "manager": roles.ROLE_MANAGER,

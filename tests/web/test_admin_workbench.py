@@ -9,18 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from keycare.customers.models import City, County, Grid
-from keycare.managers.models import Manager
+from keycare.campaigns.models import Campaign, CampaignTask
 from keycare.moments.models import MomentDefinition
-from keycare.workorders.models import (
-    Appointment,
-    Campaign,
-    CampaignTask,
-    Detection,
-    Outcome,
-    Run,
-    ServiceTask,
-)
+from keycare.org.models import City, County, Grid, Manager
+from keycare.runs.models import Detection, Run
+from keycare.tasks.models import Appointment, Outcome, ServiceTask
 
 DAY = date(2026, 11, 22)  # the business date the shared fixtures use
 

@@ -134,7 +134,7 @@ def test_audit_events_cannot_be_updated_or_deleted():
 def test_a_number_typed_into_a_filter_is_shown_back_masked(client, db):
     from django.contrib.auth import get_user_model
 
-    from keycare.managers.models import StaffProfile
+    from keycare.org.models import StaffProfile
 
     auditor = get_user_model().objects.create_user("aud_mask")
     StaffProfile.objects.create(user=auditor, role="auditor")

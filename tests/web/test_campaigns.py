@@ -7,12 +7,12 @@ import pytest
 from django.utils import timezone
 
 from keycare.access import roles
+from keycare.campaigns import actions as campaign_actions
+from keycare.campaigns.models import Campaign, CampaignTask, Segment
+from keycare.campaigns.segments import segment_customers
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City
+from keycare.org.models import City
 from keycare.web import campaigns as pages
-from keycare.workorders import actions
-from keycare.workorders.models import Campaign, CampaignTask, Segment
-from keycare.workorders.segments import segment_customers
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_bad_input_is_named_and_creates_nothing(client, segment, login_as, chang
 def campaign(segment, world, django_user_model):
     admin = django_user_model.objects.create_user("creator")
     admin.is_superuser = True
-    return actions.create_campaign(
+    return campaign_actions.create_campaign(
         admin, name="宽带融合", customers=segment_customers(admin, GOTONE["all"]),
         segment=segment, start_date=timezone.localdate(), end_date=timezone.localdate(),
         mode="own",
@@ -148,7 +148,7 @@ def test_admin_cannot_record_a_managers_call(client, campaign, login_as, world):
 
 def test_progress_per_manager_and_today(client, campaign, login_as, world):
     for task in CampaignTask.objects.filter(manager=world[1])[:3]:
-        actions.complete_campaign_task(None, task, contact_result="reached")
+        campaign_actions.complete_campaign_task(None, task, contact_result="reached")
     login_as(roles.ROLE_PROVINCE_ADMIN)
     listing = client.get("/campaigns/").content.decode()
     assert 'aria-valuenow="38"' in listing  # 3 of 8
@@ -199,7 +199,7 @@ def test_queries_do_not_grow_with_rows(
 ):
     admin = login_as(roles.ROLE_PROVINCE_ADMIN)
     for n in range(35):
-        actions.create_campaign(
+        campaign_actions.create_campaign(
             admin, name=f"活动{n}", customers=segment_customers(admin, GOTONE["all"]),
             segment=segment, mode="own",
         )  # fmt: skip

@@ -11,10 +11,9 @@ from django.urls import reverse
 
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.customers.models import City
-from keycare.managers.models import Manager
 from keycare.moments import actions
 from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion
+from keycare.org.models import City, Manager
 from keycare.web.rules import views
 
 CODE = "A07"  # spend drop stacked with call-minute drop: thresholds spend_drop_pct, ...

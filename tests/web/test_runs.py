@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.workorders.models import QuarantineRow, Run, RunRequest, RunStatus
+from keycare.runs.models import QuarantineRow, Run, RunRequest, RunStatus
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 22)

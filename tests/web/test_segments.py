@@ -3,8 +3,8 @@
 import pytest
 
 from keycare.access import roles
+from keycare.campaigns.models import Segment
 from keycare.core.models import AuditEvent
-from keycare.workorders.models import Segment
 
 pytestmark = pytest.mark.django_db
 

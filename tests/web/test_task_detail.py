@@ -8,15 +8,9 @@ from django.test.utils import CaptureQueriesContext
 
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.workorders.models import (
-    Appointment,
-    Department,
-    Outcome,
-    ServiceTask,
-    TaskMoment,
-    TaskState,
-    WorkOrder,
-)
+from keycare.org.models import Department
+from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskMoment, TaskState
+from keycare.workorders.models import WorkOrder
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 22)

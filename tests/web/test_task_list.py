@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from keycare.access import roles
-from keycare.workorders.models import ServiceTask, TaskMoment
+from keycare.tasks.models import ServiceTask, TaskMoment
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 22)

@@ -9,13 +9,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from keycare.access import roles
-from keycare.workorders.models import (
-    Appointment,
-    Campaign,
-    CampaignTask,
-    ServiceTask,
-    TaskMoment,
-)
+from keycare.campaigns.models import Campaign, CampaignTask
+from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 22)

@@ -7,9 +7,11 @@ import pytest
 from django.utils import timezone
 
 from keycare.access import roles
-from keycare.customers.models import City
-from keycare.workorders import actions
-from keycare.workorders.models import Department, ServiceTask, WorkOrder, WorkOrderStatus
+from keycare.org.models import City, Department
+from keycare.tasks import actions as task_actions
+from keycare.tasks.models import ServiceTask
+from keycare.workorders import actions as workorder_actions
+from keycare.workorders.models import WorkOrder, WorkOrderStatus
 
 DAY = date(2026, 11, 22)
 
@@ -35,9 +37,9 @@ def orders(org, managers, make_customer, departments, django_user_model):
         task = ServiceTask.objects.create(
             customer=customer, manager=manager, business_date=DAY, channel="call"
         )
-        actions.claim_task(creator, task)
+        task_actions.claim_task(creator, task)
         made.append(
-            actions.create_work_order(
+            workorder_actions.create_work_order(
                 creator, task, department=departments[n % 2], title=f"诉求{n}",
                 description="客户来电 13912340000 反映信号差",
                 priority=("urgent", "normal", "low")[n % 3],
@@ -122,7 +124,7 @@ def test_manager_cannot_start_or_close(client, orders, login_as, managers):
 
 
 def test_escalation_is_visible(client, orders, login_as):
-    actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5))
+    workorder_actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5))
     login_as(roles.ROLE_PROVINCE_ADMIN)
     html = client.get("/workorders/?status=escalated").content.decode()
     assert "共 2 条" in html and "已升级" in html
@@ -162,8 +164,8 @@ def test_queries_do_not_grow_with_rows(
         task = ServiceTask.objects.create(
             customer=customer, manager=managers[0], business_date=DAY, channel="call"
         )
-        actions.claim_task(creator, task)
-        actions.create_work_order(creator, task, department=departments[0], title="x")
+        task_actions.claim_task(creator, task)
+        workorder_actions.create_work_order(creator, task, department=departments[0], title="x")
     login_as(roles.ROLE_PROVINCE_ADMIN)
     with django_assert_max_num_queries(11):
         first = client.get("/workorders/")

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from keycare.customers.models import City, County, Customer, Grid, Province
-from keycare.managers.models import Manager
+from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition
+from keycare.org.models import City, County, Grid, Manager, Province
 
 BUSINESS_DATE = date(2026, 11, 20)
 

@@ -3,12 +3,13 @@
 import pytest
 from django.db.models import Count
 
+from keycare.campaigns import actions as campaign_actions
+from keycare.campaigns.actions import AssignMode, plan_assignment
+from keycare.campaigns.models import CampaignManager, CampaignTask
+from keycare.core import workflow
 from keycare.core.models import AuditEvent
 from keycare.customers.models import Customer
-from keycare.managers.models import Manager
-from keycare.workorders import actions
-from keycare.workorders.actions import AssignMode, plan_assignment
-from keycare.workorders.models import CampaignManager, CampaignTask
+from keycare.org.models import Manager
 
 from .conftest import make_customer
 
@@ -36,7 +37,7 @@ def test_own_mode_keeps_customers_with_their_manager(org, manager, helpers, user
     for n in range(1, 4):
         make_customer(org, n, manager)
     orphan = make_customer(org, 9, None)
-    campaign = actions.create_campaign(
+    campaign = campaign_actions.create_campaign(
         user, name="回馈", customers=Customer.objects.all(), managers=[helpers[0]],
         mode=AssignMode.OWN, capacity={helpers[0].pk: 1},
     )  # fmt: skip
@@ -52,13 +53,13 @@ def test_own_mode_keeps_customers_with_their_manager(org, manager, helpers, user
 def test_own_mode_needs_a_taker_for_customers_without_a_manager(org, manager, user):
     make_customer(org, 1, manager)
     make_customer(org, 2, None)
-    with pytest.raises(actions.WorkflowError, match="有 1 位客户没有在岗的归属经理"):
-        actions.create_campaign(
+    with pytest.raises(workflow.WorkflowError, match="有 1 位客户没有在岗的归属经理"):
+        campaign_actions.create_campaign(
             user, name="x", customers=Customer.objects.all(), mode=AssignMode.OWN
         )
     Manager.objects.filter(pk=manager.pk).update(active=False)
-    with pytest.raises(actions.WorkflowError, match="有 2 位客户"):
-        actions.create_campaign(
+    with pytest.raises(workflow.WorkflowError, match="有 2 位客户"):
+        campaign_actions.create_campaign(
             user, name="x", customers=Customer.objects.all(), mode=AssignMode.OWN
         )
 
@@ -66,7 +67,7 @@ def test_own_mode_needs_a_taker_for_customers_without_a_manager(org, manager, us
 def test_spread_mode_balances_within_capacity(org, manager, helpers, user):
     for n in range(1, 5):
         make_customer(org, n, manager)
-    campaign = actions.create_campaign(
+    campaign = campaign_actions.create_campaign(
         user, name="均衡", customers=Customer.objects.all(), managers=helpers,
         mode=AssignMode.SPREAD, capacity={h.pk: 2 for h in helpers},
     )  # fmt: skip
@@ -79,8 +80,8 @@ def test_spread_mode_balances_within_capacity(org, manager, helpers, user):
 def test_spread_mode_refuses_what_does_not_fit_and_creates_nothing(org, manager, helpers, user):
     for n in range(1, 6):
         make_customer(org, n, manager)
-    with pytest.raises(actions.WorkflowError, match="最多承接 4 位客户.*客户群有 5 位"):
-        actions.create_campaign(
+    with pytest.raises(workflow.WorkflowError, match="最多承接 4 位客户.*客户群有 5 位"):
+        campaign_actions.create_campaign(
             user, name="太多", customers=Customer.objects.all(), managers=helpers,
             mode=AssignMode.SPREAD, capacity={h.pk: 2 for h in helpers},
         )  # fmt: skip
@@ -99,12 +100,14 @@ def test_spread_prefers_own_manager_when_chosen():
 
 
 def test_empty_selection_and_bad_input_are_refused(org, manager, user):
-    with pytest.raises(actions.WorkflowError, match="没有客户"):
-        actions.create_campaign(
+    with pytest.raises(workflow.WorkflowError, match="没有客户"):
+        campaign_actions.create_campaign(
             user, name="空", customers=Customer.objects.none(), managers=[manager]
         )
     make_customer(org, 1, manager)
-    with pytest.raises(actions.WorkflowError, match="分配方式无效"):
-        actions.create_campaign(user, name="x", customers=Customer.objects.all(), mode="random")
-    with pytest.raises(actions.WorkflowError, match="活动名称"):
-        actions.create_campaign(user, name=" ", customers=Customer.objects.all())
+    with pytest.raises(workflow.WorkflowError, match="分配方式无效"):
+        campaign_actions.create_campaign(
+            user, name="x", customers=Customer.objects.all(), mode="random"
+        )
+    with pytest.raises(workflow.WorkflowError, match="活动名称"):
+        campaign_actions.create_campaign(user, name=" ", customers=Customer.objects.all())

@@ -8,19 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from keycare.errors import UserError
-from keycare.workorders import actions
-from keycare.workorders.loaders import load_run
-from keycare.workorders.models import (
-    AllocationDecision,
-    Detection,
-    QuarantineRow,
-    Run,
-    RunStatus,
-    ServiceTask,
-    Suppression,
-    TaskMoment,
-    TaskState,
-)
+from keycare.runs.loaders import load_run
+from keycare.runs.models import Detection, QuarantineRow, Run, RunStatus, Suppression
+from keycare.tasks import actions as task_actions
+from keycare.tasks.models import AllocationDecision, ServiceTask, TaskMoment, TaskState
 
 from .runs import decision, detection, publish_run, task
 
@@ -132,7 +123,7 @@ def test_loading_the_same_run_twice_changes_nothing(first_run):
 def test_rerun_updates_unstarted_tasks_and_keeps_worked_ones(first_run, customers, user):
     load_run(first_run, DAY)
     worked = ServiceTask.objects.get(customer=customers[0])
-    actions.claim_task(user, worked)
+    task_actions.claim_task(user, worked)
     untouched = ServiceTask.objects.get(customer=customers[1])
     publish_run(
         first_run,

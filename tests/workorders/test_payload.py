@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
-from keycare.workorders.models import ServiceTask, TaskMoment
-from keycare.workorders.payload import export_payloads, fill_template, task_payload
+from keycare.tasks.models import ServiceTask, TaskMoment
+from keycare.tasks.payload import export_payloads, fill_template, task_payload
 
 from .conftest import BUSINESS_DATE
 

@@ -23,10 +23,10 @@ from django.utils import timezone
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.engine import publish as pub
-from keycare.managers.models import StaffProfile
+from keycare.org.models import StaffProfile
+from keycare.runs import jobs as runjobs
+from keycare.runs.models import QuarantineRow, Run, RunRequest
 from keycare.synth.generator import generate
-from keycare.workorders import runjobs
-from keycare.workorders.models import QuarantineRow, Run, RunRequest
 
 DAY = date(2026, 11, 22)
 BAD_MOBILE = "13912345678"

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.apps import apps
 
-from keycare.workorders.models import ServiceTask, fill_task_cities
+from keycare.tasks.models import ServiceTask, fill_task_cities
 
 from .conftest import make_customer
 

@@ -7,16 +7,17 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from keycare.access import roles
-from keycare.core.models import AuditEvent
-from keycare.managers.models import StaffProfile
-from keycare.workorders import actions
-from keycare.workorders.segments import (
+from keycare.campaigns import actions as campaign_actions
+from keycare.campaigns.segments import (
     SegmentError,
     describe,
     parse_conditions,
     segment_customers,
     segment_fields,
 )
+from keycare.core import workflow
+from keycare.core.models import AuditEvent
+from keycare.org.models import StaffProfile
 
 from .conftest import make_customer
 
@@ -151,7 +152,7 @@ def test_hostile_values_are_parameters_not_sql(archive, province):
 
 
 def test_save_segment_validates_audits_and_updates(archive, province):
-    segment = actions.save_segment(
+    segment = campaign_actions.save_segment(
         province,
         name=" 低余额 ",
         conditions=[{"field": "balance", "op": "lt", "value": "10"}],
@@ -160,14 +161,14 @@ def test_save_segment_validates_audits_and_updates(archive, province):
         "all": [{"field": "balance", "op": "lt", "value": 10.0}]
     }
     assert describe(segment.filter["all"]) == "账户余额 小于 10.0"
-    with pytest.raises(actions.WorkflowError, match="条件 1"):
-        actions.save_segment(
+    with pytest.raises(workflow.WorkflowError, match="条件 1"):
+        campaign_actions.save_segment(
             province, name="x", conditions=[{"field": "balance", "op": "lt", "value": "x"}],
             segment=segment,
         )  # fmt: skip
     segment.refresh_from_db()
     assert segment.name == "低余额"  # nothing half-done
-    actions.save_segment(
+    campaign_actions.save_segment(
         province, name="低余额", conditions=[{"field": "plan_5g", "op": "true"}], segment=segment
     )
     segment.refresh_from_db()

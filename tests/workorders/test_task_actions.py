@@ -5,18 +5,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from keycare.campaigns import actions as campaign_actions
+from keycare.core import workflow
 from keycare.core.models import AuditEvent
-from keycare.workorders import actions
-from keycare.workorders.models import (
-    Appointment,
-    Department,
-    Outcome,
-    ServiceTask,
-    TaskMoment,
-    TaskState,
-    WorkOrder,
-    WorkOrderStatus,
-)
+from keycare.org.models import Department
+from keycare.tasks import actions as task_actions
+from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskMoment, TaskState
+from keycare.workorders import actions as workorder_actions
+from keycare.workorders.models import WorkOrder, WorkOrderStatus
 
 from .conftest import BUSINESS_DATE
 
@@ -37,12 +33,12 @@ def task(customers, manager, moments):
 
 
 def test_legal_path_unhandled_to_handled(task, user):
-    actions.claim_task(user, task)
+    task_actions.claim_task(user, task)
     assert task.state == TaskState.IN_PROGRESS and task.claimed_by == user and task.version == 2
-    actions.record_outcome(
+    task_actions.record_outcome(
         user, task, contact_result="reached", recommendation="accepted", notes="ok"
     )
-    actions.complete_task(user, task, new_alert=True)
+    task_actions.complete_task(user, task, new_alert=True)
     task.refresh_from_db()
     assert task.state == TaskState.HANDLED_NEW_ALERT
     assert task.handled_at is not None and task.version == 4
@@ -54,8 +50,8 @@ def test_legal_path_unhandled_to_handled(task, user):
 
 
 def test_complete_with_outcome_in_one_step(task, user):
-    actions.claim_task(user, task)
-    actions.complete_task(user, task, outcome={"contact_result": "not_reached"})
+    task_actions.claim_task(user, task)
+    task_actions.complete_task(user, task, outcome={"contact_result": "not_reached"})
     assert task.state == TaskState.HANDLED_NO_CHANGE
     assert Outcome.objects.get(task=task).contact_result == "not_reached"
 
@@ -63,14 +59,14 @@ def test_complete_with_outcome_in_one_step(task, user):
 @pytest.mark.parametrize(
     "action",
     [
-        lambda u, t: actions.complete_task(u, t),
-        lambda u, t: actions.record_outcome(u, t, contact_result="reached"),
-        lambda u, t: actions.create_appointment(u, t, kind="alert", due_at=timezone.now()),
+        lambda u, t: task_actions.complete_task(u, t),
+        lambda u, t: task_actions.record_outcome(u, t, contact_result="reached"),
+        lambda u, t: task_actions.create_appointment(u, t, kind="alert", due_at=timezone.now()),
     ],
     ids=["complete", "outcome", "appointment"],
 )
 def test_illegal_transitions_from_unhandled_are_refused(task, user, action):
-    with pytest.raises(actions.IllegalTransitionError, match="未处理"):
+    with pytest.raises(workflow.IllegalTransitionError, match="未处理"):
         action(user, task)
     task.refresh_from_db()
     assert (task.state, task.version) == (TaskState.UNHANDLED, 1)
@@ -79,23 +75,23 @@ def test_illegal_transitions_from_unhandled_are_refused(task, user, action):
 
 
 def test_handled_task_cannot_be_claimed_or_completed_again(task, user):
-    actions.claim_task(user, task)
-    actions.complete_task(user, task)
-    with pytest.raises(actions.IllegalTransitionError):
-        actions.claim_task(user, task)
-    with pytest.raises(actions.IllegalTransitionError):
-        actions.complete_task(user, task, new_alert=True)
+    task_actions.claim_task(user, task)
+    task_actions.complete_task(user, task)
+    with pytest.raises(workflow.IllegalTransitionError):
+        task_actions.claim_task(user, task)
+    with pytest.raises(workflow.IllegalTransitionError):
+        task_actions.complete_task(user, task, new_alert=True)
     task.refresh_from_db()
     assert task.state == TaskState.HANDLED_NO_CHANGE
 
 
 def test_two_concurrent_completes_one_wins_the_other_is_told(task, user, other_user):
-    actions.claim_task(user, task)
+    task_actions.claim_task(user, task)
     tab_a = ServiceTask.objects.get(pk=task.pk)
     tab_b = ServiceTask.objects.get(pk=task.pk)  # same version, loaded in another tab
-    actions.complete_task(user, tab_a, outcome={"contact_result": "reached"})
-    with pytest.raises(actions.StaleTaskError, match="已被他人更新"):
-        actions.complete_task(
+    task_actions.complete_task(user, tab_a, outcome={"contact_result": "reached"})
+    with pytest.raises(workflow.StaleTaskError, match="已被他人更新"):
+        task_actions.complete_task(
             other_user, tab_b, new_alert=True, outcome={"contact_result": "refused"}
         )
     task.refresh_from_db()
@@ -105,58 +101,60 @@ def test_two_concurrent_completes_one_wins_the_other_is_told(task, user, other_u
 
 
 def test_version_from_a_form_is_checked(task, user):
-    actions.claim_task(user, task, version=1)
-    with pytest.raises(actions.StaleTaskError):
-        actions.complete_task(user, task, version=1)
-    actions.complete_task(user, task, version=2)
+    task_actions.claim_task(user, task, version=1)
+    with pytest.raises(workflow.StaleTaskError):
+        task_actions.complete_task(user, task, version=1)
+    task_actions.complete_task(user, task, version=2)
     assert task.state == TaskState.HANDLED_NO_CHANGE
 
 
 def test_invalid_outcome_changes_nothing(task, user):
-    actions.claim_task(user, task)
-    with pytest.raises(actions.WorkflowError, match="接触结果"):
-        actions.complete_task(user, task, outcome={"contact_result": "maybe"})
+    task_actions.claim_task(user, task)
+    with pytest.raises(workflow.WorkflowError, match="接触结果"):
+        task_actions.complete_task(user, task, outcome={"contact_result": "maybe"})
     task.refresh_from_db()
     assert task.state == TaskState.IN_PROGRESS and task.version == 2
 
 
 def test_appointment_created_and_completed_once(task, user):
-    actions.claim_task(user, task)
+    task_actions.claim_task(user, task)
     due = timezone.now() + timedelta(days=2)
-    appointment = actions.create_appointment(
+    appointment = task_actions.create_appointment(
         user, task, kind="care_marketing", due_at=due, notes="回访"
     )
     assert appointment.manager_id == task.manager_id and appointment.customer_id == task.customer_id
-    actions.complete_appointment(user, appointment)
+    task_actions.complete_appointment(user, appointment)
     assert appointment.done_at is not None
-    with pytest.raises(actions.StaleTaskError):
-        actions.complete_appointment(user, appointment)
+    with pytest.raises(workflow.StaleTaskError):
+        task_actions.complete_appointment(user, appointment)
 
 
 def test_work_order_sla_escalation_and_report_back(task, user):
     department = Department.objects.create(code="NET", name="网络部")
-    actions.claim_task(user, task)
-    order = actions.create_work_order(
+    task_actions.claim_task(user, task)
+    order = workorder_actions.create_work_order(
         user, task, department=department, title="信号差", priority="urgent"
     )
     assert order.due_at - order.created_at == pytest.approx(
         timedelta(hours=4), abs=timedelta(seconds=5)
     )
-    assert actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5)) == 1
+    assert (
+        workorder_actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5)) == 1
+    )
     order.refresh_from_db()
     assert order.status == WorkOrderStatus.ESCALATED and order.escalated_at is not None
-    actions.close_work_order(user, order, resolution="已调整基站")
+    workorder_actions.close_work_order(user, order, resolution="已调整基站")
     task.refresh_from_db()
     assert WorkOrder.objects.get().status == WorkOrderStatus.CLOSED
     assert "已调整基站" in task.feedback
-    with pytest.raises(actions.IllegalTransitionError):
-        actions.close_work_order(user, order, resolution="again")
+    with pytest.raises(workflow.IllegalTransitionError):
+        workorder_actions.close_work_order(user, order, resolution="again")
 
 
 def test_campaign_assigns_customers_and_tasks_complete_once(customers, manager, org, user):
+    from keycare.campaigns.models import CampaignTask
     from keycare.customers.models import Customer
-    from keycare.managers.models import Manager
-    from keycare.workorders.models import CampaignTask
+    from keycare.org.models import Manager
 
     city, _, grid = org["C025"]
     helper = Manager.objects.create(
@@ -169,7 +167,7 @@ def test_campaign_assigns_customers_and_tasks_complete_once(customers, manager, 
         daily_capacity=40,
     )
     Customer.objects.filter(pk=customers[4].pk).update(manager=None)
-    campaign = actions.create_campaign(
+    campaign = campaign_actions.create_campaign(
         user, name="宽带融合", customers=Customer.objects.all(), managers=[manager, helper]
     )
     by_manager = dict(
@@ -180,7 +178,9 @@ def test_campaign_assigns_customers_and_tasks_complete_once(customers, manager, 
     assert by_manager[customers[0].pk] == "M001" and by_manager[customers[4].pk] == "M002"
     ctask = CampaignTask.objects.get(campaign=campaign, customer=customers[0])
     stale = CampaignTask.objects.get(pk=ctask.pk)
-    actions.complete_campaign_task(user, ctask, contact_result="reached", recommendation="accepted")
-    with pytest.raises(actions.StaleTaskError):
-        actions.complete_campaign_task(user, stale, contact_result="refused")
+    campaign_actions.complete_campaign_task(
+        user, ctask, contact_result="reached", recommendation="accepted"
+    )
+    with pytest.raises(workflow.StaleTaskError):
+        campaign_actions.complete_campaign_task(user, stale, contact_result="refused")
     assert CampaignTask.objects.get(pk=ctask.pk).recommendation == "accepted"

@@ -8,15 +8,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from keycare.core import workflow
 from keycare.core.models import AuditEvent
-from keycare.workorders import actions
-from keycare.workorders.models import (
-    SLA_BY_PRIORITY,
-    Department,
-    ServiceTask,
-    WorkOrder,
-    WorkOrderStatus,
-)
+from keycare.org.models import Department
+from keycare.tasks import actions as task_actions
+from keycare.tasks.models import ServiceTask
+from keycare.workorders import actions as workorder_actions
+from keycare.workorders.models import SLA_BY_PRIORITY, WorkOrder, WorkOrderStatus
 
 from .conftest import BUSINESS_DATE
 
@@ -28,7 +26,7 @@ def task(customers, manager, user):
     task = ServiceTask.objects.create(
         customer=customers[0], manager=manager, business_date=BUSINESS_DATE, channel="call"
     )
-    actions.claim_task(user, task)
+    task_actions.claim_task(user, task)
     return task
 
 
@@ -45,7 +43,7 @@ def _escalate(*args):
 
 @pytest.mark.parametrize("priority", ["urgent", "high", "normal", "low"])
 def test_sla_clock_follows_priority(task, user, department, priority):
-    order = actions.create_work_order(
+    order = workorder_actions.create_work_order(
         user, task, department=department, title="信号差", priority=priority
     )
     assert order.due_at - order.created_at == pytest.approx(
@@ -54,16 +52,16 @@ def test_sla_clock_follows_priority(task, user, department, priority):
 
 
 def test_escalate_command_escalates_overdue_once(task, user, department):
-    urgent = actions.create_work_order(
+    urgent = workorder_actions.create_work_order(
         user, task, department=department, title="a", priority="urgent"
     )
-    normal = actions.create_work_order(
+    normal = workorder_actions.create_work_order(
         user, task, department=department, title="b", priority="normal"
     )
-    closed = actions.create_work_order(
+    closed = workorder_actions.create_work_order(
         user, task, department=department, title="c", priority="urgent"
     )
-    actions.close_work_order(user, closed, resolution="已处理")
+    workorder_actions.close_work_order(user, closed, resolution="已处理")
     later = (timezone.now() + timedelta(hours=5)).isoformat()
     assert _escalate()["escalated"] == 0  # nothing is overdue yet
     assert _escalate("--now", later)["escalated"] == 1
@@ -83,22 +81,22 @@ def test_escalate_command_refuses_a_bad_time(db):
 
 
 def test_escalated_order_is_closed_and_reported_back(task, user, department):
-    order = actions.create_work_order(
+    order = workorder_actions.create_work_order(
         user, task, department=department, title="a", priority="urgent"
     )
-    actions.start_work_order(user, order)
-    actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5))
+    workorder_actions.start_work_order(user, order)
+    workorder_actions.escalate_overdue_work_orders(now=timezone.now() + timedelta(hours=5))
     order.refresh_from_db()
-    actions.close_work_order(user, order, resolution="已调整基站参数")
+    workorder_actions.close_work_order(user, order, resolution="已调整基站参数")
     task.refresh_from_db()
     assert f"WO-{order.pk}" in task.feedback and "已调整基站参数" in task.feedback
-    with pytest.raises(actions.WorkflowError, match="请填写处理结果"):
-        actions.close_work_order(user, order, resolution="  ")
+    with pytest.raises(workflow.WorkflowError, match="请填写处理结果"):
+        workorder_actions.close_work_order(user, order, resolution="  ")
 
 
 def test_stale_version_is_refused(task, user, department):
-    order = actions.create_work_order(user, task, department=department, title="a")
+    order = workorder_actions.create_work_order(user, task, department=department, title="a")
     stale_version = order.version
-    actions.start_work_order(user, order)
-    with pytest.raises(actions.StaleTaskError, match="已被他人更新"):
-        actions.close_work_order(user, order, resolution="x", version=stale_version)
+    workorder_actions.start_work_order(user, order)
+    with pytest.raises(workflow.StaleTaskError, match="已被他人更新"):
+        workorder_actions.close_work_order(user, order, resolution="x", version=stale_version)

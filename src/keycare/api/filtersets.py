@@ -3,9 +3,12 @@
 import django_filters as filters
 from django.db.models import Q
 
+from keycare.campaigns.models import Campaign
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.workorders.models import Appointment, Campaign, Run, ServiceTask, WorkOrder
+from keycare.runs.models import Run
+from keycare.tasks.models import Appointment, ServiceTask
+from keycare.workorders.models import WorkOrder
 
 
 class CustomerFilter(filters.FilterSet):

@@ -8,19 +8,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from keycare.access.masking import mask_field, scrub_text
+from keycare.campaigns.models import Campaign
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.workorders.models import (
+from keycare.runs.models import Run
+from keycare.tasks.models import (
     Appointment,
     AppointmentKind,
-    Campaign,
     ContactResult,
     Recommendation,
-    Run,
     ServiceTask,
-    WorkOrder,
-    WorkOrderPriority,
 )
+from keycare.workorders.models import WorkOrder, WorkOrderPriority
 
 
 class MaskedField(serializers.ReadOnlyField):

@@ -19,19 +19,17 @@ from keycare.access.querysets import user_scope
 from keycare.access.unmask import unmask_customer
 from keycare.api import filtersets, serializers
 from keycare.api.idempotency import IdempotentCreateMixin
+from keycare.campaigns.models import Campaign
+from keycare.core import workflow
 from keycare.core.audit import record
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.workorders import actions
-from keycare.workorders.models import (
-    Appointment,
-    Campaign,
-    Department,
-    Run,
-    ServiceTask,
-    TaskMoment,
-    WorkOrder,
-)
+from keycare.org.models import Department
+from keycare.runs.models import Run
+from keycare.tasks import actions as task_actions
+from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
+from keycare.workorders import actions as workorder_actions
+from keycare.workorders.models import WorkOrder
 
 # Roles that may change work items; analysts and auditors only read.
 WRITER_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_MANAGER}
@@ -177,7 +175,7 @@ class TaskViewSet(ScopedViewSet):
         body = serializers.ClaimSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         _run_workflow(
-            actions.claim_task, request.user, task, version=body.validated_data.get("version")
+            task_actions.claim_task, request.user, task, version=body.validated_data.get("version")
         )
         return Response(self._fresh(task))
 
@@ -197,11 +195,15 @@ class TaskViewSet(ScopedViewSet):
         }
         if data["complete"] == "none":
             _run_workflow(
-                actions.record_outcome, request.user, task, version=data.get("version"), **outcome
+                task_actions.record_outcome,
+                request.user,
+                task,
+                version=data.get("version"),
+                **outcome,
             )
         else:
             _run_workflow(
-                actions.complete_task,
+                task_actions.complete_task,
                 request.user,
                 task,
                 version=data.get("version"),
@@ -232,7 +234,7 @@ class AppointmentReadViewSet(ScopedViewSet):
         tasks = ServiceTask.objects.restrict(request.user, "change")
         task = get_object_or_404(tasks, pk=data["task"])
         appointment = _run_workflow(
-            actions.create_appointment,
+            task_actions.create_appointment,
             request.user,
             task,
             kind=data["kind"],
@@ -271,7 +273,7 @@ class WorkOrderReadViewSet(ScopedViewSet):
                 {"department": ["部门不存在或已停用 Unknown department"]}
             )
         order = _run_workflow(
-            actions.create_work_order,
+            workorder_actions.create_work_order,
             request.user,
             task,
             department=department,
@@ -334,7 +336,7 @@ def _run_workflow(function, *args, **kwargs):
     """Call a workflow action; a stale version or an illegal transition answers 409."""
     try:
         return function(*args, **kwargs)
-    except actions.StaleTaskError as error:
+    except workflow.StaleTaskError as error:
         raise StaleConflict(str(error)) from error
-    except actions.IllegalTransitionError as error:
+    except workflow.IllegalTransitionError as error:
         raise Conflict(str(error)) from error

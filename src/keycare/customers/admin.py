@@ -1,42 +1,16 @@
-"""Django admin for the archive. Lists show no personal fields; history and loads are read-only."""
+"""Admin pages for the customer archive: loaded rows are read-only."""
 
 from django.contrib import admin
 
+from keycare.core.admin import ReadOnlyAdmin
 from keycare.customers import models
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+class ArchiveAdmin(ReadOnlyAdmin):
+    """The archive is the operator's record: not even deleted from the admin."""
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(models.Province)
-class ProvinceAdmin(admin.ModelAdmin):
-    list_display = ["code", "name"]
-
-
-@admin.register(models.City)
-class CityAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "province"]
-
-
-@admin.register(models.County)
-class CountyAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "city"]
-    list_filter = ["city"]
-
-
-@admin.register(models.Grid)
-class GridAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "county", "city"]
-    list_filter = ["city"]
-    search_fields = ["code", "name"]
 
 
 @admin.register(models.Customer)
@@ -49,17 +23,17 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.CustomerHistory)
-class CustomerHistoryAdmin(ReadOnlyAdmin):
+class CustomerHistoryAdmin(ArchiveAdmin):
     list_display = ["customer", "at", "load"]
     raw_id_fields = ["customer"]
 
 
 @admin.register(models.Assignment)
-class AssignmentAdmin(ReadOnlyAdmin):
+class AssignmentAdmin(ArchiveAdmin):
     list_display = ["customer", "manager", "start_date", "end_date"]
     raw_id_fields = ["customer", "manager"]
 
 
 @admin.register(models.LoadBatch)
-class LoadBatchAdmin(ReadOnlyAdmin):
+class LoadBatchAdmin(ArchiveAdmin):
     list_display = ["pk", "business_date", "created", "updated", "unchanged", "retained"]

@@ -29,20 +29,10 @@ from django.utils import timezone
 from keycare.core import audit
 from keycare.customers import bulk
 from keycare.customers.delivery import Delivery, check_unique
-from keycare.customers.models import (
-    Archive,
-    Assignment,
-    City,
-    County,
-    Customer,
-    CustomerHistory,
-    Grid,
-    LoadBatch,
-    Province,
-)
+from keycare.customers.models import Archive, Assignment, Customer, CustomerHistory, LoadBatch
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
-from keycare.managers.models import Manager
+from keycare.org.models import City, County, Grid, Manager, Province
 
 FILES = ["org", "managers", "key_accounts", "key_account_members", "assignments", "subscribers"]
 BATCH = 5000

@@ -1,4 +1,4 @@
-"""Organisation hierarchy and the customer archive (在网档案库 / 保留档案库).
+"""The customer archive (在网档案库 / 保留档案库).
 
 Scope convention
 ----------------
@@ -16,8 +16,8 @@ Every path ends at a foreign key: the access layer (``keycare.access.querysets``
 ``<path>_id = <city or manager pk>``, so ``Model.objects.restrict(user)`` keeps a city
 administrator to their city and an account manager to their portfolio. A missing key means
 the model cannot be scoped that way (that role sees none of its rows). Models without
-``scope`` are not row-scoped: reference data anyone signed in may read (``Province``,
-``City``) and administration data (``LoadBatch``) that views must guard by permission.
+``scope`` are not row-scoped: reference data anyone signed in may read (``org.Province``,
+``org.City``) and administration data (``LoadBatch``) that views must guard by permission.
 Scoped models use ``RestrictedQuerySet`` as their manager.
 
 Loading happens in ``keycare.customers.loader`` (``keycare load DIR``); models carry no logic.
@@ -28,69 +28,6 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access.querysets import RestrictedQuerySet
-
-
-class Province(models.Model):
-    code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64)
-
-    class Meta:
-        ordering = ["code"]
-        verbose_name = _("province")
-        verbose_name_plural = _("provinces")
-
-    def __str__(self):
-        return self.name
-
-
-class City(models.Model):
-    code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64)
-    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="cities")
-
-    class Meta:
-        ordering = ["code"]
-        verbose_name = _("city")
-        verbose_name_plural = _("cities")
-
-    def __str__(self):
-        return self.name
-
-
-class County(models.Model):
-    code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64)
-    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="counties")
-
-    scope = {"city": "city"}
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["code"]
-        verbose_name = _("county")
-        verbose_name_plural = _("counties")
-
-    def __str__(self):
-        return self.name
-
-
-class Grid(models.Model):
-    code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64)
-    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="grids")
-    # Denormalised from county so that lists and scoping need no extra join.
-    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="grids")
-
-    scope = {"city": "city"}
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["code"]
-        verbose_name = _("grid")
-        verbose_name_plural = _("grids")
-
-    def __str__(self):
-        return self.name
 
 
 class Brand(models.TextChoices):
@@ -141,9 +78,9 @@ class Customer(models.Model):
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     address = models.CharField(_("address"), max_length=255, blank=True)
     join_date = models.DateField(_("join date"))
-    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="customers")
-    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="customers")
-    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="customers")
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="customers")
+    county = models.ForeignKey("org.County", on_delete=models.PROTECT, related_name="customers")
+    grid = models.ForeignKey("org.Grid", on_delete=models.PROTECT, related_name="customers")
     brand = models.CharField(_("brand"), max_length=16, choices=Brand.choices)
     plan_code = models.CharField(_("plan"), max_length=32)
     plan_fee = models.DecimalField(_("plan fee (RMB/month)"), max_digits=9, decimal_places=2)
@@ -162,7 +99,7 @@ class Customer(models.Model):
         related_name="customers",
     )
     manager = models.ForeignKey(
-        "managers.Manager",
+        "org.Manager",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -226,9 +163,7 @@ class Assignment(models.Model):
     """A period during which a manager served a customer; ``end_date`` null = current."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="assignments")
-    manager = models.ForeignKey(
-        "managers.Manager", on_delete=models.PROTECT, related_name="assignments"
-    )
+    manager = models.ForeignKey("org.Manager", on_delete=models.PROTECT, related_name="assignments")
     start_date = models.DateField(_("from"))
     end_date = models.DateField(_("to"), null=True, blank=True)
     load = models.ForeignKey(

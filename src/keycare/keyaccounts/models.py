@@ -39,11 +39,9 @@ class KeyAccount(models.Model):
     name = models.CharField(_("name"), max_length=200)
     industry = models.CharField(_("industry"), max_length=64)
     tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
-    city = models.ForeignKey(
-        "customers.City", on_delete=models.PROTECT, related_name="key_accounts"
-    )
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="key_accounts")
     manager = models.ForeignKey(
-        "managers.Manager",
+        "org.Manager",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

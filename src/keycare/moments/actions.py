@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import copy
 
-from django.apps import apps
 from django.db import transaction
 
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments import services
 from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion, threshold_value
+from keycare.org.models import City
 
 _MISSING = object()
 
@@ -181,13 +181,13 @@ def _merge_city_values(moment, current: dict, updates: dict | None) -> dict:
 
 
 def _city(key):
-    city_model = apps.get_model("customers", "City")
-    if isinstance(key, city_model):
+
+    if isinstance(key, City):
         return key
     lookup = {"pk": key} if isinstance(key, int) else {"code": str(key)}
     try:
-        return city_model.objects.get(**lookup)
-    except city_model.DoesNotExist:
+        return City.objects.get(**lookup)
+    except City.DoesNotExist:
         raise UserError(f"未知地市 {key}") from None
 
 
@@ -238,8 +238,8 @@ def _validate(candidate: MomentDefinition, new_cities: dict):
 
 
 def _replace_city_thresholds(moment, new_cities: dict) -> None:
-    city_model = apps.get_model("customers", "City")
-    cities = city_model.objects.in_bulk(list(new_cities), field_name="code")
+
+    cities = City.objects.in_bulk(list(new_cities), field_name="code")
     CityThreshold.objects.filter(moment=moment).delete()
     CityThreshold.objects.bulk_create(
         CityThreshold(moment=moment, city=cities[code], name=name, value=value)

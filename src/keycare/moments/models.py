@@ -93,7 +93,7 @@ class CityThreshold(TimeStampedModel):
     moment = models.ForeignKey(
         MomentDefinition, on_delete=models.CASCADE, related_name="city_thresholds"
     )
-    city = models.ForeignKey("customers.City", on_delete=models.CASCADE, related_name="+")
+    city = models.ForeignKey("org.City", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(_("阈值名称"), max_length=64)
     # JSON keeps the type (an int stays an int) for the engine's validator.
     value = models.JSONField(_("阈值"))

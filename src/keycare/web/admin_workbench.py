@@ -16,15 +16,13 @@ from django.utils import timezone
 
 from keycare.access import roles
 from keycare.access.querysets import user_scope
+from keycare.campaigns.models import CampaignTask
 from keycare.core.exports import xlsx_response
-from keycare.workorders.models import (
+from keycare.runs.models import Detection, Run, RunStatus
+from keycare.tasks.models import (
     Appointment,
     AppointmentKind,
-    CampaignTask,
-    Detection,
     Recommendation,
-    Run,
-    RunStatus,
     ServiceTask,
     TaskState,
 )

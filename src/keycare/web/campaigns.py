@@ -25,22 +25,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from keycare.access import roles
 from keycare.access.masking import mask_mobile, mask_name
 from keycare.access.querysets import require_role
+from keycare.campaigns import actions as campaign_actions
+from keycare.campaigns.actions import AssignMode
+from keycare.campaigns.models import Campaign, CampaignStatus, CampaignTask, Segment
+from keycare.campaigns.segments import SegmentError, conditions_of, parse_conditions
+from keycare.campaigns.segments import segment_customers as scoped_segment_customers
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
-from keycare.managers.models import Manager
+from keycare.org.models import Manager
+from keycare.tasks.models import ContactResult, Recommendation
 from keycare.web.segments import require_admin
-from keycare.workorders import actions
-from keycare.workorders.actions import AssignMode
-from keycare.workorders.models import (
-    Campaign,
-    CampaignStatus,
-    CampaignTask,
-    ContactResult,
-    Recommendation,
-    Segment,
-)
-from keycare.workorders.segments import SegmentError, conditions_of, parse_conditions
-from keycare.workorders.segments import segment_customers as scoped_segment_customers
 
 PAGE_SIZE = 30
 TASK_PAGE_SIZE = 50
@@ -285,7 +279,7 @@ def _create(user, role, scope, form, segments, managers):
             f"客户群有 {size} 位客户，一个活动最多 {MAX_CAMPAIGN_CUSTOMERS} 位："
             "请缩小客户群（例如按地市或区县分别创建）"
         )
-    campaign = actions.create_campaign(
+    campaign = campaign_actions.create_campaign(
         user,
         name=form["name"],
         customers=customers,
@@ -419,7 +413,7 @@ def campaign_finish(request, pk):
     if campaign is None:
         raise Http404("活动不存在或不在您的权限范围内")
     try:
-        actions.finish_campaign(request.user, campaign)
+        campaign_actions.finish_campaign(request.user, campaign)
     except UserError as error:
         messages.error(request, str(error))
     else:
@@ -446,7 +440,7 @@ def campaign_task_complete(request, pk):
         messages.error(request, "页面缺少任务版本号，请刷新后重试")
     else:
         try:
-            actions.complete_campaign_task(
+            campaign_actions.complete_campaign_task(
                 request.user,
                 task,
                 contact_result=request.POST.get("contact_result", ""),

@@ -29,12 +29,12 @@ from keycare.access.unmask import (
     unmask_customer,
 )
 from keycare.core.audit import record
-from keycare.customers.models import City, Customer, ValueTier
+from keycare.customers.models import Customer, ValueTier
 from keycare.errors import UserError
-from keycare.managers.models import Manager
+from keycare.org.models import City, Manager
+from keycare.tasks.models import ServiceTask
+from keycare.tasks.payload import _attributes, _basic_info
 from keycare.web.task_detail import catalog_groups
-from keycare.workorders.models import ServiceTask
-from keycare.workorders.payload import _attributes, _basic_info
 
 PAGE_SIZE = 50
 SEARCH_MAX = 32

@@ -6,7 +6,7 @@ province-wide. Province and city administrators both see the run list and a run'
 it personal). The quarantined rows themselves are raw delivered records of customers of every
 city, so only province administrators open them, always masked on the server (personal
 columns by the data contract, plus any mobile or ID number in free text) and audited.
-Starting a run is a province administrator's action (``keycare.workorders.runjobs``).
+Starting a run is a province administrator's action (``keycare.runs.jobs``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from keycare.access.querysets import require_role
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments.models import MomentDefinition
-from keycare.workorders import runjobs
-from keycare.workorders.models import QuarantineRow, Run, RunRequest, RunStatus
+from keycare.runs import jobs as runjobs
+from keycare.runs.models import QuarantineRow, Run, RunRequest, RunStatus
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 PAGE_SIZE = 25

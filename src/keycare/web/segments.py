@@ -2,7 +2,7 @@
 
 Administrators compose and save segments; a campaign is then created from one. Conditions are
 posted as parallel lists (``field``, ``op``, ``value``: one entry per row) and validated by
-``keycare.workorders.segments`` against the catalog; the count endpoint answers HTMX with the
+``keycare.campaigns.segments`` against the catalog; the count endpoint answers HTMX with the
 number of matching customers in the user's scope, or with what is wrong.
 """
 
@@ -18,11 +18,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from keycare.access import roles
 from keycare.access.querysets import require_role
-from keycare.core.parsing import posted_int
-from keycare.errors import UserError
-from keycare.workorders import actions
-from keycare.workorders.models import Segment
-from keycare.workorders.segments import (
+from keycare.campaigns import actions as campaign_actions
+from keycare.campaigns.models import Segment
+from keycare.campaigns.segments import (
     MAX_CONDITIONS,
     OPERATORS,
     TYPE_LABELS,
@@ -35,6 +33,8 @@ from keycare.workorders.segments import (
     segment_customers,
     segment_fields,
 )
+from keycare.core.parsing import posted_int
+from keycare.errors import UserError
 
 PAGE_SIZE = 30
 SEGMENT_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
@@ -107,7 +107,7 @@ def _edit(request, segment):
             rows.pop(index)
         return _render_form(request, segment, form, rows or [dict(EMPTY_ROW)])
     try:
-        saved = actions.save_segment(
+        saved = campaign_actions.save_segment(
             request.user,
             name=form["name"],
             description=form["description"],

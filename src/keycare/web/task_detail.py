@@ -24,19 +24,20 @@ from keycare.core.audit import record
 from keycare.core.parsing import posted_int
 from keycare.customers.models import Brand, PaymentType, Status, ValueTier
 from keycare.errors import UserError
-from keycare.web.task_rows import labels
-from keycare.workorders import actions
-from keycare.workorders.models import (
+from keycare.org.models import Department
+from keycare.tasks import actions as task_actions
+from keycare.tasks.models import (
     AppointmentKind,
     ContactResult,
-    Department,
     Outcome,
     Recommendation,
     ServiceTask,
     TaskMoment,
-    WorkOrderPriority,
 )
-from keycare.workorders.payload import payload_queryset, task_payload
+from keycare.tasks.payload import payload_queryset, task_payload
+from keycare.web.task_rows import labels
+from keycare.workorders import actions as workorder_actions
+from keycare.workorders.models import WorkOrderPriority
 
 RECENT_LIMIT = 10
 # Catalog fields stored as codes: shown with their (translated) labels, e.g. gotone -> 全球通.
@@ -221,7 +222,7 @@ def _version(request):
 
 
 def _claim(request, task, version):
-    actions.claim_task(request.user, task, version=version)
+    task_actions.claim_task(request.user, task, version=version)
     return _("已领取任务，开始处理")
 
 
@@ -233,14 +234,14 @@ def _outcome(request, task, version):
     }
     finish = request.POST.get("finish", "")
     if finish == "":
-        actions.record_outcome(request.user, task, version=version, **outcome)
+        task_actions.record_outcome(request.user, task, version=version, **outcome)
         return _("已记录接触结果")
     if finish not in ("no_change", "new_alert"):
         raise UserError(_("处理结论无效：%(value)r") % {"value": finish})
     if outcome["contact_result"] == "" and Outcome.objects.filter(task=task).exists():
         # The contact was already recorded ("仅记录" first): completing must not log it twice.
         outcome = None
-    actions.complete_task(
+    task_actions.complete_task(
         request.user, task, new_alert=finish == "new_alert", version=version, outcome=outcome
     )
     return _("任务已完成处理")
@@ -248,7 +249,7 @@ def _outcome(request, task, version):
 
 def _appointment(request, task, version):
     due_at = _parse_due(request.POST.get("due_at", ""))
-    actions.create_appointment(
+    task_actions.create_appointment(
         request.user,
         task,
         kind=request.POST.get("kind", ""),
@@ -274,7 +275,7 @@ def _parse_due(raw):
 
 def _work_order(request, task, version):
     department = _department(request.POST.get("department", ""))
-    order = actions.create_work_order(
+    order = workorder_actions.create_work_order(
         request.user,
         task,
         department=department,

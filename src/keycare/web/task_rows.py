@@ -10,7 +10,7 @@ lookups (``get_FOO_display`` rebuilds the choices dict on every call), ``floatfo
 from django.urls import reverse
 
 from keycare.access.masking import mask_mobile, mask_name
-from keycare.workorders.models import TaskChannel, TaskMoment, TaskState
+from keycare.tasks.models import TaskChannel, TaskMoment, TaskState
 
 ROW_FIELDS = (
     *("id", "business_date", "priority_score", "risk_probability", "channel", "state"),

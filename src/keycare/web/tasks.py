@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.utils.dateparse import parse_date
 
+from keycare.tasks.models import ServiceTask, TaskChannel, TaskState
 from keycare.web.task_rows import task_rows, with_row_columns
-from keycare.workorders.models import ServiceTask, TaskChannel, TaskState
 
 PAGE_SIZE = 50
 

@@ -10,15 +10,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from keycare.access.masking import mask_mobile, mask_name
+from keycare.campaigns.models import CampaignTask
 from keycare.customers.models import Customer, ValueTier
+from keycare.tasks.models import Appointment, AppointmentKind, ServiceTask, TaskState
 from keycare.web.task_rows import labels, task_detail_urls, task_rows, with_row_columns
-from keycare.workorders.models import (
-    Appointment,
-    AppointmentKind,
-    CampaignTask,
-    ServiceTask,
-    TaskState,
-)
 
 TODAY_TASK_LIMIT = 50
 DUE_APPOINTMENT_LIMIT = 20

@@ -3,7 +3,7 @@
 Managers raise work orders from their tasks (the task page) and follow them here; they see
 the orders of their own tasks. Administrators see the orders of their scope and work the
 department queues on the departments' behalf: they start an order and close it with its
-resolution, which is reported back on the originating task (``actions.close_work_order``).
+resolution, which is reported back on the originating task (``workorder_actions.close_work_order``).
 Overdue orders are escalated by ``keycare escalate`` (cron); the list marks overdue orders
 straight away, escalated or not yet.
 """
@@ -26,13 +26,9 @@ from keycare.access.querysets import require_role
 from keycare.core.models import AuditEvent
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
-from keycare.workorders import actions
-from keycare.workorders.models import (
-    Department,
-    WorkOrder,
-    WorkOrderPriority,
-    WorkOrderStatus,
-)
+from keycare.org.models import Department
+from keycare.workorders import actions as workorder_actions
+from keycare.workorders.models import WorkOrder, WorkOrderPriority, WorkOrderStatus
 
 PAGE_SIZE = 50
 READER_ROLES = {roles.ROLE_MANAGER, roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
@@ -211,11 +207,13 @@ def _post(request, role, order):
         return redirect("web:workorder-detail", pk=order.pk)
     try:
         if action == "start":
-            actions.start_work_order(request.user, order, version=version)
+            workorder_actions.start_work_order(request.user, order, version=version)
             messages.success(request, f"已受理工单 WO-{order.pk}")
         elif action == "close":
             resolution = request.POST.get("resolution", "")[:4000]
-            actions.close_work_order(request.user, order, resolution=resolution, version=version)
+            workorder_actions.close_work_order(
+                request.user, order, resolution=resolution, version=version
+            )
             messages.success(request, f"工单 WO-{order.pk} 已关闭，处理结果已反馈到原任务")
         else:
             messages.error(request, "未知的操作，请刷新页面后重试")

@@ -32,9 +32,7 @@ from keycare.access import roles
 from keycare.access.querysets import user_scope
 from keycare.core.audit import record
 from keycare.core.parsing import posted_int
-from keycare.customers.models import City
 from keycare.errors import UserError
-from keycare.managers.models import Manager
 from keycare.moments import actions
 from keycare.moments.models import (
     Category,
@@ -43,6 +41,7 @@ from keycare.moments.models import (
     RuleVersion,
     threshold_value,
 )
+from keycare.org.models import City, Manager
 from keycare.web.rules import forms
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}

@@ -11,9 +11,9 @@ from django.db.models import Count, Q
 
 from keycare.access import roles
 from keycare.core import audit
-from keycare.customers.models import Archive, City
+from keycare.customers.models import Archive
 from keycare.errors import UserError
-from keycare.managers.models import Manager, StaffProfile
+from keycare.org.models import City, Manager, StaffProfile
 
 DEMO_CITY = "南京"
 

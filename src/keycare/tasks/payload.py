@@ -18,7 +18,7 @@ from django.utils import timezone
 from keycare.access.masking import mask_field, mask_mobile, mask_name
 from keycare.core.exports import write_csv, write_xlsx
 from keycare.engine.explain import PLACEHOLDER, format_value
-from keycare.workorders.models import ServiceTask, TaskMoment
+from keycare.tasks.models import ServiceTask, TaskMoment
 
 BASIC_FIELDS = (
     "subscriber_id",

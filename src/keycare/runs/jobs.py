@@ -35,14 +35,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from keycare.access import roles
 from keycare.access.masking import scrub_text
 from keycare.access.querysets import user_scope
 from keycare.core.audit import record
 from keycare.errors import UserError
-from keycare.workorders.models import Run, RunRequest, RunRequestStatus
+from keycare.runs.models import STEP_LABELS, Run, RunRequest, RunRequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +49,6 @@ ACTIVE = (RunRequestStatus.QUEUED, RunRequestStatus.RUNNING)
 # A request whose process never recorded itself within this time did not start.
 LAUNCH_GRACE = timedelta(minutes=2)
 DELIVERY_MARKERS = ("manifest.json", "subscribers.parquet", "subscribers.csv")
-STEP_LABELS = {
-    "ingest": gettext_lazy("接收校验"),
-    "view": gettext_lazy("统一视图"),
-    "detect": gettext_lazy("时刻识别"),
-    "risk": gettext_lazy("风险评分"),
-    "allocate": gettext_lazy("派单"),
-    "write": gettext_lazy("写出结果"),
-    "load": gettext_lazy("加载到应用"),
-}
 
 
 class RunRequestError(UserError):
@@ -267,7 +257,7 @@ def execute(request_id: int) -> RunRequest:
 def _run_and_load(request: RunRequest) -> dict:
     from keycare.engine.pipeline import allocation_steps, run_daily
     from keycare.moments.services import current_definitions
-    from keycare.workorders.loaders import load_run
+    from keycare.runs.loaders import load_run
 
     delivery = resolve_delivery(request.delivery)
     runs_dir = Path(settings.KEYCARE_RUNS_DIR)
@@ -288,19 +278,6 @@ def _run_and_load(request: RunRequest) -> dict:
     loaded = load_run(runs_dir, request.business_date, actor=request.requested_by)
     progress("load", "done", {})
     return {**run.as_json(), "load": _jsonable(loaded)}
-
-
-def progress_text(request: RunRequest) -> str:
-    """The request's state in the reader's language (the stored message is the job's)."""
-    if request.status == RunRequestStatus.QUEUED:
-        return _("排队中，等待作业进程启动")
-    if request.status == RunRequestStatus.RUNNING:
-        if request.step not in STEP_LABELS:
-            return _("作业已启动")
-        return _("正在%(step)s…") % {"step": STEP_LABELS[request.step]}
-    if request.status == RunRequestStatus.SUCCEEDED:
-        return _("运行完成并已加载")
-    return _("运行失败")
 
 
 class Progress:

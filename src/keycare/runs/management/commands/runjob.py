@@ -1,14 +1,14 @@
 """`keycare runjob <request id>`: run a daily-run request made in the web UI.
 
-Started detached by ``keycare.workorders.runjobs.launch``; can also be run by hand (e.g. to
+Started detached by ``keycare.runs.jobs.launch``; can also be run by hand (e.g. to
 retry after the machine restarted). Idempotent: a request that is not queued is left alone.
 Exit code 0 when the run succeeded, 2 when it failed (the reason is on the request).
 """
 
 from keycare.core.commands import KeycareCommand
 from keycare.errors import UserError
-from keycare.workorders.models import RunRequestStatus
-from keycare.workorders.runjobs import execute
+from keycare.runs.jobs import execute
+from keycare.runs.models import RunRequestStatus
 
 
 class Command(KeycareCommand):

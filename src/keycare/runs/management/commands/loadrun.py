@@ -5,7 +5,7 @@ import json
 from django.conf import settings
 
 from keycare.core.commands import KeycareCommand
-from keycare.workorders.loaders import load_run
+from keycare.runs.loaders import load_run
 
 
 class Command(KeycareCommand):

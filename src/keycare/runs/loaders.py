@@ -15,22 +15,20 @@ from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
 
-from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
 from keycare.core.audit import record
+from keycare.customers.models import Customer
 from keycare.errors import UserError
-from keycare.workorders import columns as spec
-from keycare.workorders.models import (
+from keycare.moments.models import DefinitionSetVersion, MomentDefinition
+from keycare.org.models import Manager
+from keycare.runs import columns as spec
+from keycare.runs.models import Detection, QuarantineRow, Run, RunStatus, Suppression
+from keycare.tasks.models import (
     AllocationDecision,
     Decision,
-    Detection,
-    QuarantineRow,
-    Run,
-    RunStatus,
     ServiceTask,
-    Suppression,
     TaskMoment,
     TaskState,
     fill_task_cities,
@@ -172,14 +170,13 @@ class _Loader:
     # lookups
 
     def _prepare_lookups(self) -> None:
-        moment_model = apps.get_model("moments", "MomentDefinition")
-        if not moment_model.objects.exists():
+        if not MomentDefinition.objects.exists():
             from keycare.moments.actions import sync_builtin_definitions
 
             sync_builtin_definitions(actor=None)
         self.moments = {
             m.code: m
-            for m in moment_model.objects.only("id", "code", "priority", "current_version")
+            for m in MomentDefinition.objects.only("id", "code", "priority", "current_version")
         }
         self.rule_versions = self._rule_versions()
         subscriber_ids = {
@@ -187,21 +184,18 @@ class _Loader:
             for name in ("detections", "suppressions", "tasks", "decisions")
             for row in (self.tables[name] or [])
         }
-        self.customers = _lookup(
-            apps.get_model("customers", "Customer"), "subscriber_id", subscriber_ids
-        )
+        self.customers = _lookup(Customer, "subscriber_id", subscriber_ids)
         manager_ids = {
             row.get("manager_id")
             for name in ("tasks", "decisions")
             for row in (self.tables[name] or [])
             if row.get("manager_id")
         }
-        self.managers = _lookup(apps.get_model("managers", "Manager"), "manager_id", manager_ids)
+        self.managers = _lookup(Manager, "manager_id", manager_ids)
 
     def _rule_versions(self) -> dict:
         """moment code -> rule version used by the run (from its definition set when known)."""
-        version_model = apps.get_model("moments", "DefinitionSetVersion")
-        self.definition_set = version_model.objects.filter(
+        self.definition_set = DefinitionSetVersion.objects.filter(
             content_hash=self.fields.get("definitions_version") or "-"
         ).first()
         if self.definition_set is not None:

@@ -1,0 +1,189 @@
+"""The task workflow. Every function takes the acting user, runs in one transaction, writes an
+audit event and uses optimistic locking (``keycare.core.workflow.versioned_update``).
+
+Task states (seed slide 15/16)::
+
+    unhandled --claim--> in_progress --complete--> handled_no_change | handled_new_alert
+
+Outcomes, appointments and work orders are recorded while a task is in progress (appointments
+and work orders also after it is handled, as follow-ups).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from keycare.core.audit import record
+from keycare.core.workflow import (
+    StaleTaskError,
+    WorkflowError,
+    check_choice,
+    user_or_none,
+    versioned_update,
+)
+from keycare.tasks.models import (
+    Appointment,
+    AppointmentKind,
+    ContactResult,
+    Outcome,
+    Recommendation,
+    ServiceTask,
+    TaskState,
+)
+
+HANDLED_STATES = (TaskState.HANDLED_NO_CHANGE, TaskState.HANDLED_NEW_ALERT)
+FOLLOW_UP_STATES = (TaskState.IN_PROGRESS, *HANDLED_STATES)
+
+
+def claim_task(actor, task: ServiceTask, *, version: int | None = None) -> ServiceTask:
+    """unhandled -> in_progress: the manager starts working the task."""
+    now = timezone.now()
+    with transaction.atomic():
+        transition(
+            task,
+            version,
+            from_states=(TaskState.UNHANDLED,),
+            action="领取",
+            state=TaskState.IN_PROGRESS,
+            claimed_by=user_or_none(actor),
+            claimed_at=now,
+        )
+        record(actor, "task.claim", task, to_state=TaskState.IN_PROGRESS)
+    return task
+
+
+def complete_task(
+    actor,
+    task: ServiceTask,
+    *,
+    new_alert: bool = False,
+    version: int | None = None,
+    outcome: dict | None = None,
+) -> ServiceTask:
+    """in_progress -> handled_no_change (or handled_new_alert when the contact raised a new alert).
+
+    ``outcome`` (contact_result, recommendation, notes) is recorded in the same transaction.
+    """
+    to_state = TaskState.HANDLED_NEW_ALERT if new_alert else TaskState.HANDLED_NO_CHANGE
+    if outcome:
+        check_outcome(**outcome)
+    with transaction.atomic():
+        transition(
+            task,
+            version,
+            from_states=(TaskState.IN_PROGRESS,),
+            action="完成",
+            state=to_state,
+            handled_at=timezone.now(),
+        )
+        if outcome:
+            _create_outcome(actor, task, **outcome)
+        record(actor, "task.complete", task, to_state=to_state, outcome=outcome or {})
+    return task
+
+
+def record_outcome(
+    actor,
+    task: ServiceTask,
+    *,
+    contact_result: str,
+    recommendation: str = Recommendation.NONE,
+    notes: str = "",
+    version: int | None = None,
+) -> Outcome:
+    """Record a contact attempt on a task in progress."""
+    check_outcome(contact_result, recommendation)
+    with transaction.atomic():
+        transition(task, version, from_states=(TaskState.IN_PROGRESS,), action="记录结果")
+        outcome = _create_outcome(
+            actor, task, contact_result=contact_result, recommendation=recommendation, notes=notes
+        )
+        record(
+            actor,
+            "task.outcome",
+            task,
+            contact_result=contact_result,
+            recommendation=recommendation,
+        )
+    return outcome
+
+
+def create_appointment(
+    actor,
+    task: ServiceTask,
+    *,
+    kind: str,
+    due_at,
+    notes: str = "",
+    version: int | None = None,
+) -> Appointment:
+    """Schedule a follow-up (预约) from a task in progress or handled."""
+    check_choice(kind, AppointmentKind, "预约类型")
+    if due_at is None:
+        raise WorkflowError("请填写预约时间")
+    with transaction.atomic():
+        transition(task, version, from_states=FOLLOW_UP_STATES, action="预约")
+        appointment = Appointment.objects.create(
+            task=task,
+            customer_id=task.customer_id,
+            manager_id=task.manager_id,
+            kind=kind,
+            due_at=due_at,
+            notes=notes,
+            created_by=user_or_none(actor),
+        )
+        record(
+            actor,
+            "appointment.create",
+            appointment,
+            task=task.pk,
+            kind=kind,
+            due_at=due_at.isoformat(),
+        )
+    return appointment
+
+
+def complete_appointment(actor, appointment: Appointment, *, notes: str = "") -> Appointment:
+    """Mark an appointment handled; a second completion is refused."""
+    now = timezone.now()
+    with transaction.atomic():
+        fields = {"done_at": now, "updated_at": now}
+        if notes:
+            fields["notes"] = f"{appointment.notes}\n{notes}".strip()
+        updated = Appointment.objects.filter(pk=appointment.pk, done_at__isnull=True).update(
+            **fields
+        )
+        if not updated:
+            raise StaleTaskError("这个预约已被处理，请刷新后查看")
+        appointment.refresh_from_db()
+        record(actor, "appointment.complete", appointment)
+    return appointment
+
+
+def transition(task: ServiceTask, version, *, from_states, action: str, **fields) -> None:
+    """Apply ``fields`` to the task if it is still at ``version`` and in ``from_states``."""
+    versioned_update(
+        task,
+        version,
+        state_field="state",
+        from_states=from_states,
+        action=action,
+        noun="任务",
+        **fields,
+    )
+
+
+def check_outcome(contact_result=None, recommendation=Recommendation.NONE, notes=""):
+    check_choice(contact_result, ContactResult, "接触结果")
+    check_choice(recommendation, Recommendation, "建议结果")
+
+
+def _create_outcome(actor, task, *, contact_result, recommendation=Recommendation.NONE, notes=""):
+    return Outcome.objects.create(
+        task=task,
+        contact_result=contact_result,
+        recommendation=recommendation,
+        notes=notes,
+        recorded_by=user_or_none(actor),
+    )
