@@ -502,6 +502,11 @@ HOLIDAY_CASES = [
     (dt.date(2026, 6, 15), "C01", False, None),  # 4 days ahead
     (dt.date(2026, 6, 15), "C02", True, "端午节"),  # C02 greets 5 days ahead
     (dt.date(2026, 12, 30), "C01", True, "元旦"),  # 2027 not yet in the calendar: fixed date
+    # National Day + Mid-autumn 2025 is one period, 10-01..10-08 (the calendar package labels
+    # 10-06 Mid-autumn): greeted before 10-01, never inside, not even on its first day.
+    (dt.date(2025, 9, 28), "C01", True, "国庆节、中秋节"),
+    (dt.date(2025, 10, 1), "C01", False, None),
+    (dt.date(2025, 10, 7), "C01", False, None),  # fired here when names split the period
 ]
 
 

@@ -23,7 +23,10 @@ A condition is data (YAML / JSON). Nodes, each a mapping with one operator key:
         an anniversary (month and day; Feb 29 is celebrated on Feb 28 in common years) of the
         field, at least `min_years` after it, falls in [D - days_after, D + days_before]
     holiday: {days_before: N, days_after: 0}
-        a Chinese public holiday (official calendar) starts in [D - days_after, D + days_before]
+        a Chinese public holiday period (official calendar) starts in [D - days_after,
+        D + days_before] and D is not inside any holiday period (see engine/calendar.py: a
+        period is the official block, e.g. National Day + Mid-autumn 2025 is 10-01..10-08),
+        so with days_after 0 the first day is 1..N days ahead
 
 Operands: a literal (number, string, true/false, date 'YYYY-MM-DD'), a named threshold
 ``$name`` (declared by the moment, with a default, a valid range, and per-city overrides), or
