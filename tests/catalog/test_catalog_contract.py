@@ -5,11 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keycare.catalog.contract import (
-    DEFAULT_CONTRACT_PATH,
-    load_contract,
-    load_core_contract,
-)
+from keycare.catalog.contract import DEFAULT_CONTRACT_PATH, load_core_contract
+from keycare.catalog.delivery import load_contract
 from keycare.catalog.fields import load_catalog
 from keycare.errors import UserError
 

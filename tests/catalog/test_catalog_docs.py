@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from keycare.catalog.contract import load_contract
+from keycare.catalog.delivery import load_contract
 from keycare.catalog.fields import load_catalog
 from keycare.catalog.render import MIN_HISTORY, deepest_windows, render_catalog, render_contract
 

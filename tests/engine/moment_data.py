@@ -14,7 +14,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from keycare.catalog.contract import load_contract
+from keycare.catalog.delivery import load_contract
 from keycare.engine.view import catalog_fields
 
 ARROW = {

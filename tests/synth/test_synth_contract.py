@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from keycare.catalog.contract import load_contract
+from keycare.catalog.delivery import load_contract
 from keycare.synth.generator import ARROW_TYPES, TABLE_FILES
 
 CONTRACT = load_contract()

@@ -8,7 +8,6 @@ columns are appended after the core ones, optional and never required.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,65 +85,6 @@ class Contract:
     def table_files(self) -> list[str]:
         """Files delivered as Parquet/CSV tables (everything except the JSON manifest)."""
         return [name for name, spec in self.files.items() if spec.format == "table"]
-
-
-def load_contract(
-    path: str | Path | None = None, catalog_path: str | Path | None = None
-) -> Contract:
-    """The contract with ``extends_from_catalog`` files extended by the catalog's raw fields.
-
-    The default load (no arguments) is cached; treat the result as read-only.
-    """
-    if path is None and catalog_path is None:
-        return _load_default_contract()
-    return _load_contract(path, catalog_path)
-
-
-@functools.lru_cache(maxsize=1)
-def _load_default_contract() -> Contract:
-    return _load_contract(None, None)
-
-
-def _load_contract(path, catalog_path) -> Contract:
-    core = load_core_contract(path)
-    if not any(spec.extends_from_catalog for spec in core.files.values()):
-        return core
-    # Imported here: fields.py validates against the core contract, so it imports this module.
-    from keycare.catalog.fields import load_catalog
-
-    catalog = load_catalog(catalog_path, contract_path=path)
-    files = {}
-    for name, spec in core.files.items():
-        if spec.extends_from_catalog:
-            extra = {
-                f.column: _column_from_field(f)
-                for f in catalog.fields
-                if f.extended and f.source == name
-            }
-            spec = FileSpec(
-                name=spec.name,
-                description=spec.description,
-                key=spec.key,
-                columns={**spec.columns, **extra},
-                format=spec.format,
-                extends_from_catalog=True,
-            )
-        files[name] = spec
-    return Contract(version=core.version, files=files)
-
-
-def _column_from_field(f) -> ColumnSpec:
-    return ColumnSpec(
-        name=f.column,
-        type=f.type,
-        required=False,
-        personal=f.personal,
-        enum=f.enum,
-        range=f.range,
-        unit=f.unit,
-        description=f"{f.zh}: {f.description}",
-        extended=True,
-    )
 
 
 def load_core_contract(path: str | Path | None = None) -> Contract:

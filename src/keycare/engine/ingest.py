@@ -127,12 +127,9 @@ def load_contract_rules(contract=None) -> list[FileRule]:
 
 
 def _default_contract():
-    from keycare.catalog.contract import load_contract, load_core_contract
+    from keycare.catalog.delivery import load_contract
 
-    try:
-        return load_contract()
-    except ImportError:  # catalog fields module not installed yet: core columns only
-        return load_core_contract()
+    return load_contract()
 
 
 def _column_rule(spec, key: tuple[str, ...]) -> ColumnRule:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,17 +26,19 @@ from keycare.moments.models import DefinitionSetVersion, MomentDefinition
 from keycare.org.models import Manager
 from keycare.runs import columns as spec
 from keycare.runs.models import Detection, QuarantineRow, Run, RunStatus, Suppression
-from keycare.tasks.models import (
-    AllocationDecision,
-    Decision,
-    ServiceTask,
-    TaskMoment,
-    TaskState,
-    fill_task_cities,
-)
 
 BATCH = 2000
 LOOKUP_CHUNK = 5000
+
+# What other apps load from a published run, in order, each a callable taking the RunLoader
+# (the tasks app adds its tasks and allocation decisions in TasksConfig.ready()): runs sits
+# below tasks in the layout, so it loads them without importing them.
+LOAD_STEPS: list[Callable[[RunLoader], None]] = []
+
+
+def register_load_step(step: Callable[[RunLoader], None]) -> None:
+    if step not in LOAD_STEPS:
+        LOAD_STEPS.append(step)
 
 
 # --- reading the published run ----------------------------------------------------------
@@ -119,7 +122,7 @@ def load_run(runs_dir, business_date, *, force: bool = False, actor=None) -> dic
             return {**previous.load_summary, "already_loaded": True}
     tables = {name: published.table(name) for name in spec.FILES}
     with transaction.atomic():
-        loader = _Loader(business_date, fields, published.record, tables)
+        loader = RunLoader(business_date, fields, published.record, tables)
         summary = loader.load()
         record(
             actor,
@@ -131,7 +134,7 @@ def load_run(runs_dir, business_date, *, force: bool = False, actor=None) -> dic
     return summary
 
 
-class _Loader:
+class RunLoader:
     def __init__(self, business_date: date, fields: dict, run_record: dict, tables: dict):
         self.date = business_date
         self.fields = fields
@@ -151,10 +154,8 @@ class _Loader:
         self._load_quarantine()
         self._load_detections()
         self._load_suppressions()
-        if self.tables["tasks"] is not None:
-            self._load_tasks()
-        if self.tables["decisions"] is not None:
-            self._load_decisions()
+        for step in LOAD_STEPS:
+            step(self)
         self.summary.update(
             already_loaded=False,
             unknown_subscribers=len(self.unknown_subscribers),
@@ -202,19 +203,19 @@ class _Loader:
             return dict(self.definition_set.moment_versions)
         return {code: m.current_version for code, m in self.moments.items()}
 
-    def _customer(self, subscriber_id):
+    def customer(self, subscriber_id):
         pk = self.customers.get(subscriber_id)
         if pk is None:
             self.unknown_subscribers.add(str(subscriber_id))
         return pk
 
-    def _moment(self, code):
+    def moment(self, code):
         moment = self.moments.get(code)
         if moment is None:
             self.unknown_moments[str(code)] += 1
         return moment
 
-    def _manager(self, manager_id):
+    def manager(self, manager_id):
         if not manager_id:
             return None
         pk = self.managers.get(manager_id)
@@ -242,9 +243,9 @@ class _Loader:
                     run=self.run,
                     file=str(row.get("file") or "")[:100],
                     row_number=row.get("row_number"),
-                    raw=_text(row.get("raw")),
+                    raw=as_text(row.get("raw")),
                     rule=str(row.get("rule") or "")[:100],
-                    reason=_text(row.get("reason")),
+                    reason=as_text(row.get("reason")),
                 )
                 for row in rows
             ),
@@ -259,8 +260,8 @@ class _Loader:
         self.detections_by_customer: dict[int, dict[str, Detection]] = defaultdict(dict)
         for row in self.tables["detections"] or []:
             customer, moment = (
-                self._customer(row["subscriber_id"]),
-                self._moment(row.get("moment_code")),
+                self.customer(row["subscriber_id"]),
+                self.moment(row.get("moment_code")),
             )
             if customer is None or moment is None:
                 continue
@@ -270,10 +271,10 @@ class _Loader:
                 moment_id=moment.pk,
                 rule_version=self.rule_versions.get(moment.code),
                 business_date=self.date,
-                priority=_int(row.get("priority"), moment.priority),
+                priority=as_int(row.get("priority"), moment.priority),
                 channel=str(row.get("channel") or ""),
-                params=_json_value(row.get("params"), {}),
-                explanation=_text(row.get("explanation")),
+                params=json_value(row.get("params"), {}),
+                explanation=as_text(row.get("explanation")),
             )
             self.detections_by_customer[customer][moment.code] = detection  # last one wins
         objects = [
@@ -287,8 +288,8 @@ class _Loader:
         objects = {}
         for row in self.tables["suppressions"] or []:
             customer, moment = (
-                self._customer(row["subscriber_id"]),
-                self._moment(row.get("moment_code")),
+                self.customer(row["subscriber_id"]),
+                self.moment(row.get("moment_code")),
             )
             if customer is None or moment is None:
                 continue
@@ -297,197 +298,11 @@ class _Loader:
                 customer_id=customer,
                 moment_id=moment.pk,
                 business_date=self.date,
-                reason=_text(row.get("reason")),
-                suppressed_codes=_codes(row.get("suppressed_codes")),
+                reason=as_text(row.get("reason")),
+                suppressed_codes=as_codes(row.get("suppressed_codes")),
             )
         Suppression.objects.bulk_create(objects.values(), batch_size=BATCH)
         self.summary["suppressions"] = len(objects)
-
-    # tasks: created, updated while unstarted, never touched once worked
-
-    def _load_tasks(self) -> None:
-        risk = self._risk_by_customer()
-        incoming, incoming_moments = {}, {}
-        for row in self.tables["tasks"]:
-            if str(row.get("channel") or "call") not in spec.TASK_DECISIONS:
-                self.summary["tasks_deferred"] = self.summary.get("tasks_deferred", 0) + 1
-                continue
-            customer = self._customer(row["subscriber_id"])
-            if customer is None:
-                continue
-            values, moments = self._task_values(row, customer, risk.get(customer, {}))
-            incoming[(customer, values["cycle"])] = values
-            incoming_moments[(customer, values["cycle"])] = moments
-        existing = {
-            (t.customer_id, t.cycle): t for t in ServiceTask.objects.filter(business_date=self.date)
-        }
-        current_moments = self._current_task_moments(existing.values())
-        counts = dict.fromkeys(("created", "updated", "unchanged", "kept_worked", "withdrawn"), 0)
-        to_create, to_update, moments_for = [], [], {}
-        for key, values in incoming.items():
-            task = existing.get(key)
-            if task is None:
-                to_create.append(ServiceTask(business_date=self.date, **values))
-                counts["created"] += 1
-            elif task.state != TaskState.UNHANDLED:
-                counts["kept_worked"] += 1
-                continue
-            elif _task_changed(task, values, current_moments.get(task.pk), incoming_moments[key]):
-                for field, value in values.items():
-                    setattr(task, field, value)
-                task.version += 1
-                to_update.append(task)
-                counts["updated"] += 1
-            else:
-                if task.run_id != self.run.pk:
-                    ServiceTask.objects.filter(pk=task.pk).update(run=self.run)
-                counts["unchanged"] += 1
-                continue
-            moments_for[key] = incoming_moments[key]
-        withdrawn = [
-            t.pk
-            for key, t in existing.items()
-            if key not in incoming and t.state == TaskState.UNHANDLED
-        ]
-        ServiceTask.objects.filter(pk__in=withdrawn).delete()
-        counts["withdrawn"] = len(withdrawn)
-        ServiceTask.objects.bulk_create(to_create, batch_size=BATCH)
-        fill_task_cities(ServiceTask.objects.filter(business_date=self.date))
-        ServiceTask.objects.bulk_update(to_update, [*_TASK_FIELDS, "version"], batch_size=BATCH)
-        self._replace_task_moments(moments_for, to_update)
-        self.summary["tasks"] = counts
-
-    def _task_values(self, row: dict, customer: int, risk: dict) -> tuple[dict, list[dict]]:
-        codes = _codes(row.get("moment_codes"))
-        detections = self.detections_by_customer.get(customer, {})
-        if not codes:
-            codes = list(detections)
-        moments = []
-        for code in codes:
-            moment = self._moment(code)
-            if moment is None:
-                continue
-            detection = detections.get(code)
-            moments.append(
-                {
-                    "moment_id": moment.pk,
-                    "rule_version": self.rule_versions.get(code),
-                    "priority": detection.priority if detection else moment.priority,
-                    "params": detection.params if detection else {},
-                    "explanation": detection.explanation if detection else "",
-                }
-            )
-        channel = str(row.get("channel") or "call")
-        probability = row.get("risk_probability", risk.get("risk_probability"))
-        values = {
-            "customer_id": customer,
-            "manager_id": self._manager(row.get("manager_id")),
-            "run_id": self.run.pk,
-            "cycle": str(row.get("cycle") or "daily"),
-            "priority_score": _float(row.get("priority_score"), 0.0),
-            "risk_probability": None if probability is None else float(probability),
-            "risk_reasons": _reasons(row.get("reasons", risk.get("reasons"))),
-            "health_scores": _json_value(row.get("health_scores", risk.get("health_scores")), {}),
-            "channel": "sms" if channel == "sms" else "call",
-        }
-        return values, moments
-
-    def _risk_by_customer(self) -> dict:
-        rows = self.tables["risk"] or []
-        by_customer = {}
-        for row in rows:
-            customer = self.customers.get(row["subscriber_id"])
-            if customer is not None:
-                by_customer[customer] = row
-        return by_customer
-
-    def _current_task_moments(self, tasks) -> dict:
-        unhandled = [t.pk for t in tasks if t.state == TaskState.UNHANDLED]
-        current = defaultdict(list)
-        rows = TaskMoment.objects.filter(task_id__in=unhandled).values(
-            "task_id", "moment_id", "rule_version", "priority", "params", "explanation"
-        )
-        for row in rows.iterator():
-            current[row.pop("task_id")].append(row)
-        return current
-
-    def _replace_task_moments(self, moments_for: dict, updated: list) -> None:
-        TaskMoment.objects.filter(task__in=[t.pk for t in updated]).delete()
-        ids = {
-            (t.customer_id, t.cycle): t.pk
-            for t in ServiceTask.objects.filter(business_date=self.date).only(
-                "id", "customer_id", "cycle"
-            )
-        }
-        TaskMoment.objects.bulk_create(
-            (
-                TaskMoment(task_id=ids[key], **moment)
-                for key, moments in moments_for.items()
-                for moment in moments
-            ),
-            batch_size=BATCH,
-        )
-
-    # decisions: the date's set is replaced
-
-    def _load_decisions(self) -> None:
-        AllocationDecision.objects.filter(business_date=self.date).delete()
-        objects, by_decision = [], defaultdict(int)
-        for row in self.tables["decisions"]:
-            customer = self._customer(row["subscriber_id"])
-            if customer is None:
-                continue
-            decision = str(row.get("decision") or "")
-            if decision not in Decision.values:
-                raise UserError(
-                    f"decisions: 未知的派送决策 {decision!r} (subscriber {row['subscriber_id']})"
-                )
-            code = row.get("moment_code")
-            moment = self._moment(code) if code else None
-            objects.append(
-                AllocationDecision(
-                    run=self.run,
-                    customer_id=customer,
-                    moment_id=moment.pk if moment else None,
-                    manager_id=self._manager(row.get("manager_id")),
-                    business_date=self.date,
-                    cycle=str(row.get("cycle") or "daily"),
-                    decision=decision,
-                    reason=_text(row.get("reason")),
-                    age_days=max(_int(row.get("age_days"), 0), 0),
-                    priority_score=_float(row.get("priority_score"), None),
-                    source=_text(row.get("source"))[:16],
-                )
-            )
-            by_decision[decision] += 1
-        AllocationDecision.objects.bulk_create(objects, batch_size=BATCH)
-        self.summary["decisions"] = dict(by_decision)
-
-
-_TASK_FIELDS = (
-    "manager_id",
-    "run_id",
-    "cycle",
-    "priority_score",
-    "risk_probability",
-    "risk_reasons",
-    "health_scores",
-    "channel",
-)
-
-
-def _task_changed(task: ServiceTask, values: dict, current: list | None, new: list) -> bool:
-    for field in _TASK_FIELDS:
-        if field != "run_id" and getattr(task, field) != values[field]:
-            return True
-
-    def by_moment(m):
-        return m["moment_id"]
-
-    return sorted(current or [], key=by_moment) != sorted(new, key=by_moment)
-
-
-# --- value helpers ----------------------------------------------------------------------
 
 
 def _run_fields(run_record: dict, business_date: date) -> dict:
@@ -559,25 +374,25 @@ def _count(value) -> int:
         return 0
 
 
-def _int(value, default):
+def as_int(value, default):
     try:
         return int(value) if value is not None else default
     except (TypeError, ValueError):
         return default
 
 
-def _float(value, default):
+def as_float(value, default):
     try:
         return float(value) if value is not None else default
     except (TypeError, ValueError):
         return default
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _json_value(value, default):
+def json_value(value, default):
     if value is None:
         return default
     if isinstance(value, (bytes, str)):
@@ -588,25 +403,25 @@ def _json_value(value, default):
     return value
 
 
-def _codes(value) -> list[str]:
+def as_codes(value) -> list[str]:
     """Moment codes given as a list, a JSON list or a comma-separated string."""
     if value is None:
         return []
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            return [str(v) for v in _json_value(text, [])]
+            return [str(v) for v in json_value(text, [])]
         return [c.strip() for c in text.split(",") if c.strip()]
     return [str(v) for v in value]
 
 
-def _reasons(value) -> list:
+def as_reasons(value) -> list:
     if value is None:
         return []
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            return list(_json_value(text, []))
+            return list(json_value(text, []))
         return [r.strip() for r in text.replace("；", ";").split(";") if r.strip()]
     return list(value)
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from keycare.catalog.contract import load_contract
+from keycare.catalog.delivery import load_contract
 from keycare.errors import UserError
 from keycare.synth import reference as ref
 from keycare.synth import sim, world

@@ -333,7 +333,7 @@ def _quarantine_rows(request, run: Run, summary: dict) -> dict:
 
 
 def _personal_columns() -> frozenset[str]:
-    from keycare.catalog.contract import load_contract
+    from keycare.catalog.delivery import load_contract
 
     return frozenset(
         name

@@ -1,6 +1,6 @@
 """``keycare catalog``: print the unified customer view catalog or the data contract."""
 
-from keycare.catalog.contract import load_contract
+from keycare.catalog.delivery import load_contract
 from keycare.catalog.fields import load_catalog
 from keycare.catalog.render import FORMATS, render_catalog, render_contract
 from keycare.core.commands import KeycareCommand
