@@ -29,6 +29,8 @@ ID_RE = re.compile(
 )
 UNMASK_PERMISSION = "access.unmask_personal_data"
 PLUGIN_NAME = "keycare_output_scan"
+# The domain tests' fixtures (org, manager, customers, moments, users), built by factories.py.
+pytest_plugins = ["domain_fixtures"]
 
 
 class OutputScanner(logging.Handler):

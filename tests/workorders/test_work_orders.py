@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from factories import BUSINESS_DATE
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
 from keycare.org.models import Department
@@ -15,8 +16,6 @@ from keycare.tasks import actions as task_actions
 from keycare.tasks.models import ServiceTask
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import SLA_BY_PRIORITY, WorkOrder, WorkOrderStatus
-
-from .conftest import BUSINESS_DATE
 
 pytestmark = pytest.mark.django_db
 

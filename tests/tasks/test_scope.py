@@ -5,9 +5,8 @@ from datetime import date
 import pytest
 from django.apps import apps
 
+from factories import numbered_customer as make_customer
 from keycare.tasks.models import ServiceTask, fill_task_cities
-
-from .conftest import make_customer
 
 pytestmark = pytest.mark.django_db
 

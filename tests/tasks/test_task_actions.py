@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from factories import BUSINESS_DATE
 from keycare.campaigns import actions as campaign_actions
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
@@ -13,8 +14,6 @@ from keycare.tasks import actions as task_actions
 from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskMoment, TaskState
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import WorkOrder, WorkOrderStatus
-
-from .conftest import BUSINESS_DATE
 
 pytestmark = pytest.mark.django_db
 

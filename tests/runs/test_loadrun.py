@@ -13,7 +13,7 @@ from keycare.runs.models import Detection, QuarantineRow, Run, RunStatus, Suppre
 from keycare.tasks import actions as task_actions
 from keycare.tasks.models import AllocationDecision, ServiceTask, TaskMoment, TaskState
 
-from .runs import decision, detection, publish_run, task
+from .published import decision, detection, publish_run, task
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 20)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
+from factories import numbered_customer as make_customer
 from keycare.access import roles
 from keycare.campaigns import actions as campaign_actions
 from keycare.campaigns.segments import (
@@ -18,8 +19,6 @@ from keycare.campaigns.segments import (
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
 from keycare.org.models import StaffProfile
-
-from .conftest import make_customer
 
 pytestmark = pytest.mark.django_db
 

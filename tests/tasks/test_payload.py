@@ -9,10 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
+from factories import BUSINESS_DATE
 from keycare.tasks.models import ServiceTask, TaskMoment
 from keycare.tasks.payload import export_payloads, fill_template, task_payload
-
-from .conftest import BUSINESS_DATE
 
 pytestmark = pytest.mark.django_db
 

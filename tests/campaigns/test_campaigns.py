@@ -3,6 +3,7 @@
 import pytest
 from django.db.models import Count
 
+from factories import numbered_customer as make_customer
 from keycare.campaigns import actions as campaign_actions
 from keycare.campaigns.actions import AssignMode, plan_assignment
 from keycare.campaigns.models import CampaignManager, CampaignTask
@@ -10,8 +11,6 @@ from keycare.core import workflow
 from keycare.core.models import AuditEvent
 from keycare.customers.models import Customer
 from keycare.org.models import Manager
-
-from .conftest import make_customer
 
 pytestmark = pytest.mark.django_db
 

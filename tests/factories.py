@@ -1,0 +1,173 @@
+"""The one place tests build application data: the organisation, managers, users with their
+role, customers, moment definitions and tasks.
+
+Every builder takes keyword overrides for any model field, so a test states only what it is
+about. Fixtures in the conftest files are thin wrappers over these functions.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.contrib.auth import get_user_model
+
+from keycare.customers.models import Customer
+from keycare.moments.models import MomentDefinition
+from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
+from keycare.tasks.models import ServiceTask
+
+DAY = date(2026, 11, 22)
+# The domain tests (runs, tasks, campaigns, work orders) work on this date.
+BUSINESS_DATE = date(2026, 11, 20)
+
+
+class Place(NamedTuple):
+    """A city with one county and one grid: where managers and customers live."""
+
+    city: City
+    county: County
+    grid: Grid
+
+
+def make_org(
+    cities=(("C025", "南京市"), ("C0512", "苏州市")), province=("JS", "江苏省")
+) -> dict[str, Place]:
+    """One province and its cities, each with a county and a grid, keyed by city code."""
+    province_row, _ = Province.objects.get_or_create(
+        code=province[0], defaults={"name": province[1]}
+    )
+    places = {}
+    for code, name in cities:
+        city = City.objects.create(code=code, name=name, province=province_row)
+        county = County.objects.create(code=f"X{code}", name=f"{name}一区", city=city)
+        grid = Grid.objects.create(code=f"G{code}", name="一网格", county=county, city=city)
+        places[code] = Place(city, county, grid)
+    return places
+
+
+def make_manager(place: Place, manager_id: str = "M001", **overrides) -> Manager:
+    values = {
+        "manager_id": manager_id,
+        "name": f"经理{manager_id}",
+        "mobile": "13900000000",
+        "city": place.city,
+        "grid": place.grid,
+        "role": "phone_manager",
+        "daily_capacity": 40,
+    }
+    return Manager.objects.create(**{**values, **overrides})
+
+
+def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -> Customer:
+    """An active mid/high-value postpaid customer of ``manager`` in ``place``."""
+    values = {
+        "subscriber_id": subscriber_id,
+        "msisdn": "13812340000",
+        "name": "张三丰",
+        "join_date": date(2015, 3, 1),
+        "city": place.city,
+        "county": place.county,
+        "grid": place.grid,
+        "brand": "gotone",
+        "plan_code": "P188",
+        "plan_fee": Decimal("188.00"),
+        "payment_type": "postpaid",
+        "status": "active",
+        "status_date": date(2015, 3, 1),
+        "value_tier": "mid_high",
+        "manager": manager,
+        "attributes": {},
+        "row_hash": subscriber_id,
+    }
+    return Customer.objects.create(**{**values, **overrides})
+
+
+def numbered_customer(org: dict, n: int, manager=None, city: str = "C025", **extra) -> Customer:
+    """Customer number ``n`` (S001, S002...) with its own number, name and balance."""
+    values = {
+        "msisdn": f"1381234{n:04d}",
+        "name": "张三丰" if n % 2 else "李四",
+        "gender": "M" if n % 2 else "F",
+        "birth_date": date(1980, 5, 17),
+        "attributes": {"balance": 12.5, "handset_brand": "华为"},
+        "row_hash": f"h{n}",
+    }
+    return make_customer(org[city], f"S{n:03d}", manager, **{**values, **extra})
+
+
+MOMENT_DEFAULTS = {
+    "A03": {
+        "name_zh": "账单下降",
+        "name_en": "Bill drop",
+        "category": "anomaly",
+        "cycle": "monthly",
+        "priority": 80,
+        "channel": "call",
+        "script": "{salutation}您好，您本月消费{bill_m1}元，较上月下降{drop_pct}%。",
+        "thresholds": {"drop_pct": 30},
+    },
+    "A04": {
+        "name_zh": "余额不足",
+        "name_en": "Low balance",
+        "category": "anomaly",
+        "cycle": "daily",
+        "priority": 60,
+        "channel": "sms",
+        "script": "{name}您好，您的余额为{balance}元。",
+        "thresholds": {"balance_below": 10},
+    },
+    "N01": {
+        "name_zh": "免打扰",
+        "name_en": "Do not disturb",
+        "category": "no_service",
+        "cycle": "daily",
+        "priority": 0,
+        "channel": "call",
+        "sms_allowed": False,
+        "script": "",
+        "thresholds": {},
+    },
+}
+
+
+def make_moment(code: str = "A03", **overrides) -> MomentDefinition:
+    """A moment definition row (no engine needed); known codes get realistic defaults."""
+    values = {
+        "code": code,
+        "name_zh": code,
+        "name_en": code,
+        "category": "anomaly",
+        "cycle": "daily",
+        "priority": 50,
+        "channel": "call",
+        "sms_allowed": True,
+        "strategy": "预防措施",
+        "script": "",
+        "thresholds": {},
+        "condition": {},
+        "current_version": 1,
+        **MOMENT_DEFAULTS.get(code, {}),
+    }
+    values.setdefault("sms_template", values["script"])
+    return MomentDefinition.objects.create(**{**values, **overrides})
+
+
+def make_user(username: str, role: str | None = None, *, city=None, manager=None, **extra):
+    """A user; with ``role``, also their staff profile (the role's data scope)."""
+    user = get_user_model().objects.create_user(username, **extra)
+    if role is not None:
+        StaffProfile.objects.create(user=user, role=role, city=city, manager=manager)
+    return user
+
+
+def make_task(customer: Customer, business_date: date = DAY, **overrides) -> ServiceTask:
+    values = {
+        "customer": customer,
+        "manager": customer.manager,
+        "business_date": business_date,
+        "channel": "call",
+        "priority_score": 80.0,
+    }
+    return ServiceTask.objects.create(**{**values, **overrides})
