@@ -17,18 +17,24 @@ from keycare.access import roles
 from keycare.access.masking import scrub_text
 from keycare.access.querysets import user_scope
 from keycare.access.unmask import unmask_customer
-from keycare.api import filtersets, serializers
+from keycare.api import serializers
 from keycare.api.idempotency import IdempotentCreateMixin
+from keycare.campaigns.filtersets import CampaignFilter
 from keycare.campaigns.models import Campaign
 from keycare.core import workflow
 from keycare.core.audit import record
+from keycare.customers.filtersets import CustomerFilter
 from keycare.customers.models import Customer
+from keycare.moments.filtersets import MomentFilter, RuleVersionFilter
 from keycare.moments.models import MomentDefinition, RuleVersion
 from keycare.org.models import Department
+from keycare.runs.filtersets import RunFilter
 from keycare.runs.models import Run
 from keycare.tasks import actions as task_actions
+from keycare.tasks.filtersets import AppointmentFilter, TaskFilter
 from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
 from keycare.workorders import actions as workorder_actions
+from keycare.workorders.filtersets import WorkOrderFilter
 from keycare.workorders.models import WorkOrder
 
 # Roles that may change work items; analysts and auditors only read.
@@ -100,7 +106,7 @@ class CustomerViewSet(ScopedViewSet):
     model = Customer
     select_related = ("city", "county", "grid", "manager")
     serializer_class = serializers.CustomerSerializer
-    filterset_class = filtersets.CustomerFilter
+    filterset_class = CustomerFilter
     ordering_fields = ["subscriber_id", "join_date", "status_date", "plan_fee", "star_level"]
 
     def list(self, request, *args, **kwargs):
@@ -165,7 +171,7 @@ class TaskViewSet(ScopedViewSet):
         "manager__manager_id",
     )
     serializer_class = serializers.TaskSerializer
-    filterset_class = filtersets.TaskFilter
+    filterset_class = TaskFilter
     ordering_fields = ["business_date", "priority_score", "state", "id"]
 
     @extend_schema(request=serializers.ClaimSerializer, responses=serializers.TaskSerializer)
@@ -220,7 +226,7 @@ class AppointmentReadViewSet(ScopedViewSet):
     model = Appointment
     select_related = ("customer", "customer__city", "manager")
     serializer_class = serializers.AppointmentSerializer
-    filterset_class = filtersets.AppointmentFilter
+    filterset_class = AppointmentFilter
     ordering_fields = ["due_at", "done_at", "id"]
 
     @extend_schema(
@@ -254,7 +260,7 @@ class WorkOrderReadViewSet(ScopedViewSet):
     model = WorkOrder
     select_related = ("customer", "customer__city", "department")
     serializer_class = serializers.WorkOrderSerializer
-    filterset_class = filtersets.WorkOrderFilter
+    filterset_class = WorkOrderFilter
     ordering_fields = ["due_at", "created_at", "priority", "status", "id"]
 
     @extend_schema(
@@ -294,7 +300,7 @@ class CampaignViewSet(ScopedViewSet):
     model = Campaign
     select_related = ("city", "segment")
     serializer_class = serializers.CampaignSerializer
-    filterset_class = filtersets.CampaignFilter
+    filterset_class = CampaignFilter
     ordering_fields = ["start_date", "end_date", "name", "id"]
 
     def scoped(self, action_name: str = "view"):
@@ -311,7 +317,7 @@ class MomentViewSet(RoleGatedViewSet):
     model = MomentDefinition
     allowed_roles = MOMENT_READERS
     serializer_class = serializers.MomentSerializer
-    filterset_class = filtersets.MomentFilter
+    filterset_class = MomentFilter
     ordering_fields = ["code", "priority"]
 
 
@@ -320,7 +326,7 @@ class RuleVersionViewSet(RoleGatedViewSet):
     allowed_roles = MOMENT_READERS
     select_related = ("moment", "changed_by")
     serializer_class = serializers.RuleVersionSerializer
-    filterset_class = filtersets.RuleVersionFilter
+    filterset_class = RuleVersionFilter
     ordering_fields = ["changed_at", "number"]
 
 
@@ -328,7 +334,7 @@ class RunViewSet(RoleGatedViewSet):
     model = Run
     allowed_roles = frozenset({roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN})
     serializer_class = serializers.RunSerializer
-    filterset_class = filtersets.RunFilter
+    filterset_class = RunFilter
     ordering_fields = ["business_date", "id"]
 
 
