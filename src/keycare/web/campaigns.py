@@ -28,6 +28,7 @@ from keycare.access.querysets import require_role
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
 from keycare.managers.models import Manager
+from keycare.web import labels
 from keycare.web.segments import require_admin
 from keycare.workorders import actions
 from keycare.workorders.actions import AssignMode
@@ -210,7 +211,7 @@ def campaign_new(request):
             "form": form,
             "segments": list(segments),
             "managers": list(managers),
-            "modes": AssignMode.choices,
+            "modes": labels.AssignMode.choices,  # translated labels of the same codes
             "preview": _preview(request.user, segment) if segment else None,
         },
         status=status,
