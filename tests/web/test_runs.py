@@ -390,9 +390,7 @@ def test_city_admin_sees_only_their_city_s_figures(client, login_as, org, moment
     county = County.objects.create(code="320205", name="锡山区", city=wuxi)
     grid = Grid.objects.create(code="G9", name="九网格", county=county, city=wuxi)
     nanjing = [make_customer(f"N{i}", None) for i in range(2)]
-    others = [
-        make_customer(f"W{i}", None, city=wuxi, county=county, grid=grid) for i in range(5)
-    ]
+    others = [make_customer(f"W{i}", None, city=wuxi, county=county, grid=grid) for i in range(5)]
     run = make_run(1, counts={"A03": 7}, detected=7, suppressed=3)
     for customer in nanjing + others:
         Detection.objects.create(run=run, customer=customer, moment=moment, business_date=DAY)

@@ -288,6 +288,10 @@ def _detail_value(key, value) -> str:
         return "、".join(_detail_value(key, v) for v in value)
     if isinstance(value, bool):
         return str(_("是") if value else _("否"))
+    if key == "fields" and isinstance(value, str):  # catalog / customer field codes
+        field = load_catalog().by_code.get(value)
+        if field is not None:
+            return field.en if _language(None).startswith("en") else field.zh
     source = AUDIT_VALUE_SOURCES.get(key)
     if source is not None:
         return value_label(source, value)

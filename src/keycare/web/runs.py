@@ -42,8 +42,8 @@ from keycare.access.querysets import require_role
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments.models import MomentDefinition
-from keycare.workorders import runjobs
 from keycare.web.labels import value_label
+from keycare.workorders import runjobs
 from keycare.workorders.models import (
     Detection,
     QuarantineRow,
@@ -155,7 +155,11 @@ def _run_figures(user, province: bool, runs: list[Run]) -> dict[int, dict]:
 
     detected, suppressed = per_run(Detection), per_run(Suppression)
     return {
-        pk: {"detected": detected.get(pk, 0), "suppressed": suppressed.get(pk, 0), "quarantined": None}
+        pk: {
+            "detected": detected.get(pk, 0),
+            "suppressed": suppressed.get(pk, 0),
+            "quarantined": None,
+        }
         for pk in ids
     }
 
