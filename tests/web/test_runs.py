@@ -82,8 +82,12 @@ def test_both_admin_roles_see_every_run_newest_first(client, login_as, org, role
     html = client.get("/runs/").content.decode()
     assert html.index("20261122-r002") < html.index("20261121-r001")
     row = html[html.index("20261122-r002") :]
-    for shown in ("duckdb", "abcdef012345", ">7<", ">3<", ">5<", ">2.0<"):
+    # the run's totals are the province's figures; a city administrator has no detection
+    # rows in their city here (their scoped figures: test_city_admin_sees_only_their_city...)
+    figures = (">7<", ">3<", ">5<") if role == roles.ROLE_PROVINCE_ADMIN else (">0<", ">—<")
+    for shown in ("duckdb", "abcdef012345", ">成功<", ">2.0<", *figures):
         assert shown in row[:1500], shown
+    assert ">succeeded<" not in html
     # only the province administrator gets the start form
     assert ('id="start-run"' in html) == (role == roles.ROLE_PROVINCE_ADMIN)
 
@@ -243,7 +247,7 @@ def test_quarantine_page_query_count_is_constant(client, login_as, moment):
     assert count() == few
 
 
-def test_city_admin_sees_quarantine_counts_but_not_the_rows(client, login_as, org):
+def test_city_admin_sees_no_quarantine_figures_nor_rows(client, login_as, org):
     run = make_run(1)
     # A marker no random token on the page can contain by chance ("S1" once matched the
     # CSRF token).
@@ -253,7 +257,9 @@ def test_city_admin_sees_quarantine_counts_but_not_the_rows(client, login_as, or
     user.staffprofile.save()
     response = client.get(f"/runs/{run.pk}/")
     html = response.content.decode()
-    assert "subscribers.parquet" in html and "仅省级管理员可查看" in html
+    # quarantine rows belong to no city: a city administrator is told, not shown the figures
+    assert "subscribers.parquet" in html and "仅省级管理员可见" in html
+    assert 'id="quarantine-summary"' not in html and ">98<" not in html
     assert "QROW-MARKER-0001" not in html and 'id="quarantine"' not in html
     assert not AuditEvent.objects.filter(action="view_quarantine").exists()
 
@@ -369,3 +375,76 @@ def test_city_admin_cannot_stop_a_run(client, login_as, org, delivery):
     assert "停止运行" not in client.get(f"/runs/requests/{request.pk}/progress/").content.decode()
     assert client.post(f"/runs/requests/{request.pk}/cancel/").status_code == 403
     assert RunRequest.objects.get().is_active
+
+
+# --- figures in the viewer's scope --------------------------------------------------------
+
+
+def test_city_admin_sees_only_their_city_s_figures(client, login_as, org, moment, make_customer):
+    """Run.counts / detected / suppressed are province totals: a city administrator's pages
+    count the run's rows of their own city instead."""
+    from keycare.org.models import City, County, Grid
+    from keycare.runs.models import Detection, Suppression
+
+    wuxi = City.objects.create(code="3202", name="无锡市", province=org["city"].province)
+    county = County.objects.create(code="320205", name="锡山区", city=wuxi)
+    grid = Grid.objects.create(code="G9", name="九网格", county=county, city=wuxi)
+    nanjing = [make_customer(f"N{i}", None) for i in range(2)]
+    others = [make_customer(f"W{i}", None, city=wuxi, county=county, grid=grid) for i in range(5)]
+    run = make_run(1, counts={"A03": 7}, detected=7, suppressed=3)
+    for customer in nanjing + others:
+        Detection.objects.create(run=run, customer=customer, moment=moment, business_date=DAY)
+    for customer in [nanjing[0], *others[:2]]:
+        Suppression.objects.create(run=run, customer=customer, moment=moment, business_date=DAY)
+    _quarantine(run, 1)
+    user = login_as(roles.ROLE_CITY_ADMIN)
+    user.staffprofile.city = org["city"]
+    user.staffprofile.save()
+
+    detail = client.get(f"/runs/{run.pk}/")
+    html = detail.content.decode()
+    assert detail.context["figures"] == {"detected": 2, "suppressed": 1, "quarantined": None}
+    assert 'id="figure-detected">2<' in html and 'id="figure-suppressed">1<' in html
+    assert [(c["code"], c["n"]) for c in detail.context["counts"]] == [("A03", 2)]
+    assert detail.context["quarantine"] is None and 'id="scope-note"' in html
+    assert [f["rows_in"] for f in detail.context["inputs"]] == [None]  # file totals hidden
+    assert all(s["rows"] is None for s in detail.context["steps"])
+    for province_figure in (">7<", ">3<", ">100<", ">900<"):
+        assert province_figure not in html, province_figure
+
+    row = client.get("/runs/").context["rows"][0]
+    assert (row["detected"], row["suppressed"], row["quarantined"]) == (2, 1, None)
+
+    # the province administrator still reads the run's totals
+    client.force_login(login_as(roles.ROLE_PROVINCE_ADMIN, username="prov"))
+    detail = client.get(f"/runs/{run.pk}/")
+    assert detail.context["figures"] == {"detected": 7, "suppressed": 3, "quarantined": 2}
+    assert detail.context["quarantine"]["total"] == 1
+
+
+# --- no server paths --------------------------------------------------------------------
+
+
+def test_pages_never_show_the_server_s_paths(client, login_as, delivery):
+    from django.contrib.auth import get_user_model
+
+    from keycare.web.runs import display_path
+
+    user = login_as(roles.ROLE_PROVINCE_ADMIN)
+    failed = RunRequest.objects.create(
+        business_date=DAY, delivery="d1", requested_by=get_user_model().objects.get(pk=user.pk),
+        status="failed", active=False,
+        error=f"数据目录不存在 (data directory not found): {delivery}/d1/subscribers.csv",
+        message=f"正在接收校验：{delivery / 'd1' / 'bills.csv'}",
+    )  # fmt: skip
+    run = make_run(1)
+    root = str(delivery)
+    for url in ("/runs/", f"/runs/{run.pk}/", f"/runs/requests/{failed.pk}/progress/"):
+        html = client.get(url).content.decode()
+        assert root not in html and str(delivery.resolve()) not in html, url
+        assert "/deliveries/" not in html, url
+    progress = client.get(f"/runs/requests/{failed.pk}/progress/").content.decode()
+    assert "d1/subscribers.csv" in progress and "d1/bills.csv" in progress
+    page = client.get("/runs/").content.decode()
+    assert '<option value="d1">d1（2026-11-22）</option>' in page  # names relative to the root
+    assert display_path(f"failed on /srv/other/x.csv and {root}") == "failed on x.csv and ."

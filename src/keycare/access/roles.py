@@ -9,6 +9,8 @@ facts alone.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 ROLE_PROVINCE_ADMIN = "province_admin"
 ROLE_CITY_ADMIN = "city_admin"
 ROLE_MANAGER = "account_manager"
@@ -24,7 +26,15 @@ ROLES: dict[str, tuple[str, str, str]] = {
     ROLE_AUDITOR: ("审计员", "Auditor", "the audit log only, no personal data"),
 }
 
-ROLE_CHOICES = [(code, f"{zh} {en}") for code, (zh, en, _scope) in ROLES.items()]
+# The choices shown to users: Chinese msgids, English in the catalog (locale/en).
+ROLE_LABELS = {
+    ROLE_PROVINCE_ADMIN: gettext_lazy("省级管理员"),
+    ROLE_CITY_ADMIN: gettext_lazy("地市管理员"),
+    ROLE_MANAGER: gettext_lazy("客户经理"),
+    ROLE_ANALYST: gettext_lazy("分析员"),
+    ROLE_AUDITOR: gettext_lazy("审计员"),
+}
+ROLE_CHOICES = list(ROLE_LABELS.items())
 
 # Which scope a role's StaffProfile must carry: "city", "manager" or None (no row scope).
 ROLE_SCOPE = {

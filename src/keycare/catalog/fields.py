@@ -118,10 +118,21 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Label:
+    """A display label of a unit or of an enumerated value, in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     categories: dict[str, Category]
     fields: list[Field]
     by_code: dict[str, Field]
+    # unit -> label; field code -> {value -> label} (see the file's `units` / `value_labels`)
+    units: dict[str, Label] = field(default_factory=dict)
+    value_labels: dict[str, dict[str, Label]] = field(default_factory=dict)
 
     def in_category(self, category: str) -> list[Field]:
         return [f for f in self.fields if f.category == category]
@@ -167,11 +178,74 @@ def _load_catalog(path, contract_path) -> Catalog:
             raise UserError(f"{where}: field '{f.code}': duplicate code")
         fields.append(f)
         by_code[f.code] = f
-    catalog = Catalog(categories=categories, fields=fields, by_code=by_code)
+    catalog = Catalog(
+        categories=categories,
+        fields=fields,
+        by_code=by_code,
+        units=_parse_labels(f"{where}: units", data.get("units")),
+        value_labels={
+            code: _parse_labels(f"{where}: value_labels.{code}", labels)
+            for code, labels in _mapping(f"{where}: value_labels", data.get("value_labels")).items()
+        },
+    )
+    _check_labels(where, catalog, contract)
     _check_expr_references(where, catalog)
     _check_core_columns_covered(where, catalog, contract)
     expr_dependency_order(catalog, where=where)  # raises on a cycle
     return catalog
+
+
+def _mapping(where: str, data: Any) -> dict:
+    if not isinstance(data, dict) or not data:
+        raise UserError(f"{where}: must be a non-empty mapping")
+    return data
+
+
+def _parse_labels(where: str, data: Any) -> dict[str, Label]:
+    labels = {}
+    for key, spec in _mapping(where, data).items():
+        if not isinstance(spec, dict) or not all(
+            isinstance(spec.get(k), str) and spec[k].strip() for k in ("zh", "en")
+        ):
+            raise UserError(f"{where}: {key!r} needs 'zh' and 'en' labels")
+        labels[str(key)] = Label(zh=spec["zh"].strip(), en=spec["en"].strip())
+    return labels
+
+
+# Core contract columns whose values are labelled by a model's choices class instead
+# (keycare.web.labels.CODED_FIELDS): the catalog does not repeat them.
+MODEL_LABELLED = frozenset({"gender", "brand", "payment_type", "status", "value_tier"})
+
+
+def _check_labels(where: str, catalog: Catalog, contract: Contract) -> None:
+    """Every unit and every enumerated value of a raw field has a label, and every label
+    belongs to a field and a value that exist."""
+    for f in catalog.fields:
+        if f.unit is not None and f.unit not in catalog.units:
+            raise UserError(f"{where}: field '{f.code}': unit {f.unit!r} has no label in 'units'")
+    enums = {}
+    for f in catalog.fields:
+        enum = f.enum
+        if enum is None and f.is_raw and f.source in contract.files:
+            column = contract.files[f.source].columns.get(f.column or f.code)
+            enum = getattr(column, "enum", None)
+        if enum is not None and f.code not in MODEL_LABELLED:
+            enums[f.code] = {str(v) for v in enum}
+    for code, values in enums.items():
+        missing = sorted(values - set(catalog.value_labels.get(code, {})))
+        if missing:
+            raise UserError(
+                f"{where}: field '{code}': value(s) {', '.join(missing)} have no label in "
+                "'value_labels'"
+            )
+    for code, labels in catalog.value_labels.items():
+        if code not in enums:
+            raise UserError(f"{where}: value_labels.{code}: not an enumerated raw field")
+        extra = sorted(set(labels) - enums[code])
+        if extra:
+            raise UserError(
+                f"{where}: value_labels.{code}: {', '.join(extra)} not among the field's values"
+            )
 
 
 def _parse_categories(where: str, data: Any) -> dict[str, Category]:

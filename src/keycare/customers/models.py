@@ -31,9 +31,9 @@ from keycare.access.querysets import RestrictedQuerySet
 
 
 class Brand(models.TextChoices):
-    GOTONE = "gotone", _("全球通 GoTone")
-    MZONE = "mzone", _("动感地带 M-Zone")
-    EASYOWN = "easyown", _("神州行 Easyown")
+    GOTONE = "gotone", _("全球通")
+    MZONE = "mzone", _("动感地带")
+    EASYOWN = "easyown", _("神州行")
 
 
 class PaymentType(models.TextChoices):

@@ -10,28 +10,28 @@ from keycare.access.querysets import RestrictedQuerySet
 
 
 class Tier(models.TextChoices):
-    A = "A", "A"
-    B = "B", "B"
-    C = "C", "C"
-    D = "D", "D"
+    A = "A", _("A类")
+    B = "B", _("B类")
+    C = "C", _("C类")
+    D = "D", _("D类")
 
 
 class CreditRating(models.TextChoices):
-    AAA = "AAA", "AAA"
-    AA = "AA", "AA"
-    A = "A", "A"
-    B = "B", "B"
-    C = "C", "C"
+    AAA = "AAA", _("AAA级")
+    AA = "AA", _("AA级")
+    A = "A", _("A级")
+    B = "B", _("B级")
+    C = "C", _("C级")
 
 
 class KeyAccountStatus(models.TextChoices):
-    ACTIVE = "active", _("active")
-    CHURNED = "churned", _("churned")
+    ACTIVE = "active", _("正常")
+    CHURNED = "churned", _("已离网")
 
 
 class MemberRole(models.TextChoices):
-    KEY_PERSON = "key_person", _("关键人 key person")
-    MEMBER = "member", _("成员 member")
+    KEY_PERSON = "key_person", _("关键人")
+    MEMBER = "member", _("成员")
 
 
 class KeyAccount(models.Model):

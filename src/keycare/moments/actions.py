@@ -44,7 +44,7 @@ def sync_builtin_definitions(actor=None) -> dict:
                 snapshot=services.moment_snapshot(moment, {}),
                 changes={},
                 changed_by=_user_or_none(actor),
-                note="内置定义导入 built-in definition imported",
+                note="内置定义导入",
             )
             created.append(moment.code)
         if created:
@@ -107,7 +107,7 @@ def restore_version(
     }
     cities = copy.deepcopy(version.snapshot.get("city_thresholds", {}))
     return _save_new_version(
-        actor, moment, new_columns, cities, note or f"恢复至版本 {version.number} restored"
+        actor, moment, new_columns, cities, note or f"恢复至版本 {version.number}"
     )
 
 

@@ -83,9 +83,9 @@ class Grid(models.Model):
 
 
 class ManagerRole(models.TextChoices):
-    PHONE = "phone_manager", _("电话经理 phone manager")
-    CUSTOMER = "customer_manager", _("客户经理 customer manager")
-    KEY_ACCOUNT = "key_account_manager", _("集团客户经理 key-account manager")
+    PHONE = "phone_manager", _("电话经理")
+    CUSTOMER = "customer_manager", _("客户经理")
+    KEY_ACCOUNT = "key_account_manager", _("集团客户经理")
 
 
 class Manager(models.Model):

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from keycare.access import roles
 from keycare.access.querysets import user_scope
@@ -172,7 +173,7 @@ def _allocation(day_tasks):
 
 def _allocation_export(user, day, day_tasks):
     """The per-manager allocation table as Excel (audited by the shared safe writer)."""
-    headers = ["客户经理 manager", "日服务能力 capacity", "任务数 tasks"] + [
+    headers = [_("客户经理"), _("日服务能力"), _("任务数")] + [
         str(label) for _value, label in TaskState.choices
     ]
     rows = [

@@ -7,7 +7,6 @@ slipped into an event never reaches the screen or the spreadsheet.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
@@ -16,6 +15,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
 from keycare.access.masking import scrub_text
 from keycare.access.querysets import user_scope
@@ -23,13 +23,16 @@ from keycare.access.roles import ROLE_AUDITOR
 from keycare.core.audit import record
 from keycare.core.exports import xlsx_response
 from keycare.core.models import AuditEvent
+from keycare.web.labels import AuditAction, audit_detail_text, object_type_label, value_label
 
 PAGE_SIZE = 50
 EXPORT_ROW_CAP = 100_000
 TEXT_FILTERS = ("actor", "action", "object_type", "object_id")
 DATE_FILTERS = ("date_from", "date_to")
-EXPORT_HEADERS = ["时间 Time", "操作人 Actor", "操作 Action", "对象类型 Object type",
-                  "对象编号 Object id", "详情 Detail", "IP"]  # fmt: skip
+
+
+def _export_headers() -> list[str]:
+    return [_("时间"), _("操作人"), _("操作"), _("对象类型"), _("对象编号"), _("详情"), "IP"]
 
 
 def _require_auditor(user) -> None:
@@ -70,17 +73,18 @@ def _filtered(params):
 
 
 def _detail_text(event: AuditEvent) -> str:
+    """The detail as labelled "键：值" pairs (keycare.web.labels), never raw JSON."""
     if not event.detail:
         return ""
-    return scrub_text(json.dumps(event.detail, ensure_ascii=False, sort_keys=True, default=str))
+    return scrub_text(audit_detail_text(event.detail))
 
 
 def _row(event: AuditEvent) -> dict:
     return {
         "at": timezone.localtime(event.at),
         "actor": event.actor_name,
-        "action": event.action,
-        "object_type": event.object_type,
+        "action": value_label(AuditAction, event.action),
+        "object_type": object_type_label(event.object_type) if event.object_type else "",
         "object_id": scrub_text(event.object_id),
         "detail": _detail_text(event),
         "ip": event.ip or "",
@@ -95,7 +99,7 @@ def _export(request, events, filters):
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     return xlsx_response(
         f"audit-log-{stamp}.xlsx",
-        EXPORT_HEADERS,
+        _export_headers(),
         rows,
         user=request.user,
         object_type="core.auditevent",
@@ -116,5 +120,10 @@ def audit_list(request):
     return render(
         request,
         "web/audit_list.html",
-        {"page": page, "rows": [_row(e) for e in page], "filters": filters},
+        {
+            "page": page,
+            "rows": [_row(e) for e in page],
+            "filters": filters,
+            "actions": AuditAction.choices,
+        },
     )

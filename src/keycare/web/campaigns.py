@@ -4,7 +4,7 @@ the manager's own campaign tasks with an outcome form.
 Administrators create campaigns and follow them; account managers see the campaigns they have
 tasks in and record each contact. Every read goes through ``restrict()``: counts and rows are
 those of the user's scope (a city administrator sees their city's part of a province
-campaign). Writes go through ``keycare.workorders.actions``.
+campaign). Writes go through ``keycare.campaigns.actions``.
 """
 
 from datetime import datetime, time, timedelta
@@ -34,6 +34,7 @@ from keycare.core.parsing import posted_int
 from keycare.errors import UserError
 from keycare.org.models import Manager
 from keycare.tasks.models import ContactResult, Recommendation
+from keycare.web import labels
 from keycare.web.segments import require_admin
 
 PAGE_SIZE = 30
@@ -204,7 +205,7 @@ def campaign_new(request):
             "form": form,
             "segments": list(segments),
             "managers": list(managers),
-            "modes": AssignMode.choices,
+            "modes": labels.AssignMode.choices,  # translated labels of the same codes
             "preview": _preview(request.user, segment) if segment else None,
         },
         status=status,

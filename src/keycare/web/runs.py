@@ -1,11 +1,15 @@
 """日批运行: past runs, one run's inputs, timings, counts and quarantine, and starting a run.
 
-Scope: a run covers the whole province's delivery (one file set, every city), so runs are
-province-wide. Province and city administrators both see the run list and a run's metadata
-(inputs, checksums, timings, counts per moment, quarantine counts by file and rule: none of
-it personal). The quarantined rows themselves are raw delivered records of customers of every
-city, so only province administrators open them, always masked on the server (personal
-columns by the data contract, plus any mobile or ID number in free text) and audited.
+Scope: a run covers the whole province's delivery (one file set, every city). Province and
+city administrators both see the run list and a run's metadata (files, checksums, timings),
+but every figure is the viewer's: a province administrator reads the run's totals, a city
+administrator counts computed from the run's Detection / Suppression rows restricted to their
+city (``restrict()``). Quarantined rows and per-file row counts are not customer-scoped (a
+rejected row may have no valid city), so only province administrators see them; a city
+administrator is told why. The quarantined rows themselves are opened by province
+administrators only, always masked on the server (personal columns by the data contract, plus
+any mobile or ID number in free text) and audited. Paths are shown relative to the delivery
+location (``KEYCARE_DATA_DIR``), never as server paths.
 Starting a run is a province administrator's action (``keycare.runs.jobs``).
 """
 
@@ -39,7 +43,8 @@ from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments.models import MomentDefinition
 from keycare.runs import jobs as runjobs
-from keycare.runs.models import QuarantineRow, Run, RunRequest, RunStatus
+from keycare.runs.models import Detection, QuarantineRow, Run, RunRequest, RunStatus, Suppression
+from keycare.web.labels import value_label
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 PAGE_SIZE = 25
@@ -98,20 +103,81 @@ def run_list(request):
         if "status" in applied:
             runs = runs.filter(status=applied["status"])
     page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    province = role == roles.ROLE_PROVINCE_ADMIN
+    figures = _run_figures(request.user, province, list(page))
     return render(
         request,
         "web/runs/list.html",
         {
             "page": page,
-            "rows": [{"run": run, "seconds": total_seconds(run)} for run in page],
+            "rows": [
+                {
+                    "run": run,
+                    "status": value_label(RunStatus, run.status),
+                    "seconds": total_seconds(run),
+                    **figures[run.pk],
+                }
+                for run in page
+            ],
             "filters": filters,
             "query": _query_without_page(request),
-            "latest_request": RunRequest.objects.select_related("run", "requested_by").first(),
-            "can_start": role == roles.ROLE_PROVINCE_ADMIN,
-            "start_form": _start_form() if role == roles.ROLE_PROVINCE_ADMIN else None,
-            "delivery_root": runjobs.delivery_root(),
+            "latest_request": _shown_request(
+                RunRequest.objects.select_related("run", "requested_by").first()
+            ),
+            "can_start": province,
+            "province_wide": province,
+            "start_form": _start_form() if province else None,
         },
     )
+
+
+def _run_figures(user, province: bool, runs: list[Run]) -> dict[int, dict]:
+    """run pk -> {detected, suppressed, quarantined} as the viewer may see them: the run's
+    totals for a province administrator; for anyone else the counts of the run's rows in their
+    scope (two grouped queries for the whole page) and no quarantine figure (``None``)."""
+    if province:
+        return {
+            r.pk: {"detected": r.detected, "suppressed": r.suppressed, "quarantined": r.quarantined}
+            for r in runs
+        }
+    ids = [r.pk for r in runs]
+
+    def per_run(model):
+        rows = model.objects.restrict(user).filter(run_id__in=ids).values("run_id")
+        return dict(rows.annotate(n=Count("id")).values_list("run_id", "n").order_by())
+
+    detected, suppressed = per_run(Detection), per_run(Suppression)
+    return {
+        pk: {
+            "detected": detected.get(pk, 0),
+            "suppressed": suppressed.get(pk, 0),
+            "quarantined": None,
+        }
+        for pk in ids
+    }
+
+
+# An absolute path in a message (a run's error names the file it failed on).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"()]+/)*([^\s/'\"()]*)")
+
+
+def display_path(text: str) -> str:
+    """``text`` with every server path shown relative to the delivery location, and any other
+    absolute path cut to its last component: the pages never show the server's file system."""
+    if not text:
+        return text
+    root = Path(settings.KEYCARE_DATA_DIR)
+    for prefix in sorted({str(root), str(root.resolve())}, key=len, reverse=True):
+        text = text.replace(prefix + "/", "").replace(prefix, ".")
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "/", text)
+
+
+def _shown_request(run_request):
+    """A run request whose messages are safe to show (no server paths)."""
+    if run_request is not None:
+        run_request.error = display_path(run_request.error)
+        run_request.message = display_path(run_request.message)
+    return run_request
 
 
 def _start_form(data=None):
@@ -199,7 +265,7 @@ def run_request_progress(request, pk: int):
     return render(
         request,
         "web/runs/_progress.html",
-        {"req": run_request, "can_start": role == roles.ROLE_PROVINCE_ADMIN},
+        {"req": _shown_request(run_request), "can_start": role == roles.ROLE_PROVINCE_ADMIN},
     )
 
 
@@ -224,28 +290,35 @@ def run_request_cancel(request, pk: int):
 def run_detail(request, pk: int):
     role = _require_admin(request.user)
     run = get_object_or_404(Run, pk=pk)
+    province = role == roles.ROLE_PROVINCE_ADMIN
     steps = step_timings(run)
-    quarantine = _quarantine_summary(run)
+    if not province:  # rows per step are province-wide figures
+        steps = [{**step, "rows": None} for step in steps]
+    quarantine = _quarantine_summary(run) if province else None
     context = {
         "run": run,
-        "inputs": _inputs(run),
+        "status": value_label(RunStatus, run.status),
+        "figures": _run_figures(request.user, province, [run])[run.pk],
+        "province_wide": province,
+        "inputs": _inputs(run, with_counts=province),
         "steps": steps,
         "step_chart": {
             "names": [s["label"] for s in steps],
             "seconds": [s["seconds"] for s in steps],
         },
         "total_seconds": total_seconds(run),
-        "counts": _moment_counts(run),
+        "counts": _moment_counts(run) if province else _scoped_moment_counts(request.user, run),
         "quarantine": quarantine,
         "requests": list(run.requests.select_related("requested_by")[:5]),
-        "can_see_rows": role == roles.ROLE_PROVINCE_ADMIN,
+        "can_see_rows": province,
     }
-    if context["can_see_rows"] and quarantine["total"]:
+    if province and quarantine["total"]:
         context.update(_quarantine_rows(request, run, quarantine))
     return render(request, "web/runs/detail.html", context)
 
 
-def _inputs(run: Run) -> list[dict]:
+def _inputs(run: Run, *, with_counts: bool = True) -> list[dict]:
+    """The run's input files: names and checksums; row counts (province-wide) if asked."""
     rows = []
     for name, info in sorted((run.inputs or {}).items()):
         info = info if isinstance(info, dict) else {}
@@ -261,6 +334,8 @@ def _inputs(run: Run) -> list[dict]:
                 "sha256": info.get("sha256", ""),
             }
         )
+        if not with_counts:
+            rows[-1].update(rows_in=None, accepted=None, quarantined=None)
     return rows
 
 
@@ -275,6 +350,30 @@ def _moment_counts(run: Run) -> list[dict]:
         if isinstance(n, int)
     ]
     return sorted(rows, key=lambda r: (-r["n"], r["code"]))
+
+
+def _scoped_moment_counts(user, run: Run) -> list[dict]:
+    """Detections per moment of the run, counted over the rows in the user's scope; every
+    moment of the run's totals is listed (0 when none is in scope)."""
+    counts = dict.fromkeys(c for c in (run.counts if isinstance(run.counts, dict) else {}))
+    found = (
+        Detection.objects.restrict(user)
+        .filter(run=run)
+        .values("moment__code", "moment__name_zh")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    names = dict(
+        MomentDefinition.objects.filter(code__in=list(counts)).values_list("code", "name_zh")
+    )
+    rows = {code: {"code": code, "name": names.get(code, ""), "n": 0} for code in counts}
+    for r in found:
+        rows[r["moment__code"]] = {
+            "code": r["moment__code"],
+            "name": r["moment__name_zh"] or "",
+            "n": r["n"],
+        }
+    return sorted(rows.values(), key=lambda r: (-r["n"], r["code"]))
 
 
 def _quarantine_summary(run: Run) -> dict:

@@ -1,6 +1,6 @@
 """The task page: customer 360 (masked), risk and health radar, scripts, and the workflow forms.
 
-Every form posts the task version it was rendered with; ``keycare.workorders.actions`` refuses
+Every form posts the task version it was rendered with; ``keycare.tasks.actions`` refuses
 the write when the task moved on (optimistic locking) and the user is told why, in Chinese,
 through the messages framework. Nothing here trusts posted ids or dates: bad input becomes a
 message, never a traceback.
@@ -22,7 +22,6 @@ from keycare.access.masking import FIELD_MASKS, mask_field
 from keycare.catalog.fields import load_catalog
 from keycare.core.audit import record
 from keycare.core.parsing import posted_int
-from keycare.customers.models import Brand, PaymentType, Status, ValueTier
 from keycare.errors import UserError
 from keycare.org.models import Department
 from keycare.tasks import actions as task_actions
@@ -35,18 +34,12 @@ from keycare.tasks.models import (
     TaskMoment,
 )
 from keycare.tasks.payload import payload_queryset, task_payload
+from keycare.web.labels import HealthDimension, has_labels, unit_label, value_label
 from keycare.web.task_rows import labels
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import WorkOrderPriority
 
 RECENT_LIMIT = 10
-# Catalog fields stored as codes: shown with their (translated) labels, e.g. gotone -> 全球通.
-CODED_FIELDS = {
-    "brand": Brand,
-    "payment_type": PaymentType,
-    "status": Status,
-    "value_tier": ValueTier,
-}
 
 
 @login_required
@@ -144,12 +137,13 @@ def catalog_groups(payload):
     (the customer 360 of the task page and the customer page).
 
     Labels (in the request's language), values and units are joined here: the 360 view prints
-    ~150 rows per page view.
+    ~150 rows per page view. Enumerated values and units are shown with their labels
+    (``keycare.web.labels``: gotone -> 全球通, id_card -> 居民身份证, years -> 年).
     """
     catalog = load_catalog()
-    english = get_language() == "en"
+    english = (get_language() or "").startswith("en")
     values = {**payload["attributes"], **payload["customer"]}  # payload already masks known codes
-    coded = {code: labels(choices) for code, choices in CODED_FIELDS.items()}
+    units = {unit: unit_label(unit) for unit in catalog.units}
     yes_no = {True: str(_("是")), False: str(_("否"))}
     groups = []
     for category in catalog.categories.values():
@@ -162,17 +156,25 @@ def catalog_groups(payload):
                 value = _mask_personal(field.code, value)
             elif isinstance(value, bool):
                 value = yes_no[value]
-            elif field.code in coded:
-                value = coded[field.code].get(value, value)
+            elif has_labels(field.code):
+                value = value_label(field.code, value)
+            unit = units.get(field.unit, field.unit) if field.unit else ""
             rows.append(
                 {
                     "label": field.en if english else field.zh,
                     "code": field.code,
-                    "value": f"{value} {field.unit}" if field.unit else value,
+                    "value": f"{value} {unit}" if unit else value,
                 }
             )
         if rows:
-            groups.append({"zh": category.zh, "en": category.en, "rows": rows})
+            groups.append(
+                {
+                    "zh": category.zh,
+                    "en": category.en,
+                    "name": category.en if english else category.zh,
+                    "rows": rows,
+                }
+            )
     return groups
 
 
@@ -190,7 +192,9 @@ def _radar(health_scores):
         return None
     top = max(100.0, *map(float, scores.values()))
     return {
-        "indicators": [{"name": str(name), "max": top} for name in scores],
+        "indicators": [
+            {"name": value_label(HealthDimension, str(name)), "max": top} for name in scores
+        ],
         "values": [float(v) for v in scores.values()],
     }
 
