@@ -17,6 +17,7 @@ from keycare.workorders import actions
 from keycare.workorders.models import Campaign, CampaignStatus, CampaignTask, Department
 
 WIDTH = 1366
+PHONE_WIDTH = 390
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Links that are actions or downloads, not pages to look at.
 NOT_A_PAGE = ("export", "/new/", "unmask", "logout", "/i18n/", "/admin/", "/api/", "download")
@@ -70,20 +71,59 @@ def test_every_page_of_the_role(
     assert not problems, f"{role}:\n" + "\n".join(problems)
 
 
-def check_page(page, href, role, shot) -> list[str]:
+@pytest.mark.parametrize(("role", "username"), ROLE_USERS, ids=[r for r, _u in ROLE_USERS])
+def test_every_page_of_the_role_on_a_phone(
+    role, username, phone, page_log, login, shot, staff, manager_tasks, more_work
+):  # fmt: skip
+    """At 390 px: the navigation is folded behind the menu button and opens on a tap, and no
+    page (navigation pages and their first detail pages) is wider than the screen."""
+    login(phone, username)
+    toggle = phone.locator("header.top .menu-toggle")
+    nav = phone.locator("header.top nav")
+    assert toggle.is_visible(), "a menu button on a phone"
+    assert not nav.is_visible(), "the navigation is folded on a phone"
+    assert toggle.get_attribute("aria-expanded") == "false"
+    header = phone.locator("header.top").bounding_box()
+    assert header["height"] < 100, f"the folded header is {header['height']}px high"
+    toggle.tap()
+    assert nav.is_visible() and toggle.get_attribute("aria-expanded") == "true"
+    links = nav.locator("a").all()
+    assert links, f"{role} sees no page at all"
+    for link in links:
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, link.inner_text()
+        assert box["height"] < 60, f"{link.inner_text()!r} wraps ({box['height']}px high)"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    shot(phone, f"phone_{role}_menu_open")
+    with phone.expect_navigation():
+        links[-1].tap()  # the menu leads somewhere
+    assert not nav.is_visible(), "folded again on the next page"
+
+    nav_hrefs = [a.get_attribute("href") for a in links]
+    nav_paths = {urlsplit(href).path for href in nav_hrefs}
+    problems, seen_shapes = [], set()
+    for href in nav_hrefs:
+        problems += check_page(phone, href, role, shot, PHONE_WIDTH, "phone")
+        for detail in detail_links(phone, nav_paths, seen_shapes):
+            problems += check_page(phone, detail, role, shot, PHONE_WIDTH, "phone")
+    problems += page_log["http"]
+    assert not problems, f"{role} at {PHONE_WIDTH}px:\n" + "\n".join(problems)
+
+
+def check_page(page, href, role, shot, width=WIDTH, prefix="smoke") -> list[str]:
     response = page.goto(href)
     page.wait_for_load_state("load")
     if response is None or not response.ok:
         return [f"{href}: HTTP {response.status if response else 'no response'}"]
     problems = []
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    if scroll_width > WIDTH:
-        problems.append(f"{href}: {scroll_width}px wide, overflows {WIDTH}px")
+    if scroll_width > width:
+        problems.append(f"{href}: {scroll_width}px wide, overflows {width}px")
     heading = page.locator("main h1").first
     if not heading.count() or not heading.is_visible() or not CJK.search(heading.inner_text()):
         problems.append(f"{href}: no visible Chinese page heading")
     slug = re.sub(r"\W+", "_", shape_of(urlsplit(href).path)).strip("_") or "home"
-    shot(page, f"smoke_{role}_{slug}")
+    shot(page, f"{prefix}_{role}_{slug}")
     return problems
 
 
