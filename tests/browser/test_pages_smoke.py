@@ -1,8 +1,7 @@
-"""Every page each role can reach, at 1366x768: it loads, logs no JavaScript error, fits the width,
-and shows Chinese text. A screenshot of each page is kept as a test artefact.
+"""Every page each role can reach, at 1366x768 and on a 390 px phone: it loads, logs no JavaScript
+error, fits the width, and shows Chinese text. A screenshot of each page is kept as a test artefact.
 
-The pages come from the navigation bar the role actually sees (``keycare.web.navigation``, which
-skips pages not built yet), plus the first detail page linked from each list (a task, a customer,
+The pages come from the navigation bar the role actually sees (``keycare.web.navigation``), plus the first detail page linked from each list (a task, a customer,
 a rule, a campaign...), so a page added to the navigation is covered without editing this test.
 """
 
@@ -110,6 +109,34 @@ def test_every_page_of_the_role_on_a_phone(
     assert not problems, f"{role} at {PHONE_WIDTH}px:\n" + "\n".join(problems)
 
 
+def test_error_page_and_logout_on_a_phone(phone, page_log, login, shot, staff, manager_tasks):
+    """A page that does not exist is KeyCare's own 404 (DEBUG is off, as in the demo), with a way
+    home; logging out lands on KeyCare's login page, where the same user logs in again."""
+    login(phone, "mgr1")
+    response = phone.goto("/no-such-page/")
+    assert response.status == 404
+    # Chromium logs every 4xx document as a console error: this one is the point of the test.
+    expected = [m for m in page_log["console"] if "404" in m and "/no-such-page/" in m]
+    assert len(expected) == 1
+    page_log["console"].remove(expected[0])
+    assert phone.locator("main h1").inner_text() == "页面不存在"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    assert "URLconf" not in phone.content()
+    shot(phone, "phone_404")
+    with phone.expect_navigation():
+        phone.get_by_role("link", name="返回首页").tap()
+    assert urlsplit(phone.url).path == "/workbench/"
+
+    with phone.expect_navigation():
+        phone.locator("header.top .user button[type=submit]").tap()
+    assert urlsplit(phone.url).path == "/accounts/login/"
+    assert phone.locator("main h1").inner_text() == "登录 KeyCare"
+    shot(phone, "phone_after_logout")
+    login(phone, "mgr1")
+    assert urlsplit(phone.url).path == "/workbench/"
+    assert page_log["http"] == [f"HTTP 404 GET {phone.url.split('/workbench/')[0]}/no-such-page/"]
+
+
 def check_page(page, href, role, shot, width=WIDTH, prefix="smoke") -> list[str]:
     response = page.goto(href)
     page.wait_for_load_state("load")
@@ -196,4 +223,19 @@ def test_administrator_pages_fit_the_width_in_english(
         slug = re.sub(r"\W+", "_", urlsplit(href).path).strip("_")
         shot(page, f"smoke_english_province_admin_{slug}")
     assert not problems, "\n".join(problems)
+    assert page_log["http"] == []
+
+
+def test_administrator_in_english_on_a_phone(phone, page_log, login, shot, staff, more_work):
+    """English labels and the longer header (English, provadmin, Log out, Menu) still fit 390 px."""
+    login(phone, "provadmin")
+    with phone.expect_navigation():
+        phone.select_option("header.top select[name=language]", "en")
+    toggle = phone.locator("header.top .menu-toggle")
+    assert "Menu" in toggle.inner_text()
+    assert phone.locator("header.top").bounding_box()["height"] < 100
+    toggle.tap()
+    assert phone.locator("header.top nav").is_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    shot(phone, "phone_english_province_admin_menu_open")
     assert page_log["http"] == []

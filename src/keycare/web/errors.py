@@ -31,7 +31,8 @@ def _is_api(request) -> bool:
 
 def _api_error(status: int) -> JsonResponse:
     code, message = API_ERRORS[status]
-    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+    body = {"error": {"code": code, "message": message, "details": {}}}
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
 def _page(request, status: int, context=None):
