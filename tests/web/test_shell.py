@@ -123,6 +123,16 @@ def test_error_pages_follow_the_english_language(client, user_of):
     assert "<h1>You may not open this page</h1>" in forbidden
 
 
+def test_rejected_form_is_keycares_403_saying_why():
+    """A login form left open past its CSRF cookie (the most common 403 a user meets)."""
+    response = Client(enforce_csrf_checks=True).post(
+        "/accounts/login/", {"username": "x", "password": "y"}
+    )
+    page = assert_keycare_error_page(response, 403, "无权访问此页面")
+    assert "请刷新页面后重试" in page
+    assert "CSRF verification failed" not in page, "not Django's own page"
+
+
 def test_server_error_is_keycares_500(user_of, monkeypatch):
     client = Client(raise_request_exception=False)
     client.force_login(user_of(roles.ROLE_MANAGER))
