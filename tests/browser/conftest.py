@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
 PASSWORD = "Keycare-Browser-2026!"
 DAY = date(2026, 11, 22)
 
@@ -115,11 +116,23 @@ def page(browser, live_server, page_log, request):
 
     When the test fails, the page as it was is saved as ``FAILED-<test>.png`` for the artefacts.
     """
+    yield from _open_page(browser, live_server, page_log, request, viewport=VIEWPORT)
+
+
+@pytest.fixture
+def phone(browser, live_server, page_log, request):
+    """Like ``page``, on a phone: 390x844, touch, the page's viewport meta honoured."""
+    yield from _open_page(
+        browser, live_server, page_log, request, viewport=PHONE, is_mobile=True, has_touch=True
+    )
+
+
+def _open_page(browser, live_server, page_log, request, **options):
     context = browser.new_context(
-        viewport=VIEWPORT,
         base_url=live_server.url,
         locale="zh-CN",
         timezone_id=settings.TIME_ZONE,
+        **options,
     )
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -1,8 +1,7 @@
-"""Every page each role can reach, at 1366x768: it loads, logs no JavaScript error, fits the width,
-and shows Chinese text. A screenshot of each page is kept as a test artefact.
+"""Every page each role can reach, at 1366x768 and on a 390 px phone: it loads, logs no JavaScript
+error, fits the width, and shows Chinese text. A screenshot of each page is kept as a test artefact.
 
-The pages come from the navigation bar the role actually sees (``keycare.web.navigation``, which
-skips pages not built yet), plus the first detail page linked from each list (a task, a customer,
+The pages come from the navigation bar the role actually sees (``keycare.web.navigation``), plus the first detail page linked from each list (a task, a customer,
 a rule, a campaign...), so a page added to the navigation is covered without editing this test.
 """
 
@@ -19,6 +18,7 @@ from keycare.tasks import actions as task_actions
 from keycare.workorders import actions as workorder_actions
 
 WIDTH = 1366
+PHONE_WIDTH = 390
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Links that are actions or downloads, not pages to look at.
 NOT_A_PAGE = ("export", "/new/", "unmask", "logout", "/i18n/", "/admin/", "/api/", "download")
@@ -72,20 +72,87 @@ def test_every_page_of_the_role(
     assert not problems, f"{role}:\n" + "\n".join(problems)
 
 
-def check_page(page, href, role, shot) -> list[str]:
+@pytest.mark.parametrize(("role", "username"), ROLE_USERS, ids=[r for r, _u in ROLE_USERS])
+def test_every_page_of_the_role_on_a_phone(
+    role, username, phone, page_log, login, shot, staff, manager_tasks, more_work
+):  # fmt: skip
+    """At 390 px: the navigation is folded behind the menu button and opens on a tap, and no
+    page (navigation pages and their first detail pages) is wider than the screen."""
+    login(phone, username)
+    toggle = phone.locator("header.top .menu-toggle")
+    nav = phone.locator("header.top nav")
+    assert toggle.is_visible(), "a menu button on a phone"
+    assert not nav.is_visible(), "the navigation is folded on a phone"
+    assert toggle.get_attribute("aria-expanded") == "false"
+    header = phone.locator("header.top").bounding_box()
+    assert header["height"] < 100, f"the folded header is {header['height']}px high"
+    toggle.tap()
+    assert nav.is_visible() and toggle.get_attribute("aria-expanded") == "true"
+    links = nav.locator("a").all()
+    assert links, f"{role} sees no page at all"
+    for link in links:
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, link.inner_text()
+        assert box["height"] < 60, f"{link.inner_text()!r} wraps ({box['height']}px high)"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    shot(phone, f"phone_{role}_menu_open")
+    with phone.expect_navigation():
+        links[-1].tap()  # the menu leads somewhere
+    assert not nav.is_visible(), "folded again on the next page"
+
+    nav_hrefs = [a.get_attribute("href") for a in links]
+    nav_paths = {urlsplit(href).path for href in nav_hrefs}
+    problems, seen_shapes = [], set()
+    for href in nav_hrefs:
+        problems += check_page(phone, href, role, shot, PHONE_WIDTH, "phone")
+        for detail in detail_links(phone, nav_paths, seen_shapes):
+            problems += check_page(phone, detail, role, shot, PHONE_WIDTH, "phone")
+    problems += page_log["http"]
+    assert not problems, f"{role} at {PHONE_WIDTH}px:\n" + "\n".join(problems)
+
+
+def test_error_page_and_logout_on_a_phone(phone, page_log, login, shot, staff, manager_tasks):
+    """A page that does not exist is KeyCare's own 404 (DEBUG is off, as in the demo), with a way
+    home; logging out lands on KeyCare's login page, where the same user logs in again."""
+    login(phone, "mgr1")
+    response = phone.goto("/no-such-page/")
+    assert response.status == 404
+    # Chromium logs every 4xx document as a console error: this one is the point of the test.
+    expected = [m for m in page_log["console"] if "404" in m and "/no-such-page/" in m]
+    assert len(expected) == 1
+    page_log["console"].remove(expected[0])
+    assert phone.locator("main h1").inner_text() == "页面不存在"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    assert "URLconf" not in phone.content()
+    shot(phone, "phone_404")
+    with phone.expect_navigation():
+        phone.get_by_role("link", name="返回首页").tap()
+    assert urlsplit(phone.url).path == "/workbench/"
+
+    with phone.expect_navigation():
+        phone.locator("header.top .user button[type=submit]").tap()
+    assert urlsplit(phone.url).path == "/accounts/login/"
+    assert phone.locator("main h1").inner_text() == "登录 KeyCare"
+    shot(phone, "phone_after_logout")
+    login(phone, "mgr1")
+    assert urlsplit(phone.url).path == "/workbench/"
+    assert page_log["http"] == [f"HTTP 404 GET {phone.url.split('/workbench/')[0]}/no-such-page/"]
+
+
+def check_page(page, href, role, shot, width=WIDTH, prefix="smoke") -> list[str]:
     response = page.goto(href)
     page.wait_for_load_state("load")
     if response is None or not response.ok:
         return [f"{href}: HTTP {response.status if response else 'no response'}"]
     problems = []
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    if scroll_width > WIDTH:
-        problems.append(f"{href}: {scroll_width}px wide, overflows {WIDTH}px")
+    if scroll_width > width:
+        problems.append(f"{href}: {scroll_width}px wide, overflows {width}px")
     heading = page.locator("main h1").first
     if not heading.count() or not heading.is_visible() or not CJK.search(heading.inner_text()):
         problems.append(f"{href}: no visible Chinese page heading")
     slug = re.sub(r"\W+", "_", shape_of(urlsplit(href).path)).strip("_") or "home"
-    shot(page, f"smoke_{role}_{slug}")
+    shot(page, f"{prefix}_{role}_{slug}")
     return problems
 
 
@@ -158,4 +225,19 @@ def test_administrator_pages_fit_the_width_in_english(
         slug = re.sub(r"\W+", "_", urlsplit(href).path).strip("_")
         shot(page, f"smoke_english_province_admin_{slug}")
     assert not problems, "\n".join(problems)
+    assert page_log["http"] == []
+
+
+def test_administrator_in_english_on_a_phone(phone, page_log, login, shot, staff, more_work):
+    """English labels and the longer header (English, provadmin, Log out, Menu) still fit 390 px."""
+    login(phone, "provadmin")
+    with phone.expect_navigation():
+        phone.select_option("header.top select[name=language]", "en")
+    toggle = phone.locator("header.top .menu-toggle")
+    assert "Menu" in toggle.inner_text()
+    assert phone.locator("header.top").bounding_box()["height"] < 100
+    toggle.tap()
+    assert phone.locator("header.top nav").is_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    shot(phone, "phone_english_province_admin_menu_open")
     assert page_log["http"] == []

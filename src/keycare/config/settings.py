@@ -159,6 +159,11 @@ AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Back to KeyCare's login page: without it LogoutView renders registration/logged_out.html,
+# which is the admin's ("log in again" leads to the admin login, closed to non-staff users).
+LOGOUT_REDIRECT_URL = "login"
+# A rejected form (page left open past the session, cookies off): KeyCare's 403 page.
+CSRF_FAILURE_VIEW = "keycare.web.errors.csrf_failure"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

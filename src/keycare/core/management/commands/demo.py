@@ -47,7 +47,14 @@ class Command(KeycareCommand):
         call_command("users")
         if not opts["no_serve"]:
             self.stdout.write(f"== http://{opts['addr']}/  (Ctrl-C to stop)")
-            call_command("runserver", opts["addr"], use_reloader=False)
+            self._serve(opts["addr"])
+
+    def _serve(self, addr: str) -> None:
+        """Serve as users would meet the app: DEBUG off, so errors show KeyCare's own pages,
+        never a traceback or the URL patterns. With DEBUG off runserver serves no static
+        files unless told to (--insecure): there is no web server in front of the demo."""
+        settings.DEBUG = False
+        call_command("runserver", addr, use_reloader=False, insecure_serving=True)
 
     def _synth(self, data_dir: Path, opts) -> None:
         if (data_dir / "manifest.json").exists():
