@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from keycare.access import roles
 from keycare.core.management.commands import demo as demo_command
-from keycare.managers.models import StaffProfile
+from keycare.org.models import StaffProfile
 from keycare.web import navigation
 from keycare.web.views import HOME_BY_ROLE
 

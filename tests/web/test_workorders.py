@@ -184,3 +184,12 @@ def test_version_beyond_any_integer_is_refused(client, orders, login_as):
         )
         assert response.status_code == 302
     assert WorkOrder.objects.get(pk=orders[0].pk).status == WorkOrderStatus.OPEN
+
+
+def test_titles_typed_with_a_number_reach_the_page_masked(client, orders, login_as):
+    """The page gets the title already masked from the view; the template masks nothing."""
+    WorkOrder.objects.filter(pk=orders[0].pk).update(title="回电 13912345678")
+    login_as(roles.ROLE_PROVINCE_ADMIN)
+    for url in ("/workorders/", f"/workorders/{orders[0].pk}/"):
+        html = client.get(url).content.decode()
+        assert "回电 139****5678" in html and "13912345678" not in html

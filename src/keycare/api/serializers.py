@@ -1,13 +1,14 @@
-"""API serializers. Personal fields are masked here, on the server, before anything leaves it.
+"""API serializers. Personal fields are masked on the server by ``keycare.access.presenter``,
+the same functions the pages use.
 
-Free text that people type (notes, descriptions, feedback) is passed through ``scrub_text`` so a
+Free text that people type (notes, descriptions, feedback) is passed through the presenter's ``free_text`` so a
 mobile or ID number written into it does not leak either.
 """
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from keycare.access.masking import mask_field, scrub_text
+from keycare.access.presenter import free_text, masked_value
 from keycare.campaigns.models import Campaign
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
@@ -23,14 +24,14 @@ from keycare.workorders.models import WorkOrder, WorkOrderPriority
 
 
 class MaskedField(serializers.ReadOnlyField):
-    """A personal field shown masked (mask_field by the model field's name)."""
+    """A personal field shown masked (the presenter's ``masked_value`` by field name)."""
 
     def __init__(self, code: str, **kwargs):
         self.code = code
         super().__init__(**kwargs)
 
     def to_representation(self, value):
-        return mask_field(self.code, value)
+        return masked_value(self.code, value)
 
 
 extend_schema_field({"type": "string"})(MaskedField)
@@ -41,7 +42,7 @@ class ScrubbedTextField(serializers.ReadOnlyField):
     """Free text with any mobile or ID number inside masked."""
 
     def to_representation(self, value):
-        return scrub_text(value or "")
+        return free_text(value)
 
 
 class CustomerSerializer(serializers.ModelSerializer):

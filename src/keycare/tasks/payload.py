@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from keycare.access.masking import mask_field, mask_mobile, mask_name
+from keycare.access.presenter import masked_customer, masked_value
 from keycare.core.exports import write_csv, write_xlsx
 from keycare.engine.explain import PLACEHOLDER, format_value
 from keycare.tasks.models import ServiceTask, TaskMoment
@@ -152,14 +152,14 @@ def _basic_info(customer, masked: bool) -> dict:
     info["county"] = customer.county.name if getattr(customer, "county_id", None) else ""
     info["age"] = _age(customer.birth_date) if getattr(customer, "birth_date", None) else None
     if masked:
-        info = {field: mask_field(field, value) for field, value in info.items()}
+        info = {field: masked_value(field, value) for field, value in info.items()}
     return info
 
 
 def _attributes(customer, masked: bool) -> dict:
     attributes = {k: _plain(v) for k, v in (getattr(customer, "attributes", None) or {}).items()}
     if masked:
-        attributes = {k: mask_field(k, v) for k, v in attributes.items()}
+        attributes = {k: masked_value(k, v) for k, v in attributes.items()}
     return attributes
 
 
@@ -174,12 +174,13 @@ def _script_context(task, moments, masked: bool) -> dict:
         city_id=customer.city.code if customer.city_id else "",
     )
     name = customer.name or ""
+    shown = masked_customer(customer) if masked else {"name": name, "msisdn": customer.msisdn}
     honorific = {"M": "先生", "F": "女士"}.get(getattr(customer, "gender", ""), "")
     context.update(
-        name=mask_name(name) if masked else name,
+        name=shown["name"],
         surname=name[:1],
-        salutation=f"{name[:1]}{honorific}" if honorific else (mask_name(name) if masked else name),
-        msisdn=mask_mobile(customer.msisdn) if masked else customer.msisdn,
+        salutation=f"{name[:1]}{honorific}" if honorific else shown["name"],
+        msisdn=shown["msisdn"],
         plan_code=customer.plan_code,
         plan_fee=customer.plan_fee,
         manager_name=task.manager.name if task.manager_id else "",

@@ -1,7 +1,7 @@
 """审计日志: the auditor searches and exports the audit log; nothing personal is shown.
 
 Only the auditor role (and superusers) may open it. Searches and exports are themselves
-audited. Free text in ``detail`` is shown through ``scrub_text`` so a mobile or ID number that
+audited. Free text in ``detail`` is shown through ``free_text`` so a mobile or ID number that
 slipped into an event never reaches the screen or the spreadsheet.
 """
 
@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from keycare.access.masking import scrub_text
+from keycare.access.presenter import free_text
 from keycare.access.querysets import user_scope
 from keycare.access.roles import ROLE_AUDITOR
 from keycare.core.audit import record
@@ -68,7 +68,7 @@ def _filtered(params):
             events = events.filter(**{lookup: day})
     # Shown back in the form and written to the search's own audit event: a mobile or ID
     # number typed into a filter is masked like every other rendering of one.
-    shown = {name: scrub_text(value) for name, value in filters.items()}
+    shown = {name: free_text(value) for name, value in filters.items()}
     return events.order_by("-at", "-id"), shown
 
 
@@ -76,7 +76,7 @@ def _detail_text(event: AuditEvent) -> str:
     """The detail as labelled "键：值" pairs (keycare.web.labels), never raw JSON."""
     if not event.detail:
         return ""
-    return scrub_text(audit_detail_text(event.detail))
+    return free_text(audit_detail_text(event.detail))
 
 
 def _row(event: AuditEvent) -> dict:
@@ -85,7 +85,7 @@ def _row(event: AuditEvent) -> dict:
         "actor": event.actor_name,
         "action": value_label(AuditAction, event.action),
         "object_type": object_type_label(event.object_type) if event.object_type else "",
-        "object_id": scrub_text(event.object_id),
+        "object_id": free_text(event.object_id),
         "detail": _detail_text(event),
         "ip": event.ip or "",
     }

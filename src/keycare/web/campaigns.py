@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keycare.access import roles
-from keycare.access.masking import mask_mobile, mask_name
+from keycare.access.presenter import free_text, masked_customer
 from keycare.access.querysets import require_role
 from keycare.campaigns import actions as campaign_actions
 from keycare.campaigns.actions import AssignMode
@@ -400,8 +400,8 @@ def _manager_progress(request, tasks):
 def _task_row(task):
     return {
         "task": task,
-        "name": mask_name(task.customer.name),
-        "msisdn": mask_mobile(task.customer.msisdn),
+        "notes": free_text(task.notes),
+        **masked_customer(task.customer),
     }
 
 
@@ -452,7 +452,7 @@ def campaign_task_complete(request, pk):
         except UserError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, f"已记录：{mask_name(task.customer.name)}")
+            messages.success(request, f"已记录：{masked_customer(task.customer)['name']}")
     return redirect(_back_to(request, task))
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from keycare.access import roles
-from keycare.access.masking import mask_address, mask_id_number, mask_mobile, mask_name, scrub_text
+from keycare.access.presenter import free_text, masked_customer
 from keycare.access.querysets import user_scope
 from keycare.access.unmask import (
     MIN_REASON_LENGTH,
@@ -93,7 +93,7 @@ def _find_by_mobile(request, scoped):
         "search",
         object_type="customers.customer",
         ip=_ip(request),
-        filters={"msisdn": scrub_text(msisdn)},
+        filters={"msisdn": free_text(msisdn)},
         rows=int(found is not None),
     )
     if found is not None:
@@ -106,8 +106,7 @@ def _find_by_mobile(request, scoped):
 def _row(customer) -> dict:
     return {
         "customer": customer,
-        "name": mask_name(customer.name),
-        "msisdn": mask_mobile(customer.msisdn),
+        **masked_customer(customer),
         "manager": customer.manager.manager_id if customer.manager_id else "",
     }
 
@@ -131,9 +130,9 @@ def customer_list(request):
             "search",
             object_type="customers.customer",
             ip=_ip(request),
-            filters={k: scrub_text(v) for k, v in applied.items()},
+            filters={k: free_text(v) for k, v in applied.items()},
         )
-    if scrub_text(filters["q"]) != filters["q"]:
+    if free_text(filters["q"]) != filters["q"]:
         # A mobile or ID number typed into the GET box: not echoed back into the page (nor
         # kept in the links); the user is pointed to the POST lookup instead.
         messages.error(request, "号码请使用“按完整手机号码查找”，用户标识栏只按用户标识筛选")
@@ -173,12 +172,7 @@ def _scoped_customer(user, pk) -> Customer:
 
 
 def _masked_facts(customer) -> dict:
-    return {
-        "name": mask_name(customer.name),
-        "msisdn": mask_mobile(customer.msisdn),
-        "id_number": mask_id_number(customer.id_number),
-        "address": mask_address(customer.address),
-    }
+    return masked_customer(customer, ("name", "msisdn", "id_number", "address"))
 
 
 @login_required

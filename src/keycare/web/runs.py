@@ -37,7 +37,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from keycare.access import roles
-from keycare.access.masking import mask_field, scrub_text
+from keycare.access.presenter import free_text, masked_value
 from keycare.access.querysets import require_role
 from keycare.core.audit import record
 from keycare.errors import UserError
@@ -407,7 +407,7 @@ def _quarantine_rows(request, run: Run, summary: dict) -> dict:
             "file": row.file,
             "row_number": row.row_number,
             "rule": row.rule,
-            "reason": scrub_text(row.reason),
+            "reason": free_text(row.reason),
             "raw": mask_raw_row(row.raw, headers.get(row.file)),
         }
         for row in page
@@ -452,7 +452,7 @@ def mask_raw_row(raw: str, header: list[str] | None) -> str:
     Parquet rows are stored as JSON objects: personal keys (per the data contract) are masked.
     CSV lines are masked by the file's header when it is known; without it every field that
     could be a name, an address or a birth date (Chinese text, dates) is hidden. Any mobile
-    or ID number left anywhere is masked by ``scrub_text``.
+    or ID number left anywhere is masked by ``free_text``.
     """
     if not raw:
         return ""
@@ -463,7 +463,7 @@ def mask_raw_row(raw: str, header: list[str] | None) -> str:
         parsed = None
     if isinstance(parsed, dict):
         masked = {k: _mask_value(k, v) if k in personal else v for k, v in parsed.items()}
-        return scrub_text(json.dumps(masked, ensure_ascii=False, default=str))
+        return free_text(json.dumps(masked, ensure_ascii=False, default=str))
     fields = next(csv.reader(io.StringIO(raw)), [])
     if header and len(header) == len(fields):
         fields = [
@@ -473,13 +473,13 @@ def mask_raw_row(raw: str, header: list[str] | None) -> str:
         fields = ["***" if _CJK.search(v) or _DATE.match(v) else v for v in fields]
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(fields)
-    return scrub_text(out.getvalue())
+    return free_text(out.getvalue())
 
 
 def _mask_value(column: str, value):
     if value in (None, ""):
         return value
-    masked = mask_field(column, value)
+    masked = masked_value(column, value)
     return "***" if masked == value else masked  # a personal column without its own masker
 
 

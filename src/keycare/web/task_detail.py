@@ -18,7 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from keycare.access.masking import FIELD_MASKS, mask_field
+from keycare.access.presenter import free_text, masked_value
 from keycare.catalog.fields import load_catalog
 from keycare.core.audit import record
 from keycare.core.parsing import posted_int
@@ -125,7 +125,7 @@ def _contact_rows(customer_tasks) -> list[dict]:
             "at": timezone.localtime(r["recorded_at"]).strftime("%Y-%m-%d %H:%M"),
             "result": results.get(r["contact_result"], r["contact_result"]),
             "recommendation": recommendations.get(r["recommendation"], r["recommendation"]),
-            "notes": r["notes"],
+            "notes": free_text(r["notes"]),
             "by": r["recorded_by__username"] or "",
         }
         for r in rows[:RECENT_LIMIT]
@@ -153,7 +153,7 @@ def catalog_groups(payload):
             if value is None or value == "":
                 continue
             if field.personal:
-                value = _mask_personal(field.code, value)
+                value = masked_value(field.code, value, personal=True)
             elif isinstance(value, bool):
                 value = yes_no[value]
             elif has_labels(field.code):
@@ -176,14 +176,6 @@ def catalog_groups(payload):
                 }
             )
     return groups
-
-
-def _mask_personal(code, value):
-    """Personal fields without a dedicated masker keep only their first character."""
-    if code in FIELD_MASKS:
-        return mask_field(code, value)
-    text = str(value)
-    return text[:1] + "*" * max(len(text) - 1, 1)
 
 
 def _radar(health_scores):

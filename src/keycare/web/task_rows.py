@@ -9,7 +9,7 @@ lookups (``get_FOO_display`` rebuilds the choices dict on every call), ``floatfo
 
 from django.urls import reverse
 
-from keycare.access.masking import mask_mobile, mask_name
+from keycare.access.presenter import masked_customer
 from keycare.tasks.models import TaskChannel, TaskMoment, TaskState
 
 ROW_FIELDS = (
@@ -34,8 +34,7 @@ def task_rows(records) -> list[dict]:
             "pk": r["id"],
             "url": detail_url(r["id"]),
             "date": r["business_date"].isoformat(),
-            "name": mask_name(r["customer__name"]),
-            "msisdn": mask_mobile(r["customer__msisdn"]),
+            **masked_customer(r, prefix="customer__"),
             "moments": badges.get(r["id"], []),
             "priority": f"{r['priority_score']:.1f}",
             "risk": None if r["risk_probability"] is None else f"{r['risk_probability']:.2f}",

@@ -9,7 +9,7 @@ from django.db.models import Count, Max, Q
 from django.shortcuts import render
 from django.utils import timezone
 
-from keycare.access.masking import mask_mobile, mask_name
+from keycare.access.presenter import masked_customer
 from keycare.campaigns.models import CampaignTask
 from keycare.customers.models import Customer, ValueTier
 from keycare.tasks.models import Appointment, AppointmentKind, ServiceTask, TaskState
@@ -81,8 +81,7 @@ def _appointment_rows(appointments) -> list[dict]:
             "due": timezone.localtime(a["due_at"]).strftime("%m-%d %H:%M"),
             "kind": kinds.get(a["kind"], a["kind"]),
             "url": detail_url(a["task_id"]) if a["task_id"] else None,
-            "name": mask_name(a["customer__name"]),
-            "msisdn": mask_mobile(a["customer__msisdn"]),
+            **masked_customer(a, prefix="customer__"),
         }
         for a in appointments.values(*fields)
     ]

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from keycare.access import roles
-from keycare.access.masking import mask_mobile, mask_name, scrub_text
+from keycare.access.presenter import free_text, masked_customer
 from keycare.access.querysets import require_role
 from keycare.core.models import AuditEvent
 from keycare.core.parsing import posted_int
@@ -151,8 +151,8 @@ def _duration(delta) -> str:
 def _row(order, now):
     return {
         "order": order,
-        "name": mask_name(order.customer.name),
-        "msisdn": mask_mobile(order.customer.msisdn),
+        "title": free_text(order.title),
+        **masked_customer(order.customer),
         "sla": sla_clock(order, now),
     }
 
@@ -182,10 +182,10 @@ def workorder_detail(request, pk):
         "web/workorders/detail.html",
         {
             "order": order,
-            "name": mask_name(order.customer.name),
-            "msisdn": mask_mobile(order.customer.msisdn),
-            "description": scrub_text(order.description),
-            "resolution": scrub_text(order.resolution),
+            **masked_customer(order.customer),
+            "title": free_text(order.title),
+            "description": free_text(order.description),
+            "resolution": free_text(order.resolution),
             "sla": sla_clock(order, timezone.now()),
             "history": [
                 {"at": e.at, "who": e.actor_name, "what": HISTORY_LABELS.get(e.action, e.action)}
