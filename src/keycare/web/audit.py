@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from keycare.access.presenter import free_text
 from keycare.access.querysets import user_scope
 from keycare.access.roles import ROLE_AUDITOR
-from keycare.core.audit import record
+from keycare.core.audit import object_type_aliases, record
 from keycare.core.exports import xlsx_response
 from keycare.core.models import AuditEvent
 from keycare.web.labels import AuditAction, audit_detail_text, object_type_label, value_label
@@ -57,7 +57,7 @@ def _filtered(params):
     if filters["action"]:
         events = events.filter(action=filters["action"])
     if filters["object_type"]:
-        events = events.filter(object_type=filters["object_type"])
+        events = events.filter(object_type__in=object_type_aliases(filters["object_type"]))
     if filters["object_id"]:
         events = events.filter(object_id=filters["object_id"])
     for name, lookup in (("date_from", "at__date__gte"), ("date_to", "at__date__lte")):

@@ -27,6 +27,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from keycare.catalog.fields import load_catalog
+from keycare.core.audit import current_object_type
 from keycare.customers.models import Brand, Gender, PaymentType, Status, ValueTier
 from keycare.runs.models import RunRequestStatus, RunStatus
 from keycare.tasks.models import (
@@ -260,7 +261,7 @@ def unit_label(unit: str | None, language: str | None = None) -> str:
 def object_type_label(object_type: str) -> str:
     """``app_label.model`` (an audit event's object type) as the model's verbose name."""
     try:
-        model = apps.get_model(object_type)
+        model = apps.get_model(current_object_type(object_type))
     except (LookupError, ValueError):
         return object_type
     return str(model._meta.verbose_name)
