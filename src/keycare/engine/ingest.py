@@ -11,8 +11,9 @@ Rules, in the order a row is judged (``rule`` is the first that fails; ``reason`
   encoding       a CSV line that does not decode in the declared encoding
   column_count   a CSV line with too few or too many fields
   malformed      a CSV line the reader cannot parse (e.g. an unterminated quote)
-  truncated      any of the above, or a rule below, on the last line of a CSV file that has no
-                 final newline: the delivery was most likely cut off
+  truncated      the last line of a CSV file that has no final newline, whatever it holds
+                 (the delivery was most likely cut off, and a cut-off value may still parse:
+                 ``...,t`` is a valid boolean); any other rule it breaks is in the reason
   required       a required (or key) column is empty
   type           a value that does not parse as the column's type
   enum / range / pattern   the contract's value bounds
@@ -46,6 +47,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from keycare.engine.backends.base import Backend
 from keycare.engine.publish import sha256_file
@@ -368,10 +370,16 @@ def _ingest_file(
     repeated_hashes = _start_duplicate_search(
         backend, rule, source, source_types, rows_read, key_hashes
     )
+    # A CSV file without a final newline was most likely cut off: its last line is
+    # quarantined whatever it holds (``...,t`` may be a valid cut-off ``true``). One seek.
+    truncated = None
+    if src.format == "csv" and not _ends_with_newline(src.path):
+        last = max(backend.scalar(f'SELECT max(_row) FROM "{source}"') or 0, _max_row(rejects))
+        truncated = last or None
     # Pass 1 keeps only the row numbers (a small plan); the explained rows are fetched in
     # pass 2, whose plan (a flag list and the raw text over every column) costs more to
     # build than a clean file costs to scan, and only when there is something to explain.
-    backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
+    backend.materialize(bad, _bad_row_numbers_sql(typed, checks, truncated))
     _find_duplicates(backend, rule, source, source_types, bad, dup, repeated_hashes)
     bad_rows = _EMPTY_BAD
     if backend.scalar(f"SELECT count(*) FROM {bad}"):
@@ -388,9 +396,8 @@ def _ingest_file(
             rejects,
         ]
     )
-    if src.format == "csv" and not _ends_with_newline(src.path):
-        last = max(backend.scalar(f'SELECT max(_row) FROM "{source}"') or 0, _max_row(rejects))
-        table = _mark_truncated(table, last)
+    if truncated is not None:
+        table = _mark_truncated(table, truncated)
     excluded = bad_rows.num_rows + dup_rows.num_rows
     backend.create_view(rule.name, _accepted_sql(rule, typed, bad, dup, excluded > 0))
     accepted = backend.scalar(f'SELECT count(*) FROM "{rule.name}"')
@@ -417,14 +424,21 @@ def _max_row(table: pa.Table) -> int:
     return max(table.column("row_number").to_pylist(), default=0)
 
 
+TRUNCATED_REASON = "文件末行没有换行符，疑似截断 (truncated: the last line has no final newline)"
+
+
 def _mark_truncated(table: pa.Table, last: int) -> pa.Table:
-    """A broken last line in a file without a final newline: say it was probably cut off."""
-    rows = table.to_pylist()
-    for r in rows:
-        if r["row_number"] == last:
-            r["rule"] = "truncated"
-            r["reason"] = f"文件末行不完整，疑似截断 (truncated): {r['reason']}"
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    """The last line of a file without a final newline: rule ``truncated``, whatever else
+    it breaks (listed after the truncation in the reason)."""
+    is_last = pc.equal(table.column("row_number"), last)
+    reason = table.column("reason")
+    explained = pc.if_else(
+        pc.equal(pc.utf8_length(reason), 0),
+        pa.scalar(TRUNCATED_REASON),
+        pc.binary_join_element_wise(TRUNCATED_REASON, reason, "; "),
+    )
+    table = table.set_column(3, "rule", pc.if_else(is_last, "truncated", table.column("rule")))
+    return table.set_column(4, "reason", pc.if_else(is_last, explained, reason))
 
 
 def _register_empty(backend: Backend, rule: FileRule) -> None:
@@ -743,10 +757,15 @@ def _arrow_matches(ctype: str, atype: pa.DataType) -> bool:
 _EMPTY_BAD = pa.table({"_row": pa.array([], pa.int64())})
 
 
-def _bad_row_numbers_sql(typed: str, checks: list[Check]) -> str:
+def _bad_row_numbers_sql(typed: str, checks: list[Check], truncated: int | None = None) -> str:
     """Row numbers of the rows breaking any row rule: one OR chain, which DuckDB evaluates
-    fast and short-circuits. A predicate over NULL is NULL: "not broken by this rule"."""
+    fast and short-circuits. A predicate over NULL is NULL: "not broken by this rule".
+
+    ``truncated``: the row number of a cut-off last line, quarantined whatever it holds.
+    """
     preds = " OR ".join(f"({c.predicate})" for c in checks) or "false"
+    if truncated is not None:
+        preds = f"_row = {int(truncated)} OR {preds}"
     return f'SELECT _row FROM "{typed}" WHERE {preds}'
 
 
@@ -954,12 +973,17 @@ def _row_rule_quarantine(bad: pa.Table, checks: list[Check], file_name: str) -> 
         for row, value in zip(rows.tolist(), values, strict=True):
             messages[row].append(check.reason(value))
     first = matrix.argmax(axis=1)
+    # A row breaking no rule is here only as a cut-off last line (``_mark_truncated``).
+    rules = [
+        checks[i].rule if broken else "truncated"
+        for i, broken in zip(first.tolist(), matrix.any(axis=1).tolist(), strict=True)
+    ]
     return pa.table(
         {
             "file": pa.array([file_name] * k, pa.string()),
             "row_number": bad.column("_row").cast(pa.int64()),
             "raw": bad.column("_raw").cast(pa.string()),
-            "rule": pa.array([checks[i].rule for i in first.tolist()], pa.string()),
+            "rule": pa.array(rules, pa.string()),
             "reason": pa.array(["; ".join(m) for m in messages], pa.string()),
         },
         schema=QUARANTINE_SCHEMA,
