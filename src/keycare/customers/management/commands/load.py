@@ -9,6 +9,7 @@ class Command(KeycareCommand):
         "Load the organisation, managers, key accounts, customer archive and assignments "
         "from a delivery directory (one transaction; re-loading is idempotent)."
     )
+    needs_database = "migrate"  # writes the archive; needs no key moments
 
     def add_arguments(self, parser):
         parser.add_argument("directory", help="delivery directory (contract files)")
