@@ -322,3 +322,44 @@ def _csv(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def test_only_the_named_files_are_required_and_read(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {"managers": [{}, {"daily_capacity": 900}]})
+    for name in ("bills", "events", "usage_weekly", "call_circle"):
+        (data / f"{name}.parquet").unlink()
+    result = _ingest(backend, data, tmp_path, files=["managers", "org"])
+    assert set(result.files) == {"managers", "org"}
+    assert (result.files["managers"].accepted, result.files["managers"].quarantined) == (1, 1)
+    with pytest.raises(UserError, match="bills"):
+        _ingest(backend, data, tmp_path)
+    with pytest.raises(ValueError, match="nonsense"):
+        _ingest(backend, data, tmp_path, files=["nonsense"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_extra_columns_are_kept_as_delivered_on_request(backend, tmp_path, fmt):
+    data = write_delivery(tmp_path / "in", {}, fmt=fmt)
+    [rule] = [r for r in load_contract_rules() if r.name == "assignments"]
+    names = [c.name for c in rule.columns] + ["note"]
+    lines = [csv_line("assignments", i) + f",note {i}" for i in range(2)]
+    write_raw_csv(data, "assignments", names, lines)
+    if fmt == "parquet":
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        table = pacsv.read_csv(data / "assignments.csv")
+        (data / "assignments.csv").unlink()
+        pq.write_table(table, data / "assignments.parquet")
+    _ingest(backend, data, tmp_path, files=["assignments"])
+    assert "note" not in backend.to_arrow("SELECT * FROM assignments").column_names
+    _ingest(backend, data, tmp_path, files=["assignments"], keep_extra_columns=True)
+    kept = backend.to_arrow("SELECT note FROM assignments ORDER BY note").to_pylist()
+    assert [r["note"] for r in kept] == ["note 0", "note 1"]
+
+
+def test_an_unreadable_parquet_file_is_a_user_error(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {})
+    (data / "bills.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(UserError, match="bills.parquet.*unreadable Parquet"):
+        _ingest(backend, data, tmp_path)

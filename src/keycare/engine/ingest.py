@@ -38,7 +38,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -282,18 +282,30 @@ def ingest(
     quarantine_limit: float = DEFAULT_QUARANTINE_LIMIT,
     business_date: date | None = None,
     progress: Callable[[str], None] | None = None,
+    files: Collection[str] | None = None,
+    keep_extra_columns: bool = False,
 ) -> IngestResult:
     """Validate every contract file in ``data_dir`` and register the accepted rows.
 
     After it returns, the backend holds one relation per contract file (accepted rows,
     contract types) and ``quarantine`` (file, row_number, raw, rule, reason). A file whose
     quarantine rate exceeds ``quarantine_limit`` raises UserError naming the file and rate.
+
+    ``files``: only these contract files (``keycare load`` reads the archive's six; the
+    others are neither required nor registered). ``keep_extra_columns``: the accepted
+    relations also carry the delivered columns the contract does not name, as delivered
+    (the customer archive keeps them as attributes).
     """
     if not 0 <= quarantine_limit <= 1:
         raise UserError(f"quarantine limit must be between 0 and 1, got {quarantine_limit}")
     data_dir = Path(data_dir)
     staging_dir = Path(staging_dir) if staging_dir else data_dir / ".keycare-ingest"
     rules = load_contract_rules(contract)
+    if files is not None:
+        unknown = set(files) - {r.name for r in rules}
+        if unknown:
+            raise ValueError(f"not contract files: {sorted(unknown)}")
+        rules = [r for r in rules if r.name in files]
     manifest = read_manifest(data_dir)
     delivered = manifest_business_date(manifest)
     if business_date and delivered and delivered != business_date:
@@ -301,7 +313,7 @@ def ingest(
             f"manifest.json 的 business_date {delivered} 与运行日期 {business_date} 不一致 "
             "(delivery is for another date)"
         )
-    files = locate_files(data_dir, rules, manifest)
+    located = locate_files(data_dir, rules, manifest)
     staging_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
     quarantined: list[pa.Table] = []
@@ -311,18 +323,24 @@ def ingest(
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keycare-sha256")
     try:
         checksums = {
-            r.name: hashing.submit(sha256_file, files[r.name].path)
+            r.name: hashing.submit(sha256_file, located[r.name].path)
             for r in rules
-            if r.name in files
+            if r.name in located
         }
         for rule in rules:
             if progress:
                 progress(rule.name)
-            if rule.name not in files:
+            if rule.name not in located:
                 _register_empty(backend, rule)
                 continue
             result, table = _ingest_file(
-                backend, rule, files[rule.name], staging_dir, key_hashes, checksums[rule.name]
+                backend,
+                rule,
+                located[rule.name],
+                staging_dir,
+                key_hashes,
+                checksums[rule.name],
+                keep_extra_columns,
             )
             results[rule.name] = result
             quarantined.append(table)
@@ -354,6 +372,7 @@ def _ingest_file(
     staging_dir: Path,
     key_hashes: _KeyHashes,
     checksum: Future[str],
+    keep_extra_columns: bool = False,
 ) -> tuple[FileResult, pa.Table]:
     source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
     source_types = _relation_types(backend, source)
@@ -399,7 +418,9 @@ def _ingest_file(
     if truncated is not None:
         table = _mark_truncated(table, truncated)
     excluded = bad_rows.num_rows + dup_rows.num_rows
-    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, dup, excluded > 0))
+    extra = [c for c in source_types if c != "_row" and rule.column(c) is None]
+    extra = extra if keep_extra_columns else []
+    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, dup, excluded > 0, extra))
     accepted = backend.scalar(f'SELECT count(*) FROM "{rule.name}"')
     rows_in = rows_read + rejects.num_rows
     # The bookkeeping guarantee of the issue: nothing lost, nothing counted twice.
@@ -462,21 +483,28 @@ def _register_source(
     if src.format == "csv":
         normalised, rejects = _normalise_csv(src, staging_dir)
         backend.register_file(relation, normalised)
-    elif _is_duckdb(backend):
-        backend.con.execute(
-            f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
-            f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
-            "file_row_number = true)"
-        )
-    else:
-        normalised = staging_dir / f"_src_{rule.name}.parquet"
-        _local_sql(
-            f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
-            f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
-            f"TO {_quote(normalised)} (FORMAT parquet)"
-        )
-        backend.register_file(relation, normalised)
-    return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+        return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+    try:
+        if _is_duckdb(backend):
+            backend.con.execute(
+                f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
+                f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
+                "file_row_number = true)"
+            )
+        else:
+            normalised = staging_dir / f"_src_{rule.name}.parquet"
+            _local_sql(
+                f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+                f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
+                f"TO {_quote(normalised)} (FORMAT parquet)"
+            )
+            backend.register_file(relation, normalised)
+        return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"文件 {src.path.name} 无法作为 Parquet 读取 (unreadable Parquet): {reason}"
+        ) from exc
 
 
 def _normalise_csv(src: DeliveryFile, staging_dir: Path) -> tuple[Path, pa.Table]:
@@ -925,8 +953,11 @@ def _duplicate_rows_sql(
     )
 
 
-def _accepted_sql(rule: FileRule, typed: str, bad: str, dup: str, has_excluded: bool) -> str:
-    cols = ", ".join(f'"{c.name}"' for c in rule.columns)
+def _accepted_sql(
+    rule: FileRule, typed: str, bad: str, dup: str, has_excluded: bool, extra: list[str] = ()
+) -> str:
+    """The accepted rows: contract columns typed, then ``extra`` source columns as delivered."""
+    cols = ", ".join([f'"{c.name}"' for c in rule.columns] + [f'"__s_{c}" AS "{c}"' for c in extra])
     sql = f'SELECT {cols} FROM "{typed}"'
     if has_excluded:
         # Anti joins, not NOT IN: row numbers are never NULL, and Spark plans a NOT IN
