@@ -361,7 +361,7 @@ def _check_rate(result: FileResult, limit: float) -> None:
         raise UserError(
             f"文件 {Path(result.path).name} 隔离率 {result.rate:.2%} 超过上限 {limit:.2%}"
             f"（隔离 {result.quarantined} / {result.rows_in} 行: {top}）"
-            f" (quarantine rate of {result.name} above the limit; nothing was published)"
+            f" (quarantine rate of {result.name} above the limit; nothing was published or loaded)"
         )
 
 
