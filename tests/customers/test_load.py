@@ -225,14 +225,21 @@ def _set(delivery, file, index, **values):
     delivery.write()
 
 
+def _add(delivery, file, values):
+    delivery.rows[file].append(values)
+    delivery.write()
+
+
 BAD_DELIVERIES = {
     "missing file": (lambda d: _missing_file(d, "key_accounts"), "key_accounts.parquet"),
     "corrupt parquet": (lambda d: _corrupt(d, "subscribers"), "subscribers.parquet"),
     "missing column": (lambda d: _drop_column(d, "subscribers", "plan_code"), "plan_code"),
-    "bad enum": (lambda d: _set(d, "subscribers", 0, brand="other"), "brand"),
-    "null required": (lambda d: _set(d, "managers", 0, name=None), "managers.parquet"),
+    # One bad row in ten is a 10% quarantine: above the default limit of 5%, as for the run.
+    "quarantine above the limit": (
+        lambda d: _set(d, "subscribers", 0, brand="other"),
+        "subscribers.parquet 隔离率 10.00%",
+    ),
     "unknown city": (lambda d: _set(d, "subscribers", 1, city_id="C999"), "C999"),
-    "duplicate id": (lambda d: _set(d, "subscribers", 1, subscriber_id="S001"), "duplicate"),
     "bad manifest": (
         lambda d: (d.path / "manifest.json").write_text("{not json"),
         "manifest.json",
@@ -252,6 +259,53 @@ def test_bad_delivery_is_refused_and_loads_nothing(delivery, case):
     assert expected in str(caught.value) and "\n" not in str(caught.value)
     assert set(snapshot().values()) == {0}
     assert not LoadBatch.objects.exists() and not AuditEvent.objects.exists()
+
+
+QUARANTINED_ROWS = {
+    "bad enum": (lambda d: _set(d, "subscribers", 5, brand="other"), "subscribers", 6, "enum"),
+    "null required": (  # a fourth manager, whom nothing refers to
+        lambda d: _add(
+            d, "managers", {**d.rows["managers"][0], "manager_id": "M004", "name": None}
+        ),
+        "managers",
+        4,
+        "required",
+    ),
+    "duplicate id": (
+        lambda d: _set(d, "subscribers", 7, subscriber_id="S006"),
+        "subscribers",
+        8,
+        "duplicate_key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", QUARANTINED_ROWS)
+def test_a_row_breaking_the_contract_is_quarantined_and_the_rest_loaded(delivery, case):
+    spoil, file, row_number, rule = QUARANTINED_ROWS[case]
+    spoil(delivery)
+    out = StringIO()
+
+    call_command("load", str(delivery.path), quarantine_limit="50%", stdout=out)
+
+    batch = LoadBatch.objects.get()
+    report = batch.counts["quarantine"][f"{file}.parquet"]
+    rows_in = len(delivery.rows[file])
+    assert report == {
+        "rows_in": rows_in,
+        "accepted": rows_in - 1,
+        "quarantined": 1,
+        "by_rule": {rule: 1},
+        "row_numbers": [row_number],
+    }
+    others = [f for name, f in batch.counts["quarantine"].items() if name != f"{file}.parquet"]
+    assert len(others) == len(loader.FILES) - 1 and not any(f["quarantined"] for f in others)
+    assert f"{file}.parquet: 读入 {rows_in} 行, 接受 {rows_in - 1} 行, 隔离 1 行" in out.getvalue()
+    assert f"{rule} 1; rows {row_number}" in out.getvalue()
+    assert Customer.objects.filter(subscriber_id="S006").exists() == (case != "bad enum")
+    assert Manager.objects.filter(manager_id="M004").exists() is False
+    assert Manager.objects.count() == 3
+    assert Customer.objects.count() == (7 if case == "bad enum" else 8)
 
 
 def test_missing_directory(tmp_path):

@@ -205,6 +205,56 @@ def test_wrong_column_count_and_truncated_last_line(backend, tmp_path):
     assert [r["subscriber_id"] for r in ids] == ["S000001", "S000004"]
 
 
+@pytest.mark.parametrize("paid", ["true", "t"])
+def test_a_valid_last_line_without_final_newline_is_quarantined_as_truncated(
+    backend, tmp_path, paid
+):
+    """``...,t`` is a valid boolean: a cut-off ``true`` would load silently as true."""
+    data = write_delivery(tmp_path / "in", {}, fmt="csv")
+    months = ["2026-06", "2026-07", "2026-08"]
+    lines = [csv_line("bills", 0, bill_month=m, paid=True) for m in months[:2]]
+    lines.append(csv_line("bills", 0, bill_month=months[2], paid=True).rsplit(",", 1)[0])
+    lines[-1] += f",{paid}"
+    write_raw_csv(data, "bills", None, lines, final_newline=False)
+    result = _ingest(backend, data, tmp_path)
+    _assert_balanced(result)
+    f = result.files["bills"]
+    assert (f.rows_in, f.accepted, f.quarantined) == (3, 2, 1)
+    assert f.rules == {"truncated": 1}
+    [q] = _quarantine(backend, "bills.csv")
+    assert (q["row_number"], q["rule"]) == (3, "truncated")
+    assert q["raw"].endswith(f",{paid}")
+    assert "截断" in q["reason"] and "no final newline" in q["reason"]
+    accepted = backend.to_arrow("SELECT bill_month FROM bills ORDER BY 1").to_pylist()
+    assert [r["bill_month"] for r in accepted] == months[:2]
+
+
+def test_the_same_file_with_a_final_newline_is_accepted_whole(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {}, fmt="csv")
+    lines = [csv_line("bills", 0, bill_month=m) for m in ("2026-07", "2026-08")]
+    write_raw_csv(data, "bills", None, lines, final_newline=True)
+    result = _ingest(backend, data, tmp_path)
+    f = result.files["bills"]
+    assert (f.rows_in, f.accepted, f.quarantined) == (2, 2, 0)
+
+
+def test_a_header_only_file_without_final_newline_has_no_rows(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {}, fmt="csv")
+    write_raw_csv(data, "bills", None, [], final_newline=False)
+    f = _ingest(backend, data, tmp_path).files["bills"]
+    assert (f.rows_in, f.accepted, f.quarantined) == (0, 0, 0)
+
+
+def test_a_truncated_last_line_that_repeats_a_key_is_truncated_not_duplicate(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {}, fmt="csv")
+    lines = [csv_line("subscribers", 0), csv_line("subscribers", 1), csv_line("subscribers", 0)]
+    write_raw_csv(data, "subscribers", None, lines, final_newline=False)
+    result = _ingest(backend, data, tmp_path)
+    _assert_balanced(result)
+    q = _quarantine(backend, "subscribers.csv")
+    assert [(r["row_number"], r["rule"]) for r in q] == [(3, "truncated")]
+
+
 def test_row_numbers_after_rejected_lines_stay_exact(backend, tmp_path):
     data = write_delivery(tmp_path / "in", {}, fmt="csv")
     lines = []
@@ -272,3 +322,44 @@ def _csv(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def test_only_the_named_files_are_required_and_read(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {"managers": [{}, {"daily_capacity": 900}]})
+    for name in ("bills", "events", "usage_weekly", "call_circle"):
+        (data / f"{name}.parquet").unlink()
+    result = _ingest(backend, data, tmp_path, files=["managers", "org"])
+    assert set(result.files) == {"managers", "org"}
+    assert (result.files["managers"].accepted, result.files["managers"].quarantined) == (1, 1)
+    with pytest.raises(UserError, match="bills"):
+        _ingest(backend, data, tmp_path)
+    with pytest.raises(ValueError, match="nonsense"):
+        _ingest(backend, data, tmp_path, files=["nonsense"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_extra_columns_are_kept_as_delivered_on_request(backend, tmp_path, fmt):
+    data = write_delivery(tmp_path / "in", {}, fmt=fmt)
+    [rule] = [r for r in load_contract_rules() if r.name == "assignments"]
+    names = [c.name for c in rule.columns] + ["note"]
+    lines = [csv_line("assignments", i) + f",note {i}" for i in range(2)]
+    write_raw_csv(data, "assignments", names, lines)
+    if fmt == "parquet":
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        table = pacsv.read_csv(data / "assignments.csv")
+        (data / "assignments.csv").unlink()
+        pq.write_table(table, data / "assignments.parquet")
+    _ingest(backend, data, tmp_path, files=["assignments"])
+    assert "note" not in backend.to_arrow("SELECT * FROM assignments").column_names
+    _ingest(backend, data, tmp_path, files=["assignments"], keep_extra_columns=True)
+    kept = backend.to_arrow("SELECT note FROM assignments ORDER BY note").to_pylist()
+    assert [r["note"] for r in kept] == ["note 0", "note 1"]
+
+
+def test_an_unreadable_parquet_file_is_a_user_error(backend, tmp_path):
+    data = write_delivery(tmp_path / "in", {})
+    (data / "bills.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(UserError, match="bills.parquet.*unreadable Parquet"):
+        _ingest(backend, data, tmp_path)

@@ -204,6 +204,19 @@ def test_command_json_summary_is_the_last_line(db, delivery, tmp_path):
     assert pub.read_published(tmp_path / "runs", DAY).run_id == summary["run_id"]
 
 
+def test_command_json_summary_counts_rows_per_file(db, delivery, tmp_path):
+    summary = _json_summary_of_a04_run(delivery, tmp_path)
+    files = summary["files"]
+    record = pub.read_published(tmp_path / "runs", DAY).record["inputs"]
+    assert set(files) == set(record) and "subscribers" in files
+    for name, f in files.items():
+        assert f == {k: record[name][k] for k in ("rows_in", "accepted", "quarantined")}
+        assert f["rows_in"] == f["accepted"] + f["quarantined"], name
+    assert files["subscribers"]["rows_in"] == len(SUBSCRIBERS)
+    assert files["subscribers"]["quarantined"] == 1
+    assert sum(f["quarantined"] for f in files.values()) == summary["quarantined"]
+
+
 def test_command_runs_the_rules_as_configured_in_the_app(db, delivery, tmp_path):
     from keycare.moments.actions import sync_builtin_definitions, update_moment
     from keycare.moments.models import MomentDefinition

@@ -320,7 +320,9 @@ including it) and the text encoding of each CSV file (default UTF-8):
 
 - Text encoding UTF-8 unless the manifest's `encodings` names another for that file
   (e.g. `gb18030`); comma separator; standard double-quote quoting; one header row with the
-  column names; every line ends with a newline (a last line without one counts as truncated).
+  column names; every line ends with a newline. A last line without one is quarantined
+  (rule `truncated`) even when it parses: the file was most likely cut off, and a cut-off
+  value can still be valid (`...,t` reads as the boolean true).
 - Empty field = null. Booleans `true`/`false` (also `1`/`0`, `t`/`f`, `y`/`n`, any case).
 - Dates `YYYY-MM-DD`; months `YYYY-MM`; timestamps `YYYY-MM-DD HH:MM:SS` in Asia/Shanghai local
   time (no offset).
@@ -336,12 +338,21 @@ including it) and the text encoding of each CSV file (default UTF-8):
 ### Bad rows are quarantined
 
 Every row is checked against these rules on ingest. A row that breaks one (unreadable line,
-wrong number of fields, empty required value, value of the wrong type, out-of-enum or
-out-of-range value, pattern mismatch, duplicate key) is **quarantined** with the file, row
-number, raw text, rule and a readable reason, and the rest of the file is loaded. Nothing is
-silently dropped: for every file, rows in = rows accepted + rows quarantined. If a file's
-quarantined share exceeds the limit (default 5%), the run stops and nothing is published.
-A missing file or a missing required column rejects the delivery with a message naming it.
+wrong number of fields, last line without a final newline, empty required value, value of the
+wrong type, out-of-enum or out-of-range value, pattern mismatch, duplicate key) is
+**quarantined** with the file, row number, raw text, rule and a readable reason, and the rest
+of the file is loaded. Nothing is silently dropped: for every file, rows in = rows accepted +
+rows quarantined. If a file's quarantined share exceeds the limit (default 5%,
+`--quarantine-limit`), the command stops and nothing is published or loaded. A missing file,
+a missing required column or an unreadable file rejects the delivery with a message naming it.
+
+`keycare run` and `keycare load` check a delivery with the same code, so they accept and
+quarantine the same rows. The run records the quarantine in its published run (`run.json`,
+`quarantine.parquet`) and per file in its `--json` summary (`files`: `rows_in`, `accepted`,
+`quarantined`); the load prints one line per file and keeps the counts, the rules and the
+first quarantined row numbers in its load record. The load also checks references between
+its files (e.g. a subscriber's city must be in `org`, a key-account member in `subscribers`)
+and rejects the delivery when one is unknown, including a reference to a quarantined row.
 """
 
 

@@ -7,15 +7,22 @@ from pathlib import Path
 
 from keycare.customers.loader import load_delivery
 from keycare.customers.models import LoadBatch
+from keycare.engine.ingest import DEFAULT_QUARANTINE_LIMIT
 
 
-def load(directory: str | Path, actor=None, progress: Callable[[str], None] | None = None):
+def load(
+    directory: str | Path,
+    actor=None,
+    progress: Callable[[str], None] | None = None,
+    quarantine_limit: float = DEFAULT_QUARANTINE_LIMIT,
+):
     """Load a delivery directory (``keycare load DIR``); returns the ``LoadBatch``.
 
-    Raises ``keycare.errors.UserError`` (and writes nothing) when the delivery is incomplete
-    or malformed.
+    Rows breaking the data contract are quarantined, as by ``keycare run``. Raises
+    ``keycare.errors.UserError`` (and writes nothing) when the delivery is incomplete or
+    unreadable, or a file's quarantined share exceeds ``quarantine_limit``.
     """
-    return load_delivery(directory, actor, progress=progress)
+    return load_delivery(directory, actor, progress=progress, quarantine_limit=quarantine_limit)
 
 
 def summary(batch: LoadBatch) -> str:
@@ -30,3 +37,20 @@ def summary(batch: LoadBatch) -> str:
         f"{other.get('key_account_members', {}).get('total', 0)} members, "
         f"{other.get('assignment_changes', 0)} assignment changes"
     )
+
+
+def quarantine_lines(batch: LoadBatch) -> list[str]:
+    """One line per delivered file: rows in, loaded, quarantined (by rule, first rows)."""
+    lines = []
+    for name, f in (batch.counts.get("quarantine") or {}).items():
+        line = (
+            f"{name}: 读入 {f['rows_in']} 行, 接受 {f['accepted']} 行, 隔离 {f['quarantined']} 行 "
+            f"(rows in {f['rows_in']}, accepted {f['accepted']}, quarantined {f['quarantined']})"
+        )
+        if f["quarantined"]:
+            rules = ", ".join(f"{rule} {n}" for rule, n in f["by_rule"].items())
+            shown = f["row_numbers"]
+            more = ", ..." if f["quarantined"] > len(shown) else ""
+            line += f": {rules}; rows {', '.join(map(str, shown))}{more}"
+        lines.append(line)
+    return lines

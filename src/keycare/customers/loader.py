@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from keycare.core import audit
 from keycare.customers import bulk
-from keycare.customers.delivery import Delivery, check_unique
+from keycare.customers.delivery import Delivery, open_delivery
 from keycare.customers.models import Archive, Assignment, Customer, CustomerHistory, LoadBatch
+from keycare.engine.ingest import DEFAULT_QUARANTINE_LIMIT
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
 from keycare.org.models import City, County, Grid, Manager, Province
@@ -89,10 +90,25 @@ class LoadCounts:
     other: dict = field(default_factory=dict)
 
 
-def load_delivery(directory: str | Path, actor=None, *, progress: Callable | None = None):
-    """Load one delivery directory in one transaction; returns the LoadBatch."""
+def load_delivery(
+    directory: str | Path,
+    actor=None,
+    *,
+    progress: Callable | None = None,
+    quarantine_limit: float = DEFAULT_QUARANTINE_LIMIT,
+):
+    """Load one delivery directory in one transaction; returns the LoadBatch.
+
+    The files are read by the run's ingest: rows breaking the contract are quarantined
+    (reported per file in ``LoadBatch.counts["quarantine"]``) and the rest is loaded.
+    """
     say = progress or (lambda _msg: None)
-    delivery = Delivery.open(directory, FILES)
+    say("checking the delivery against the data contract")
+    with open_delivery(directory, FILES, quarantine_limit) as delivery:
+        return _load(directory, delivery, actor, say)
+
+
+def _load(directory, delivery: Delivery, actor, say) -> LoadBatch:
     say("reading small files")
     org = delivery.table("org")
     managers = delivery.table("managers")
@@ -123,6 +139,7 @@ def load_delivery(directory: str | Path, actor=None, *, progress: Callable | Non
         loader.load(subscribers, _membership_map(members), say)
         _sync_members(members.to_pylist(), codes["key_account"], loader.customer_pks, counts)
         counts.other["absent"] = len(existing.keys() - loader.seen)
+        counts.other["quarantine"] = delivery.quarantine_summary()
         counts.other["assignments_outside_archive"] = assignments.num_rows - sum(
             sid in loader.customer_pks for sid in assignments["subscriber_id"].to_pylist()
         )
@@ -159,18 +176,15 @@ def _existing_customers() -> dict[str, tuple[int, str]]:
 
 
 def _archive_rows(delivery: Delivery, also: set[str]) -> pa.Table:
-    """Subscribers that belong in the archive, read in batches (the file may be huge)."""
-    wanted = pa.array(sorted(also), type=pa.string())
-    kept = []
-    for batch in delivery.batches("subscribers"):
-        mask = pc.or_(
-            pc.equal(batch["value_tier"], "mid_high"),
-            pc.is_in(batch["subscriber_id"], value_set=wanted),
-        )
-        kept.append(batch.filter(mask))
-    table = pa.Table.from_batches(kept) if kept else delivery.schema("subscribers").empty_table()
-    check_unique(delivery.paths["subscribers"], table, ["subscriber_id"])
-    return table
+    """Subscribers that belong in the archive (filtered by the engine: the file may be huge)."""
+    delivery.register(
+        "_archive_also", pa.table({"subscriber_id": pa.array(sorted(also), pa.string())})
+    )
+    return delivery.table(
+        "subscribers",
+        where="value_tier = 'mid_high' "
+        "OR subscriber_id IN (SELECT subscriber_id FROM _archive_also)",
+    )
 
 
 def _check_references(delivery, org, managers, key_accounts, members, assignments, subs):

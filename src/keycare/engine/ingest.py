@@ -11,8 +11,9 @@ Rules, in the order a row is judged (``rule`` is the first that fails; ``reason`
   encoding       a CSV line that does not decode in the declared encoding
   column_count   a CSV line with too few or too many fields
   malformed      a CSV line the reader cannot parse (e.g. an unterminated quote)
-  truncated      any of the above, or a rule below, on the last line of a CSV file that has no
-                 final newline: the delivery was most likely cut off
+  truncated      the last line of a CSV file that has no final newline, whatever it holds
+                 (the delivery was most likely cut off, and a cut-off value may still parse:
+                 ``...,t`` is a valid boolean); any other rule it breaks is in the reason
   required       a required (or key) column is empty
   type           a value that does not parse as the column's type
   enum / range / pattern   the contract's value bounds
@@ -37,7 +38,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,6 +47,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from keycare.engine.backends.base import Backend
 from keycare.engine.publish import sha256_file
@@ -277,18 +279,30 @@ def ingest(
     quarantine_limit: float = DEFAULT_QUARANTINE_LIMIT,
     business_date: date | None = None,
     progress: Callable[[str], None] | None = None,
+    files: Collection[str] | None = None,
+    keep_extra_columns: bool = False,
 ) -> IngestResult:
     """Validate every contract file in ``data_dir`` and register the accepted rows.
 
     After it returns, the backend holds one relation per contract file (accepted rows,
     contract types) and ``quarantine`` (file, row_number, raw, rule, reason). A file whose
     quarantine rate exceeds ``quarantine_limit`` raises UserError naming the file and rate.
+
+    ``files``: only these contract files (``keycare load`` reads the archive's six; the
+    others are neither required nor registered). ``keep_extra_columns``: the accepted
+    relations also carry the delivered columns the contract does not name, as delivered
+    (the customer archive keeps them as attributes).
     """
     if not 0 <= quarantine_limit <= 1:
         raise UserError(f"quarantine limit must be between 0 and 1, got {quarantine_limit}")
     data_dir = Path(data_dir)
     staging_dir = Path(staging_dir) if staging_dir else data_dir / ".keycare-ingest"
     rules = load_contract_rules(contract)
+    if files is not None:
+        unknown = set(files) - {r.name for r in rules}
+        if unknown:
+            raise ValueError(f"not contract files: {sorted(unknown)}")
+        rules = [r for r in rules if r.name in files]
     manifest = read_manifest(data_dir)
     delivered = manifest_business_date(manifest)
     if business_date and delivered and delivered != business_date:
@@ -296,7 +310,7 @@ def ingest(
             f"manifest.json 的 business_date {delivered} 与运行日期 {business_date} 不一致 "
             "(delivery is for another date)"
         )
-    files = locate_files(data_dir, rules, manifest)
+    located = locate_files(data_dir, rules, manifest)
     staging_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, FileResult] = {}
     quarantined: list[pa.Table] = []
@@ -306,18 +320,24 @@ def ingest(
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keycare-sha256")
     try:
         checksums = {
-            r.name: hashing.submit(sha256_file, files[r.name].path)
+            r.name: hashing.submit(sha256_file, located[r.name].path)
             for r in rules
-            if r.name in files
+            if r.name in located
         }
         for rule in rules:
             if progress:
                 progress(rule.name)
-            if rule.name not in files:
+            if rule.name not in located:
                 _register_empty(backend, rule)
                 continue
             result, table = _ingest_file(
-                backend, rule, files[rule.name], staging_dir, key_hashes, checksums[rule.name]
+                backend,
+                rule,
+                located[rule.name],
+                staging_dir,
+                key_hashes,
+                checksums[rule.name],
+                keep_extra_columns,
             )
             results[rule.name] = result
             quarantined.append(table)
@@ -338,7 +358,7 @@ def _check_rate(result: FileResult, limit: float) -> None:
         raise UserError(
             f"文件 {Path(result.path).name} 隔离率 {result.rate:.2%} 超过上限 {limit:.2%}"
             f"（隔离 {result.quarantined} / {result.rows_in} 行: {top}）"
-            f" (quarantine rate of {result.name} above the limit; nothing was published)"
+            f" (quarantine rate of {result.name} above the limit; nothing was published or loaded)"
         )
 
 
@@ -349,6 +369,7 @@ def _ingest_file(
     staging_dir: Path,
     key_hashes: _KeyHashes,
     checksum: Future[str],
+    keep_extra_columns: bool = False,
 ) -> tuple[FileResult, pa.Table]:
     source, rejects, rows_read = _register_source(backend, rule, src, staging_dir)
     source_types = _relation_types(backend, source)
@@ -365,10 +386,16 @@ def _ingest_file(
     repeated_hashes = _start_duplicate_search(
         backend, rule, source, source_types, rows_read, key_hashes
     )
+    # A CSV file without a final newline was most likely cut off: its last line is
+    # quarantined whatever it holds (``...,t`` may be a valid cut-off ``true``). One seek.
+    truncated = None
+    if src.format == "csv" and not _ends_with_newline(src.path):
+        last = max(backend.scalar(f'SELECT max(_row) FROM "{source}"') or 0, _max_row(rejects))
+        truncated = last or None
     # Pass 1 keeps only the row numbers (a small plan); the explained rows are fetched in
     # pass 2, whose plan (a flag list and the raw text over every column) costs more to
     # build than a clean file costs to scan, and only when there is something to explain.
-    backend.materialize(bad, _bad_row_numbers_sql(typed, checks))
+    backend.materialize(bad, _bad_row_numbers_sql(typed, checks, truncated))
     _find_duplicates(backend, rule, source, source_types, bad, dup, repeated_hashes)
     bad_rows = _EMPTY_BAD
     if backend.scalar(f"SELECT count(*) FROM {bad}"):
@@ -385,11 +412,12 @@ def _ingest_file(
             rejects,
         ]
     )
-    if src.format == "csv" and not _ends_with_newline(src.path):
-        last = max(backend.scalar(f'SELECT max(_row) FROM "{source}"') or 0, _max_row(rejects))
-        table = _mark_truncated(table, last)
+    if truncated is not None:
+        table = _mark_truncated(table, truncated)
     excluded = bad_rows.num_rows + dup_rows.num_rows
-    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, dup, excluded > 0))
+    extra = [c for c in source_types if c != "_row" and rule.column(c) is None]
+    extra = extra if keep_extra_columns else []
+    backend.create_view(rule.name, _accepted_sql(rule, typed, bad, dup, excluded > 0, extra))
     accepted = backend.scalar(f'SELECT count(*) FROM "{rule.name}"')
     rows_in = rows_read + rejects.num_rows
     # The bookkeeping guarantee of the issue: nothing lost, nothing counted twice.
@@ -414,14 +442,21 @@ def _max_row(table: pa.Table) -> int:
     return max(table.column("row_number").to_pylist(), default=0)
 
 
+TRUNCATED_REASON = "文件末行没有换行符，疑似截断 (truncated: the last line has no final newline)"
+
+
 def _mark_truncated(table: pa.Table, last: int) -> pa.Table:
-    """A broken last line in a file without a final newline: say it was probably cut off."""
-    rows = table.to_pylist()
-    for r in rows:
-        if r["row_number"] == last:
-            r["rule"] = "truncated"
-            r["reason"] = f"文件末行不完整，疑似截断 (truncated): {r['reason']}"
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    """The last line of a file without a final newline: rule ``truncated``, whatever else
+    it breaks (listed after the truncation in the reason)."""
+    is_last = pc.equal(table.column("row_number"), last)
+    reason = table.column("reason")
+    explained = pc.if_else(
+        pc.equal(pc.utf8_length(reason), 0),
+        pa.scalar(TRUNCATED_REASON),
+        pc.binary_join_element_wise(TRUNCATED_REASON, reason, "; "),
+    )
+    table = table.set_column(3, "rule", pc.if_else(is_last, "truncated", table.column("rule")))
+    return table.set_column(4, "reason", pc.if_else(is_last, explained, reason))
 
 
 def _register_empty(backend: Backend, rule: FileRule) -> None:
@@ -445,21 +480,28 @@ def _register_source(
     if src.format == "csv":
         normalised, rejects = _normalise_csv(src, staging_dir)
         backend.register_file(relation, normalised)
-    elif _is_duckdb(backend):
-        backend.con.execute(
-            f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
-            f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
-            "file_row_number = true)"
-        )
-    else:
-        normalised = staging_dir / f"_src_{rule.name}.parquet"
-        _local_sql(
-            f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
-            f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
-            f"TO {_quote(normalised)} (FORMAT parquet)"
-        )
-        backend.register_file(relation, normalised)
-    return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+        return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+    try:
+        if _is_duckdb(backend):
+            backend.con.execute(
+                f'CREATE OR REPLACE VIEW "{relation}" AS SELECT * EXCLUDE (file_row_number), '
+                f"file_row_number + 1 AS _row FROM read_parquet({_quote(src.path)}, "
+                "file_row_number = true)"
+            )
+        else:
+            normalised = staging_dir / f"_src_{rule.name}.parquet"
+            _local_sql(
+                f"COPY (SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+                f"FROM read_parquet({_quote(src.path)}, file_row_number = true)) "
+                f"TO {_quote(normalised)} (FORMAT parquet)"
+            )
+            backend.register_file(relation, normalised)
+        return relation, rejects, backend.scalar(f'SELECT count(*) FROM "{relation}"')
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"文件 {src.path.name} 无法作为 Parquet 读取 (unreadable Parquet): {reason}"
+        ) from exc
 
 
 def _normalise_csv(src: DeliveryFile, staging_dir: Path) -> tuple[Path, pa.Table]:
@@ -740,10 +782,15 @@ def _arrow_matches(ctype: str, atype: pa.DataType) -> bool:
 _EMPTY_BAD = pa.table({"_row": pa.array([], pa.int64())})
 
 
-def _bad_row_numbers_sql(typed: str, checks: list[Check]) -> str:
+def _bad_row_numbers_sql(typed: str, checks: list[Check], truncated: int | None = None) -> str:
     """Row numbers of the rows breaking any row rule: one OR chain, which DuckDB evaluates
-    fast and short-circuits. A predicate over NULL is NULL: "not broken by this rule"."""
+    fast and short-circuits. A predicate over NULL is NULL: "not broken by this rule".
+
+    ``truncated``: the row number of a cut-off last line, quarantined whatever it holds.
+    """
     preds = " OR ".join(f"({c.predicate})" for c in checks) or "false"
+    if truncated is not None:
+        preds = f"_row = {int(truncated)} OR {preds}"
     return f'SELECT _row FROM "{typed}" WHERE {preds}'
 
 
@@ -903,8 +950,11 @@ def _duplicate_rows_sql(
     )
 
 
-def _accepted_sql(rule: FileRule, typed: str, bad: str, dup: str, has_excluded: bool) -> str:
-    cols = ", ".join(f'"{c.name}"' for c in rule.columns)
+def _accepted_sql(
+    rule: FileRule, typed: str, bad: str, dup: str, has_excluded: bool, extra: list[str] = ()
+) -> str:
+    """The accepted rows: contract columns typed, then ``extra`` source columns as delivered."""
+    cols = ", ".join([f'"{c.name}"' for c in rule.columns] + [f'"__s_{c}" AS "{c}"' for c in extra])
     sql = f'SELECT {cols} FROM "{typed}"'
     if has_excluded:
         # Anti joins, not NOT IN: row numbers are never NULL, and Spark plans a NOT IN
@@ -951,12 +1001,17 @@ def _row_rule_quarantine(bad: pa.Table, checks: list[Check], file_name: str) -> 
         for row, value in zip(rows.tolist(), values, strict=True):
             messages[row].append(check.reason(value))
     first = matrix.argmax(axis=1)
+    # A row breaking no rule is here only as a cut-off last line (``_mark_truncated``).
+    rules = [
+        checks[i].rule if broken else "truncated"
+        for i, broken in zip(first.tolist(), matrix.any(axis=1).tolist(), strict=True)
+    ]
     return pa.table(
         {
             "file": pa.array([file_name] * k, pa.string()),
             "row_number": bad.column("_row").cast(pa.int64()),
             "raw": bad.column("_raw").cast(pa.string()),
-            "rule": pa.array([checks[i].rule for i in first.tolist()], pa.string()),
+            "rule": pa.array(rules, pa.string()),
             "reason": pa.array(["; ".join(m) for m in messages], pa.string()),
         },
         schema=QUARANTINE_SCHEMA,

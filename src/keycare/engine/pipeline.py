@@ -142,6 +142,11 @@ class RunSummary:
             "detections": sum(self.counts.values()),
             "suppressed": self.suppressed,
             "quarantined": self.quarantined,
+            # Per delivered file, so a caller can check rows_in = accepted + quarantined.
+            "files": {
+                name: {k: f[k] for k in ("rows_in", "accepted", "quarantined")}
+                for name, f in self.record.get("inputs", {}).items()
+            },
             "content_hash": self.content_hash,
             "timings": {s.name: round(s.seconds, 3) for s in self.steps},
             "seconds": round(sum(s.seconds for s in self.steps), 3),

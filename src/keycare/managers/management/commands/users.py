@@ -10,6 +10,7 @@ from keycare.org.actions import create_demo_users
 
 class Command(KeycareCommand):
     help = "Create (or reset) the demo users, one per role, with new random passwords printed once."
+    needs_database = "migrate"  # creates users; needs no key moments
 
     def add_arguments(self, parser):
         parser.add_argument(

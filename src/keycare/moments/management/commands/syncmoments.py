@@ -6,6 +6,7 @@ from keycare.moments.actions import sync_builtin_definitions
 
 class Command(KeycareCommand):
     help = "Import the built-in key-moment definitions into the database (existing ones untouched)."
+    needs_database = "migrate"  # it is the import of the moments
 
     def run(self, *args, **options):
         result = sync_builtin_definitions(actor=None)

@@ -10,6 +10,7 @@ from keycare.runs.loaders import load_run
 
 class Command(KeycareCommand):
     help = "Load a published daily run (detections, suppressions, quarantine, tasks) into the app."
+    needs_database = "prepare"  # links tasks to the key-moment definitions
 
     def add_arguments(self, parser):
         parser.add_argument("--date", required=True, help="business date (YYYY-MM-DD)")

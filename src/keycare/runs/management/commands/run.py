@@ -24,6 +24,9 @@ from keycare.errors import UserError
 
 class Command(KeycareCommand):
     help = "Run the daily key-moment pipeline for a business date and publish it atomically."
+    needs_database = (
+        "prepare"  # reads the key-moment definitions; records the definition set it ran
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", required=True, help="business date, YYYY-MM-DD")

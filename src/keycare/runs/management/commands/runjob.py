@@ -13,6 +13,7 @@ from keycare.runs.models import RunRequestStatus
 
 class Command(KeycareCommand):
     help = "Run a queued daily-run request (started by the web UI) and load the result."
+    needs_database = "require"  # started by the application, on its database
 
     def add_arguments(self, parser):
         parser.add_argument("request_id", type=int, help="the RunRequest id")

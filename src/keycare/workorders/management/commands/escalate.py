@@ -16,6 +16,7 @@ from keycare.workorders.actions import escalate_overdue_work_orders
 
 class Command(KeycareCommand):
     help = "Escalate open work orders whose SLA deadline has passed (safe to run every minute)."
+    needs_database = "require"  # run from cron on a set-up database
 
     def add_arguments(self, parser):
         parser.add_argument(
