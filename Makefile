@@ -26,6 +26,7 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/keycare makemigrations --check --dry-run
 	$(BIN)/bandit -q -c pyproject.toml -r src -ll
+	$(BIN)/lint-imports --no-cache
 
 # Spark runs the backend-layer suite in CI (same test bodies as DuckDB); the full engine
 # suite on Spark takes hours on 2 cores, so it is its own target: `make test-spark-full`.
