@@ -85,6 +85,31 @@ class KeycareCommand(BaseCommand):
         call_command("syncmoments", stdout=self.stderr)
 
 
+# --- command-line values ----------------------------------------------------------------
+
+
+def parse_fraction(text: str) -> float:
+    """A share given as 0..1 or as a percentage (``--quarantine-limit 5%``)."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UserError(f"--quarantine-limit: {text!r} 不是数字 (not a number)") from None
+    if not 0 <= value <= 1:
+        raise UserError(f"--quarantine-limit: {text!r} 应在 0 到 1 (或 0% 到 100%) 之间")
+    return value
+
+
+def parse_int(text: str, option: str, low: int, high: int) -> int:
+    try:
+        value = int(str(text))
+    except ValueError:
+        raise UserError(f"{option}: {text!r} 不是整数 (not an integer)") from None
+    if not low <= value <= high:
+        raise UserError(f"{option}: {value} 应在 {low} 到 {high} 之间 (out of range)")
+    return value
+
+
 def pending_migrations(using: str = DEFAULT_DB_ALIAS) -> list:
     """The migrations not yet applied to the database (an empty list when up to date)."""
     connection = connections[using]

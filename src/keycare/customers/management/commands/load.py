@@ -1,7 +1,6 @@
 """``keycare load DIR``: load a delivery into the application (thin; see customers.loader)."""
 
-from keycare.core.commands import KeycareCommand
-from keycare.core.management.commands.run import parse_fraction
+from keycare.core.commands import KeycareCommand, parse_fraction
 from keycare.customers import actions
 
 

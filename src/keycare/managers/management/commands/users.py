@@ -5,7 +5,7 @@ from pathlib import Path
 
 from keycare.core.commands import KeycareCommand
 from keycare.errors import UserError
-from keycare.org.actions import create_demo_users
+from keycare.managers.actions import create_demo_users
 
 
 class Command(KeycareCommand):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from keycare.core.commands import KeycareCommand
+from keycare.core.commands import KeycareCommand, parse_fraction, parse_int
 from keycare.engine.backends import ENGINES
 from keycare.errors import UserError
 
@@ -121,27 +121,6 @@ def parse_codes(text: str | None) -> list[str] | None:
     if not codes:
         raise UserError("--moments: 没有给出时刻代码 (no moment codes given)")
     return codes
-
-
-def parse_fraction(text: str) -> float:
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise UserError(f"--quarantine-limit: {text!r} 不是数字 (not a number)") from None
-    if not 0 <= value <= 1:
-        raise UserError(f"--quarantine-limit: {text!r} 应在 0 到 1 (或 0% 到 100%) 之间")
-    return value
-
-
-def parse_int(text: str, option: str, low: int, high: int) -> int:
-    try:
-        value = int(str(text))
-    except ValueError:
-        raise UserError(f"{option}: {text!r} 不是整数 (not an integer)") from None
-    if not low <= value <= high:
-        raise UserError(f"{option}: {value} 应在 {low} 到 {high} 之间 (out of range)")
-    return value
 
 
 DECISION_NAMES = {
