@@ -369,3 +369,13 @@ def test_city_admin_cannot_stop_a_run(client, login_as, org, delivery):
     assert "停止运行" not in client.get(f"/runs/requests/{request.pk}/progress/").content.decode()
     assert client.post(f"/runs/requests/{request.pk}/cancel/").status_code == 403
     assert RunRequest.objects.get().is_active
+
+
+def test_a_deeply_nested_quarantined_line_is_shown_not_a_server_error(client, login_as):
+    """A delivered CSV line of 50,000 "[" is not JSON: shown masked, not a RecursionError."""
+    run = make_run(1)
+    _quarantine(run, 1, file="subscribers.csv", rule="columns", raw="[" * 50_000)
+    login_as(roles.ROLE_PROVINCE_ADMIN)
+    response = client.get(f"/runs/{run.pk}/")
+    assert response.status_code == 200
+    assert "[[[[" in response.content.decode()

@@ -1,11 +1,39 @@
 """django-filter filtersets, one per resource. Filters name codes (city, manager), not ids."""
 
 import django_filters as filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
+from keycare.api.serializers import DATETIME_OUT_OF_RANGE
+from keycare.core.parsing import DateTimeOutOfRange, sane_datetime
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
 from keycare.workorders.models import Appointment, Campaign, Run, ServiceTask, WorkOrder
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time held to ``keycare.core.parsing.sane_datetime`` (years 1900-2100):
+    year 1 or 9999 would overflow when the lookup value is converted for the database."""
+
+    default_error_messages = {"out_of_range": DATETIME_OUT_OF_RANGE}
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None:
+            return result
+        try:
+            return sane_datetime(result)
+        except DateTimeOutOfRange:
+            raise ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from None
+
+
+class BoundedIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """Every date-time filter of the API is one of these."""
+
+    field_class = BoundedIsoDateTimeField
 
 
 class CustomerFilter(filters.FilterSet):
@@ -39,7 +67,7 @@ class AppointmentFilter(filters.FilterSet):
     manager = filters.CharFilter(field_name="manager__manager_id")
     city = filters.CharFilter(field_name="customer__city__code")
     done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
-    due_before = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_before = BoundedIsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
 
     class Meta:
         model = Appointment

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from keycare.access.masking import mask_field, scrub_text
+from keycare.core.parsing import EARLIEST_YEAR, LATEST_YEAR, DateTimeOutOfRange, sane_datetime
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
 from keycare.workorders.models import (
@@ -43,6 +44,30 @@ class ScrubbedTextField(serializers.ReadOnlyField):
 
     def to_representation(self, value):
         return scrub_text(value or "")
+
+
+DATETIME_OUT_OF_RANGE = (
+    f"日期时间须在 {EARLIEST_YEAR} 至 {LATEST_YEAR} 年之间 "
+    f"Date-time must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+)
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date-time input held to ``keycare.core.parsing.sane_datetime`` (years 1900-2100).
+
+    Every writable date-time field of the API is one of these: year 1 or 9999 would otherwise
+    overflow in DRF's own time-zone check or on the way to the database (a 500). The check
+    runs in ``enforce_timezone``, which DRF calls on the parsed value before any conversion.
+    """
+
+    default_error_messages = {"out_of_range": DATETIME_OUT_OF_RANGE}
+
+    def enforce_timezone(self, value):
+        try:
+            value = sane_datetime(value)
+        except DateTimeOutOfRange:
+            self.fail("out_of_range")
+        return super().enforce_timezone(value)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -136,7 +161,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
 class AppointmentCreateSerializer(serializers.Serializer):
     task = serializers.IntegerField(min_value=1)
     kind = serializers.ChoiceField(choices=AppointmentKind.choices)
-    due_at = serializers.DateTimeField()
+    due_at = BoundedDateTimeField()
     notes = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     version = serializers.IntegerField(required=False, min_value=1)
 
