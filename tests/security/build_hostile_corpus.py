@@ -6,6 +6,16 @@ Each entry is {"kind": ..., "value": str} or, for bytes that are not UTF-8,
 {"kind": "invalid_utf8", "hex": "..."}; very long strings are {"kind": "long", "value": unit,
 "repeat": n} so the file stays small. Sources: OWASP testing guide cheat sheets (SQL
 injection, XSS filter evasion, CSV injection), common unicode-confusion tricks.
+
+Two kinds are answered with a refusal, not merely without a 500:
+
+- "datetime_range": well-formed date-times outside the years 1900-2100 (year 1 and 9999
+  overflow when shifted to or from UTC); every date-time field and filter refuses them.
+- "body": whole request bodies, not field values: {"kind": "body", "content_type": ...,
+  "parts": [[unit, repeat], ...]} (the body is the units repeated, in order). JSON nested
+  past the recursion limit or past MAX_JSON_DEPTH, more than DATA_UPLOAD_MAX_NUMBER_FIELDS
+  form or multipart fields, more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes: a 400 on every
+  endpoint that reads a body.
 """
 
 import json
@@ -62,6 +72,24 @@ INVALID_UTF8 = ["ff", "fe", "c3", "c328", "a0a1", "e28228", "e282", "f0288cbc", 
                 "c0af", "e080af", "edA080", "eda080", "00ff", "3cff3e", "27ff", "ffd8ffe0"]  # fmt: skip
 LONG = [("A", 10_000), ("A", 100_000), ("<script>", 5_000), ("'", 20_000), ("1", 5_000), ("欧", 20_000),
         ("=1+1", 1_000), ("%", 10_000), ("\x00", 1_000), ("😀", 5_000)]  # fmt: skip
+DATETIME_RANGE = [
+    "0001-01-01T00:00:00", "0001-01-01T00:00:00Z", "0001-01-01", "0001-01-01 07:59:59+23:59",
+    "9999-12-31T23:59:59", "9999-12-31T23:59:59.999999", "9999-12-31T23:59:59-08:00",
+    "9999-12-31T23:59:59-23:59", "1899-12-31T23:59:59", "2101-01-01T00:00:00", "1000-06-15T12:00",
+]  # fmt: skip
+MULTIPART_FIELD = '--B\r\nContent-Disposition: form-data; name="f"\r\n\r\n1\r\n'
+BODIES = [
+    ("application/json", [("[", 50_000)]),  # unterminated: the parser recurses first
+    ("application/json", [("[", 50_000), ("]", 50_000)]),
+    ("application/json", [('{"a":', 50_000)]),
+    ("application/json", [('{"a":', 50_000), ("1", 1), ("}", 50_000)]),
+    ("application/json", [('{"username":', 1), ("[", 33), ("]", 33), ("}", 1)]),  # 34 levels
+    ("application/json", [('{"notes":"', 1), ("A", 2_700_000), ('"}', 1)]),  # over 2.5 MB
+    ("application/x-www-form-urlencoded", [("f=1&", 1_001)]),
+    ("application/x-www-form-urlencoded", [("&", 5_000)]),
+    ("application/x-www-form-urlencoded", [("notes=", 1), ("A", 2_700_000)]),
+    ("multipart/form-data; boundary=B", [(MULTIPART_FIELD, 1_001), ("--B--\r\n", 1)]),
+]
 WRAPS = ["{}", " {}", "{} ", "x{}", "{}x", "S001{}", "{}S001", "13812345678{}", "“{}”"]
 
 
@@ -74,7 +102,8 @@ def build() -> list[dict]:
             entries.append({"kind": kind, "value": value})
 
     for kind, values in (("sql", SQL), ("xss", XSS), ("formula", FORMULA), ("control", CONTROL),
-                         ("unicode", UNICODE), ("surrogate", SURROGATES), ("misc", MISC)):  # fmt: skip
+                         ("unicode", UNICODE), ("surrogate", SURROGATES), ("misc", MISC),
+                         ("datetime_range", DATETIME_RANGE)):  # fmt: skip
         for value in values:
             add(kind, value)
     # The same payloads inside benign-looking text (filters often strip or trim).
@@ -84,6 +113,10 @@ def build() -> list[dict]:
                 add(kind, wrap.format(value))
     entries += [{"kind": "invalid_utf8", "hex": h.lower()} for h in INVALID_UTF8]
     entries += [{"kind": "long", "value": unit, "repeat": n} for unit, n in LONG]
+    entries += [
+        {"kind": "body", "content_type": content_type, "parts": [list(p) for p in parts]}
+        for content_type, parts in BODIES
+    ]
     return entries
 
 

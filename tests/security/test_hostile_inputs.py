@@ -18,15 +18,21 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.urls import URLPattern, get_resolver
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from keycare.core.audit import record
 from keycare.core.exports import FORMULA_PREFIXES, write_csv, write_xlsx
+from keycare.workorders.models import Appointment
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db]
 CORPUS = json.loads(Path(__file__).with_name("hostile_inputs.json").read_text())
+FIELD_INPUTS = [entry for entry in CORPUS if entry["kind"] != "body"]  # values for one field
+BODIES = [entry for entry in CORPUS if entry["kind"] == "body"]  # whole request bodies
+OUT_OF_RANGE = [entry for entry in CORPUS if entry["kind"] == "datetime_range"]
 ROLE_ORDER = ("province_admin", "city_admin", "manager", "analyst", "auditor")
 SKIPPED_FORM_ACTIONS = ("/accounts/logout/", "/i18n/setlang/")
 MARKUP = re.compile(r"<[A-Za-z!/?]")
@@ -37,6 +43,15 @@ def text_of(entry) -> str:
     if entry["kind"] == "invalid_utf8":
         return bytes.fromhex(entry["hex"]).decode("utf-8", "surrogateescape")
     return entry["value"] * entry.get("repeat", 1)
+
+
+def body_bytes(entry) -> bytes:
+    """A "body" entry as the bytes of a request body."""
+    return "".join(unit * repeat for unit, repeat in entry["parts"]).encode()
+
+
+def body_label(entry) -> str:
+    return f"{entry['content_type']} {entry['parts'][0][0][:12]!r}…"
 
 
 def wire_bytes(entry) -> bytes:
@@ -123,7 +138,7 @@ def test_corpus_is_large_and_covers_every_kind():
     kinds = {entry["kind"] for entry in CORPUS}
     assert len(CORPUS) >= 500
     assert kinds >= {"sql", "xss", "formula", "control", "unicode", "surrogate", "invalid_utf8"}
-    assert kinds >= {"long", "misc"}
+    assert kinds >= {"long", "misc", "datetime_range", "body"}
     assert any(entry.get("value") == "=cmd|' /C calc'!A0" for entry in CORPUS)
 
 
@@ -139,7 +154,7 @@ def test_every_page_filter_and_form_field(client, world):
         html = client.get(page).content.decode()
         for method, target, fields, hidden in page_forms(html, page):
             covered.append(f"{method.upper()} {target} ({username}): {sorted(fields)}")
-            for entry in CORPUS:
+            for entry in FIELD_INPUTS:
                 errors += _send_form(client, entry, method, target, fields, hidden)
     assert any(line.startswith("GET /customers/ ") for line in covered), covered
     assert any(line.startswith("POST /tasks/") for line in covered), covered
@@ -183,7 +198,7 @@ def test_api_filters_and_bodies(world):
     task = next(t for t in world.tasks if t.state == "in_progress")
     customer = world.customers[0].pk
     errors = []
-    for entry in CORPUS:
+    for entry in FIELD_INPUTS:
         raw = wire_bytes(entry)
         for endpoint, params in API_LISTS.items():
             query = form_encode(dict.fromkeys((*params, "ordering", "page", "page_size"), raw))
@@ -219,13 +234,95 @@ def _json_piece(raw: bytes) -> bytes:
     return json.dumps(text)[1:-1].encode()
 
 
+def api_posts(world) -> list[str]:
+    """Every API endpoint that reads a request body (the anonymous token login included)."""
+    task = next(t for t in world.tasks if t.state == "in_progress")
+    return [
+        "/api/auth/token/",
+        "/api/appointments/",
+        "/api/work-orders/",
+        f"/api/tasks/{task.pk}/claim/",
+        f"/api/tasks/{task.pk}/outcome/",
+        f"/api/customers/{world.customers[0].pk}/unmask/",
+    ]
+
+
+def test_hostile_bodies_are_refused_by_the_api(world):
+    """Deep JSON, too many fields, too large: a 400 in the API's error format, never a 500."""
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['province_admin']}")
+    errors = []
+    for entry in BODIES:
+        for path in api_posts(world):
+            cache.clear()  # the token login is throttled (20/min per address)
+            response = client.generic(
+                "POST", path, body_bytes(entry), content_type=entry["content_type"]
+            )
+            error = response.json().get("error", {}) if response.status_code < 500 else {}
+            if response.status_code != 400 or not error.get("message"):
+                errors.append(f"POST {path} [{body_label(entry)}] {response.status_code}")
+    assert not errors, "\n".join(errors)
+
+
+def test_hostile_form_bodies_are_refused_by_web_forms(client, world):
+    """The same bodies posted to the login form and the task page: Django's 400."""
+    client.raise_request_exception = False
+    task = next(t for t in world.tasks if t.state == "in_progress" and t.manager.manager_id == "A1")
+    errors = []
+    for entry in BODIES:
+        if entry["content_type"] == "application/json":
+            continue  # a web form does not read JSON
+        for path, user in (("/accounts/login/", None), (f"/tasks/{task.pk}/", "manager")):
+            client.logout()
+            if user:
+                client.force_login(world.users[user])
+            response = client.generic(
+                "POST", path, body_bytes(entry), content_type=entry["content_type"]
+            )
+            if response.status_code != 400:
+                errors.append(f"POST {path} [{body_label(entry)}] {response.status_code}")
+    assert not errors, "\n".join(errors)
+
+
+def test_out_of_range_datetimes_are_refused_everywhere(client, world):
+    """Year 1 or 9999 in a due time: a 400 naming the field from the API (body and filter),
+    an error message on the task page; no appointment is created."""
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['province_admin']}")
+    client.raise_request_exception = False
+    client.force_login(world.users["manager"])
+    task = next(t for t in world.tasks if t.state == "in_progress" and t.manager.manager_id == "A1")
+    before = Appointment.objects.count()
+    errors = []
+    for entry in OUT_OF_RANGE:
+        value = entry["value"]
+        body = {"task": task.pk, "kind": "alert", "due_at": value}
+        for where, response, field in (
+            ("POST /api/appointments/", api.post("/api/appointments/", body, format="json"), "due_at"),
+            ("GET /api/appointments/", api.get("/api/appointments/", {"due_before": value}), "due_before"),
+        ):  # fmt: skip
+            error = response.json().get("error", {}) if response.status_code == 400 else {}
+            if field not in error.get("details", {}) or field not in error.get("message", ""):
+                errors.append(f"{where} {value!r}: {response.status_code} {error}")
+        task.refresh_from_db()
+        response = client.post(
+            f"/tasks/{task.pk}/",
+            {"action": "appointment", "kind": "alert", "due_at": value, "version": task.version},
+        )
+        shown = [str(m) for m in get_messages(response.wsgi_request)]
+        if response.status_code != 302 or not any("预约时间超出范围" in m for m in shown):
+            errors.append(f"POST /tasks/ {value!r}: {response.status_code} {shown}")
+    assert not errors, "\n".join(errors)
+    assert Appointment.objects.count() == before
+
+
 @pytest.mark.parametrize(
     "writer",
     [write_xlsx, write_csv],
     ids=["xlsx", "csv"],
 )
 def test_every_exported_cell_is_neutralised(writer):
-    texts = [text_of(entry) for entry in CORPUS if entry["kind"] != "long"]
+    texts = [text_of(entry) for entry in FIELD_INPUTS if entry["kind"] != "long"]
     texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]  # a cell holds text
     body, count = writer(["值"], [[t] for t in texts])
     assert count == len(texts)

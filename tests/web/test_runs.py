@@ -448,3 +448,13 @@ def test_pages_never_show_the_server_s_paths(client, login_as, delivery):
     page = client.get("/runs/").content.decode()
     assert '<option value="d1">d1（2026-11-22）</option>' in page  # names relative to the root
     assert display_path(f"failed on /srv/other/x.csv and {root}") == "failed on x.csv and ."
+
+
+def test_a_deeply_nested_quarantined_line_is_shown_not_a_server_error(client, login_as):
+    """A delivered CSV line of 50,000 "[" is not JSON: shown masked, not a RecursionError."""
+    run = make_run(1)
+    _quarantine(run, 1, file="subscribers.csv", rule="columns", raw="[" * 50_000)
+    login_as(roles.ROLE_PROVINCE_ADMIN)
+    response = client.get(f"/runs/{run.pk}/")
+    assert response.status_code == 200
+    assert "[[[[" in response.content.decode()

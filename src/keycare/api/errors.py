@@ -2,12 +2,26 @@
 
     {"error": {"code": "not_found", "message": "...", "details": {...}}}
 
-Unexpected exceptions are logged and answered as a 500 in the same format, never a traceback.
+Client errors are 4xx whatever raised them: DRF's own exceptions, Http404 and
+PermissionDenied (DRF maps them), a UserError or Django ValidationError (400), and Django's
+SuspiciousOperation family (TooManyFieldsSent, RequestDataTooBig, DisallowedHost, ...) and
+BadRequest, which Django itself answers with a 400 on the web side. Anything else
+(ValueError, OverflowError, DataError, RecursionError, ...) is a server bug, since input is
+validated before it is used: it is logged and answered as a 500 in the same format, never a
+traceback.
 """
 
 import logging
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -23,19 +37,54 @@ def _message(detail) -> str:
     if isinstance(detail, dict):
         if set(detail) == {"non_field_errors"}:
             return _message(detail["non_field_errors"])  # a UserError: its text is the message
+        if len(detail) == 1:  # one field: name it, and say what is wrong with it
+            ((field, errors),) = detail.items()
+            return f"请求参数有误 Invalid request: {field}: {_message(errors)}"
         return "请求参数有误 Invalid request"
     if isinstance(detail, list):
         return "; ".join(str(item) for item in detail)
     return str(detail)
 
 
-def api_exception_handler(exc, context):
+class BadRequestError(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "请求无效 Bad request"
+    default_code = "bad_request"
+
+
+# Checked in order: the first class the exception is an instance of gives the message.
+SUSPICIOUS_MESSAGES = (
+    (TooManyFieldsSent, "请求的字段过多 Too many fields in the request"),
+    (TooManyFilesSent, "请求的文件过多 Too many files in the request"),
+    (RequestDataTooBig, "请求体过大 Request body too large"),
+    (SuspiciousOperation, "请求无效 Bad request"),
+)
+
+
+def _client_error(exc, context):
+    """``exc`` as the DRF exception that answers it, when it is a client error."""
     if isinstance(exc, UserError):
-        exc = exceptions.ValidationError({"non_field_errors": [str(exc)]})
-    elif isinstance(exc, ValidationError):
-        exc = exceptions.ValidationError(
+        return exceptions.ValidationError({"non_field_errors": [str(exc)]})
+    if isinstance(exc, ValidationError):
+        return exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         )
+    if isinstance(exc, SuspiciousOperation):
+        # Logged as Django logs it on the web side (django.security.<class>); never echoed:
+        # the text may quote the request (a Host header, a file name).
+        request = context.get("request")
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").error(
+            str(exc), extra={"status_code": 400, "request": getattr(request, "_request", None)}
+        )
+        message = next(text for cls, text in SUSPICIOUS_MESSAGES if isinstance(exc, cls))
+        return BadRequestError(message)
+    if isinstance(exc, BadRequest):
+        return BadRequestError()
+    return exc
+
+
+def api_exception_handler(exc, context):
+    exc = _client_error(exc, context)
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)

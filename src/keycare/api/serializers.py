@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from keycare.access.presenter import free_text, masked_value
 from keycare.campaigns.models import Campaign
+from keycare.core.parsing import DATETIME_OUT_OF_RANGE, DateTimeOutOfRange, sane_datetime
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition, RuleVersion
 from keycare.runs.models import Run
@@ -43,6 +44,24 @@ class ScrubbedTextField(serializers.ReadOnlyField):
 
     def to_representation(self, value):
         return free_text(value)
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date-time input held to ``keycare.core.parsing.sane_datetime`` (years 1900-2100).
+
+    Every writable date-time field of the API is one of these: year 1 or 9999 would otherwise
+    overflow in DRF's own time-zone check or on the way to the database (a 500). The check
+    runs in ``enforce_timezone``, which DRF calls on the parsed value before any conversion.
+    """
+
+    default_error_messages = {"out_of_range": DATETIME_OUT_OF_RANGE}
+
+    def enforce_timezone(self, value):
+        try:
+            value = sane_datetime(value)
+        except DateTimeOutOfRange:
+            self.fail("out_of_range")
+        return super().enforce_timezone(value)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -136,7 +155,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
 class AppointmentCreateSerializer(serializers.Serializer):
     task = serializers.IntegerField(min_value=1)
     kind = serializers.ChoiceField(choices=AppointmentKind.choices)
-    due_at = serializers.DateTimeField()
+    due_at = BoundedDateTimeField()
     notes = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     version = serializers.IntegerField(required=False, min_value=1)
 

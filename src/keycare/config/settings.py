@@ -187,6 +187,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "keycare.api.pagination.StandardPagination",
+    # Bodies bounded in size, JSON in nesting depth too (a 400, not a RecursionError's 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "keycare.api.parsers.BoundedJSONParser",
+        "keycare.api.parsers.BoundedFormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

@@ -5,6 +5,7 @@ Filters name codes (city, manager), not ids.
 
 import django_filters as filters
 
+from keycare.core.filters import BoundedIsoDateTimeFilter
 from keycare.tasks.models import Appointment, ServiceTask
 
 
@@ -24,7 +25,7 @@ class AppointmentFilter(filters.FilterSet):
     manager = filters.CharFilter(field_name="manager__manager_id")
     city = filters.CharFilter(field_name="customer__city__code")
     done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
-    due_before = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_before = BoundedIsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
 
     class Meta:
         model = Appointment

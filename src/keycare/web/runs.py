@@ -459,7 +459,7 @@ def mask_raw_row(raw: str, header: list[str] | None) -> str:
     personal = _personal_columns()
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or a line of "[[[[..." (a CSV row)
         parsed = None
     if isinstance(parsed, dict):
         masked = {k: _mask_value(k, v) if k in personal else v for k, v in parsed.items()}

@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -21,7 +20,13 @@ from django.views.decorators.http import require_http_methods
 from keycare.access.presenter import free_text, masked_value
 from keycare.catalog.fields import load_catalog
 from keycare.core.audit import record
-from keycare.core.parsing import posted_int
+from keycare.core.parsing import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    DateTimeOutOfRange,
+    posted_datetime,
+    posted_int,
+)
 from keycare.errors import UserError
 from keycare.org.models import Department
 from keycare.tasks import actions as task_actions
@@ -259,13 +264,14 @@ def _appointment(request, task, version):
 
 def _parse_due(raw):
     try:
-        due_at = parse_datetime(raw.strip())
-    except ValueError:
-        due_at = None
+        due_at = posted_datetime(raw)
+    except DateTimeOutOfRange:
+        raise UserError(
+            _("预约时间超出范围：%(value)r（年份须在 %(first)s 至 %(last)s 之间）")
+            % {"value": raw, "first": EARLIEST_YEAR, "last": LATEST_YEAR}
+        ) from None
     if due_at is None:
         raise UserError(_("预约时间无效：%(value)r（格式如 2026-11-23T15:30）") % {"value": raw})
-    if timezone.is_naive(due_at):
-        due_at = timezone.make_aware(due_at)
     return due_at
 
 
