@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 
 from keycare.core.audit import record
 from keycare.core.exports import FORMULA_PREFIXES, write_csv, write_xlsx
-from keycare.workorders.models import Appointment
+from keycare.tasks.models import Appointment
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db]
 CORPUS = json.loads(Path(__file__).with_name("hostile_inputs.json").read_text())
