@@ -4,8 +4,8 @@ the matrix lookup, the versioned import, outcomes recording the tactic used."""
 import copy
 
 import pytest
-from factories import make_customer, make_moment, make_org, make_tactics, make_task, make_user
 
+from factories import make_customer, make_moment, make_org, make_tactics, make_task, make_user
 from keycare.core.models import AuditEvent
 from keycare.core.workflow import WorkflowError
 from keycare.moments import actions, tactic_services
@@ -33,7 +33,9 @@ def parse(document):
 def _builtin():
     from keycare.moments import services
 
-    return {e["code"]: e["category"] for e in services.moment_entries(services.read_builtin_document())}
+    return {
+        e["code"]: e["category"] for e in services.moment_entries(services.read_builtin_document())
+    }
 
 
 @pytest.fixture
@@ -105,7 +107,13 @@ def test_lookup_by_moment_tier_and_band(library):
 
 def test_several_moments_merge_in_order_without_repeats(library):
     moments = [("A04", "anomaly"), ("A03", "anomaly")]
-    assert suggest(library, moments, "mid_high", 0.8, limit=5) == ["K07", "K08", "T04", "K05", "T01"]
+    assert suggest(library, moments, "mid_high", 0.8, limit=5) == [
+        "K07",
+        "K08",
+        "T04",
+        "K05",
+        "T01",
+    ]
     assert suggest(library, moments, "mid_high", 0.8, active={"K08", "K05"}) == ["K08", "K05"]
 
 
@@ -178,9 +186,7 @@ def test_outcome_records_the_tactic_and_audits_it(task):
     event = AuditEvent.objects.filter(action="task.outcome").latest("id")
     assert event.detail["tactic"] == "T04"
 
-    task_actions.complete_task(
-        user, task, outcome={"contact_result": "reached", "tactic": "K07"}
-    )
+    task_actions.complete_task(user, task, outcome={"contact_result": "reached", "tactic": "K07"})
     assert Outcome.objects.filter(task=task, tactic__code="K07").exists()
     event = AuditEvent.objects.filter(action="task.complete").latest("id")
     assert event.detail["outcome"]["tactic"] == "K07"

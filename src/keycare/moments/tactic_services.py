@@ -55,9 +55,7 @@ class Suggester:
             return []
         moments = [(m.moment.code, m.moment.category) for m in task.moments.all()]
         tier = getattr(task.customer, "value_tier", None)
-        return suggest(
-            self.library, moments, tier, task.risk_probability, active=set(self.tactics)
-        )
+        return suggest(self.library, moments, tier, task.risk_probability, active=set(self.tactics))
 
     def for_task(self, task) -> list[dict]:
         """The top suggestions as JSON-ready rows (code, names, group, description)."""

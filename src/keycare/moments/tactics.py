@@ -162,7 +162,9 @@ def _tactics(raw, groups: dict) -> dict:
             raise TacticLibraryError(f"保有战术库: 战术编码重复 {code} (duplicate tactic code)")
         extra = set(entry) - allowed
         if extra:
-            raise TacticLibraryError(f"保有战术库: 战术 {code} 有未知的键 {', '.join(sorted(extra))}")
+            raise TacticLibraryError(
+                f"保有战术库: 战术 {code} 有未知的键 {', '.join(sorted(extra))}"
+            )
         where = f"战术 {code}"
         group = _text(entry, "group", where)
         if group not in groups:
@@ -184,7 +186,9 @@ def _bands(raw) -> tuple:
     bands = []
     for name, lowest in raw.items():
         if isinstance(lowest, bool) or not isinstance(lowest, (int, float)) or not 0 <= lowest <= 1:
-            raise TacticLibraryError(f"保有战术库: 风险档 {name} 的下限须在 0 到 1 之间: {lowest!r}")
+            raise TacticLibraryError(
+                f"保有战术库: 风险档 {name} 的下限须在 0 到 1 之间: {lowest!r}"
+            )
         bands.append((str(name), float(lowest)))
     bands.sort(key=lambda band: band[1])
     if bands[0][1] != 0:

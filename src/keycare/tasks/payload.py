@@ -66,7 +66,9 @@ EXPORT_COLUMNS = (
 )
 
 
-def task_payload(task: ServiceTask, masked: bool = True, suggester: Suggester | None = None) -> dict:
+def task_payload(
+    task: ServiceTask, masked: bool = True, suggester: Suggester | None = None
+) -> dict:
     """One task as the standard structured payload (JSON-ready values only).
 
     ``suggester``: the tactics lookup to use (pass one for many tasks: it reads the library once).
@@ -141,9 +143,7 @@ def payload_queryset(tasks) -> QuerySet:
 def export_payloads(tasks, fmt: str = "csv", masked: bool = True) -> bytes:
     """Payloads of ``tasks`` as CSV (UTF-8 with BOM, opens in Excel), JSON or XLSX bytes."""
     suggester = Suggester()
-    payloads = [
-        task_payload(t, masked, suggester) for t in payload_queryset(tasks).order_by("pk")
-    ]
+    payloads = [task_payload(t, masked, suggester) for t in payload_queryset(tasks).order_by("pk")]
     if fmt == "json":
         return json.dumps(payloads, ensure_ascii=False, indent=1).encode("utf-8")
     rows = [_flat_row(p) for p in payloads]

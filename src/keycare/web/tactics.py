@@ -13,9 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from keycare.core.parsing import posted_int
 from keycare.customers.models import ValueTier
@@ -23,7 +22,11 @@ from keycare.moments.models import Category, Tactic, TacticLibraryVersion
 from keycare.tasks.models import ContactResult, Outcome, Recommendation
 from keycare.web.rules.views import Editor
 
-BAND_LABELS = {"low": gettext_lazy("低风险"), "medium": gettext_lazy("中风险"), "high": gettext_lazy("高风险")}
+BAND_LABELS = {
+    "low": gettext_lazy("低风险"),
+    "medium": gettext_lazy("中风险"),
+    "high": gettext_lazy("高风险"),
+}
 
 
 # --- the task page ----------------------------------------------------------------------
@@ -98,7 +101,9 @@ def _bands(document: dict) -> list[dict]:
     rows = []
     for n, (name, lowest) in enumerate(bands):
         upper = bands[n + 1][1] if n + 1 < len(bands) else None
-        rows.append({"name": name, "label": BAND_LABELS.get(name, name), "low": lowest, "up": upper})
+        rows.append(
+            {"name": name, "label": BAND_LABELS.get(name, name), "low": lowest, "up": upper}
+        )
     return rows
 
 
@@ -112,7 +117,9 @@ def _matrix(document: dict, names: dict) -> list[dict]:
             {
                 "n": n,
                 "moments": ", ".join(when.get("moments") or []),
-                "categories": "、".join(str(categories.get(c, c)) for c in when.get("categories") or []),
+                "categories": "、".join(
+                    str(categories.get(c, c)) for c in when.get("categories") or []
+                ),
                 "tiers": "、".join(str(tiers.get(t, t)) for t in when.get("tiers") or []),
                 "bands": "、".join(str(BAND_LABELS.get(b, b)) for b in when.get("bands") or []),
                 "tactics": [

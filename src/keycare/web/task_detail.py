@@ -40,8 +40,8 @@ from keycare.tasks.models import (
 )
 from keycare.tasks.payload import payload_queryset, task_payload
 from keycare.web.labels import HealthDimension, has_labels, unit_label, value_label
-from keycare.web.task_rows import labels
 from keycare.web.tactics import tactic_context
+from keycare.web.task_rows import labels
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import WorkOrderPriority
 
