@@ -171,3 +171,13 @@ def make_task(customer: Customer, business_date: date = DAY, **overrides) -> Ser
         "priority_score": 80.0,
     }
     return ServiceTask.objects.create(**{**values, **overrides})
+
+
+def make_tactics(actor=None) -> dict:
+    """The shipped tactics library (``moments/tactics.yaml``) imported as version 1: code ->
+    Tactic. Its matrix names built-in moment codes, which need no rows to be valid."""
+    from keycare.moments.actions import sync_builtin_tactics
+    from keycare.moments.models import Tactic
+
+    sync_builtin_tactics(actor)
+    return {t.code: t for t in Tactic.objects.all()}

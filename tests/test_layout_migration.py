@@ -28,6 +28,23 @@ OLD_LEAVES = {
     "moments": "0001_initial",
 }
 NEW_APPS = ("org", "runs", "tasks", "campaigns")
+# Where the layout move left each app: the test compares the database there. Migrations made
+# after it may create tables and columns of their own (the tactics library, the outcome's
+# tactic); the current models are checked after migrating on to the latest state.
+LAYOUT_LEAVES = {
+    "access": "0001_initial",
+    "api": "0001_initial",
+    "campaigns": "0001_initial",
+    "core": "0001_initial",
+    "customers": "0007_labels_without_english",
+    "keyaccounts": "0003_labels_without_english",
+    "managers": "0002_models_moved_to_org",
+    "moments": "0002_point_at_org",
+    "org": "0002_labels_without_english",
+    "runs": "0001_initial",
+    "tasks": "0001_initial",
+    "workorders": "0007_models_moved_out",
+}
 
 # model name -> (old app label, new app label)
 MOVED = {
@@ -325,9 +342,12 @@ def test_old_layout_database_migrates_with_every_row():
             assert before[table][1], f"{table} was not filled"
         schema_before = _schema(involved)
 
-        # 4. Up to the latest state, with a fresh loader as Django's own migration tests do.
+        # 4. Up to the layout the move left, with a fresh loader as Django's own migration
+        #    tests do; what it holds there is compared below.
         executor = MigrationExecutor(connection)
-        executor.migrate(latest)
+        executor.migrate([(app, LAYOUT_LEAVES.get(app, name)) for app, name in latest])
+        after = _snapshot()
+        schema_after = _schema(involved)
     finally:
         # 6. Whatever happened above, leave the database at the latest state.
         executor = MigrationExecutor(connection)
@@ -336,7 +356,6 @@ def test_old_layout_database_migrates_with_every_row():
     assert not executor.migration_plan(executor.loader.graph.leaf_nodes())
 
     # 5a. Same tables, same columns, same rows; only content types changed app label.
-    after = _snapshot()
     assert set(after) == set(before), "tables dropped or created"
     content_types_before = before.pop(CONTENT_TYPES)
     content_types_after = after.pop(CONTENT_TYPES)
@@ -344,7 +363,7 @@ def test_old_layout_database_migrates_with_every_row():
         assert after[table][0] == columns, f"{table}: columns changed"
         assert len(after[table][1]) == len(rows), f"{table}: row count changed"
         assert after[table][1] == rows, f"{table}: rows changed"
-    assert _schema(involved) == schema_before
+    assert schema_after == schema_before
 
     columns, rows = content_types_before
     label, model_name = columns.index("app_label"), columns.index("model")

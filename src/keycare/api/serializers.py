@@ -136,6 +136,10 @@ class OutcomeRequestSerializer(serializers.Serializer):
     )
     notes = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     complete = serializers.ChoiceField(choices=COMPLETE_CHOICES, default="none")
+    # The code of the retention tactic used (an active tactic of the library), optional.
+    tactic = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=8, default=None
+    )
     version = serializers.IntegerField(required=False, min_value=1)
 
 

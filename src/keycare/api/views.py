@@ -198,6 +198,7 @@ class TaskViewSet(ScopedViewSet):
             "contact_result": data["result"],
             "recommendation": data["recommendation"],
             "notes": data["notes"],
+            "tactic": data.get("tactic") or None,
         }
         if data["complete"] == "none":
             _run_workflow(

@@ -10,8 +10,16 @@ from django.db import transaction
 
 from keycare.core.audit import record
 from keycare.errors import UserError
-from keycare.moments import services
-from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion, threshold_value
+from keycare.moments import services, tactic_services
+from keycare.moments.models import (
+    CityThreshold,
+    MomentDefinition,
+    RuleVersion,
+    Tactic,
+    TacticLibraryVersion,
+    threshold_value,
+)
+from keycare.moments.tactics import read_builtin_document as read_builtin_tactics
 from keycare.org.models import City
 
 _MISSING = object()
@@ -109,6 +117,78 @@ def restore_version(
     return _save_new_version(
         actor, moment, new_columns, cities, note or f"恢复至版本 {version.number}"
     )
+
+
+def sync_builtin_tactics(actor=None) -> dict:
+    """Import the shipped tactics library (``moments/tactics.yaml``) as a new version when it
+    differs from the version in force; the same file twice changes nothing (idempotent)."""
+    return save_tactic_library(actor, read_builtin_tactics(), note="内置保有战术库导入")
+
+
+def save_tactic_library(actor, document: dict, note: str = "") -> dict:
+    """Make ``document`` the tactics library in force, as a new version (audited).
+
+    Validated first (unknown moment, duplicate code, unknown tactic in the matrix: refused,
+    nothing written). The ``Tactic`` rows follow: new ones created, changed ones updated, ones
+    the document drops deactivated (outcomes keep pointing at them).
+    """
+    library = tactic_services.load_library(document)
+    with transaction.atomic():
+        latest = TacticLibraryVersion.objects.select_for_update().order_by("-number").first()
+        if latest is not None and latest.content_hash == library.content_hash:
+            return {"created": False, "version": latest.number, "changes": {}}
+        changes = _library_changes(latest.document if latest else {}, document)
+        version = TacticLibraryVersion.objects.create(
+            number=(latest.number if latest else 0) + 1,
+            content_hash=library.content_hash,
+            document=copy.deepcopy(document),
+            changes=changes,
+            changed_by=_user_or_none(actor),
+            note=note[:200],
+        )
+        _replace_tactics(library)
+        record(actor, "tactics.update", version, version=version.number, changes=changes)
+    return {"created": True, "version": version.number, "changes": changes}
+
+
+def _replace_tactics(library) -> None:
+    existing = {t.code: t for t in Tactic.objects.all()}
+    for position, entry in enumerate(library.tactics.values(), 1):
+        group = library.groups[entry.group]
+        values = {
+            "name_zh": entry.zh,
+            "name_en": entry.en,
+            "group": entry.group,
+            "group_zh": group["zh"],
+            "group_en": group["en"],
+            "description": entry.description,
+            "source": entry.source,
+            "position": position,
+            "active": True,
+        }
+        tactic = existing.get(entry.code)
+        if tactic is None:
+            Tactic.objects.create(code=entry.code, **values)
+        elif any(getattr(tactic, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(tactic, field, value)
+            tactic.save()
+    Tactic.objects.exclude(code__in=list(library.tactics)).update(active=False)
+
+
+def _library_changes(old: dict, new: dict) -> dict:
+    def by_code(document):
+        return {t.get("code"): t for t in document.get("tactics") or [] if isinstance(t, dict)}
+
+    before, after = by_code(old), by_code(new)
+    changes = {
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "changed": sorted(c for c in set(before) & set(after) if before[c] != after[c]),
+        "matrix": old.get("matrix") != new.get("matrix"),
+        "risk_bands": old.get("risk_bands") != new.get("risk_bands"),
+    }
+    return {key: value for key, value in changes.items() if value}
 
 
 # --- internals -------------------------------------------------------------------------

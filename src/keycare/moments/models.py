@@ -160,3 +160,59 @@ class DefinitionSetVersion(models.Model):
 
     def __str__(self):
         return self.content_hash[:12]
+
+
+class Tactic(TimeStampedModel):
+    """One retention tactic (保有战术) of the library; outcomes record which one was used.
+
+    The rows follow the current ``TacticLibraryVersion``: a tactic dropped from the library is
+    deactivated, never deleted (recorded outcomes keep pointing at it).
+    """
+
+    code = models.CharField(_("编码"), max_length=8, unique=True)
+    name_zh = models.CharField(_("中文名称"), max_length=100)
+    name_en = models.CharField(_("英文名称"), max_length=200, blank=True)
+    group = models.CharField(_("分组"), max_length=32)
+    group_zh = models.CharField(_("分组名称"), max_length=100, blank=True)
+    group_en = models.CharField(max_length=200, blank=True)
+    description = models.TextField(_("说明"), blank=True)
+    source = models.CharField(_("出处"), max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        ordering = ["position", "code"]
+        verbose_name = _("保有战术")
+        verbose_name_plural = _("保有战术")
+
+    def __str__(self):
+        return f"{self.code} {self.name_zh}"
+
+
+class TacticLibraryVersion(models.Model):
+    """An immutable version of the whole tactics library: tactics, risk bands and matrix."""
+
+    number = models.PositiveIntegerField(_("版本号"), unique=True)
+    content_hash = models.CharField(_("内容哈希"), max_length=64)
+    document = models.JSONField(_("内容"))
+    # What changed against the version before: added / removed / changed tactic codes,
+    # whether the matrix or the risk bands changed.
+    changes = models.JSONField(_("变更内容"), default=dict, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("修改人"),
+    )
+    changed_at = models.DateTimeField(_("修改时间"), auto_now_add=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("保有战术库版本")
+        verbose_name_plural = _("保有战术库版本")
+
+    def __str__(self):
+        return f"v{self.number} {self.content_hash[:12]}"

@@ -22,6 +22,7 @@ from keycare.core.workflow import (
     user_or_none,
     versioned_update,
 )
+from keycare.moments.models import Tactic
 from keycare.tasks.models import (
     Appointment,
     AppointmentKind,
@@ -63,7 +64,8 @@ def complete_task(
 ) -> ServiceTask:
     """in_progress -> handled_no_change (or handled_new_alert when the contact raised a new alert).
 
-    ``outcome`` (contact_result, recommendation, notes) is recorded in the same transaction.
+    ``outcome`` (contact_result, recommendation, notes, tactic) is recorded in the same
+    transaction.
     """
     to_state = TaskState.HANDLED_NEW_ALERT if new_alert else TaskState.HANDLED_NO_CHANGE
     if outcome:
@@ -90,14 +92,23 @@ def record_outcome(
     contact_result: str,
     recommendation: str = Recommendation.NONE,
     notes: str = "",
+    tactic: str | None = None,
     version: int | None = None,
 ) -> Outcome:
-    """Record a contact attempt on a task in progress."""
-    check_outcome(contact_result, recommendation)
+    """Record a contact attempt on a task in progress.
+
+    ``tactic``: the code of the retention tactic used (an active ``moments.Tactic``), or None.
+    """
+    check_outcome(contact_result, recommendation, tactic=tactic)
     with transaction.atomic():
         transition(task, version, from_states=(TaskState.IN_PROGRESS,), action="记录结果")
         outcome = _create_outcome(
-            actor, task, contact_result=contact_result, recommendation=recommendation, notes=notes
+            actor,
+            task,
+            contact_result=contact_result,
+            recommendation=recommendation,
+            notes=notes,
+            tactic=tactic,
         )
         record(
             actor,
@@ -105,6 +116,7 @@ def record_outcome(
             task,
             contact_result=contact_result,
             recommendation=recommendation,
+            tactic=outcome.tactic.code if outcome.tactic_id else None,
         )
     return outcome
 
@@ -174,16 +186,30 @@ def transition(task: ServiceTask, version, *, from_states, action: str, **fields
     )
 
 
-def check_outcome(contact_result=None, recommendation=Recommendation.NONE, notes=""):
+def check_outcome(contact_result=None, recommendation=Recommendation.NONE, notes="", tactic=None):
     check_choice(contact_result, ContactResult, "接触结果")
     check_choice(recommendation, Recommendation, "建议结果")
+    resolve_tactic(tactic)
 
 
-def _create_outcome(actor, task, *, contact_result, recommendation=Recommendation.NONE, notes=""):
+def resolve_tactic(code) -> Tactic | None:
+    """The active tactic ``code`` names (None for no tactic); anything else is refused."""
+    if code is None or code == "":
+        return None
+    tactic = Tactic.objects.filter(code=str(code)[:8], active=True).first()
+    if tactic is None:
+        raise WorkflowError(f"保有战术无效：{str(code)[:20]!r}；请从推荐或战术库中选择启用的战术")
+    return tactic
+
+
+def _create_outcome(
+    actor, task, *, contact_result, recommendation=Recommendation.NONE, notes="", tactic=None
+):
     return Outcome.objects.create(
         task=task,
         contact_result=contact_result,
         recommendation=recommendation,
         notes=notes,
+        tactic=resolve_tactic(tactic),
         recorded_by=user_or_none(actor),
     )

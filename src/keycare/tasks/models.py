@@ -234,6 +234,15 @@ class Outcome(models.Model):
         _("建议结果"), max_length=16, choices=Recommendation.choices, default=Recommendation.NONE
     )
     notes = models.TextField(_("备注"), blank=True)
+    # The retention tactic the manager used (保有战术), so results can be compared by tactic.
+    tactic = models.ForeignKey(
+        "moments.Tactic",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outcomes",
+        verbose_name=_("保有战术"),
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

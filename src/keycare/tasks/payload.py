@@ -1,7 +1,9 @@
 """The standard task payload (seed slide 11: 标准化派送) and its export for outbound systems.
 
 Seed: 客户基本信息, 客户扩展属性, 关键时刻类型, 关键时刻描述, 关键时刻参数, 产生时间 — plus risk,
-reasons and the script with the customer's values filled in. Personal data is masked unless
+reasons and the script with the customer's values filled in, and the suggested retention tactics
+(``suggested_tactics``: the tactics matrix for the task's moments, the customer's value tier and
+the task's risk band, ``keycare.moments.tactics.suggest``). Personal data is masked unless
 the caller is allowed to see it in clear (``masked=False``, e.g. the outbound-call system
 that must dial the number).
 """
@@ -18,6 +20,7 @@ from django.utils import timezone
 from keycare.access.presenter import masked_customer, masked_value
 from keycare.core.exports import write_csv, write_xlsx
 from keycare.engine.explain import PLACEHOLDER, format_value
+from keycare.moments.tactic_services import Suggester
 from keycare.tasks.models import ServiceTask, TaskMoment
 
 BASIC_FIELDS = (
@@ -63,9 +66,15 @@ EXPORT_COLUMNS = (
 )
 
 
-def task_payload(task: ServiceTask, masked: bool = True) -> dict:
-    """One task as the standard structured payload (JSON-ready values only)."""
+def task_payload(
+    task: ServiceTask, masked: bool = True, suggester: Suggester | None = None
+) -> dict:
+    """One task as the standard structured payload (JSON-ready values only).
+
+    ``suggester``: the tactics lookup to use (pass one for many tasks: it reads the library once).
+    """
     customer = task.customer
+    suggester = suggester or Suggester()
     moments = list(task.moments.all())
     context = _script_context(task, moments, masked)
     first = moments[0].moment if moments else None
@@ -104,6 +113,7 @@ def task_payload(task: ServiceTask, masked: bool = True) -> dict:
         },
         "script": fill_template(first.script, context) if first else "",
         "sms": fill_template(first.sms_template, context) if first else "",
+        "suggested_tactics": suggester.for_task(task),
     }
 
 
@@ -132,7 +142,8 @@ def payload_queryset(tasks) -> QuerySet:
 
 def export_payloads(tasks, fmt: str = "csv", masked: bool = True) -> bytes:
     """Payloads of ``tasks`` as CSV (UTF-8 with BOM, opens in Excel), JSON or XLSX bytes."""
-    payloads = [task_payload(t, masked) for t in payload_queryset(tasks).order_by("pk")]
+    suggester = Suggester()
+    payloads = [task_payload(t, masked, suggester) for t in payload_queryset(tasks).order_by("pk")]
     if fmt == "json":
         return json.dumps(payloads, ensure_ascii=False, indent=1).encode("utf-8")
     rows = [_flat_row(p) for p in payloads]

@@ -22,6 +22,7 @@ NAV = [
         {roles.ROLE_MANAGER, roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST},
     ),
     ("web:rule-list", _("关键时刻规则"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
+    ("web:tactic-library", _("保有战术库"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
     ("web:segment-list", _("客户群"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
     (
         "web:campaign-list",

@@ -40,6 +40,7 @@ from keycare.tasks.models import (
 )
 from keycare.tasks.payload import payload_queryset, task_payload
 from keycare.web.labels import HealthDimension, has_labels, unit_label, value_label
+from keycare.web.tactics import tactic_context
 from keycare.web.task_rows import labels
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import WorkOrderPriority
@@ -90,6 +91,7 @@ def _context(user, task, payload):
         "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "default_title": "；".join(m["name"] for m in payload["moments"])[:100]
         or _("客户诉求协同"),
+        **tactic_context(payload),
     }
 
 
@@ -232,6 +234,7 @@ def _outcome(request, task, version):
         "contact_result": request.POST.get("contact_result", ""),
         "recommendation": request.POST.get("recommendation", Recommendation.NONE),
         "notes": request.POST.get("notes", "").strip(),
+        "tactic": request.POST.get("tactic", "").strip() or None,
     }
     finish = request.POST.get("finish", "")
     if finish == "":

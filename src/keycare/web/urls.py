@@ -5,6 +5,7 @@ from keycare.web import (
     campaigns,
     customers,
     segments,
+    tactics,
     task_detail,
     tasks,
     views,
@@ -36,6 +37,7 @@ urlpatterns = [
         "runs/requests/<int:pk>/cancel/", runs_pages.run_request_cancel, name="run-request-cancel"
     ),
     path("rules/", rules.rule_list, name="rule-list"),
+    path("tactics/", tactics.tactic_library, name="tactic-library"),
     path("rules/<str:code>/", rules.rule_detail, name="rule-detail"),
     path("rules/<str:code>/preview/", rules.rule_preview, name="rule-preview"),
     path("rules/<str:code>/versions/", rules.rule_versions, name="rule-versions"),
