@@ -84,8 +84,8 @@ def make_manager(place: Place | City, manager_id: str = "M001", **overrides) -> 
     return Manager.objects.create(**{**values, **overrides})
 
 
-def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -> Customer:
-    """An active mid/high-value postpaid customer of ``manager`` in ``place``."""
+def customer_fields(place: Place, subscriber_id: str, manager=None, **overrides) -> dict:
+    """The field values of ``make_customer``'s customer, unsaved (for ``bulk_create``)."""
     values = {
         "subscriber_id": subscriber_id,
         "msisdn": "13812340000",
@@ -105,7 +105,12 @@ def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -
         "attributes": {},
         "row_hash": subscriber_id,
     }
-    return Customer.objects.create(**{**values, **overrides})
+    return {**values, **overrides}
+
+
+def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -> Customer:
+    """An active mid/high-value postpaid customer of ``manager`` in ``place``."""
+    return Customer.objects.create(**customer_fields(place, subscriber_id, manager, **overrides))
 
 
 def numbered_customer(org: dict, n: int, manager=None, city: str = "C025", **extra) -> Customer:

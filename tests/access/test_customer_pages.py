@@ -3,7 +3,6 @@ and unmasking one record (own permission, typed reason, audited, this response o
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -11,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import factories
-from factories import make_manager, make_place, make_task, make_user
+from factories import customer_fields, make_manager, make_place, make_task, make_user
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.customers.models import Customer
@@ -178,14 +177,10 @@ def test_pagination(client, org, login):
 
 def _values(org, i):
     made, managers = org
-    city, county, grid = made["3201"]
-    return {
-        "subscriber_id": f"P{i:04d}", "msisdn": f"1390000{i:04d}", "name": "张三",
-        "join_date": date(2015, 3, 1), "city": city, "county": county, "grid": grid,
-        "brand": "gotone", "plan_code": "P188", "plan_fee": Decimal("188"),
-        "payment_type": "postpaid", "status": "active", "status_date": date(2015, 3, 1),
-        "value_tier": "mass", "manager": managers["M1"],
-    }  # fmt: skip
+    return customer_fields(
+        made["3201"], f"P{i:04d}", managers["M1"], msisdn=f"1390000{i:04d}", name="张三",
+        value_tier="mass",
+    )  # fmt: skip
 
 
 def test_list_query_count_does_not_grow_with_rows(client, org, login):
