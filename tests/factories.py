@@ -1,5 +1,5 @@
 """The one place tests build application data: the organisation, managers, users with their
-role, customers, moment definitions and tasks.
+role, customers, moment definitions, tasks, departments and work orders.
 
 Every builder takes keyword overrides for any model field, so a test states only what it is
 about. Fixtures in the conftest files are thin wrappers over these functions.
@@ -7,16 +7,18 @@ about. Fixtures in the conftest files are thin wrappers over these functions.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition
-from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
+from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
 from keycare.tasks.models import ServiceTask
+from keycare.workorders.models import WorkOrder
 
 DAY = date(2026, 11, 22)
 # The domain tests (runs, tasks, campaigns, work orders) work on this date.
@@ -31,37 +33,59 @@ class Place(NamedTuple):
     grid: Grid
 
 
+def make_province(code: str = "JS", name: str = "江苏省") -> Province:
+    """The province (one row per code: asking twice gives the same row)."""
+    return Province.objects.get_or_create(code=code, defaults={"name": name})[0]
+
+
+def make_city(code: str, name: str, province: Province | None = None) -> City:
+    """A bare city, without county or grid (in the default province unless told)."""
+    return City.objects.create(code=code, name=name, province=province or make_province())
+
+
+def make_place(
+    code: str,
+    name: str,
+    province: Province | None = None,
+    *,
+    county: tuple[str, str] | None = None,
+    grid: tuple[str, str] | None = None,
+) -> Place:
+    """A city with one county and one grid. ``county`` and ``grid`` are ``(code, name)`` when
+    the defaults (``X<code>`` "<name>一区", ``G<code>`` "一网格") will not do."""
+    city = make_city(code, name, province)
+    county_code, county_name = county or (f"X{code}", f"{name}一区")
+    grid_code, grid_name = grid or (f"G{code}", "一网格")
+    county_row = County.objects.create(code=county_code, name=county_name, city=city)
+    grid_row = Grid.objects.create(code=grid_code, name=grid_name, county=county_row, city=city)
+    return Place(city, county_row, grid_row)
+
+
 def make_org(
     cities=(("C025", "南京市"), ("C0512", "苏州市")), province=("JS", "江苏省")
 ) -> dict[str, Place]:
     """One province and its cities, each with a county and a grid, keyed by city code."""
-    province_row, _ = Province.objects.get_or_create(
-        code=province[0], defaults={"name": province[1]}
-    )
-    places = {}
-    for code, name in cities:
-        city = City.objects.create(code=code, name=name, province=province_row)
-        county = County.objects.create(code=f"X{code}", name=f"{name}一区", city=city)
-        grid = Grid.objects.create(code=f"G{code}", name="一网格", county=county, city=city)
-        places[code] = Place(city, county, grid)
-    return places
+    province_row = make_province(*province)
+    return {code: make_place(code, name, province_row) for code, name in cities}
 
 
-def make_manager(place: Place, manager_id: str = "M001", **overrides) -> Manager:
+def make_manager(place: Place | City, manager_id: str = "M001", **overrides) -> Manager:
+    """A phone manager in ``place``'s grid; given a bare City, a manager without a grid."""
+    city, grid = (place.city, place.grid) if isinstance(place, Place) else (place, None)
     values = {
         "manager_id": manager_id,
         "name": f"经理{manager_id}",
         "mobile": "13900000000",
-        "city": place.city,
-        "grid": place.grid,
+        "city": city,
+        "grid": grid,
         "role": "phone_manager",
         "daily_capacity": 40,
     }
     return Manager.objects.create(**{**values, **overrides})
 
 
-def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -> Customer:
-    """An active mid/high-value postpaid customer of ``manager`` in ``place``."""
+def customer_fields(place: Place, subscriber_id: str, manager=None, **overrides) -> dict:
+    """The field values of ``make_customer``'s customer, unsaved (for ``bulk_create``)."""
     values = {
         "subscriber_id": subscriber_id,
         "msisdn": "13812340000",
@@ -81,7 +105,12 @@ def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -
         "attributes": {},
         "row_hash": subscriber_id,
     }
-    return Customer.objects.create(**{**values, **overrides})
+    return {**values, **overrides}
+
+
+def make_customer(place: Place, subscriber_id: str, manager=None, **overrides) -> Customer:
+    """An active mid/high-value postpaid customer of ``manager`` in ``place``."""
+    return Customer.objects.create(**customer_fields(place, subscriber_id, manager, **overrides))
 
 
 def numbered_customer(org: dict, n: int, manager=None, city: str = "C025", **extra) -> Customer:
@@ -181,3 +210,23 @@ def make_tactics(actor=None) -> dict:
 
     sync_builtin_tactics(actor)
     return {t.code: t for t in Tactic.objects.all()}
+
+
+def make_department(code: str = "NET", name: str = "网络部", **overrides) -> Department:
+    """A department work orders go to."""
+    return Department.objects.create(**{"code": code, "name": name, **overrides})
+
+
+def make_work_order(
+    task: ServiceTask, department: Department, due_at: datetime | None = None, **overrides
+) -> WorkOrder:
+    """A work order for ``task``'s customer, stored as is (no SLA clock, no audit: for those,
+    use keycare.workorders.actions.create_work_order); due in a day unless told."""
+    values = {
+        "task": task,
+        "customer": task.customer,
+        "department": department,
+        "title": "宽带故障",
+        "due_at": due_at or timezone.now() + timedelta(days=1),
+    }
+    return WorkOrder.objects.create(**{**values, **overrides})

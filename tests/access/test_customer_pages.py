@@ -3,19 +3,17 @@ and unmasking one record (own permission, typed reason, audited, this response o
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+import factories
+from factories import customer_fields, make_manager, make_place, make_task, make_user
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.customers.models import Customer
-from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
-from keycare.tasks.models import ServiceTask
 
 pytestmark = pytest.mark.django_db
 MOBILE = "13812345678"
@@ -25,23 +23,12 @@ ROW_LINK = re.compile(r'href="/customers/\d+/"')
 
 @pytest.fixture
 def org():
-    province = Province.objects.create(code="JS", name="江苏省")
-    made = {}
-    for code, name in (("3201", "南京市"), ("3202", "无锡市")):
-        city = City.objects.create(code=code, name=name, province=province)
-        county = County.objects.create(code=f"{code}01", name="一区", city=city)
-        grid = Grid.objects.create(code=f"G{code}", name="一网格", county=county, city=city)
-        made[code] = (city, county, grid)
+    made = {
+        code: make_place(code, name, county=(f"{code}01", "一区"))
+        for code, name in (("3201", "南京市"), ("3202", "无锡市"))
+    }
     managers = {
-        mid: Manager.objects.create(
-            manager_id=mid,
-            name=f"经理{mid}",
-            mobile="13900000000",
-            city=made[code][0],
-            grid=made[code][2],
-            role="phone_manager",
-            daily_capacity=40,
-        )  # fmt: skip
+        mid: make_manager(made[code], mid)
         for mid, code in (("M1", "3201"), ("M2", "3201"), ("W1", "3202"))
     }
     return made, managers
@@ -50,19 +37,14 @@ def org():
 def make_customer(org, subscriber_id, manager_id, n=0, **overrides):
     made, managers = org
     manager = managers[manager_id]
-    city, county, grid = made[manager.city.code]
     values = {
-        "subscriber_id": subscriber_id, "msisdn": f"1381234{n:04d}", "name": "欧阳修文",
-        "id_number": f"32010219800517{n:04d}", "birth_date": date(1980, 5, 17),
-        "address": "江苏省南京市玄武区珠江路88号", "join_date": date(2015, 3, 1), "city": city,
-        "county": county, "grid": grid, "brand": "gotone", "plan_code": "P188",
-        "plan_fee": Decimal("188"), "payment_type": "postpaid", "status": "active",
-        "status_date": date(2015, 3, 1), "value_tier": "mid_high", "manager": manager,
+        "msisdn": f"1381234{n:04d}", "name": "欧阳修文", "id_number": f"32010219800517{n:04d}",
+        "birth_date": date(1980, 5, 17), "address": "江苏省南京市玄武区珠江路88号",
         "attributes": {"balance": 12.5, "contact_phone": "13700001111"},
-        "row_hash": subscriber_id,
     }  # fmt: skip
-    values.update(overrides)
-    return Customer.objects.create(**values)
+    return factories.make_customer(
+        made[manager.city.code], subscriber_id, manager, **{**values, **overrides}
+    )
 
 
 @pytest.fixture
@@ -80,11 +62,10 @@ def login(client, org):
     made, managers = org
 
     def login_as(role, *, city=None, manager=None, unmask=False, username=None):
-        user = get_user_model().objects.create_user(username or f"u_{role}_{manager}_{city}")
-        StaffProfile.objects.create(
-            user=user,
-            role=role,
-            city=made[city][0] if city else None,
+        user = make_user(
+            username or f"u_{role}_{manager}_{city}",
+            role,
+            city=made[city].city if city else None,
             manager=managers[manager] if manager else None,
         )
         if unmask:
@@ -196,14 +177,10 @@ def test_pagination(client, org, login):
 
 def _values(org, i):
     made, managers = org
-    city, county, grid = made["3201"]
-    return {
-        "subscriber_id": f"P{i:04d}", "msisdn": f"1390000{i:04d}", "name": "张三",
-        "join_date": date(2015, 3, 1), "city": city, "county": county, "grid": grid,
-        "brand": "gotone", "plan_code": "P188", "plan_fee": Decimal("188"),
-        "payment_type": "postpaid", "status": "active", "status_date": date(2015, 3, 1),
-        "value_tier": "mass", "manager": managers["M1"],
-    }  # fmt: skip
+    return customer_fields(
+        made["3201"], f"P{i:04d}", managers["M1"], msisdn=f"1390000{i:04d}", name="张三",
+        value_tier="mass",
+    )  # fmt: skip
 
 
 def test_list_query_count_does_not_grow_with_rows(client, org, login):
@@ -225,10 +202,7 @@ def test_list_query_count_does_not_grow_with_rows(client, org, login):
 def test_detail_is_masked_scoped_and_audited(client, customers, login):
     user = login(roles.ROLE_MANAGER, manager="M1")
     customer = customers["m1a"]
-    ServiceTask.objects.create(
-        customer=customer, manager=customer.manager, business_date=date(2026, 11, 20),
-        priority_score=1, channel="call",
-    )  # fmt: skip
+    make_task(customer, date(2026, 11, 20), priority_score=1)
     response = client.get(f"/customers/{customer.pk}/")
     assert response.status_code == 200
     html = response.content.decode()

@@ -12,20 +12,28 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient, APIRequestFactory
 
+from factories import (
+    make_customer,
+    make_department,
+    make_manager,
+    make_moment,
+    make_place,
+    make_task,
+    make_user,
+    make_work_order,
+)
 from keycare.access import roles
 from keycare.api.urls import router
 from keycare.campaigns.models import Campaign, CampaignManager
 from keycare.core.models import AuditEvent
 from keycare.customers.models import Customer
-from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
+from keycare.moments.models import RuleVersion
 from keycare.runs.models import Run
 from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
 from keycare.workorders.models import WorkOrder
@@ -52,58 +60,43 @@ class World:
 
 
 def build_world() -> World:
-    province = Province.objects.create(code="JS", name="江苏省")
-    cities, managers = {}, {}
-    for code in ("A", "B"):
-        city = City.objects.create(code=code, name=f"城市{code}", province=province)
-        county = County.objects.create(code=f"X{code}", name=f"{code}区", city=city)
-        grid = Grid.objects.create(code=f"G{code}", name="一网格", county=county, city=city)
-        cities[code] = (city, county, grid)
-    for number, (code, city_code) in enumerate((("A1", "A"), ("A2", "A"), ("B1", "B"))):
-        city, _, grid = cities[city_code]
-        managers[code] = Manager.objects.create(
-            manager_id=code, name=f"经理{code}", mobile=f"1390000000{number}", city=city,
-            grid=grid, role="phone_manager", daily_capacity=40,
-        )  # fmt: skip
-    moment = MomentDefinition.objects.create(
-        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly", cycle="monthly",
-        priority=80, channel="call", sms_allowed=True, strategy="预防措施", script="",
-        sms_template="", thresholds={}, condition={}, current_version=1,
-    )  # fmt: skip
+    cities = {
+        code: make_place(code, f"城市{code}", county=(f"X{code}", f"{code}区")) for code in "AB"
+    }
+    managers = {
+        code: make_manager(cities[city_code], code, mobile=f"1390000000{number}")
+        for number, (code, city_code) in enumerate((("A1", "A"), ("A2", "A"), ("B1", "B")))
+    }
+    moment = make_moment("A03", script="", sms_template="", thresholds={})
     RuleVersion.objects.create(moment=moment, number=1, snapshot={"code": "A03"}, note="初版")
     Run.objects.create(run_id="run-20261120", business_date=DAY)
-    department = Department.objects.create(code="D1", name="装维部")
+    department = make_department("D1", "装维部")
     tags: dict = {}
     rows: dict = {name: [] for name in ("customers", "tasks", "appointments", "work-orders")}
     n = 0
     for code, manager in managers.items():
-        city, county, grid = cities[manager.city.code]
+        place = cities[manager.city.code]
         for _ in range(2):
             n += 1
-            tag = (city.code, code)
-            customer = Customer.objects.create(
-                subscriber_id=f"S{n:03d}", msisdn=f"1381234{n:04d}",
+            tag = (place.city.code, code)
+            customer = make_customer(
+                place, f"S{n:03d}", manager, msisdn=f"1381234{n:04d}",
                 name=FULL_NAMES[n % len(FULL_NAMES)], id_number=f"32010219800517{n:04d}",
                 birth_date=date(1980, 5, 17), address="江苏省南京市玄武区珠江路88号",
-                join_date=date(2015, 3, 1), city=city, county=county, grid=grid,
-                brand="gotone", plan_code="P188", plan_fee=Decimal("188"),
-                payment_type="postpaid", status="active", status_date=date(2015, 3, 1),
-                value_tier="mid_high", manager=manager, row_hash=str(n),
+                row_hash=str(n),
             )  # fmt: skip
-            task = ServiceTask.objects.create(
-                customer=customer, manager=manager, business_date=DAY, priority_score=n,
-                channel="call", feedback=f"客户留言 {customer.msisdn}",
-            )  # fmt: skip
+            task = make_task(
+                customer, DAY, priority_score=n, feedback=f"客户留言 {customer.msisdn}"
+            )
             TaskMoment.objects.create(task=task, moment=moment, priority=80)
             appointment = Appointment.objects.create(
                 task=task, customer=customer, manager=manager, kind="alert",
                 due_at=datetime(2026, 11, 21, 9, tzinfo=UTC),
                 notes=f"回拨 {customer.msisdn}",
             )  # fmt: skip
-            order = WorkOrder.objects.create(
-                task=task, customer=customer, department=department, title="宽带故障",
-                description=f"证件 {customer.id_number}", due_at=appointment.due_at,
-            )  # fmt: skip
+            order = make_work_order(
+                task, department, appointment.due_at, description=f"证件 {customer.id_number}"
+            )
             for endpoint, obj in (
                 ("customers", customer),
                 ("tasks", task),
@@ -115,25 +108,19 @@ def build_world() -> World:
     rows["campaigns"] = []
     for city_code, manager_code in (("A", "A1"), ("B", "B1")):
         campaign = Campaign.objects.create(
-            name=f"活动{city_code}", status="active", city=cities[city_code][0]
+            name=f"活动{city_code}", status="active", city=cities[city_code].city
         )
         CampaignManager.objects.create(campaign=campaign, manager=managers[manager_code])
         rows["campaigns"].append(campaign.pk)
         tags[("campaigns", campaign.pk)] = (city_code, manager_code)
     users = {
-        PROVINCE: _user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
-        CITY_A: _user(CITY_A, roles.ROLE_CITY_ADMIN, city=cities["A"][0]),
-        MANAGER_A1: _user(MANAGER_A1, roles.ROLE_MANAGER, manager=managers["A1"]),
-        ANALYST: _user(ANALYST, roles.ROLE_ANALYST),
-        AUDITOR: _user(AUDITOR, roles.ROLE_AUDITOR),
+        PROVINCE: make_user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
+        CITY_A: make_user(CITY_A, roles.ROLE_CITY_ADMIN, city=cities["A"].city),
+        MANAGER_A1: make_user(MANAGER_A1, roles.ROLE_MANAGER, manager=managers["A1"]),
+        ANALYST: make_user(ANALYST, roles.ROLE_ANALYST),
+        AUDITOR: make_user(AUDITOR, roles.ROLE_AUDITOR),
     }
     return World(users=users, tags=tags, rows=rows)
-
-
-def _user(username, role, city=None, manager=None):
-    user = get_user_model().objects.create_user(username)
-    StaffProfile.objects.create(user=user, role=role, city=city, manager=manager)
-    return user
 
 
 def client_for(user) -> APIClient:
@@ -262,7 +249,7 @@ def test_every_registered_viewset_goes_through_the_chokepoint(world, prefix, vie
 
     A new viewset that reads ``Model.objects.all()`` instead of ``restrict`` fails here.
     """
-    nobody = get_user_model().objects.create_user("nobody")
+    nobody = make_user("nobody")
     for user in (nobody, world.users[AUDITOR]):
         request = APIRequestFactory().get(f"/api/{prefix}/")
         request.user = user

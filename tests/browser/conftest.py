@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from playwright.sync_api import sync_playwright
 
+import factories
+from factories import make_department, make_task
 from keycare.access import roles
-from keycare.org.models import Department, StaffProfile
-from keycare.tasks.models import ServiceTask, TaskMoment
+from keycare.tasks.models import TaskMoment
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -217,9 +217,7 @@ def make_user(db):
     """make_user(role, username, manager=None, city=None) -> a user with a real password."""
 
     def make(role, username, manager=None, city=None):
-        user = get_user_model().objects.create_user(username, password=PASSWORD)
-        StaffProfile.objects.create(user=user, role=role, manager=manager, city=city)
-        return user
+        return factories.make_user(username, role, city=city, manager=manager, password=PASSWORD)
 
     return make
 
@@ -239,14 +237,14 @@ def staff(org, managers, make_user):
 @pytest.fixture
 def manager_tasks(org, moment, managers, make_customer):
     """Three of today's tasks for manager M1 (one per priority) and one for M2; a department."""
-    Department.objects.create(code="NET", name="网络维护部")
+    make_department("NET", "网络维护部")
     tasks = []
     for n, (manager, score) in enumerate([(managers[0], 95), (managers[0], 70), (managers[0], 40),
                                           (managers[1], 90)]):  # fmt: skip
         customer = make_customer(f"B{n:04d}", manager, msisdn=f"1391234500{n}", name=f"欧阳修{n}")
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=DAY, priority_score=score,
-            channel="call", risk_probability=0.72, risk_reasons=["账单下降 35%"],
+        task = make_task(
+            customer, DAY, priority_score=score, risk_probability=0.72,
+            risk_reasons=["账单下降 35%"],
             health_scores={"消费": 60, "通话": 45, "流量": 80, "缴费": 90, "交往圈": 30},
         )  # fmt: skip
         TaskMoment.objects.create(task=task, moment=moment, priority=80, explanation="账单下降")

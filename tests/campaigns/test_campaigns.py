@@ -3,6 +3,7 @@
 import pytest
 from django.db.models import Count
 
+from factories import make_manager
 from factories import numbered_customer as make_customer
 from keycare.campaigns import actions as campaign_actions
 from keycare.campaigns.actions import AssignMode, plan_assignment
@@ -17,17 +18,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def helpers(org):
-    city, _, grid = org["C025"]
     return [
-        Manager.objects.create(
-            manager_id=f"H{i}",
-            name=f"助理{i}",
-            mobile="13800000009",
-            city=city,
-            grid=grid,
-            role="phone_manager",
-            daily_capacity=2,
-        )  # fmt: skip
+        make_manager(org["C025"], f"H{i}", name=f"助理{i}", mobile="13800000009", daily_capacity=2)
         for i in (1, 2)
     ]
 

@@ -4,8 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 
+from factories import make_user
 from factories import numbered_customer as make_customer
 from keycare.access import roles
 from keycare.campaigns import actions as campaign_actions
@@ -18,7 +18,6 @@ from keycare.campaigns.segments import (
 )
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
-from keycare.org.models import StaffProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -43,19 +42,13 @@ def archive(org, manager):
     }  # fmt: skip
 
 
-def _user(role, city=None, manager=None, name=None):
-    user = get_user_model().objects.create_user(name or f"u_{role}")
-    StaffProfile.objects.create(user=user, role=role, city=city, manager=manager)
-    return user
-
-
 def _ids(user, rows):
     return sorted(int(c.subscriber_id[1:]) for c in segment_customers(user, parse_conditions(rows)))
 
 
 @pytest.fixture
 def province(db):
-    return _user(roles.ROLE_PROVINCE_ADMIN)
+    return make_user("u_province_admin", roles.ROLE_PROVINCE_ADMIN)
 
 
 def test_catalog_fields_exclude_personal_and_derived():
@@ -98,9 +91,9 @@ def test_conditions_select_the_right_customers(archive, province, rows, expected
 
 
 def test_scope_limits_the_selection(archive, org):
-    city_admin = _user(roles.ROLE_CITY_ADMIN, city=org["C0512"][0], name="ca")
+    city_admin = make_user("ca", roles.ROLE_CITY_ADMIN, city=org["C0512"].city)
     assert _ids(city_admin, [{"field": "balance", "op": "lt", "value": "10"}]) == [5]
-    auditor = _user(roles.ROLE_AUDITOR, name="au")
+    auditor = make_user("au", roles.ROLE_AUDITOR)
     assert _ids(auditor, [{"field": "balance", "op": "lt", "value": "10"}]) == []
 
 

@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from factories import make_city, make_customer, make_manager, make_place
 from keycare.access import roles
 from keycare.core.models import AuditEvent
-from keycare.customers.models import Customer
-from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
+from keycare.org.models import Manager, StaffProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -32,26 +32,16 @@ def authenticate(username, password):
 
 @pytest.fixture
 def org():
-    province = Province.objects.create(code="JS", name="江苏省")
-    suzhou = City.objects.create(code="C0512", name="苏州市", province=province)
-    nanjing = City.objects.create(code="C025", name="南京市", province=province)
-    county = County.objects.create(code="X0251", name="玄武区", city=nanjing)
-    grid = Grid.objects.create(code="G0251", name="一网格", county=county, city=nanjing)
-    idle = Manager.objects.create(
-        manager_id="M001", name="甲", mobile="13800000001", city=suzhou, role="phone_manager",
-        daily_capacity=40,
+    suzhou = make_city("C0512", "苏州市")
+    nanjing = make_place("C025", "南京市", county=("X0251", "玄武区"), grid=("G0251", "一网格"))
+    # Managers without a grid (given the bare city); only the Nanjing one has a customer.
+    idle = make_manager(suzhou, "M001", name="甲", mobile="13800000001")
+    busy = make_manager(nanjing.city, "M002", name="乙", mobile="13800000002")
+    make_customer(
+        nanjing, "S1", busy, msisdn="13900000001", name="丙", join_date=date(2020, 1, 1),
+        plan_code="GT188", plan_fee=188, status_date=date(2020, 1, 1), row_hash="x",
     )  # fmt: skip
-    busy = Manager.objects.create(
-        manager_id="M002", name="乙", mobile="13800000002", city=nanjing, role="phone_manager",
-        daily_capacity=40,
-    )  # fmt: skip
-    Customer.objects.create(
-        subscriber_id="S1", msisdn="13900000001", name="丙", join_date=date(2020, 1, 1),
-        city=nanjing, county=county, grid=grid, brand="gotone", plan_code="GT188",
-        plan_fee=188, payment_type="postpaid", status="active", status_date=date(2020, 1, 1),
-        value_tier="mid_high", manager=busy, row_hash="x",
-    )  # fmt: skip
-    return {"nanjing": nanjing, "busy": busy, "idle": idle}
+    return {"nanjing": nanjing.city, "busy": busy, "idle": idle}
 
 
 def run_users(*args) -> dict[str, dict]:

@@ -1,13 +1,12 @@
 """Moment definitions in the database: sync, versioned updates, restore, engine validation."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
+from factories import make_city, make_user
 from keycare.core.models import AuditEvent
 from keycare.errors import UserError
 from keycare.moments import actions, services
 from keycare.moments.models import CityThreshold, MomentDefinition, RuleVersion
-from keycare.org.models import City, Province
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +19,12 @@ def synced(db):
 
 @pytest.fixture
 def admin_user(db):
-    return get_user_model().objects.create_user("admin1")
+    return make_user("admin1")
 
 
 @pytest.fixture
 def nanjing(db):
-    province = Province.objects.create(code="JS", name="江苏省")
-    return City.objects.create(code="C025", name="南京市", province=province)
+    return make_city("C025", "南京市")
 
 
 def test_sync_is_idempotent_and_starts_at_version_1():

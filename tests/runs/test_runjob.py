@@ -15,15 +15,14 @@ from datetime import date, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from factories import make_user
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.engine import publish as pub
-from keycare.org.models import StaffProfile
 from keycare.runs import jobs as runjobs
 from keycare.runs.models import QuarantineRow, Run, RunRequest
 from keycare.synth.generator import generate
@@ -32,15 +31,9 @@ DAY = date(2026, 11, 22)
 BAD_MOBILE = "13912345678"
 
 
-def _staff(username, role):
-    user = get_user_model().objects.create_user(username)
-    StaffProfile.objects.create(user=user, role=role)
-    return user
-
-
 @pytest.fixture
 def admin(db):
-    return _staff("prov", roles.ROLE_PROVINCE_ADMIN)
+    return make_user("prov", roles.ROLE_PROVINCE_ADMIN)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +116,7 @@ def test_bad_requests_are_refused_and_change_nothing(admin, home, name, day, mes
 def test_only_province_admins_may_start_a_run(db, home):
     for role in (roles.ROLE_CITY_ADMIN, roles.ROLE_MANAGER, roles.ROLE_ANALYST):
         with pytest.raises(runjobs.RunRequestError, match="只有省级管理员"):
-            _request(_staff(f"u_{role}", role))
+            _request(make_user(f"u_{role}", role))
     assert not RunRequest.objects.exists()
 
 
@@ -296,7 +289,7 @@ def test_cancel_of_a_request_without_a_process_fails_it_at_once(admin, home):
     assert runjobs.cancel_run(admin, request.pk).status == "failed"
     with pytest.raises(runjobs.RunRequestError, match="已经结束"):
         runjobs.cancel_run(admin, request.pk)
-    city_admin = _staff("city", roles.ROLE_CITY_ADMIN)
+    city_admin = make_user("city", roles.ROLE_CITY_ADMIN)
     other = _request(admin)
     with pytest.raises(runjobs.RunRequestError, match="只有省级管理员"):
         runjobs.cancel_run(city_admin, other.pk)
@@ -335,7 +328,7 @@ def _shared_database(home) -> tuple[dict, object]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_launch_runs_the_job_in_a_detached_process(home):
-    admin = _staff("prov", roles.ROLE_PROVINCE_ADMIN)
+    admin = make_user("prov", roles.ROLE_PROVINCE_ADMIN)
     request = _request(admin)
     env, read = _shared_database(home)
     pid = runjobs.launch(request.pk, env=env)

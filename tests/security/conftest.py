@@ -5,20 +5,25 @@ are exercised with them too."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
+from factories import (
+    make_customer,
+    make_department,
+    make_manager,
+    make_moment,
+    make_place,
+    make_task,
+    make_user,
+    make_work_order,
+)
 from keycare.access import roles
 from keycare.campaigns.models import Campaign, CampaignManager
-from keycare.customers.models import Customer
-from keycare.moments.models import MomentDefinition, RuleVersion
-from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
+from keycare.moments.models import RuleVersion
 from keycare.runs.models import Run
-from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
-from keycare.workorders.models import WorkOrder
+from keycare.tasks.models import Appointment, TaskMoment
 
 ROLE_USERS = {
     "manager": roles.ROLE_MANAGER,
@@ -39,69 +44,45 @@ class World:
 
 
 def build_world() -> World:
-    province = Province.objects.create(code="JS", name="江苏省")
-    places = {}
-    for code in ("A", "B"):
-        city = City.objects.create(code=code, name=f"城市{code}", province=province)
-        county = County.objects.create(code=f"X{code}", name=f"{code}区", city=city)
-        grid = Grid.objects.create(code=f"G{code}", name="一网格", county=county, city=city)
-        places[code] = (city, county, grid)
+    org = {code: make_place(code, f"城市{code}", county=(f"X{code}", f"{code}区")) for code in "AB"}
     managers = {
-        code: Manager.objects.create(
-            manager_id=code,
-            name=f"经理{code}",
-            mobile="13900000000",
-            city=places[city][0],
-            grid=places[city][2],
-            role="phone_manager",
-            daily_capacity=40,
-        )  # fmt: skip
+        code: make_manager(org[city], code)
         for code, city in (("A1", "A"), ("A2", "A"), ("B1", "B"))
     }
-    moment = MomentDefinition.objects.create(
-        code="A03", name_zh="账单下降", name_en="Bill drop", category="anomaly", cycle="monthly",
-        priority=80, channel="call", sms_allowed=True, strategy="预防措施",
-        script="{salutation}您好", sms_template="", thresholds={}, condition={}, current_version=1,
-    )  # fmt: skip
+    moment = make_moment("A03", script="{salutation}您好", sms_template="", thresholds={})
     RuleVersion.objects.create(moment=moment, number=1, snapshot={"code": "A03"}, note="初版")
     Run.objects.create(run_id="run-20261120", business_date=date(2026, 11, 20))
-    department = Department.objects.create(code="D1", name="装维部")
+    department = make_department("D1", "装维部")
     customers, tasks = [], []
     for n, manager in enumerate([*managers.values(), *managers.values()], start=1):
-        city, county, grid = places[manager.city.code]
-        customer = Customer.objects.create(
-            subscriber_id=f"S{n:03d}", msisdn=f"1381234{n:04d}",
+        customer = make_customer(
+            org[manager.city.code], f"S{n:03d}", manager, msisdn=f"1381234{n:04d}",
             name=HOSTILE_NAMES[n % len(HOSTILE_NAMES)], id_number=f"32010219800517{n:04d}",
             birth_date=date(1980, 5, 17), address="江苏省南京市玄武区珠江路88号",
-            join_date=date(2015, 3, 1), city=city, county=county, grid=grid, brand="gotone",
-            plan_code="=1+1", plan_fee=Decimal("188"), payment_type="postpaid", status="active",
-            status_date=date(2015, 3, 1), value_tier="mid_high", manager=manager,
-            attributes={"balance": 12.5}, row_hash=str(n),
+            plan_code="=1+1", attributes={"balance": 12.5}, row_hash=str(n),
         )  # fmt: skip
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=date(2026, 11, 20),
-            priority_score=n, channel="call", state="in_progress" if n % 2 else "unhandled",
+        task = make_task(
+            customer, date(2026, 11, 20), priority_score=n,
+            state="in_progress" if n % 2 else "unhandled",
         )  # fmt: skip
         TaskMoment.objects.create(task=task, moment=moment, priority=80)
         due = datetime(2026, 11, 21, 9, tzinfo=UTC)
         Appointment.objects.create(
             task=task, customer=customer, manager=manager, kind="alert", due_at=due
         )
-        WorkOrder.objects.create(
-            task=task, customer=customer, department=department, title="宽带故障", due_at=due
-        )
+        make_work_order(task, department, due)
         customers.append(customer)
         tasks.append(task)
-    campaign = Campaign.objects.create(name="活动A", status="active", city=places["A"][0])
+    campaign = Campaign.objects.create(name="活动A", status="active", city=org["A"].city)
     CampaignManager.objects.create(campaign=campaign, manager=managers["A1"])
     users, tokens = {}, {}
     for username, role in ROLE_USERS.items():
-        user = get_user_model().objects.create_user(username, password="x-Very-long-pass-1")
-        StaffProfile.objects.create(
-            user=user,
-            role=role,
-            city=places["A"][0] if role == roles.ROLE_CITY_ADMIN else None,
+        user = make_user(
+            username,
+            role,
+            city=org["A"].city if role == roles.ROLE_CITY_ADMIN else None,
             manager=managers["A1"] if role == roles.ROLE_MANAGER else None,
+            password="x-Very-long-pass-1",
         )
         users[username] = user
         tokens[username] = Token.objects.create(user=user).key

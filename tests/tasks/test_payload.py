@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
-from factories import BUSINESS_DATE
+from factories import BUSINESS_DATE, make_task
 from keycare.tasks.models import ServiceTask, TaskMoment
 from keycare.tasks.payload import export_payloads, fill_template, task_payload
 
@@ -20,11 +20,9 @@ pytestmark = pytest.mark.django_db
 def tasks(customers, manager, moments):
     made = []
     for customer in customers[:3]:
-        task = ServiceTask.objects.create(
-            customer=customer,
-            manager=manager,
-            business_date=BUSINESS_DATE,
-            channel="call",
+        task = make_task(
+            customer,
+            BUSINESS_DATE,
             priority_score=80.0,
             risk_probability=0.61,
             risk_reasons=["近3月消费持续下降", "异网通话占比上升"],

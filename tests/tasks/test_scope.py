@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from django.apps import apps
 
+from factories import make_task
 from factories import numbered_customer as make_customer
 from keycare.tasks.models import ServiceTask, fill_task_cities
 
@@ -23,7 +24,7 @@ def test_scope_paths_resolve(label):
 
 def test_a_task_takes_its_customers_city(org, manager):
     customer = make_customer(org, 1, manager=manager, city="C0512")
-    task = ServiceTask.objects.create(customer=customer, business_date=date(2026, 11, 20))
+    task = make_task(customer, date(2026, 11, 20))
     assert task.city == org["C0512"][0]
     # Tasks bulk-created without one get it from their customer, in one UPDATE.
     ServiceTask.objects.filter(pk=task.pk).update(city=None)

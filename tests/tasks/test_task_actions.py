@@ -5,11 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from factories import BUSINESS_DATE
+from factories import BUSINESS_DATE, make_department, make_manager, make_task
 from keycare.campaigns import actions as campaign_actions
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
-from keycare.org.models import Department
 from keycare.tasks import actions as task_actions
 from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskMoment, TaskState
 from keycare.workorders import actions as workorder_actions
@@ -20,13 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def task(customers, manager, moments):
-    task = ServiceTask.objects.create(
-        customer=customers[0],
-        manager=manager,
-        business_date=BUSINESS_DATE,
-        channel="call",
-        priority_score=72.5,
-    )
+    task = make_task(customers[0], BUSINESS_DATE, priority_score=72.5)
     TaskMoment.objects.create(task=task, moment=moments["A03"], priority=80)
     return task
 
@@ -129,7 +122,7 @@ def test_appointment_created_and_completed_once(task, user):
 
 
 def test_work_order_sla_escalation_and_report_back(task, user):
-    department = Department.objects.create(code="NET", name="网络部")
+    department = make_department("NET", "网络部")
     task_actions.claim_task(user, task)
     order = workorder_actions.create_work_order(
         user, task, department=department, title="信号差", priority="urgent"
@@ -153,18 +146,8 @@ def test_work_order_sla_escalation_and_report_back(task, user):
 def test_campaign_assigns_customers_and_tasks_complete_once(customers, manager, org, user):
     from keycare.campaigns.models import CampaignTask
     from keycare.customers.models import Customer
-    from keycare.org.models import Manager
 
-    city, _, grid = org["C025"]
-    helper = Manager.objects.create(
-        manager_id="M002",
-        name="赵经理",
-        mobile="13800000002",
-        city=city,
-        grid=grid,
-        role="phone_manager",
-        daily_capacity=40,
-    )
+    helper = make_manager(org["C025"], "M002", name="赵经理", mobile="13800000002")
     Customer.objects.filter(pk=customers[4].pk).update(manager=None)
     campaign = campaign_actions.create_campaign(
         user, name="宽带融合", customers=Customer.objects.all(), managers=[manager, helper]

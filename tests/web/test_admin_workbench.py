@@ -9,11 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from factories import make_manager, make_moment, make_place, make_task
 from keycare.campaigns.models import Campaign, CampaignTask
-from keycare.moments.models import MomentDefinition
-from keycare.org.models import City, County, Grid, Manager
 from keycare.runs.models import Detection, Run
-from keycare.tasks.models import Appointment, Outcome, ServiceTask
+from keycare.tasks.models import Appointment, Outcome
 
 DAY = date(2026, 11, 22)  # the business date the shared fixtures use
 
@@ -23,22 +22,16 @@ URL = "/admin-workbench/"
 
 @pytest.fixture
 def other_city(org):
-    city = City.objects.create(code="3202", name="无锡市", province=org["city"].province)
-    county = County.objects.create(code="320202", name="梁溪区", city=city)
-    grid = Grid.objects.create(code="G9", name="九网格", county=county, city=city)
-    manager = Manager.objects.create(
-        manager_id="W1", name="无锡经理", mobile="13900000009", city=city, grid=grid,
-        role="phone_manager", daily_capacity=30,
-    )  # fmt: skip
-    return {"city": city, "county": county, "grid": grid, "manager": manager}
+    place = make_place("3202", "无锡市", county=("320202", "梁溪区"), grid=("G9", "九网格"))
+    manager = make_manager(place, "W1", name="无锡经理", mobile="13900000009", daily_capacity=30)
+    return {**place._asdict(), "manager": manager}
 
 
 @pytest.fixture
 def second_moment(db):
-    return MomentDefinition.objects.create(
-        code="B01", name_zh="合约到期", name_en="Contract end", category="lifecycle",
-        cycle="daily", priority=70, channel="call", sms_allowed=False, strategy="",
-        script="", sms_template="", thresholds={}, condition={}, current_version=1,
+    return make_moment(
+        "B01", name_zh="合约到期", name_en="Contract end", category="lifecycle", priority=70,
+        sms_allowed=False, strategy="",
     )  # fmt: skip
 
 
@@ -62,10 +55,7 @@ class Data:
         Detection.objects.create(run=self.run, customer=customer, moment=moment, business_date=DAY)
 
     def task(self, customer, manager, state, accepted=False):
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, run=self.run, business_date=DAY,
-            channel="call", state=state,
-        )  # fmt: skip
+        task = make_task(customer, DAY, manager=manager, run=self.run, state=state)
         if accepted:
             Outcome.objects.create(task=task, contact_result="reached", recommendation="accepted")
         return task

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from factories import make_user
 from keycare.access import roles
 from keycare.core.audit import record
 from keycare.core.models import AppendOnlyError, AuditEvent
@@ -135,12 +136,7 @@ def test_audit_events_cannot_be_updated_or_deleted():
 
 
 def test_a_number_typed_into_a_filter_is_shown_back_masked(client, db):
-    from django.contrib.auth import get_user_model
-
-    from keycare.org.models import StaffProfile
-
-    auditor = get_user_model().objects.create_user("aud_mask")
-    StaffProfile.objects.create(user=auditor, role="auditor")
+    auditor = make_user("aud_mask", "auditor")
     client.force_login(auditor)
     response = client.get("/audit/", {"object_id": "13812345678x", "actor": "110101199003077777"})
     assert response.status_code == 200

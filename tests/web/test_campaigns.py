@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from factories import make_city, make_user
 from keycare.access import roles
 from keycare.campaigns import actions as campaign_actions
 from keycare.campaigns.models import Campaign, CampaignTask, Segment
 from keycare.campaigns.segments import segment_customers
 from keycare.core.models import AuditEvent
-from keycare.org.models import City
 from keycare.web import campaigns as pages
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +91,8 @@ def test_bad_input_is_named_and_creates_nothing(client, segment, login_as, chang
 
 
 @pytest.fixture
-def campaign(segment, world, django_user_model):
-    admin = django_user_model.objects.create_user("creator")
+def campaign(segment, world):
+    admin = make_user("creator")
     admin.is_superuser = True
     return campaign_actions.create_campaign(
         admin, name="宽带融合", customers=segment_customers(admin, GOTONE["all"]),
@@ -161,7 +161,7 @@ def test_progress_per_manager_and_today(client, campaign, login_as, world):
 
 
 def test_city_admin_of_another_city_sees_nothing(client, campaign, login_as, org):
-    other = City.objects.create(code="3202", name="无锡市", province=org["city"].province)
+    other = make_city("3202", "无锡市", org["city"].province)
     user = login_as(roles.ROLE_CITY_ADMIN)
     user.staffprofile.city = other
     user.staffprofile.save()

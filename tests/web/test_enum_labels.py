@@ -15,19 +15,17 @@ from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
 
+from factories import make_department, make_task, make_user, make_work_order
 from keycare.access import roles
 from keycare.campaigns.models import Campaign, CampaignManager, CampaignTask, Segment
 from keycare.catalog.fields import load_catalog
 from keycare.core.audit import record
-from keycare.org.models import Department, StaffProfile
 from keycare.runs.models import Detection, Run, RunRequest, Suppression
-from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskMoment
+from keycare.tasks.models import Appointment, Outcome, TaskMoment
 from keycare.web import labels
-from keycare.workorders.models import WorkOrder
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 22)
@@ -142,14 +140,12 @@ def world(org, moment, managers, make_customer):
                 **{code: values[i % len(values)] for code, values in core.items()},
             )
         )
-    Department.objects.create(code="NET", name="网络维护部")
-    department = Department.objects.get()
+    department = make_department("NET", "网络维护部")
     states = ["unhandled", "in_progress", "handled_no_change", "handled_new_alert"]
     tasks = []
     for i, customer in enumerate(customers[:4]):
-        task = ServiceTask.objects.create(
-            customer=customer, manager=customer.manager, business_date=DAY,
-            priority_score=90 - i, channel=["call", "sms"][i % 2], state=states[i],
+        task = make_task(
+            customer, DAY, priority_score=90 - i, channel=["call", "sms"][i % 2], state=states[i],
             risk_probability=0.7, risk_reasons=["账单下降 35%"],
             health_scores={"tariff_brand": 55, "call_circle": 70, "service": 80, "business": 60},
         )  # fmt: skip
@@ -168,9 +164,9 @@ def world(org, moment, managers, make_customer):
     for i, (priority, status) in enumerate(
         [("urgent", "open"), ("high", "in_progress"), ("normal", "escalated"), ("low", "closed")]
     ):
-        WorkOrder.objects.create(
-            task=tasks[i], customer=tasks[i].customer, department=department, priority=priority,
-            title="客户诉求协同", status=status, due_at=now + timedelta(days=1),
+        make_work_order(
+            tasks[i], department, now + timedelta(days=1), priority=priority,
+            title="客户诉求协同", status=status,
         )  # fmt: skip
     segment = Segment.objects.create(
         name="高价值客户",
@@ -281,10 +277,9 @@ def _walk(client, start_urls):
 
 
 def _login(client, role, org, managers):
-    user = get_user_model().objects.create_user(f"walker-{role}")
-    StaffProfile.objects.create(
-        user=user,
-        role=role,
+    user = make_user(
+        f"walker-{role}",
+        role,
         manager=managers[0] if role == roles.ROLE_MANAGER else None,
         city=org["city"] if role == roles.ROLE_CITY_ADMIN else None,
     )

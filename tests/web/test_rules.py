@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from factories import make_city
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.moments import actions
@@ -27,7 +28,7 @@ def synced(db):
 
 @pytest.fixture
 def wuxi(org):
-    return City.objects.create(code="3202", name="无锡市", province=org["city"].province)
+    return make_city("3202", "无锡市", org["city"].province)
 
 
 @pytest.fixture

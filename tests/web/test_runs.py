@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from factories import make_place
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.runs.models import QuarantineRow, Run, RunRequest, RunStatus
@@ -383,14 +384,11 @@ def test_city_admin_cannot_stop_a_run(client, login_as, org, delivery):
 def test_city_admin_sees_only_their_city_s_figures(client, login_as, org, moment, make_customer):
     """Run.counts / detected / suppressed are province totals: a city administrator's pages
     count the run's rows of their own city instead."""
-    from keycare.org.models import City, County, Grid
     from keycare.runs.models import Detection, Suppression
 
-    wuxi = City.objects.create(code="3202", name="无锡市", province=org["city"].province)
-    county = County.objects.create(code="320205", name="锡山区", city=wuxi)
-    grid = Grid.objects.create(code="G9", name="九网格", county=county, city=wuxi)
+    wuxi = make_place("3202", "无锡市", county=("320205", "锡山区"), grid=("G9", "九网格"))
     nanjing = [make_customer(f"N{i}", None) for i in range(2)]
-    others = [make_customer(f"W{i}", None, city=wuxi, county=county, grid=grid) for i in range(5)]
+    others = [make_customer(f"W{i}", None, **wuxi._asdict()) for i in range(5)]
     run = make_run(1, counts={"A03": 7}, detected=7, suppressed=3)
     for customer in nanjing + others:
         Detection.objects.create(run=run, customer=customer, moment=moment, business_date=DAY)

@@ -4,13 +4,12 @@ import re
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from factories import make_user
 from keycare.access import roles
 from keycare.core.management.commands import demo as demo_command
-from keycare.org.models import StaffProfile
 from keycare.web import navigation
 from keycare.web.views import HOME_BY_ROLE
 
@@ -38,14 +37,13 @@ def user_of(org, managers):
     """user_of(role) -> a user with that role and the scope the role needs."""
 
     def make(role):
-        user = get_user_model().objects.create_user(f"u_{role}", password=PASSWORD)
-        StaffProfile.objects.create(
-            user=user,
-            role=role,
+        return make_user(
+            f"u_{role}",
+            role,
             manager=managers[0] if role == roles.ROLE_MANAGER else None,
             city=org["city"] if role == roles.ROLE_CITY_ADMIN else None,
+            password=PASSWORD,
         )
-        return user
 
     return make
 

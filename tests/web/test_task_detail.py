@@ -6,10 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from factories import make_department, make_task
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.org.models import Department
-from keycare.tasks.models import Appointment, Outcome, ServiceTask, TaskMoment, TaskState
+from keycare.tasks.models import Appointment, Outcome, TaskMoment, TaskState
 from keycare.workorders.models import WorkOrder
 
 pytestmark = pytest.mark.django_db
@@ -25,14 +26,13 @@ def world(org, moment, managers, make_customer):
             id_number=f"32010219800517123{n}", gender="M", birth_date=date(1980, 5, 17),
             attributes={"email": "ouyang@example.com", "plan_5g": True},
         )  # fmt: skip
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=DAY, priority_score=90,
-            channel="call", risk_probability=0.72, risk_reasons=["账单下降 35%"],
+        task = make_task(
+            customer, DAY, priority_score=90, risk_probability=0.72, risk_reasons=["账单下降 35%"],
             health_scores={"消费": 60, "通话": 45, "流量": 80, "缴费": 90, "交往圈": 30},
         )  # fmt: skip
         TaskMoment.objects.create(task=task, moment=moment, priority=80, explanation="账单下降")
         tasks.append(task)
-    Department.objects.create(code="NET", name="网络维护部")
+    make_department("NET", "网络维护部")
     return {"managers": managers, "tasks": tasks}
 
 

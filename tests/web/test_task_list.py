@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from factories import make_task
 from keycare.access import roles
 from keycare.tasks.models import ServiceTask, TaskMoment
 
@@ -24,9 +25,7 @@ def world(org, moment, managers, make_customer):
             name="欧阳修文",
             birth_date=date(1980, 5, 17),
         )
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=DAY, priority_score=n, channel="call"
-        )
+        task = make_task(customer, DAY, priority_score=n)
         TaskMoment.objects.create(task=task, moment=moment, priority=80)
     return managers
 
@@ -75,9 +74,7 @@ def test_state_counts_and_total_follow_the_date_filter(client, world, login_as):
     for task, state in zip(
         ServiceTask.objects.all()[:2], ("unhandled", "in_progress"), strict=True
     ):
-        ServiceTask.objects.create(
-            customer=task.customer, manager=task.manager, business_date=other_day, state=state
-        )
+        make_task(task.customer, other_day, state=state)
     login_as(roles.ROLE_PROVINCE_ADMIN)
     everything = client.get("/tasks/")
     assert everything.context["page"].paginator.count == 62

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from factories import make_moment, make_task
 from keycare.access import roles
 from keycare.campaigns.models import Campaign, CampaignTask
 from keycare.tasks.models import Appointment, ServiceTask, TaskMoment
@@ -29,13 +30,9 @@ def world(org, moment, managers, make_customer):
         )
         customers.append(customer)
         # Yesterday's task (not shown) and today's, with a state spread.
-        ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=DAY - timedelta(days=1),
-            priority_score=1, channel="call",
-        )  # fmt: skip
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=DAY, priority_score=n,
-            channel="call", risk_probability=0.9 if n in (0, 2) else 0.1,
+        make_task(customer, DAY - timedelta(days=1), priority_score=1)
+        task = make_task(
+            customer, DAY, priority_score=n, risk_probability=0.9 if n in (0, 2) else 0.1,
             state=["unhandled", "unhandled", "in_progress", "handled_no_change"][n % 4],
         )  # fmt: skip
         TaskMoment.objects.create(task=task, moment=moment, priority=80)
@@ -131,7 +128,7 @@ def test_empty_scope_renders(client, world, login_as):
 def test_rows_print_what_the_task_holds(client, world, login_as, moment):
     manager = world["managers"][0]
     task = ServiceTask.objects.get(customer=world["customers"][2], business_date=DAY)
-    second = moment.__class__.objects.create(code="Z99", name_zh="", cycle="daily")
+    second = make_moment("Z99", name_zh="", name_en="")  # no name: shown by its code
     TaskMoment.objects.create(task=task, moment=second, priority=90)
     Appointment.objects.create(
         customer=task.customer, manager=manager, task=task, kind="alert",

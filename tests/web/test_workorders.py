@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from factories import make_city, make_department, make_task, make_user
 from keycare.access import roles
-from keycare.org.models import City, Department
 from keycare.tasks import actions as task_actions
 from keycare.tasks.models import ServiceTask
 from keycare.workorders import actions as workorder_actions
@@ -21,22 +21,20 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def departments(db):
     return [
-        Department.objects.create(code="NET", name="网络部"),
-        Department.objects.create(code="BILL", name="账务中心"),
+        make_department("NET", "网络部"),
+        make_department("BILL", "账务中心"),
     ]
 
 
 @pytest.fixture
-def orders(org, managers, make_customer, departments, django_user_model):
+def orders(org, managers, make_customer, departments):
     """Six orders: three per manager, alternating departments and priorities."""
-    creator = django_user_model.objects.create_user("creator")
+    creator = make_user("creator")
     made = []
     for n in range(6):
         manager = managers[n % 2]
         customer = make_customer(f"S{n:04d}", manager, msisdn=f"1391234{n:04d}", name="欧阳修文")
-        task = ServiceTask.objects.create(
-            customer=customer, manager=manager, business_date=DAY, channel="call"
-        )
+        task = make_task(customer, DAY)
         task_actions.claim_task(creator, task)
         made.append(
             workorder_actions.create_work_order(
@@ -133,7 +131,7 @@ def test_escalation_is_visible(client, orders, login_as):
 
 
 def test_other_city_and_other_roles_see_nothing(client, orders, login_as, org):
-    other = City.objects.create(code="3202", name="无锡市", province=org["city"].province)
+    other = make_city("3202", "无锡市", org["city"].province)
     user = login_as(roles.ROLE_CITY_ADMIN)
     user.staffprofile.city = other
     user.staffprofile.save()
@@ -161,9 +159,7 @@ def test_queries_do_not_grow_with_rows(
     creator = orders[0].created_by
     for n in range(60):
         customer = make_customer(f"T{n:04d}", managers[0])
-        task = ServiceTask.objects.create(
-            customer=customer, manager=managers[0], business_date=DAY, channel="call"
-        )
+        task = make_task(customer, DAY)
         task_actions.claim_task(creator, task)
         workorder_actions.create_work_order(creator, task, department=departments[0], title="x")
     login_as(roles.ROLE_PROVINCE_ADMIN)

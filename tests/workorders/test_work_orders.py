@@ -8,12 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from factories import BUSINESS_DATE
+from factories import BUSINESS_DATE, make_department, make_task
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
-from keycare.org.models import Department
 from keycare.tasks import actions as task_actions
-from keycare.tasks.models import ServiceTask
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import SLA_BY_PRIORITY, WorkOrder, WorkOrderStatus
 
@@ -22,16 +20,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def task(customers, manager, user):
-    task = ServiceTask.objects.create(
-        customer=customers[0], manager=manager, business_date=BUSINESS_DATE, channel="call"
-    )
+    task = make_task(customers[0], BUSINESS_DATE)
     task_actions.claim_task(user, task)
     return task
 
 
 @pytest.fixture
 def department(db):
-    return Department.objects.create(code="NET", name="网络部")
+    return make_department("NET", "网络部")
 
 
 def _escalate(*args):
