@@ -15,8 +15,8 @@ from django.contrib.auth import get_user_model
 
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition
-from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
-from keycare.tasks.models import ServiceTask
+from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
+from keycare.tasks.models import Appointment, ServiceTask
 
 DAY = date(2026, 11, 22)
 # The domain tests (runs, tasks, campaigns, work orders) work on this date.
@@ -171,3 +171,19 @@ def make_task(customer: Customer, business_date: date = DAY, **overrides) -> Ser
         "priority_score": 80.0,
     }
     return ServiceTask.objects.create(**{**values, **overrides})
+
+
+def make_appointment(customer: Customer, due_at, **overrides) -> Appointment:
+    """An open alert follow-up of ``customer``'s manager (``done_at`` makes it handled)."""
+    values = {
+        "customer": customer,
+        "manager": customer.manager,
+        "kind": "alert",
+        "due_at": due_at,
+    }
+    return Appointment.objects.create(**{**values, **overrides})
+
+
+def make_department(code: str = "NET", name: str = "网络部", city=None, **overrides) -> Department:
+    """A department receiving work orders: province-wide unless ``city`` is given."""
+    return Department.objects.create(code=code, name=name, city=city, **overrides)

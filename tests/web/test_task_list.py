@@ -76,8 +76,9 @@ def test_state_counts_and_total_follow_the_date_filter(client, world, login_as):
         ServiceTask.objects.all()[:2], ("unhandled", "in_progress"), strict=True
     ):
         ServiceTask.objects.create(
-            customer=task.customer, manager=task.manager, business_date=other_day, state=state
-        )
+            customer=task.customer, manager=task.manager, business_date=other_day, state=state,
+            channel="call",
+        )  # fmt: skip
     login_as(roles.ROLE_PROVINCE_ADMIN)
     everything = client.get("/tasks/")
     assert everything.context["page"].paginator.count == 62
