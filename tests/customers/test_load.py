@@ -13,8 +13,7 @@ from keycare.core.models import AuditEvent
 from keycare.customers import loader
 from keycare.customers.models import Assignment, Customer, CustomerHistory, LoadBatch
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
-from keycare.org.models import City, County, Grid, Manager, Province
-from keycare.org.models import Department
+from keycare.org.models import City, County, Department, Grid, Manager, Province
 
 pytestmark = pytest.mark.django_db
 

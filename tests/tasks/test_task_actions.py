@@ -90,9 +90,7 @@ def test_two_concurrent_completes_one_wins_the_other_is_told(task, user, other_u
     tab_b = ServiceTask.objects.get(pk=task.pk)  # same version, loaded in another tab
     task_actions.complete_task(user, tab_a, outcome={"contact_result": "reached"})
     with pytest.raises(workflow.StaleTaskError, match="已被他人更新"):
-        task_actions.complete_task(
-            other_user, tab_b, outcome={"contact_result": "refused"}
-        )
+        task_actions.complete_task(other_user, tab_b, outcome={"contact_result": "refused"})
     task.refresh_from_db()
     assert task.state == TaskState.HANDLED_NO_CHANGE and task.version == 3
     assert list(Outcome.objects.values_list("contact_result", flat=True)) == ["reached"]

@@ -85,9 +85,8 @@ def update_department(
 def set_department_active(actor, department: Department, active: bool) -> Department:
     """Deactivate (no new work orders) or reactivate a department; a no-op is refused."""
     with transaction.atomic():
-        updated = (
-            Department.objects.filter(pk=department.pk, active=not active)
-            .update(active=active)
+        updated = Department.objects.filter(pk=department.pk, active=not active).update(
+            active=active
         )
         if not updated:
             raise UserError("部门已是启用状态" if active else "部门已停用")

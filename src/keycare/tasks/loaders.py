@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from keycare.errors import UserError
-from keycare.tasks.actions import flag_new_alerts
 from keycare.runs import columns as spec
 from keycare.runs.loaders import (
     BATCH,
@@ -21,6 +20,7 @@ from keycare.runs.loaders import (
     as_text,
     json_value,
 )
+from keycare.tasks.actions import flag_new_alerts
 from keycare.tasks.models import (
     AllocationDecision,
     Decision,

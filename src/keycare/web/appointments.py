@@ -63,7 +63,9 @@ def appointment_list(request):
     if status not in filters:
         status = ""
     scoped = Appointment.objects.restrict(request.user)
-    counts = scoped.aggregate(**{key or "open": Count("id", filter=q) for key, q in filters.items()})
+    counts = scoped.aggregate(
+        **{key or "open": Count("id", filter=q) for key, q in filters.items()}
+    )
     rows = scoped.filter(filters[status])
     rows = rows.order_by("-done_at", "-id") if status == "done" else rows.order_by("due_at", "id")
     total = counts[status or "open"]

@@ -85,9 +85,7 @@ def _context(user, task, payload):
         "contact_results": ContactResult.choices,
         "recommendations": Recommendation.choices,
         "appointment_kinds": AppointmentKind.choices,
-        "departments": list(
-            _departments_for(task).order_by("code").values("pk", "name")
-        ),
+        "departments": list(_departments_for(task).order_by("code").values("pk", "name")),
         "priorities": WorkOrderPriority.choices,
         "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "default_title": "；".join(m["name"] for m in payload["moments"])[:100]

@@ -49,6 +49,7 @@ def next_open_task(tasks, task):
     ).first()
     return after if after is not None else candidates.first()
 
+
 ROW_FIELDS = (
     *("id", "business_date", "priority_score", "risk_probability", "channel", "state"),
     *("customer__name", "customer__msisdn", "manager__manager_id"),
