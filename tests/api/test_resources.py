@@ -44,8 +44,16 @@ def test_claim_then_record_and_complete(manager_client, own_task):
         {"result": "reached", "recommendation": "accepted", "complete": "new_alert"},
         format="json",
     )
+    # 处理后有新预警 is set by the next run's detections, never chosen by the client.
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"complete"}
+    response = manager_client.post(
+        f"/api/tasks/{own_task}/outcome/",
+        {"result": "reached", "recommendation": "accepted", "complete": "no_change"},
+        format="json",
+    )
     assert response.status_code == 200, response.content
-    assert response.json()["state"] == "handled_new_alert"
+    assert response.json()["state"] == "handled_no_change"
     assert Outcome.objects.filter(task_id=own_task).count() == 2
 
 

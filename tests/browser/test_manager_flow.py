@@ -139,7 +139,7 @@ def test_two_tabs_cannot_both_complete_a_task(page, login, shot, staff, manager_
     assert "任务已完成处理" in flash(page)
 
     other.select_option("#form-outcome select[name=contact_result]", "refused")
-    other.select_option("#form-outcome select[name=finish]", "new_alert")
+    other.select_option("#form-outcome select[name=finish]", "no_change")
     other.click("#form-outcome button[type=submit]")
     other.wait_for_load_state()
     shot(other, "manager_09_second_tab_refused")

@@ -13,7 +13,7 @@ from keycare.core.models import AuditEvent
 from keycare.customers import loader
 from keycare.customers.models import Assignment, Customer, CustomerHistory, LoadBatch
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
-from keycare.org.models import City, County, Grid, Manager, Province
+from keycare.org.models import City, County, Department, Grid, Manager, Province
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,22 @@ def test_load_into_empty_database(delivery):
     assert batch.counts["assignments_outside_archive"] == 1
     event = AuditEvent.objects.get(action="load")
     assert event.detail["created"] == 8 and event.object_id == str(batch.pk)
+
+
+def test_first_load_brings_the_default_departments_once(delivery):
+    """A work order needs a department: the first load creates the defaults (province-wide and
+    per city); later loads leave the administrators' list alone."""
+    load(delivery.path)
+    departments = set(Department.objects.values_list("name", "city__code"))
+    cities = set(City.objects.values_list("code", flat=True))
+    assert {("网络部", None), ("账务中心", None), ("政企部", None)} <= departments
+    assert {(name, code) for name in ("家宽装维", "营业厅") for code in cities} <= departments
+    assert LoadBatch.objects.get().counts["departments_created"] == len(departments) == 3 + 2 * 2
+    Department.objects.filter(name="网络部").update(active=False)
+    Department.objects.filter(name="营业厅").delete()
+    load(delivery.path)
+    assert Department.objects.count() == 5 and not Department.objects.get(name="网络部").active
+    assert AuditEvent.objects.filter(action="department.defaults").count() == 1
 
 
 def test_loaded_values(delivery):

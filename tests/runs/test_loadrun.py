@@ -1,12 +1,14 @@
 """Loading a published run: bulk, idempotent, re-runs update only unstarted tasks."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from factories import make_task
+from keycare.core.models import AuditEvent
 from keycare.errors import UserError
 from keycare.runs.loaders import load_run
 from keycare.runs.models import Detection, QuarantineRow, Run, RunStatus, Suppression
@@ -160,6 +162,31 @@ def test_rerun_updates_unstarted_tasks_and_keeps_worked_ones(first_run, customer
         "20261120-v1": RunStatus.SUPERSEDED,
         "20261120-v2": RunStatus.SUCCEEDED,
     }
+
+
+def test_new_detection_after_handling_is_a_new_alert(first_run, customers):
+    """处理后有新预警 is a fact of the load, not a choice: an earlier task handled without
+    change becomes handled_new_alert when the run detects its customer again."""
+    earlier = DAY - timedelta(days=3)
+    handled = make_task(customers[0], earlier, state=TaskState.HANDLED_NO_CHANGE)
+    not_detected = make_task(customers[3], earlier, state=TaskState.HANDLED_NO_CHANGE)
+    still_open = make_task(customers[1], earlier, state=TaskState.IN_PROGRESS)
+    later = make_task(customers[2], DAY + timedelta(days=1), state=TaskState.HANDLED_NO_CHANGE)
+    summary = load_run(first_run, DAY)
+    assert summary["new_alerts"] == 1
+    states = dict(ServiceTask.objects.values_list("pk", "state"))
+    assert states[handled.pk] == TaskState.HANDLED_NEW_ALERT
+    assert states[not_detected.pk] == TaskState.HANDLED_NO_CHANGE  # S004 was not detected
+    assert states[still_open.pk] == TaskState.IN_PROGRESS  # not handled yet
+    assert states[later.pk] == TaskState.HANDLED_NO_CHANGE  # handled after this date
+    assert ServiceTask.objects.get(pk=handled.pk).version == handled.version + 1
+    event = AuditEvent.objects.get(action="task.new_alert")
+    assert event.object_id == str(handled.pk) and event.actor is None
+    assert event.actor_name == "system" and event.detail["moments"] == ["A03", "A04"]
+    assert event.detail["run"] == "20261120-v1"
+    # Loading the run again (forced) finds nothing left to flag.
+    assert load_run(first_run, DAY, force=True)["new_alerts"] == 0
+    assert AuditEvent.objects.filter(action="task.new_alert").count() == 1
 
 
 def test_rerun_withdraws_unstarted_tasks_no_longer_allocated(first_run, customers):

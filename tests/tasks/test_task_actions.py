@@ -30,9 +30,9 @@ def test_legal_path_unhandled_to_handled(task, user):
     task_actions.record_outcome(
         user, task, contact_result="reached", recommendation="accepted", notes="ok"
     )
-    task_actions.complete_task(user, task, new_alert=True)
+    task_actions.complete_task(user, task)
     task.refresh_from_db()
-    assert task.state == TaskState.HANDLED_NEW_ALERT
+    assert task.state == TaskState.HANDLED_NO_CHANGE
     assert task.handled_at is not None and task.version == 4
     assert Outcome.objects.get(task=task).recommendation == "accepted"
     logged = list(
@@ -72,7 +72,7 @@ def test_handled_task_cannot_be_claimed_or_completed_again(task, user):
     with pytest.raises(workflow.IllegalTransitionError):
         task_actions.claim_task(user, task)
     with pytest.raises(workflow.IllegalTransitionError):
-        task_actions.complete_task(user, task, new_alert=True)
+        task_actions.complete_task(user, task)
     task.refresh_from_db()
     assert task.state == TaskState.HANDLED_NO_CHANGE
 
@@ -83,9 +83,7 @@ def test_two_concurrent_completes_one_wins_the_other_is_told(task, user, other_u
     tab_b = ServiceTask.objects.get(pk=task.pk)  # same version, loaded in another tab
     task_actions.complete_task(user, tab_a, outcome={"contact_result": "reached"})
     with pytest.raises(workflow.StaleTaskError, match="已被他人更新"):
-        task_actions.complete_task(
-            other_user, tab_b, new_alert=True, outcome={"contact_result": "refused"}
-        )
+        task_actions.complete_task(other_user, tab_b, outcome={"contact_result": "refused"})
     task.refresh_from_db()
     assert task.state == TaskState.HANDLED_NO_CHANGE and task.version == 3
     assert list(Outcome.objects.values_list("contact_result", flat=True)) == ["reached"]

@@ -73,7 +73,7 @@ def test_stale_version_is_refused_and_nothing_changes(client, world, login_as):
     # A second tab still holds version 1 and tries to finish the task.
     response = client.post(
         url,
-        {"action": "outcome", "version": 1, "contact_result": "reached", "finish": "new_alert"},
+        {"action": "outcome", "version": 1, "contact_result": "reached", "finish": "no_change"},
         follow=True,
     )
     assert any("已被他人更新" in m for m in messages_of(response))

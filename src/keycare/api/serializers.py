@@ -128,7 +128,9 @@ class ClaimSerializer(serializers.Serializer):
 
 
 class OutcomeRequestSerializer(serializers.Serializer):
-    COMPLETE_CHOICES = ("none", "no_change", "new_alert")
+    # "new_alert" is no longer a choice: 处理后有新预警 is set when a later run detects the
+    # customer again (keycare.tasks.actions.flag_new_alerts).
+    COMPLETE_CHOICES = ("none", "no_change")
 
     result = serializers.ChoiceField(choices=ContactResult.choices)
     recommendation = serializers.ChoiceField(

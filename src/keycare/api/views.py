@@ -214,7 +214,6 @@ class TaskViewSet(ScopedViewSet):
                 request.user,
                 task,
                 version=data.get("version"),
-                new_alert=data["complete"] == "new_alert",
                 outcome=outcome,
             )
         return Response(self._fresh(task))

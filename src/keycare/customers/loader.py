@@ -33,6 +33,7 @@ from keycare.customers.models import Archive, Assignment, Customer, CustomerHist
 from keycare.engine.ingest import DEFAULT_QUARANTINE_LIMIT
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
+from keycare.org.actions import ensure_default_departments
 from keycare.org.models import City, County, Grid, Manager, Province
 
 FILES = ["org", "managers", "key_accounts", "key_account_members", "assignments", "subscribers"]
@@ -132,6 +133,8 @@ def _load(directory, delivery: Delivery, actor, say) -> LoadBatch:
         counts = LoadCounts()
         say("organisation, managers, key accounts")
         codes = _sync_org(org.to_pylist(), counts)
+        # A first load brings the departments work orders go to (none yet: the defaults).
+        counts.other["departments_created"] = ensure_default_departments(actor)
         codes["manager"] = _sync_managers(managers.to_pylist(), codes, counts)
         codes["key_account"] = _sync_key_accounts(key_accounts.to_pylist(), codes, counts)
         say(f"customers ({subscribers.num_rows})")

@@ -149,7 +149,11 @@ class StaffProfile(models.Model):
 
 
 class Department(models.Model):
-    """A department or channel that receives work orders (渠道协同)."""
+    """A department or channel that receives work orders (渠道协同).
+
+    A department without a city serves the whole province; a city administrator manages the
+    departments of their city (``restrict``), the province administrator all of them.
+    """
 
     code = models.CharField(_("编码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
@@ -157,6 +161,9 @@ class Department(models.Model):
         "City", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     active = models.BooleanField(_("启用"), default=True)
+
+    scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         db_table = "workorders_department"

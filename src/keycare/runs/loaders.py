@@ -432,6 +432,7 @@ def _audit_counts(summary: dict) -> dict:
         "suppressions",
         "quarantine_rows",
         "tasks",
+        "new_alerts",
         "decisions",
         "unknown_subscribers",
     )

@@ -3,7 +3,10 @@ audit event and uses optimistic locking (``keycare.core.workflow.versioned_updat
 
 Task states (seed slide 15/16)::
 
-    unhandled --claim--> in_progress --complete--> handled_no_change | handled_new_alert
+    unhandled --claim--> in_progress --complete--> handled_no_change --new detection--> handled_new_alert
+
+处理后有新预警 (handled_new_alert) is a fact, not a manager's choice: loading a run that brings a
+new detection for a customer whose earlier task was handled sets it (``flag_new_alerts``).
 
 Outcomes, appointments and work orders are recorded while a task is in progress (appointments
 and work orders also after it is handled, as follow-ups).
@@ -58,16 +61,15 @@ def complete_task(
     actor,
     task: ServiceTask,
     *,
-    new_alert: bool = False,
     version: int | None = None,
     outcome: dict | None = None,
 ) -> ServiceTask:
-    """in_progress -> handled_no_change (or handled_new_alert when the contact raised a new alert).
+    """in_progress -> handled_no_change.
 
     ``outcome`` (contact_result, recommendation, notes, tactic) is recorded in the same
     transaction.
     """
-    to_state = TaskState.HANDLED_NEW_ALERT if new_alert else TaskState.HANDLED_NO_CHANGE
+    to_state = TaskState.HANDLED_NO_CHANGE
     if outcome:
         check_outcome(**outcome)
     with transaction.atomic():
@@ -171,6 +173,45 @@ def complete_appointment(actor, appointment: Appointment, *, notes: str = "") ->
         appointment.refresh_from_db()
         record(actor, "appointment.complete", appointment)
     return appointment
+
+
+def flag_new_alerts(actor, business_date, moments_by_customer: dict[int, list[str]], *, run=None):
+    """handled_no_change -> handled_new_alert for the earlier tasks of customers detected again.
+
+    ``moments_by_customer`` maps customer ids to the moment codes detected on
+    ``business_date``; every task of theirs dated before it and handled without change gets the
+    new state, a version bump and an audit event (``actor`` None: a system action of the load).
+    Returns the number of tasks changed; loading the same run again changes nothing.
+    """
+    with transaction.atomic():
+        tasks = list(
+            ServiceTask.objects.filter(
+                customer_id__in=list(moments_by_customer),
+                business_date__lt=business_date,
+                state=TaskState.HANDLED_NO_CHANGE,
+            )
+            .select_for_update()
+            .only("id", "customer_id", "business_date", "version")
+        )
+        if not tasks:
+            return 0
+        now = timezone.now()
+        for task in tasks:
+            task.state = TaskState.HANDLED_NEW_ALERT
+            task.version += 1
+            task.updated_at = now
+        ServiceTask.objects.bulk_update(tasks, ["state", "version", "updated_at"], batch_size=1000)
+        for task in tasks:
+            record(
+                actor,
+                "task.new_alert",
+                task,
+                to_state=TaskState.HANDLED_NEW_ALERT,
+                business_date=business_date.isoformat(),
+                run=getattr(run, "run_id", None),
+                moments=sorted(moments_by_customer[task.customer_id]),
+            )
+    return len(tasks)
 
 
 def transition(task: ServiceTask, version, *, from_states, action: str, **fields) -> None:

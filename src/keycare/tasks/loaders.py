@@ -20,6 +20,7 @@ from keycare.runs.loaders import (
     as_text,
     json_value,
 )
+from keycare.tasks.actions import flag_new_alerts
 from keycare.tasks.models import (
     AllocationDecision,
     Decision,
@@ -158,6 +159,19 @@ def _replace_task_moments(loader, moments_for: dict, updated: list) -> None:
             for moment in moments
         ),
         batch_size=BATCH,
+    )
+
+
+def load_new_alerts(loader: RunLoader) -> None:
+    """The run's detections are new alerts for customers whose earlier task was handled:
+    those tasks become 处理后有新预警 (a system action, audited per task)."""
+    moments = {
+        customer: list(by_code)
+        for customer, by_code in loader.detections_by_customer.items()
+        if by_code
+    }
+    loader.summary["new_alerts"] = (
+        flag_new_alerts(None, loader.date, moments, run=loader.run) if moments else 0
     )
 
 

@@ -25,8 +25,10 @@ from keycare.tasks.models import (
     AppointmentKind,
     Recommendation,
     ServiceTask,
+    TaskChannel,
     TaskState,
 )
+from keycare.web.task_rows import call_tasks
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 MANAGER_ROW_LIMIT = 200
@@ -54,7 +56,9 @@ def admin_workbench(request):
     run = _latest_run()
     tasks = ServiceTask.objects.restrict(user)
     day = run.business_date if run else tasks.aggregate(day=Max("business_date"))["day"]
-    day_tasks = tasks.filter(business_date=day) if day else tasks.none()
+    all_day_tasks = tasks.filter(business_date=day) if day else tasks.none()
+    # The states and the capacity table count call tasks: SMS tasks take no call capacity.
+    day_tasks = call_tasks(all_day_tasks)
     if request.GET.get("export") == "xlsx":
         return _allocation_export(user, day, day_tasks)
     loaded = run.loaded_at.timestamp() if run and run.loaded_at else None
@@ -73,6 +77,9 @@ def admin_workbench(request):
             "detections": detections,
             "detection_chart": [{"name": d["label"], "value": d["n"]} for d in detections["rows"]],
             "states": _state_counts(day_tasks),
+            "sms_waiting": all_day_tasks.filter(
+                channel=TaskChannel.SMS, state=TaskState.UNHANDLED
+            ).count(),
             "allocation": _allocation(day_tasks),
             "appointments": _appointments(user),
             "campaigns": _campaigns(user),

@@ -16,6 +16,12 @@ NAV = [
         _("预警任务"),
         {roles.ROLE_MANAGER, roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN},
     ),
+    ("web:sms-task-list", _("短信任务"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
+    (
+        "web:appointment-list",
+        _("预约"),
+        {roles.ROLE_MANAGER, roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN},
+    ),
     (
         "web:customer-list",
         _("客户档案"),
@@ -34,6 +40,7 @@ NAV = [
         _("工单"),
         {roles.ROLE_MANAGER, roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN},
     ),
+    ("web:department-list", _("部门管理"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
     ("web:run-list", _("日批运行"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
     ("web:audit-list", _("审计日志"), {roles.ROLE_AUDITOR}),
 ]

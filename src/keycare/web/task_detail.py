@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -41,7 +42,7 @@ from keycare.tasks.models import (
 from keycare.tasks.payload import payload_queryset, task_payload
 from keycare.web.labels import HealthDimension, has_labels, unit_label, value_label
 from keycare.web.tactics import tactic_context
-from keycare.web.task_rows import labels
+from keycare.web.task_rows import labels, next_open_task
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import WorkOrderPriority
 
@@ -74,6 +75,7 @@ def _context(user, task, payload):
     contacts = _contact_rows(customer_tasks)
     return {
         "task": task,
+        "next_task": next_open_task(ServiceTask.objects.restrict(user), task),
         "payload": payload,
         "groups": catalog_groups(payload),
         "radar": _radar(task.health_scores),
@@ -84,9 +86,7 @@ def _context(user, task, payload):
         "contact_results": ContactResult.choices,
         "recommendations": Recommendation.choices,
         "appointment_kinds": AppointmentKind.choices,
-        "departments": list(
-            Department.objects.filter(active=True).order_by("code").values("pk", "name")
-        ),
+        "departments": list(_departments_for(task).order_by("code").values("pk", "name")),
         "priorities": WorkOrderPriority.choices,
         "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "default_title": "；".join(m["name"] for m in payload["moments"])[:100]
@@ -240,14 +240,13 @@ def _outcome(request, task, version):
     if finish == "":
         task_actions.record_outcome(request.user, task, version=version, **outcome)
         return _("已记录接触结果")
-    if finish not in ("no_change", "new_alert"):
+    # 处理后有新预警 is not the manager's to choose: the next run's detections set it.
+    if finish != "no_change":
         raise UserError(_("处理结论无效：%(value)r") % {"value": finish})
     if outcome["contact_result"] == "" and Outcome.objects.filter(task=task).exists():
         # The contact was already recorded ("仅记录" first): completing must not log it twice.
         outcome = None
-    task_actions.complete_task(
-        request.user, task, new_alert=finish == "new_alert", version=version, outcome=outcome
-    )
+    task_actions.complete_task(request.user, task, version=version, outcome=outcome)
     return _("任务已完成处理")
 
 
@@ -278,8 +277,15 @@ def _parse_due(raw):
     return due_at
 
 
+def _departments_for(task):
+    """The active departments a task's work order may go to: province-wide or its city's."""
+    return Department.objects.filter(active=True).filter(
+        Q(city__isnull=True) | Q(city_id=task.city_id)
+    )
+
+
 def _work_order(request, task, version):
-    department = _department(request.POST.get("department", ""))
+    department = _department(task, request.POST.get("department", ""))
     order = workorder_actions.create_work_order(
         request.user,
         task,
@@ -295,11 +301,11 @@ def _work_order(request, task, version):
     }
 
 
-def _department(raw):
+def _department(task, raw):
     department_id = posted_int(raw)
     department = None
     if department_id is not None:
-        department = Department.objects.filter(pk=department_id, active=True).first()
+        department = _departments_for(task).filter(pk=department_id).first()
     if department is None:
         raise UserError(_("部门无效，请从列表中选择"))
     return department

@@ -7,10 +7,48 @@ lookups (``get_FOO_display`` rebuilds the choices dict on every call), ``floatfo
 ``{% url %}`` per row were most of those pages' CPU (docs/performance.md).
 """
 
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.urls import reverse
 
 from keycare.access.presenter import masked_customer
 from keycare.tasks.models import TaskChannel, TaskMoment, TaskState
+
+OPEN_STATES = (TaskState.UNHANDLED, TaskState.IN_PROGRESS)
+# A manager's call list: open tasks first (a finished task leaves the top), then priority.
+OPEN_FIRST = Case(
+    When(state__in=OPEN_STATES, then=Value(0)), default=Value(1), output_field=IntegerField()
+)
+CALL_LIST_ORDER = (OPEN_FIRST, "-priority_score", "id")
+
+
+def call_tasks(tasks):
+    """Only the tasks a manager calls: SMS tasks never enter a call list nor its capacity."""
+    return tasks.filter(channel=TaskChannel.CALL)
+
+
+def next_open_task(tasks, task):
+    """The pk of the open call task after ``task`` in its manager's list of that day (in
+    ``CALL_LIST_ORDER``, wrapping round to the top), or None when nothing else is open.
+
+    ``tasks`` is the user's scoped queryset; the list is that of the task's manager.
+    """
+    candidates = (
+        call_tasks(tasks)
+        .filter(
+            business_date=task.business_date,
+            manager_id=task.manager_id,
+            state__in=OPEN_STATES,
+        )
+        .exclude(pk=task.pk)
+        .order_by("-priority_score", "id")
+        .values_list("pk", flat=True)
+    )
+    after = candidates.filter(
+        Q(priority_score__lt=task.priority_score)
+        | Q(priority_score=task.priority_score, pk__gt=task.pk)
+    ).first()
+    return after if after is not None else candidates.first()
+
 
 ROW_FIELDS = (
     *("id", "business_date", "priority_score", "risk_probability", "channel", "state"),

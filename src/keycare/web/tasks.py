@@ -1,4 +1,6 @@
-"""预警任务列表: every role sees the tasks of its scope, ranked by priority, with state counts.
+"""预警任务列表: every role sees the call tasks of its scope, ranked by priority, with state
+counts. SMS tasks never enter a call list: administrators see them apart, as 短信任务 awaiting
+sending (``sms_task_list``).
 
 The state counts (the tabs) cover the date and channel filters in force, so a tab's number is
 what clicking it lists; the page's total comes from them, not from a second COUNT over the
@@ -10,9 +12,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import render
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
+from keycare.access import roles
+from keycare.access.querysets import require_role
 from keycare.tasks.models import ServiceTask, TaskChannel, TaskState
 from keycare.web.task_rows import task_rows, with_row_columns
+
+SMS_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 
 PAGE_SIZE = 50
 
@@ -26,15 +33,9 @@ class CountedPaginator(Paginator):
 
 
 def _filters(request) -> dict:
-    filters = {
-        "state": request.GET.get("state", ""),
-        "channel": request.GET.get("channel", ""),
-        "date": request.GET.get("date", ""),
-    }
+    filters = {"state": request.GET.get("state", ""), "date": request.GET.get("date", "")}
     if filters["state"] not in TaskState.values:
         filters["state"] = ""
-    if filters["channel"] not in TaskChannel.values:
-        filters["channel"] = ""
     try:
         day = parse_date(filters["date"]) if filters["date"] else None
     except ValueError:
@@ -43,9 +44,7 @@ def _filters(request) -> dict:
     return filters
 
 
-def _in_date_and_channel(tasks, filters):
-    if filters["channel"]:
-        tasks = tasks.filter(channel=filters["channel"])
+def _in_date(tasks, filters):
     if filters["date"]:
         tasks = tasks.filter(business_date=filters["date"])
     return tasks
@@ -53,8 +52,21 @@ def _in_date_and_channel(tasks, filters):
 
 @login_required
 def task_list(request):
+    """The call tasks (外呼) of the user's scope."""
+    return _task_list(request, TaskChannel.CALL, _("预警任务"))
+
+
+@login_required
+def sms_task_list(request):
+    """短信任务: the SMS tasks of an administrator's scope, awaiting sending."""
+    require_role(request.user, SMS_ROLES, _("只有管理员可以查看短信任务"))
+    return _task_list(request, TaskChannel.SMS, _("短信任务（待发送）"))
+
+
+def _task_list(request, channel, title):
     filters = _filters(request)
-    tasks = _in_date_and_channel(ServiceTask.objects.restrict(request.user), filters)
+    tasks = ServiceTask.objects.restrict(request.user).filter(channel=channel)
+    tasks = _in_date(tasks, filters)
     # COUNT(*) lets PostgreSQL count from an index alone (COUNT(id) reads every task row).
     counts = dict(tasks.values_list("state").annotate(n=Count("*")).order_by())
     if filters["state"]:
@@ -71,8 +83,9 @@ def task_list(request):
             "page": page,
             "rows": task_rows(page),
             "filters": filters,
-            "tab_query": "".join(f"&{k}={filters[k]}" for k in ("date", "channel") if filters[k]),
+            "tab_query": f"&date={filters['date']}" if filters["date"] else "",
             "states": [(value, label, counts.get(value, 0)) for value, label in TaskState.choices],
-            "channels": TaskChannel.choices,
+            "title": title,
+            "sms": channel == TaskChannel.SMS,
         },
     )

@@ -2,8 +2,10 @@ from django.urls import path
 
 from keycare.web import (
     admin_workbench,
+    appointments,
     campaigns,
     customers,
+    departments,
     segments,
     tactics,
     task_detail,
@@ -21,6 +23,13 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("tasks/", tasks.task_list, name="task-list"),
+    path("sms-tasks/", tasks.sms_task_list, name="sms-task-list"),
+    path("appointments/", appointments.appointment_list, name="appointment-list"),
+    path("appointments/<int:pk>/done/", appointments.appointment_done, name="appointment-done"),
+    path("departments/", departments.department_list, name="department-list"),
+    path("departments/new/", departments.department_new, name="department-new"),
+    path("departments/<int:pk>/", departments.department_edit, name="department-edit"),
+    path("departments/<int:pk>/active/", departments.department_active, name="department-active"),
     path("workbench/", workbench.manager_workbench, name="manager-workbench"),
     path("admin-workbench/", admin_workbench.admin_workbench, name="admin-workbench"),
     path("tasks/<int:pk>/", task_detail.task_detail, name="task-detail"),

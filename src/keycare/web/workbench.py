@@ -1,5 +1,9 @@
 """电话经理工作台: today's tasks by priority, appointments, campaigns and the portfolio at a glance.
 
+Today's list is the manager's call list: SMS tasks never enter it (nor its counts), and a
+finished task leaves the top (open tasks first, then priority). Due appointments can be marked
+done from here (``keycare.web.appointments``).
+
 Everything is read through ``restrict(request.user)`` so a manager sees only their portfolio;
 the page issues a fixed number of queries whatever the portfolio size.
 """
@@ -13,7 +17,14 @@ from keycare.access.presenter import masked_customer
 from keycare.campaigns.models import CampaignTask
 from keycare.customers.models import Customer, ValueTier
 from keycare.tasks.models import Appointment, AppointmentKind, ServiceTask, TaskState
-from keycare.web.task_rows import labels, task_detail_urls, task_rows, with_row_columns
+from keycare.web.task_rows import (
+    CALL_LIST_ORDER,
+    call_tasks,
+    labels,
+    task_detail_urls,
+    task_rows,
+    with_row_columns,
+)
 
 TODAY_TASK_LIMIT = 50
 DUE_APPOINTMENT_LIMIT = 20
@@ -24,7 +35,7 @@ HIGH_RISK_PROBABILITY = 0.6
 @login_required
 def manager_workbench(request):
     user = request.user
-    tasks = ServiceTask.objects.restrict(user)
+    tasks = call_tasks(ServiceTask.objects.restrict(user))
     day = tasks.aggregate(day=Max("business_date"))["day"]
     today = tasks.filter(business_date=day) if day else tasks.none()
     counts = _today_counts(today)
@@ -50,7 +61,7 @@ def _today_counts(today):
 
 
 def _today_rows(today):
-    ranked = with_row_columns(today).order_by("-priority_score", "id")[:TODAY_TASK_LIMIT]
+    ranked = with_row_columns(today).order_by(*CALL_LIST_ORDER)[:TODAY_TASK_LIMIT]
     return task_rows(ranked)
 
 
@@ -74,9 +85,10 @@ def _appointments(user):
 def _appointment_rows(appointments) -> list[dict]:
     kinds = labels(AppointmentKind)
     detail_url = task_detail_urls()
-    fields = ("due_at", "kind", "task_id", "customer__name", "customer__msisdn")
+    fields = ("id", "due_at", "kind", "task_id", "customer__name", "customer__msisdn")
     return [
         {
+            "pk": a["id"],
             "due_at": a["due_at"],
             "due": timezone.localtime(a["due_at"]).strftime("%m-%d %H:%M"),
             "kind": kinds.get(a["kind"], a["kind"]),
