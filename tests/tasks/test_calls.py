@@ -30,7 +30,11 @@ def own_manager(manager):
 
 def test_dial_shows_the_number_once_and_audits_task_and_reason(task, own_manager):
     number = actions.dial_task(
-        own_manager, task, reason="outbound_service", note="客户说 13912345678 也可以", ip="10.0.0.1"
+        own_manager,
+        task,
+        reason="outbound_service",
+        note="客户说 13912345678 也可以",
+        ip="10.0.0.1",
     )
     assert number == task.customer.msisdn
     event = AuditEvent.objects.get(action="task.dial")
