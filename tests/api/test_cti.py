@@ -175,6 +175,8 @@ def test_call_result_is_idempotent_on_the_cti_call_id(world):
         ({"ended_at": "2026-11-20T08:59:00+08:00"}, "ended_at"),
         ({"recording_ref": "r" * 201}, "recording_ref"),
         ({"recording_ref": "a\x00b"}, "recording_ref"),
+        ({"cti_call_id": "13812345678-1"}, "cti_call_id"),
+        ({"recording_ref": "rec-13812345678"}, "recording_ref"),
     ],
 )
 def test_bad_call_results_are_a_400_naming_the_field(world, overrides, field):

@@ -60,7 +60,7 @@ def test_only_the_tasks_own_manager_may_dial(task, org):
 
 
 def test_dial_needs_a_known_reason_and_a_short_note(task, own_manager):
-    with pytest.raises(WorkflowError, match="拨号理由无效"):
+    with pytest.raises(WorkflowError, match="拨号理由无效，请从列表中选择"):
         actions.dial_task(own_manager, task, reason="curious")
     with pytest.raises(WorkflowError, match="补充说明过长"):
         actions.dial_task(own_manager, task, reason="callback", note="x" * 201)

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from keycare.access import roles
+from keycare.access.masking import scrub_text
 from keycare.access.presenter import masked_value
 from keycare.access.querysets import CTI_ACTION, user_scope
 from keycare.access.unmask import clear_values
@@ -190,14 +191,14 @@ class CallResultRequestSerializer(serializers.Serializer):
                 "外呼流水号只能包含字母、数字和 . _ : -（最多 64 个字符）"
                 " cti_call_id: letters, digits and . _ : - only"
             )
-        return value
+        return _no_personal_data(value)
 
     def validate_recording_ref(self, value):
         if not value.isprintable():
             raise serializers.ValidationError(
                 "录音编号含有控制字符 recording_ref: control characters"
             )
-        return value.strip()
+        return _no_personal_data(value.strip())
 
     def validate(self, attrs):
         if attrs["ended_at"] < attrs["started_at"]:
@@ -205,6 +206,15 @@ class CallResultRequestSerializer(serializers.Serializer):
                 {"ended_at": ["结束时间不能早于开始时间 ended_at is before started_at"]}
             )
         return attrs
+
+
+def _no_personal_data(value: str) -> str:
+    """Ids are echoed, audited and kept in notes: one holding a mobile or ID number is refused."""
+    if scrub_text(value) != value:
+        raise serializers.ValidationError(
+            "不能包含手机号码或证件号码 must not contain a mobile or ID number"
+        )
+    return value
 
 
 class CallResultSerializer(serializers.ModelSerializer):

@@ -179,7 +179,9 @@ def dial_task(
     (``KEYCARE_DIAL_DAILY_LIMIT`` per manager per day). The number is returned for one
     response only; nothing stores it.
     """
-    check_choice(reason, DialReason, "拨号理由")
+    if reason not in DialReason.values:
+        # Not echoed: whatever was typed (a number, markup) stays out of the message.
+        raise WorkflowError("拨号理由无效，请从列表中选择")
     note = _clean_note(note)
     refusal = dial_refusal(actor, task)
     if refusal:
