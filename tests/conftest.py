@@ -4,7 +4,9 @@ Every response the Django test client (and DRF's APIClient, built on it) gets ba
 run — HTML, JSON, XLSX (every XML part of the workbook), CSV — and every log record is scanned
 for a Chinese mobile number (1[3-9] + 9 digits) or an 18-character ID number. A hit in output
 for a user without ``access.unmask_personal_data`` fails the run, however the test that
-produced it ended. Only outputs are scanned, never fixtures' inputs, so test data may hold
+produced it ended. The only exceptions are the audited reveals (``AUDITED_REVEALS``): the
+answer to one endpoint may hold exactly the numbers its audit event justifies (the dialled
+task's number; the CTI call list's numbers), and any other number in it is still a finding. Only outputs are scanned, never fixtures' inputs, so test data may hold
 clear numbers. tests/security/test_output_scan.py proves the scan catches a leak.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 import zipfile
@@ -40,7 +43,8 @@ class OutputScanner(logging.Handler):
         self.scanned = 0
         self.target = self  # where responses go; swapped by ``private()``
 
-    def scan(self, where: str, text: str, user=None) -> None:
+    def scan(self, where: str, text: str, user=None, request=None) -> None:
+        """``request``: (method, path, status) of the response, for the audited reveals."""
         self.scanned += 1
         found = [
             (kind, match)
@@ -50,7 +54,10 @@ class OutputScanner(logging.Handler):
         # The permission is looked up only for a hit, so query-count tests are not disturbed.
         if not found or _may_unmask(user):
             return
+        allowed = _audited_reveal(request, text, user) if request else set()
         for kind, match in found:
+            if kind == "mobile" and match.group() in allowed:
+                continue
             context = text[max(match.start() - 40, 0) : match.end() + 40]
             self.findings.append(f"{kind} {match.group()} in {where}: …{context!r}…")
 
@@ -58,7 +65,12 @@ class OutputScanner(logging.Handler):
         request = getattr(response, "wsgi_request", None)
         where = f"{getattr(request, 'method', '?')} {getattr(request, 'path', '?')}"
         user = getattr(request, "user", None)
-        self.scan(f"{where} -> {response.status_code}", _body_text(response), user)
+        self.scan(
+            f"{where} -> {response.status_code}",
+            _body_text(response),
+            user,
+            (getattr(request, "method", ""), getattr(request, "path", ""), response.status_code),
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):  # a scan must never break logging
@@ -82,6 +94,62 @@ def _may_unmask(user) -> bool:
         return user.has_perm(UNMASK_PERMISSION)
     except Exception:  # no database in this test: treat as not allowed, so the body is scanned
         return False
+
+
+def _dialled_number(match, text, user) -> set[str]:
+    """The task page's dial answer: the number of that task's customer, once the user's
+    ``task.dial`` event on that task exists."""
+    from keycare.core.models import AuditEvent
+    from keycare.tasks.models import ServiceTask
+
+    task = ServiceTask.objects.select_related("customer").filter(pk=match[1]).first()
+    dialled = AuditEvent.objects.filter(
+        action="task.dial", actor=user, object_type="tasks.servicetask", object_id=match[1]
+    )
+    return {task.customer.msisdn} if task is not None and dialled.exists() else set()
+
+
+def _cti_numbers(match, text, user) -> set[str]:
+    """The CTI call list: each row's own customer number, for a CTI account with the clear
+    permission whose latest ``cti.call_list`` event names exactly these tasks, in clear."""
+    from keycare.core.models import AuditEvent
+    from keycare.tasks.models import ServiceTask
+
+    if not user.has_perm("access.cti_clear_numbers"):
+        return set()
+    rows = json.loads(text).get("results", [])
+    event = AuditEvent.objects.filter(action="cti.call_list", actor=user).first()
+    if event is None or not event.detail.get("clear"):
+        return set()
+    if event.detail.get("tasks") != [row["task_id"] for row in rows]:
+        return set()
+    numbers = dict(
+        ServiceTask.objects.filter(pk__in=event.detail["tasks"]).values_list(
+            "pk", "customer__msisdn"
+        )
+    )
+    return {row["msisdn"] for row in rows if numbers.get(row["task_id"]) == row["msisdn"]}
+
+
+# (method, path, what the answer may show in clear). Only a 200 answer to a signed-in user.
+AUDITED_REVEALS = (
+    ("POST", re.compile(r"/tasks/(\d+)/dial/"), _dialled_number),
+    ("GET", re.compile(r"/api/cti/call-list/"), _cti_numbers),
+)
+
+
+def _audited_reveal(request, text, user) -> set[str]:
+    method, path, status = request
+    if status != 200 or not getattr(user, "is_authenticated", False):
+        return set()
+    for allowed_method, pattern, allowance in AUDITED_REVEALS:
+        match = pattern.fullmatch(path or "")
+        if match and method == allowed_method:
+            try:
+                return allowance(match, text, user)
+            except Exception:  # no database, or not the expected body: nothing is allowed
+                return set()
+    return set()
 
 
 def _body_text(response) -> str:

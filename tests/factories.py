@@ -198,3 +198,18 @@ def make_task(customer: Customer, business_date: date = DAY, **overrides) -> Ser
         "priority_score": 80.0,
     }
     return ServiceTask.objects.create(**{**values, **overrides})
+
+
+def make_cti_user(username: str = "cti", *, city=None, clear: bool = True):
+    """The outbound-call system's account (CTI role); ``clear``: it may receive numbers in
+    clear (``access.cti_clear_numbers``)."""
+    from django.contrib.auth.models import Permission
+
+    from keycare.access import roles
+
+    user = make_user(username, roles.ROLE_CTI, city=city)
+    if clear:
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="access", codename="cti_clear_numbers")
+        )
+    return get_user_model().objects.get(pk=user.pk)  # a fresh permission cache

@@ -359,3 +359,43 @@ def test_customer_pages_show_exactly_the_scope(world, role_user, client):
         assert detail.status_code == expected, (role_user, pk)
         if expected == 200:
             assert_no_personal_data(detail.content, f"GET /customers/{pk}/")
+
+
+# --- the CTI feed: the CTI account only; it sees nothing through the other resources ------
+
+CTI = "cti"
+
+
+def cti_user():
+    user = make_user(CTI, roles.ROLE_CTI)
+    user.user_permissions.add(Permission.objects.get(codename="cti_clear_numbers"))
+    return get_user_model().objects.get(pk=user.pk)
+
+
+@pytest.mark.parametrize("role_user", (*ROLE_USERS, CTI))
+def test_cti_feed_matrix(world, role_user):
+    user = cti_user() if role_user == CTI else world.users[role_user]
+    client = client_for(user)
+    listing = client.get("/api/cti/call-list/", {"date": DAY.isoformat(), "page_size": 500})
+    results = []
+    for n, pk in enumerate(world.rows["tasks"]):
+        body = {
+            "cti_call_id": f"CALL-{n}", "task_id": pk, "started_at": "2026-11-20T09:00:00Z",
+            "ended_at": "2026-11-20T09:02:00Z", "result": "not_reached",
+        }  # fmt: skip
+        results.append(client.post("/api/cti/call-results/", body, format="json").status_code)
+    if role_user != CTI:
+        assert listing.status_code == 403 and set(results) == {403}, role_user
+        assert not AuditEvent.objects.filter(action__startswith="cti").exists()
+        return
+    assert listing.status_code == 200
+    rows = listing.json()["results"]
+    assert sorted(r["task_id"] for r in rows) == sorted(world.rows["tasks"])
+    numbers = dict(ServiceTask.objects.values_list("pk", "customer__msisdn"))
+    assert all(r["msisdn"] == numbers[r["task_id"]] for r in rows)
+    assert results == [201] * len(world.rows["tasks"])
+    assert AuditEvent.objects.filter(action="cti.call_list", actor=user).count() == 1
+    for endpoint in (*SCOPED_ENDPOINTS, *GATED_ENDPOINTS):
+        assert list_ids(client, endpoint) == [], endpoint
+    for endpoint in SCOPED_ENDPOINTS:
+        assert client.get(f"/api/{endpoint}/{world.rows[endpoint][0]}/").status_code == 404

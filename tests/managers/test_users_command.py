@@ -55,7 +55,7 @@ def test_creates_one_user_per_role_with_scope(org):
     table = run_users()
 
     users = get_user_model().objects.filter(username__startswith="demo_")
-    assert users.count() == 5 and len(table) == 5
+    assert users.count() == len(roles.ROLES) == 6 and len(table) == 6
     for user in users:
         profile = StaffProfile.objects.get(user=user)
         assert [g.name for g in user.groups.all()] == [profile.role]
@@ -70,7 +70,11 @@ def test_creates_one_user_per_role_with_scope(org):
     assert manager.manager == org["busy"]  # the manager who has customers
     assert Manager.objects.get(pk=org["busy"].pk).user == manager.user
     event = AuditEvent.objects.get(action="demo_users")
-    assert len(event.detail["usernames"]) == 5
+    assert len(event.detail["usernames"]) == 6
+    cti = users.get(username=f"demo_{roles.ROLE_CTI}")
+    assert cti.has_perm("access.cti_clear_numbers") and not cti.has_perm(
+        "access.unmask_personal_data"
+    )
     assert all(table[u][-1] not in str(event.detail) for u in table)
 
 
@@ -78,7 +82,7 @@ def test_rerun_resets_passwords(org):
     first = run_users()
     second = run_users()
 
-    assert get_user_model().objects.count() == 5 and StaffProfile.objects.count() == 5
+    assert get_user_model().objects.count() == 6 and StaffProfile.objects.count() == 6
     for username, cells in second.items():
         assert cells[-1] != first[username][-1]
         assert authenticate(username=username, password=first[username][-1]) is None

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 
 from factories import (
@@ -31,6 +33,7 @@ ROLE_USERS = {
     "province_admin": roles.ROLE_PROVINCE_ADMIN,
     "analyst": roles.ROLE_ANALYST,
     "auditor": roles.ROLE_AUDITOR,
+    "cti": roles.ROLE_CTI,
 }
 HOSTILE_NAMES = ('=HYPERLINK("http://x")', "<script>alert(1)</script>", "+SUM(A1)", "欧阳修文")
 
@@ -84,6 +87,9 @@ def build_world() -> World:
             manager=managers["A1"] if role == roles.ROLE_MANAGER else None,
             password="x-Very-long-pass-1",
         )
+        if role == roles.ROLE_CTI:  # the outbound-call system receives clear numbers
+            user.user_permissions.add(Permission.objects.get(codename="cti_clear_numbers"))
+            user = get_user_model().objects.get(pk=user.pk)
         users[username] = user
         tokens[username] = Token.objects.create(user=user).key
     return World(users=users, tokens=tokens, customers=customers, tasks=tasks)

@@ -162,6 +162,21 @@ def test_every_page_filter_and_form_field(client, world):
     assert not errors, "\n".join(errors[:30])
 
 
+def test_every_dial_form_field(client, world):
+    """The task page's dial form is drawn for the task's own manager only: sent as them."""
+    client.raise_request_exception = False
+    task = next(t for t in world.tasks if t.state == "in_progress" and t.manager.manager_id == "A1")
+    client.force_login(world.users["manager"])
+    html = client.get(f"/tasks/{task.pk}/").content.decode()
+    forms = [form for form in page_forms(html, f"/tasks/{task.pk}/") if "/dial/" in form[1]]
+    assert len(forms) == 1, forms
+    errors = []
+    for method, target, fields, hidden in forms:
+        for entry in FIELD_INPUTS:
+            errors += _send_form(client, entry, method, target, fields, hidden)
+    assert not errors, "\n".join(errors[:30])
+
+
 def _send_form(client, entry, method, target, fields, hidden) -> list[str]:
     values = {
         name: (default if hidden[name] else wire_bytes(entry)) for name, default in fields.items()
@@ -222,6 +237,39 @@ def test_api_filters_and_bodies(world):
             if response.status_code >= 500:
                 errors.append(f"POST {path} [{entry['kind']}] {response.status_code}")
             assert response.get("Content-Type", "").startswith("application/json"), path
+    assert not errors, "\n".join(errors[:30])
+
+
+def test_cti_feed_filters_and_bodies(world):
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['cti']}")
+    task = next(t for t in world.tasks if t.state == "in_progress")
+    call = {
+        "cti_call_id": "C-1", "task_id": task.pk, "started_at": "2026-11-20T09:00:00Z",
+        "ended_at": "2026-11-20T09:01:00Z", "result": "reached", "recording_ref": "R-1",
+    }  # fmt: skip
+    errors = []
+    for entry in FIELD_INPUTS:
+        raw = wire_bytes(entry)
+        query = form_encode(dict.fromkeys(("date", "manager", "page", "page_size"), raw))
+        response = client.get(f"/api/cti/call-list/?{query}")
+        if response.status_code >= 500:
+            errors.append(f"GET /api/cti/call-list/ [{entry['kind']}] {response.status_code}")
+        for field in call:
+            body = json.dumps({**call, field: "@@"}).encode().replace(b"@@", _json_piece(raw))
+            response = client.generic(
+                "POST", "/api/cti/call-results/", body, content_type="application/json"
+            )
+            if response.status_code >= 500:
+                errors.append(f"POST call-results {field} [{entry['kind']}] {response.status_code}")
+            assert response.get("Content-Type", "").startswith("application/json")
+    for entry in BODIES:
+        response = client.generic(
+            "POST", "/api/cti/call-results/", body_bytes(entry), content_type=entry["content_type"]
+        )
+        error = response.json().get("error", {}) if response.status_code < 500 else {}
+        if response.status_code != 400 or not error.get("message"):
+            errors.append(f"POST call-results [{body_label(entry)}] {response.status_code}")
     assert not errors, "\n".join(errors[:30])
 
 

@@ -43,7 +43,29 @@ def leak_csv(request):
     return csv_response("x.csv", ["证件"], [[CLEAR_ID]], user=request.user)
 
 
+def fake_dial(request, pk):
+    """Shows the task customer's number and, when asked, another one: only the first is the
+    audited reveal's to show."""
+    from keycare.tasks.models import ServiceTask
+
+    number = ServiceTask.objects.get(pk=pk).customer.msisdn
+    return HttpResponse(f"<a href='tel:{number}'>{number}</a>{request.GET.get('extra', '')}")
+
+
+def fake_call_list(request):
+    from keycare.tasks.models import ServiceTask
+
+    rows = [
+        {"task_id": t.pk, "msisdn": t.customer.msisdn}
+        for t in ServiceTask.objects.select_related("customer").order_by("pk")
+    ]
+    return JsonResponse({"results": rows})
+
+
 urlpatterns = [
+    path("tasks/<int:pk>/dial/", fake_dial),
+    path("tasks/<int:pk>/other/", fake_dial),
+    path("api/cti/call-list/", fake_call_list),
     path("html/", leak_html),
     path("json/", leak_json),
     path("masked/", masked_html),
@@ -126,3 +148,84 @@ def test_findings_fail_a_session_that_would_otherwise_pass(pytestconfig, scanner
         assert clean.exitstatus == pytest.ExitCode.OK
     finally:
         module["SCANNER"] = saved
+
+
+# --- the audited reveals: exactly what their audit event justifies, nothing else --------
+
+
+@pytest.fixture
+def dial_world(db):
+    from factories import (
+        BUSINESS_DATE,
+        make_manager,
+        make_org,
+        make_task,
+        make_user,
+        numbered_customer,
+    )
+    from keycare.access import roles
+
+    org = make_org()
+    manager = make_manager(org["C025"])
+    task = make_task(numbered_customer(org, 1, manager), BUSINESS_DATE)
+    user = make_user("dialler", roles.ROLE_MANAGER, manager=manager)
+    return task, user
+
+
+def leaks(scanner) -> set[str]:
+    """The findings without their context: what leaked where (a number shown twice is one)."""
+    return {finding.split(": …")[0] for finding in scanner.findings}
+
+
+def audit_dial(user, task):
+    from keycare.core.audit import record
+
+    record(user, "task.dial", task, task=task.pk, reason="outbound_service")
+
+
+def test_a_dial_answer_without_its_audit_event_is_a_leak(client, scanner, dial_world):
+    task, user = dial_world
+    client.force_login(user)
+    client.post(f"/tasks/{task.pk}/dial/")
+    assert leaks(scanner) == {
+        f"mobile {task.customer.msisdn} in POST /tasks/{task.pk}/dial/ -> 200"
+    }
+
+
+def test_an_audited_dial_may_show_that_number_only(client, scanner, dial_world):
+    task, user = dial_world
+    audit_dial(user, task)
+    client.force_login(user)
+    client.post(f"/tasks/{task.pk}/dial/")
+    assert scanner.findings == []
+    client.post(f"/tasks/{task.pk}/dial/?extra={CLEAR_MOBILE}")
+    assert leaks(scanner) == {f"mobile {CLEAR_MOBILE} in POST /tasks/{task.pk}/dial/ -> 200"}
+    client.get(f"/tasks/{task.pk}/dial/")  # not the POST answer
+    client.post(f"/tasks/{task.pk}/other/")  # not the dial endpoint
+    assert len(leaks(scanner)) == 3
+
+
+def test_another_users_dial_event_allows_nothing(client, scanner, dial_world):
+    from factories import make_user
+
+    task, user = dial_world
+    audit_dial(user, task)
+    client.force_login(make_user("someone-else"))
+    client.post(f"/tasks/{task.pk}/dial/")
+    assert len(leaks(scanner)) == 1
+
+
+def test_a_call_list_in_clear_needs_the_cti_permission_and_its_audit_event(
+    client, scanner, dial_world
+):
+    from factories import make_cti_user
+    from keycare.core.audit import record
+
+    task, _user = dial_world
+    for cti in (make_cti_user("cti-masked", clear=False), make_cti_user("cti-clear")):
+        client.force_login(cti)
+        client.get("/api/cti/call-list/")  # no cti.call_list event yet
+    assert len(scanner.findings) == 2
+    record(cti, "cti.call_list", tasks=[task.pk], clear=True)
+    client.get("/api/cti/call-list/")
+    assert len(scanner.findings) == 2, "the audited list may show its own numbers"

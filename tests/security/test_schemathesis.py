@@ -11,6 +11,7 @@ Marked ``hostile``: run once (the SQLite run). Measured duration: see docs/secur
 """
 
 import os
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -70,7 +71,9 @@ def _fuzz(operation, auth, calls, scanner, role_user, user):
     def run(case):
         calls[label] += 1
         response = case.call(headers=auth)
-        scanner.scan(f"schemathesis {role_user} {label}", response.text, user)
+        path = urlsplit(response.request.url or "").path
+        request = (response.request.method, path, response.status_code)
+        scanner.scan(f"schemathesis {role_user} {label}", response.text, user, request)
         case.validate_response(response, checks=CHECKS)
 
     run()

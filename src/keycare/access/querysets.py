@@ -12,6 +12,8 @@ A scoped model declares where its scope lives, as ORM paths::
 - city administrator, analyst with a city: their city
 - account manager: their own portfolio
 - auditor (and anyone without a role): nothing
+- the outbound-call system (CTI): nothing, except for the ``"cti"`` action (the CTI feed),
+  where it sees its city (or the province when its profile names none)
 Superusers see everything. As in NetBox (``utilities/querysets.py``), views never filter
 by hand, so none can forget to.
 """
@@ -22,6 +24,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 
 from keycare.access import roles
+
+# The action the CTI feed restricts with: only it opens rows to the outbound-call system.
+CTI_ACTION = "cti"
 
 
 def user_scope(user) -> tuple[str | None, object | None]:
@@ -35,7 +40,7 @@ def user_scope(user) -> tuple[str | None, object | None]:
         return None, None
     if profile.role == roles.ROLE_MANAGER:
         return profile.role, profile.manager_id
-    if profile.role in (roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST):
+    if profile.role in (roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST, roles.ROLE_CTI):
         return profile.role, profile.city_id
     return profile.role, None
 
@@ -55,6 +60,11 @@ class RestrictedQuerySet(models.QuerySet):
         if scope is None:
             raise TypeError(f"{self.model.__name__} declares no scope; it cannot be restricted")
         role, value = user_scope(user)
+        if role == roles.ROLE_CTI:
+            # A system account reads only through the CTI feed, never the ordinary resources.
+            if action != CTI_ACTION or (value and "city" not in scope):
+                return self.none()
+            return self.filter(**{f"{scope['city']}_id": value}) if value else self
         if role == roles.ROLE_PROVINCE_ADMIN:
             return self
         if role == roles.ROLE_ANALYST and value is None:

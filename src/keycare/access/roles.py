@@ -16,6 +16,8 @@ ROLE_CITY_ADMIN = "city_admin"
 ROLE_MANAGER = "account_manager"
 ROLE_ANALYST = "analyst"
 ROLE_AUDITOR = "auditor"
+# Not a person: the outbound-call system (CTI) that dials the day's call tasks.
+ROLE_CTI = "cti"
 
 # Role -> (中文名, English name, what it may see). Order: widest scope first.
 ROLES: dict[str, tuple[str, str, str]] = {
@@ -24,6 +26,7 @@ ROLES: dict[str, tuple[str, str, str]] = {
     ROLE_MANAGER: ("客户经理", "Account manager", "their own portfolio"),
     ROLE_ANALYST: ("分析员", "Analyst", "aggregates and masked rows in their scope"),
     ROLE_AUDITOR: ("审计员", "Auditor", "the audit log only, no personal data"),
+    ROLE_CTI: ("外呼系统", "Outbound-call system (CTI)", "the call list of its scope only"),
 }
 
 # The choices shown to users: Chinese msgids, English in the catalog (locale/en).
@@ -33,6 +36,7 @@ ROLE_LABELS = {
     ROLE_MANAGER: gettext_lazy("客户经理"),
     ROLE_ANALYST: gettext_lazy("分析员"),
     ROLE_AUDITOR: gettext_lazy("审计员"),
+    ROLE_CTI: gettext_lazy("外呼系统"),
 }
 ROLE_CHOICES = list(ROLE_LABELS.items())
 
@@ -43,6 +47,7 @@ ROLE_SCOPE = {
     ROLE_MANAGER: "manager",
     ROLE_ANALYST: None,  # province-wide unless the profile names a city
     ROLE_AUDITOR: None,
+    ROLE_CTI: None,  # province-wide unless the profile names a city
 }
 
 

@@ -8,6 +8,10 @@ called for one customer already found through ``restrict()`` (so out of scope st
 - with it, checks the reason (at least ``MIN_REASON_LENGTH`` characters after trimming) and
   records an ``unmask`` event naming the fields shown and the reason, then returns the clear
   values for that one response only (nothing is stored in the session; pages answer no-store).
+
+The task page's dial action and the CTI call list show one field (the number) under their own
+rules (``keycare.tasks.actions.dial_task``, the CTI feed); they hand the value out through the
+same ``reveal``, so every clear value leaves with an audit event naming what was shown and why.
 """
 
 from __future__ import annotations
@@ -54,17 +58,42 @@ def unmask_customer(actor, customer, reason, *, ip: str | None = None, channel: 
     """{field: clear value} for ``customer``; audited. See the module docstring."""
     deny_unless_allowed(actor, customer, ip=ip, channel=channel)
     reason = clean_reason(reason)
+    return reveal(actor, "unmask", customer, UNMASK_FIELDS, reason=reason, ip=ip, channel=channel)
+
+
+def reveal(
+    actor,
+    action: str,
+    customer,
+    fields,
+    *,
+    obj=None,
+    reason: str = "",
+    ip: str | None = None,
+    channel: str = "web",
+    **detail,
+) -> dict[str, str]:
+    """{field: clear value} of ``customer``, after recording ``action`` on ``obj`` (default the
+    customer) with the fields shown and the reason. The caller has checked the right to see
+    them; this is where every clear value is audited and read."""
     # The reason is free text: a number typed into it must not reach the audit log in clear.
     record(
         actor,
-        "unmask",
-        customer,
+        action,
+        customer if obj is None else obj,
         ip=ip,
         channel=channel,
-        fields=list(UNMASK_FIELDS),
+        fields=list(fields),
         reason=scrub_text(reason),
+        **detail,
     )
-    return {field: _text(getattr(customer, field, "")) for field in UNMASK_FIELDS}
+    return clear_values(customer, fields)
+
+
+def clear_values(customer, fields) -> dict[str, str]:
+    """The clear ``fields`` of one customer; only for callers that audit them (``reveal``, or
+    one event covering a whole list, as the CTI feed does)."""
+    return {field: _text(getattr(customer, field, "")) for field in fields}
 
 
 def _text(value) -> str:

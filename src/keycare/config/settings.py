@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 KEYCARE_API_TOKEN_HOURS = 12
+# How many customer numbers one account manager may show (task page, 拨号) per day.
+KEYCARE_DIAL_DAILY_LIMIT = int(os.environ.get("KEYCARE_DIAL_DAILY_LIMIT", "60"))
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.db.models import Count, Q
 
@@ -16,6 +17,7 @@ from keycare.errors import UserError
 from keycare.org.models import City, Manager, StaffProfile
 
 DEMO_CITY = "南京"
+CTI_CLEAR_CODENAME = "cti_clear_numbers"  # access.cti_clear_numbers (keycare.access.models)
 
 
 @dataclass
@@ -41,10 +43,16 @@ def create_demo_users() -> list[DemoLogin]:
         (roles.ROLE_MANAGER, None, manager, f"{manager.name} ({manager.manager_id})"),
         (roles.ROLE_ANALYST, None, None, "全省，脱敏 province, masked"),
         (roles.ROLE_AUDITOR, None, None, "审计日志 audit log only"),
+        (roles.ROLE_CTI, None, None, "外呼系统 CTI feed (API), numbers in clear"),
     ]
     with transaction.atomic():
         groups = roles.ensure_groups()
         logins = [_demo_user(groups[r], r, c, m, scope) for r, c, m, scope in plan]
+        # The demo outbound-call system receives its call list with the numbers in clear.
+        cti = get_user_model().objects.get(username=f"demo_{roles.ROLE_CTI}")
+        cti.user_permissions.add(
+            Permission.objects.get(content_type__app_label="access", codename=CTI_CLEAR_CODENAME)
+        )
         audit.record(None, "demo_users", usernames=[login.username for login in logins])
     return logins
 

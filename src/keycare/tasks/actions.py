@@ -10,15 +10,30 @@ new detection for a customer whose earlier task was handled sets it (``flag_new_
 
 Outcomes, appointments and work orders are recorded while a task is in progress (appointments
 and work orders also after it is handled, as follow-ups).
+
+Calls: the task's own manager may show the customer's number to dial it (``dial_task``: a
+reason, a daily limit, an audited reveal through ``keycare.access.unmask``); the outbound-call
+system reports its calls (``record_call_result``: once per CTI call id, claiming the task if
+nobody had).
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import datetime, time
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from keycare.access import roles
+from keycare.access.masking import scrub_text
+from keycare.access.querysets import user_scope
+from keycare.access.unmask import reveal
 from keycare.core.audit import record
+from keycare.core.models import AuditEvent
 from keycare.core.workflow import (
+    IllegalTransitionError,
     StaleTaskError,
     WorkflowError,
     check_choice,
@@ -26,10 +41,13 @@ from keycare.core.workflow import (
     versioned_update,
 )
 from keycare.moments.models import Tactic
+from keycare.org.models import StaffProfile
 from keycare.tasks.models import (
     Appointment,
     AppointmentKind,
     ContactResult,
+    CtiCall,
+    DialReason,
     Outcome,
     Recommendation,
     ServiceTask,
@@ -121,6 +139,187 @@ def record_outcome(
             tactic=outcome.tactic.code if outcome.tactic_id else None,
         )
     return outcome
+
+
+# --- calls ------------------------------------------------------------------------------
+
+DIAL_FIELDS = ("msisdn",)
+DIAL_NOTE_MAX = 200
+DEFAULT_DIAL_DAILY_LIMIT = 60
+
+
+class DialLimitReached(WorkflowError):
+    """The manager has shown as many numbers today as the daily limit allows."""
+
+
+class CtiCallMismatch(WorkflowError):
+    """A CTI call id reported again with different facts: the first report stands."""
+
+
+def dial_daily_limit() -> int:
+    return int(getattr(settings, "KEYCARE_DIAL_DAILY_LIMIT", DEFAULT_DIAL_DAILY_LIMIT))
+
+
+def dials_today(actor) -> int:
+    """How many numbers ``actor`` has shown since local midnight (their ``task.dial`` events)."""
+    midnight = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    return AuditEvent.objects.filter(actor=actor, action="task.dial", at__gte=midnight).count()
+
+
+def dial_refusal(actor, task: ServiceTask) -> str:
+    """Why ``actor`` may not dial ``task`` ("" when they may): only the task's own manager, and
+    only while the task is open or still has a follow-up (an appointment not yet done)."""
+    role, manager_id = user_scope(actor)
+    if role != roles.ROLE_MANAGER or manager_id is None or task.manager_id != manager_id:
+        return "只有任务所属的客户经理可以拨号"
+    if not task.is_open and not task.appointments.filter(done_at__isnull=True).exists():
+        return "任务已处理完毕且没有待跟进的预约，不能拨号"
+    return ""
+
+
+def dial_task(
+    actor,
+    task: ServiceTask,
+    *,
+    reason: str,
+    note: str = "",
+    ip: str | None = None,
+    channel: str = "web",
+) -> str:
+    """The customer's number in clear, to dial ``task`` now; audited as ``task.dial``.
+
+    Refused (and audited as ``task.dial_denied``): someone other than the task's manager
+    (``PermissionDenied``), a closed task without follow-up, or the daily limit reached
+    (``KEYCARE_DIAL_DAILY_LIMIT`` per manager per day). The number is returned for one
+    response only; nothing stores it.
+    """
+    if reason not in DialReason.values:
+        # Not echoed: whatever was typed (a number, markup) stays out of the message.
+        raise WorkflowError("拨号理由无效，请从列表中选择")
+    note = _clean_note(note)
+    refusal = dial_refusal(actor, task)
+    if refusal:
+        record(actor, "task.dial_denied", task, ip=ip, task=task.pk, why=refusal)
+        if refusal.startswith("只有"):
+            raise PermissionDenied(refusal)
+        raise IllegalTransitionError(refusal)
+    limit = dial_daily_limit()
+    with transaction.atomic():
+        # One manager's dials queue here, so two at once cannot both take the last one.
+        StaffProfile.objects.select_for_update().filter(user=actor).first()
+        if dials_today(actor) < limit:
+            clear = reveal(
+                actor,
+                "task.dial",
+                task.customer,
+                DIAL_FIELDS,
+                obj=task,
+                reason=reason,
+                ip=ip,
+                channel=channel,
+                task=task.pk,
+                note=scrub_text(note),
+            )
+            return clear["msisdn"]
+    record(actor, "task.dial_denied", task, ip=ip, task=task.pk, why="daily_limit", limit=limit)
+    raise DialLimitReached(f"今日拨号次数已达上限（{limit} 次），如需继续请联系管理员")
+
+
+def _clean_note(note) -> str:
+    text = "".join(ch for ch in str(note or "") if ch.isprintable()).strip()
+    if len(text) > DIAL_NOTE_MAX:
+        raise WorkflowError(f"补充说明过长（最多 {DIAL_NOTE_MAX} 个字，当前 {len(text)} 个字）")
+    return text
+
+
+def record_call_result(
+    actor,
+    task: ServiceTask,
+    *,
+    cti_call_id: str,
+    started_at,
+    ended_at,
+    result: str,
+    recording_ref: str = "",
+) -> tuple[CtiCall, bool]:
+    """Record what the outbound-call system reports for one call: (the call, created).
+
+    The first report of a ``cti_call_id`` claims the task if it was unhandled and records one
+    outcome; a repeat returns that first call and records nothing (``CtiCallMismatch`` when
+    its facts differ). A handled task takes no outcome (``IllegalTransitionError``).
+    """
+    check_choice(result, ContactResult, "接触结果")
+    if ended_at < started_at:
+        raise WorkflowError("结束时间不能早于开始时间")
+    facts = {
+        "task_id": task.pk,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "result": result,
+        "recording_ref": recording_ref,
+    }
+    try:
+        with transaction.atomic():
+            existing = CtiCall.objects.filter(cti_call_id=cti_call_id).first()
+            if existing is not None:
+                return _same_call(existing, facts), False
+            return _new_call(actor, task, cti_call_id, facts), True
+    except IntegrityError:
+        # The same call reported twice at once: the other report won; answer with it.
+        existing = CtiCall.objects.filter(cti_call_id=cti_call_id).first()
+        if existing is None:
+            raise
+        return _same_call(existing, facts), False
+
+
+def _same_call(call: CtiCall, facts: dict) -> CtiCall:
+    differing = sorted(name for name, value in facts.items() if getattr(call, name) != value)
+    if differing:
+        raise CtiCallMismatch(
+            f"外呼流水号 {call.cti_call_id} 已记录过不同的结果（不同字段：{'、'.join(differing)}）"
+        )
+    return call
+
+
+def _new_call(actor, task, cti_call_id, facts) -> CtiCall:
+    claimed = task.state == TaskState.UNHANDLED
+    if claimed:
+        transition(
+            task,
+            None,
+            from_states=(TaskState.UNHANDLED,),
+            action="领取",
+            state=TaskState.IN_PROGRESS,
+            claimed_by=user_or_none(actor),
+            claimed_at=timezone.now(),
+        )
+        record(actor, "task.claim", task, to_state=TaskState.IN_PROGRESS, via="cti")
+    transition(task, None, from_states=(TaskState.IN_PROGRESS,), action="记录结果")
+    seconds = int((facts["ended_at"] - facts["started_at"]).total_seconds())
+    outcome = _create_outcome(
+        actor,
+        task,
+        contact_result=facts["result"],
+        notes=f"外呼系统通话 {cti_call_id}，时长 {seconds} 秒",
+    )
+    call = CtiCall.objects.create(
+        cti_call_id=cti_call_id,
+        outcome=outcome,
+        claimed=claimed,
+        recorded_by=user_or_none(actor),
+        **facts,
+    )
+    record(
+        actor,
+        "task.outcome",
+        task,
+        contact_result=facts["result"],
+        recommendation=Recommendation.NONE,
+        via="cti",
+        cti_call_id=cti_call_id,
+        recording_ref=facts["recording_ref"],
+    )
+    return call
 
 
 def create_appointment(

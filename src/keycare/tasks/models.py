@@ -265,6 +265,46 @@ class Outcome(models.Model):
         return f"{self.task_id} {self.contact_result}"
 
 
+class DialReason(models.TextChoices):
+    """Why a manager shows a task's number to dial it (audited with every dial)."""
+
+    OUTBOUND_SERVICE = "outbound_service", _("外呼服务")
+    CALLBACK = "callback", _("预约回访")
+    CUSTOMER_REQUEST = "customer_request", _("客户要求回电")
+    COMPLAINT = "complaint", _("投诉处理")
+
+
+class CtiCall(models.Model):
+    """One call the outbound-call system (CTI) reported, by its own call id: the id is unique,
+    so a repeated report finds this row and records no second outcome."""
+
+    cti_call_id = models.CharField(_("外呼流水号"), max_length=64, unique=True)
+    task = models.ForeignKey(ServiceTask, on_delete=models.CASCADE, related_name="cti_calls")
+    outcome = models.OneToOneField(Outcome, on_delete=models.CASCADE, related_name="cti_call")
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"))
+    result = models.CharField(_("接触结果"), max_length=16, choices=ContactResult.choices)
+    recording_ref = models.CharField(_("录音编号"), max_length=200, blank=True)
+    # Whether this report claimed the task (it was unhandled when the result came in).
+    claimed = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    scope = {"city": "task__city", "manager": "task__manager"}
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name = _("外呼记录")
+        verbose_name_plural = _("外呼记录")
+
+    def __str__(self):
+        return f"{self.cti_call_id} {self.task_id} {self.result}"
+
+
 class AppointmentKind(models.TextChoices):
     CARE_MARKETING = "care_marketing", _("关怀营销类预约")
     ALERT = "alert", _("预警类预约")
