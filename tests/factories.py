@@ -7,16 +7,18 @@ about. Fixtures in the conftest files are thin wrappers over these functions.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from keycare.customers.models import Customer
 from keycare.moments.models import MomentDefinition
-from keycare.org.models import City, County, Grid, Manager, Province, StaffProfile
-from keycare.tasks.models import ServiceTask
+from keycare.org.models import City, County, Department, Grid, Manager, Province, StaffProfile
+from keycare.tasks.models import Appointment, ServiceTask
+from keycare.workorders.models import WorkOrder
 
 DAY = date(2026, 11, 22)
 # The domain tests (runs, tasks, campaigns, work orders) work on this date.
@@ -198,6 +200,47 @@ def make_task(customer: Customer, business_date: date = DAY, **overrides) -> Ser
         "priority_score": 80.0,
     }
     return ServiceTask.objects.create(**{**values, **overrides})
+
+
+def make_tactics(actor=None) -> dict:
+    """The shipped tactics library (``moments/tactics.yaml``) imported as version 1: code ->
+    Tactic. Its matrix names built-in moment codes, which need no rows to be valid."""
+    from keycare.moments.actions import sync_builtin_tactics
+    from keycare.moments.models import Tactic
+
+    sync_builtin_tactics(actor)
+    return {t.code: t for t in Tactic.objects.all()}
+
+
+def make_department(code: str = "NET", name: str = "网络部", city=None, **overrides) -> Department:
+    """A department work orders go to."""
+    return Department.objects.create(**{"code": code, "name": name, "city": city, **overrides})
+
+
+def make_work_order(
+    task: ServiceTask, department: Department, due_at: datetime | None = None, **overrides
+) -> WorkOrder:
+    """A work order for ``task``'s customer, stored as is (no SLA clock, no audit: for those,
+    use keycare.workorders.actions.create_work_order); due in a day unless told."""
+    values = {
+        "task": task,
+        "customer": task.customer,
+        "department": department,
+        "title": "宽带故障",
+        "due_at": due_at or timezone.now() + timedelta(days=1),
+    }
+    return WorkOrder.objects.create(**{**values, **overrides})
+
+
+def make_appointment(customer: Customer, due_at, **overrides) -> Appointment:
+    """An open alert follow-up of ``customer``'s manager (``done_at`` makes it handled)."""
+    values = {
+        "customer": customer,
+        "manager": customer.manager,
+        "kind": "alert",
+        "due_at": due_at,
+    }
+    return Appointment.objects.create(**{**values, **overrides})
 
 
 def make_cti_user(username: str = "cti", *, city=None, clear: bool = True):

@@ -31,11 +31,9 @@ NEW_APPS = ("org", "runs", "tasks", "campaigns")
 # Where the layout move left each app: the test compares the database there. Migrations made
 # after it may create tables and columns of their own (the tactics library, the outcome's
 # tactic); the current models are checked after migrating on to the latest state.
+# Apps the move did not touch (access, api, core...) stay at their latest leaf throughout.
 LAYOUT_LEAVES = {
-    "access": "0001_initial",
-    "api": "0001_initial",
     "campaigns": "0001_initial",
-    "core": "0001_initial",
     "customers": "0007_labels_without_english",
     "keyaccounts": "0003_labels_without_english",
     "managers": "0002_models_moved_to_org",
