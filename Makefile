@@ -30,12 +30,16 @@ lint: install-dev
 
 # Spark runs the backend-layer suite in CI (same test bodies as DuckDB); the full engine
 # suite on Spark takes hours on 2 cores, so it is its own target: `make test-spark-full`.
+# Two workers (this machine kind has 2 cores), one test file per worker at a time: files
+# share module-scoped fixtures, and pytest-django gives each worker its own test database.
+XDIST := -n 2 --dist loadfile
+
 unittest: install-spark
-	$(BIN)/pytest -q -m "not spark"
+	$(BIN)/pytest -q -m "not spark" $(XDIST)
 
 # The hostile-input suite (schemathesis per role, the corpus) runs once, in the SQLite run.
 pgtest: install-spark
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark and not hostile" -p no:cacheprovider
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark and not hostile" -p no:cacheprovider $(XDIST)
 
 install-spark: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,spark]'
