@@ -28,6 +28,16 @@ OLD_LEAVES = {
     "moments": "0001_initial",
 }
 NEW_APPS = ("org", "runs", "tasks", "campaigns")
+# Apps created after the move: unapplied with the new ones while the old layout is filled.
+LATER_APPS = (
+    "messaging",
+    "effects",
+    "surveys",
+    "complaints",
+    "knowledge",
+    "analytics",
+    "signalling",
+)
 # Where the layout move left each app: the test compares the database there. Migrations made
 # after it may create tables and columns of their own (the tactics library, the outcome's
 # tactic); the current models are checked after migrating on to the latest state.
@@ -82,7 +92,7 @@ PERMISSION = "reassign_servicetask_layout_test"
 def _old_targets(leaves: Iterable[tuple[str, str]]) -> list[tuple[str, str | None]]:
     targets: list[tuple[str, str | None]] = []
     for app, name in sorted(leaves):
-        if app in NEW_APPS:
+        if app in NEW_APPS or app in LATER_APPS:
             targets.append((app, None))
         else:
             targets.append((app, OLD_LEAVES.get(app, name)))

@@ -1,6 +1,7 @@
 """Resource viewsets for the API router (keycare.api.urls calls ``register_resources``)."""
 
 from keycare.api import views
+from keycare.api.domains import DOMAIN_ROUTE_MODULES
 
 RESOURCES = {
     "customers": views.CustomerViewSet,
@@ -15,5 +16,8 @@ RESOURCES = {
 
 
 def register_resources(router) -> None:
-    for prefix, viewset in RESOURCES.items():
+    resources = dict(RESOURCES)
+    for module in DOMAIN_ROUTE_MODULES:  # each domain's own api/routes_<domain>.py
+        resources.update(module.RESOURCES)
+    for prefix, viewset in resources.items():
         router.register(prefix, viewset, basename=prefix.rstrip("s"))

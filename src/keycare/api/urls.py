@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from keycare.api import cti
 from keycare.api.auth import ObtainTokenView
+from keycare.api.domains import DOMAIN_ROUTE_MODULES
 from keycare.api.routes import register_resources
 
 router = DefaultRouter()
@@ -20,5 +21,7 @@ urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("cti/call-list/", cti.CallListView.as_view(), name="cti-call-list"),
     path("cti/call-results/", cti.CallResultView.as_view(), name="cti-call-results"),
-    path("", include(router.urls)),
 ]
+for _module in DOMAIN_ROUTE_MODULES:  # each domain's extra paths, before the router's
+    urlpatterns += _module.urlpatterns
+urlpatterns.append(path("", include(router.urls)))

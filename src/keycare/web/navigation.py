@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
 from keycare.access.querysets import user_scope
+from keycare.web.domains import DOMAIN_URL_MODULES
 
 # (url name, label, roles that see it). Only pages that exist: every entry must resolve
 # (tests/web/test_shell.py opens each one for every role).
@@ -42,8 +43,11 @@ NAV = [
     ),
     ("web:department-list", _("部门管理"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
     ("web:run-list", _("日批运行"), {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}),
-    ("web:audit-list", _("审计日志"), {roles.ROLE_AUDITOR}),
 ]
+# Each domain's entries come from its web/urls_<domain>.py; the audit log stays last.
+for _module in DOMAIN_URL_MODULES:
+    NAV += _module.NAV
+NAV.append(("web:audit-list", _("审计日志"), {roles.ROLE_AUDITOR}))
 
 
 def nav_items(request):

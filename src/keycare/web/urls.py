@@ -17,6 +17,7 @@ from keycare.web import (
 )
 from keycare.web import audit as audit_log
 from keycare.web import runs as runs_pages
+from keycare.web.domains import DOMAIN_URL_MODULES
 from keycare.web.rules import views as rules
 
 app_name = "web"
@@ -79,3 +80,7 @@ urlpatterns = [
     path("customers/<int:pk>/", customers.customer_detail, name="customer-detail"),
     path("customers/<int:pk>/unmask/", customers.customer_unmask, name="customer-unmask"),
 ]
+
+# Each domain's pages live in web/urls_<domain>.py (one file per domain, see web/domains.py).
+for _module in DOMAIN_URL_MODULES:
+    urlpatterns += _module.urlpatterns

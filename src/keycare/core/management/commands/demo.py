@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from keycare.core.commands import KeycareCommand
+from keycare.core.demo_steps import DemoContext, steps_for
 
 DEMO_AS_OF = "2026-11-22"
 
@@ -27,16 +28,23 @@ class Command(KeycareCommand):
     def run(self, *args, **opts):
         # Inside the delivery location, so an administrator can also start a run on it from 日批运行.
         data_dir = Path(settings.KEYCARE_DATA_DIR) / "demo"
+        context = DemoContext(data_dir=data_dir, date=opts["date"], opts=opts)
+
+        def domain_steps(phase):  # each domain's <app>/demo.py (see core/demo_steps.py)
+            return [(step.title, lambda step=step: step.run(context)) for step in steps_for(phase)]
+
         steps = [
             ("数据库迁移 migrate", lambda: call_command("migrate", verbosity=0)),
             ("生成演示数据 synth", lambda: self._synth(data_dir, opts)),
             ("加载客户档案 load", lambda: call_command("load", str(data_dir))),
             ("关键时刻规则 sync", lambda: call_command("syncmoments")),
+            *domain_steps("after_load"),
             (
                 "日批处理 run",
                 lambda: call_command("run", date=opts["date"], data=str(data_dir)),
             ),
             ("加载任务 loadrun", lambda: call_command("loadrun", date=opts["date"])),
+            *domain_steps("after_loadrun"),
         ]
         for title, step in steps:
             started = time.monotonic()

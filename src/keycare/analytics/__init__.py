@@ -1,0 +1,1 @@
+"""The indicator layer, the analyses, the analyst's workbench and reports."""

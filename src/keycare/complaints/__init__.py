@@ -1,0 +1,1 @@
+"""Complaint and consultation texts: the cause taxonomy and the classifier."""

@@ -1,0 +1,1 @@
+"""Effect evaluation against the control group, and the closed-loop simulation's reports."""

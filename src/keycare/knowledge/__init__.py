@@ -1,0 +1,1 @@
+"""The service knowledge graph: customers, needs, causes, tactics, outcomes."""

@@ -1,0 +1,1 @@
+"""SMS sending: the outbox, the gateway client, the worker and receipts."""

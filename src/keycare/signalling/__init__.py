@@ -1,0 +1,1 @@
+"""Real-time moments from network signalling: the stream consumer and its operations."""

@@ -1,0 +1,1 @@
+"""Satisfaction surveys: templates, survey tasks, answers and the satisfaction index."""
