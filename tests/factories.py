@@ -256,3 +256,23 @@ def make_cti_user(username: str = "cti", *, city=None, clear: bool = True):
             Permission.objects.get(content_type__app_label="access", codename="cti_clear_numbers")
         )
     return get_user_model().objects.get(pk=user.pk)  # a fresh permission cache
+
+
+# --- managers (account-manager archive, plans, visits, assessment) -------------------------
+
+
+def make_manager_key_account(city, key_account_id: str = "K1", manager=None, **overrides):
+    """An active tier-A key account (集团客户) of ``manager`` in ``city``."""
+    from keycare.keyaccounts.models import KeyAccount
+
+    values = {
+        "key_account_id": key_account_id,
+        "name": f"集团{key_account_id}",
+        "industry": "制造业",
+        "tier": "A",
+        "city": city,
+        "manager": manager,
+        "status": "active",
+        "created_date": date(2020, 1, 1),
+    }
+    return KeyAccount.objects.create(**{**values, **overrides})
