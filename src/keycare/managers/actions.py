@@ -21,7 +21,15 @@ from keycare.core import audit
 from keycare.customers.models import Archive, Assignment, Customer
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount
-from keycare.managers.models import HandOver, ManagerProfile, ManagerStatus, Qualification
+from keycare.managers.models import (
+    AssignedTask,
+    AssignmentStatus,
+    HandOver,
+    ManagerProfile,
+    ManagerStatus,
+    Qualification,
+    TaskAssignment,
+)
 from keycare.org.models import City, Manager, StaffProfile
 from keycare.tasks.models import Appointment, ServiceTask, TaskState
 
@@ -314,3 +322,87 @@ def _move_customers(manager, target, customer_ids) -> dict[str, int]:
             manager=manager, customer_id__in=customer_ids, done_at__isnull=True
         ).update(manager=target),
     }
+
+
+# --- Assigned tasks (任务下达 / 过程控制 / 执行评价, §7.3) ---------------------------------
+
+TITLE_MAX = 200
+TEXT_MAX = 4000
+RATINGS = range(1, 6)
+
+
+def assign_task(
+    actor, *, title: str, description: str, deadline, managers, team: str = "", city_id=None
+) -> AssignedTask:
+    """Give a task to ``managers`` (the caller resolves a team to its managers in scope)."""
+    title, description = (title or "").strip(), (description or "").strip()
+    if not title or len(title) > TITLE_MAX:
+        raise UserError(f"请填写任务名称（最长 {TITLE_MAX} 个字符）")
+    if deadline is None or deadline <= timezone.now():
+        raise UserError("完成时限须晚于现在")
+    managers = list({m.pk: m for m in managers}.values())
+    if not managers:
+        raise UserError("请选择至少一位经理或一个班组")
+    gone = [m.manager_id for m in managers if profile_of(m).status == ManagerStatus.LEFT]
+    if gone:
+        raise UserError(f"经理已离岗，不能接收任务：{', '.join(gone)}")
+    with transaction.atomic():
+        task = AssignedTask.objects.create(
+            title=title,
+            description=description[:TEXT_MAX],
+            team=team,
+            deadline=deadline,
+            city_id=city_id,
+            created_by=actor,
+        )
+        TaskAssignment.objects.bulk_create(
+            TaskAssignment(task=task, manager=m, city_id=m.city_id) for m in managers
+        )
+        audit.record(
+            actor,
+            "assigned_task.create",
+            task,
+            managers=[m.manager_id for m in managers],
+            team=team,
+            deadline=deadline.isoformat(),
+        )
+    return task
+
+
+def report_progress(
+    actor, assignment: TaskAssignment, *, progress: int, note: str
+) -> TaskAssignment:
+    """The manager's progress (过程控制); 100 % completes their share."""
+    if not 0 <= progress <= 100:
+        raise UserError("进度须在 0 至 100 之间")
+    if assignment.status == AssignmentStatus.DONE:
+        raise UserError("任务已完成，不能再修改进度")
+    with transaction.atomic():
+        assignment.progress = progress
+        assignment.progress_note = (note or "").strip()[:TEXT_MAX]
+        assignment.status = (
+            AssignmentStatus.IN_PROGRESS if progress < 100 else AssignmentStatus.DONE
+        )
+        assignment.completed_at = timezone.now() if progress == 100 else None
+        assignment.save()
+        audit.record(
+            actor, "assigned_task.progress", assignment, progress=progress, status=assignment.status
+        )
+    return assignment
+
+
+def evaluate_assignment(actor, assignment: TaskAssignment, *, rating: int, comment: str):
+    """The assigner's evaluation (执行评价): of a completed share, or of one past its deadline."""
+    if rating not in RATINGS:
+        raise UserError("评价须为 1 至 5 分")
+    overdue = assignment.task.deadline < timezone.now()
+    if assignment.status != AssignmentStatus.DONE and not overdue:
+        raise UserError("任务完成或超过时限后才能评价")
+    with transaction.atomic():
+        assignment.rating = rating
+        assignment.evaluation = (comment or "").strip()[:TEXT_MAX]
+        assignment.evaluated_by = actor
+        assignment.evaluated_at = timezone.now()
+        assignment.save()
+        audit.record(actor, "assigned_task.evaluate", assignment, rating=rating)
+    return assignment

@@ -111,3 +111,83 @@ class HandOver(models.Model):
 
     def __str__(self):
         return f"{self.manager_id} {self.at:%Y-%m-%d}"
+
+
+# --- Assigned tasks (任务下达, §7.3) --------------------------------------------------------
+
+
+class AssignmentStatus(models.TextChoices):
+    OPEN = "open", _("未开始")
+    IN_PROGRESS = "in_progress", _("进行中")
+    DONE = "done", _("已完成")
+
+
+class AssignedTask(models.Model):
+    """An ad-hoc task an administrator gives to managers or a team (任务下达), with a deadline.
+
+    ``city`` is the assigner's city (null: given by the province), so a city administrator
+    sees the tasks of their city; each manager's share is a ``TaskAssignment``.
+    """
+
+    title = models.CharField(_("任务名称"), max_length=200)
+    description = models.TextField(_("任务要求"), blank=True)
+    team = models.CharField(_("班组"), max_length=64, blank=True)
+    deadline = models.DateTimeField(_("完成时限"))
+    city = models.ForeignKey(
+        "org.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("下达时间"), auto_now_add=True)
+
+    scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("下达任务")
+        verbose_name_plural = _("下达任务")
+
+    def __str__(self):
+        return self.title
+
+
+class TaskAssignment(models.Model):
+    """One manager's share of an assigned task: progress, completion and the evaluation."""
+
+    task = models.ForeignKey(AssignedTask, on_delete=models.CASCADE, related_name="assignments")
+    manager = models.ForeignKey(
+        "org.Manager", on_delete=models.PROTECT, related_name="assigned_tasks"
+    )
+    # The manager's city, so a city administrator sees the work of their managers even on a
+    # task the province gave.
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        _("状态"), max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.OPEN
+    )
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0)
+    progress_note = models.TextField(_("进展说明"), blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(_("执行评价（1-5）"), null=True, blank=True)
+    evaluation = models.TextField(_("评价意见"), blank=True)
+    evaluated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    evaluated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["task", "manager"]
+        verbose_name = _("任务执行")
+        verbose_name_plural = _("任务执行")
+        constraints = [
+            models.UniqueConstraint(fields=["task", "manager"], name="one_assignment_per_manager")
+        ]
+        indexes = [models.Index(fields=["manager", "status"])]
+
+    def __str__(self):
+        return f"{self.task_id}/{self.manager_id} {self.progress}%"

@@ -4,7 +4,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
-from keycare.web import managers
+from keycare.web import assigned_tasks, managers
 
 ADMINS = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 
@@ -24,9 +24,27 @@ urlpatterns: list = [
     ),
     path("managers/<int:pk>/status/", managers.manager_status, name="manager-status"),
     path("managers/<int:pk>/hand-over/", managers.manager_hand_over, name="manager-hand-over"),
+    path("assigned-tasks/", assigned_tasks.assigned_task_list, name="assigned-task-list"),
+    path("assigned-tasks/new/", assigned_tasks.assigned_task_new, name="assigned-task-new"),
+    path(
+        "assigned-tasks/<int:pk>/",
+        assigned_tasks.assigned_task_detail,
+        name="assigned-task-detail",
+    ),
+    path(
+        "assigned-tasks/shares/<int:pk>/progress/",
+        assigned_tasks.assignment_progress,
+        name="assignment-progress",
+    ),
+    path(
+        "assigned-tasks/shares/<int:pk>/evaluate/",
+        assigned_tasks.assignment_evaluate,
+        name="assignment-evaluate",
+    ),
 ]
 
 # (url name, label, roles that see it), as in web/navigation.NAV.
 NAV: list = [
     ("web:manager-list", _("客户经理档案"), ADMINS | {roles.ROLE_MANAGER}),
+    ("web:assigned-task-list", _("下达任务"), ADMINS | {roles.ROLE_MANAGER}),
 ]
