@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -20,7 +21,7 @@ from keycare.campaigns.models import CampaignTask
 from keycare.core import audit
 from keycare.customers.models import Archive, Assignment, Customer
 from keycare.errors import UserError
-from keycare.keyaccounts.models import KeyAccount
+from keycare.keyaccounts.models import KeyAccount, KeyAccountMember, MemberRole
 from keycare.managers.models import (
     AssignedTask,
     AssignmentStatus,
@@ -29,6 +30,8 @@ from keycare.managers.models import (
     ManagerStatus,
     Qualification,
     TaskAssignment,
+    WorkKind,
+    WorkRecord,
 )
 from keycare.org.models import City, Manager, StaffProfile
 from keycare.tasks.models import Appointment, ServiceTask, TaskState
@@ -406,3 +409,79 @@ def evaluate_assignment(actor, assignment: TaskAssignment, *, rating: int, comme
         assignment.save()
         audit.record(actor, "assigned_task.evaluate", assignment, rating=rating)
     return assignment
+
+
+# --- Daily work: visits and call notes (§7.2.2) -------------------------------------------
+
+# A record is of work done: at most this far ahead of now (clock drift, a visit starting).
+FUTURE_SLACK = timedelta(hours=1)
+PLACE_MAX = 200
+
+
+def record_work(actor, manager: Manager, *, kind: str, at, content: str, links=None, **text):
+    """Record a visit or call note of ``manager``. ``links`` may name ``key_account``,
+    ``persons`` (customers), ``task`` and ``assignment``: each must be the manager's own;
+    ``text`` holds place, result, next_step and next_date."""
+    links = links or {}
+    _check_work(manager, kind, at, content, links, text)
+    with transaction.atomic():
+        record = WorkRecord.objects.create(
+            manager=manager,
+            city_id=manager.city_id,
+            kind=kind,
+            at=at,
+            content=content.strip()[:TEXT_MAX],
+            place=(text.get("place") or "").strip()[:PLACE_MAX],
+            result=(text.get("result") or "").strip()[:TEXT_MAX],
+            next_step=(text.get("next_step") or "").strip()[:TEXT_MAX],
+            next_date=text.get("next_date"),
+            key_account=links.get("key_account"),
+            task=links.get("task"),
+            assignment=links.get("assignment"),
+            recorded_by=actor,
+        )
+        record.persons.set(links.get("persons") or [])
+        audit.record(
+            actor,
+            "work.record",
+            record,
+            kind=kind,
+            key_account=record.key_account_id,
+            persons=len(links.get("persons") or []),
+        )
+    return record
+
+
+def _check_work(manager, kind, at, content, links, text) -> None:
+    if kind not in WorkKind.values:
+        raise UserError("请选择记录类型（走访或电话沟通）")
+    if at is None or at > timezone.now() + FUTURE_SLACK:
+        raise UserError("请填写已发生的时间（不能晚于现在）")
+    if not (content or "").strip():
+        raise UserError("请填写沟通内容")
+    if text.get("next_date") and text["next_date"] < timezone.localtime(at).date():
+        raise UserError("下一步日期不能早于本次时间")
+    account = links.get("key_account")
+    if account is not None and account.manager_id != manager.pk:
+        raise UserError("只能记录自己负责的集团客户")
+    if links.get("task") is not None and links["task"].manager_id != manager.pk:
+        raise UserError("只能关联自己的预警任务")
+    if links.get("assignment") is not None and links["assignment"].manager_id != manager.pk:
+        raise UserError("只能关联下达给自己的任务")
+    persons = links.get("persons") or []
+    known = set(key_person_ids(manager)) | set(
+        Customer.objects.filter(manager=manager, pk__in=[p.pk for p in persons]).values_list(
+            "pk", flat=True
+        )
+    )
+    if any(p.pk not in known for p in persons):
+        raise UserError("对象须是自己负责的集团关键人或客户")
+
+
+def key_person_ids(manager: Manager) -> list[int]:
+    """Customers who are key persons of the manager's key accounts."""
+    return list(
+        KeyAccountMember.objects.filter(
+            key_account__manager=manager, role=MemberRole.KEY_PERSON
+        ).values_list("customer_id", flat=True)
+    )

@@ -191,3 +191,74 @@ class TaskAssignment(models.Model):
 
     def __str__(self):
         return f"{self.task_id}/{self.manager_id} {self.progress}%"
+
+
+# --- Daily work: visits and call notes (日常工作管理, §7.2.2) ---------------------------------
+
+
+class WorkKind(models.TextChoices):
+    VISIT = "visit", _("走访")
+    CALL = "call", _("电话沟通")
+
+
+class WorkRecord(models.Model):
+    """A visit (时间、地点、对象、内容、结果、下一步) or a call note, by the manager who did it,
+    linked to the key account, the key persons met and the task it served."""
+
+    manager = models.ForeignKey("org.Manager", on_delete=models.PROTECT, related_name="work")
+    # The manager's city when recorded: a city administrator's scope reads this row alone.
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("类型"), max_length=8, choices=WorkKind.choices)
+    at = models.DateTimeField(_("时间"))
+    place = models.CharField(_("地点"), max_length=200, blank=True)
+    key_account = models.ForeignKey(
+        "keyaccounts.KeyAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="work_records",
+        verbose_name=_("集团客户"),
+    )
+    persons = models.ManyToManyField(
+        "customers.Customer", blank=True, related_name="+", verbose_name=_("对象")
+    )
+    task = models.ForeignKey(
+        "tasks.ServiceTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("预警任务"),
+    )
+    assignment = models.ForeignKey(
+        TaskAssignment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="work",
+        verbose_name=_("下达任务"),
+    )
+    content = models.TextField(_("内容"))
+    result = models.TextField(_("结果"), blank=True)
+    next_step = models.TextField(_("下一步"), blank=True)
+    next_date = models.DateField(_("下一步日期"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("工作记录")
+        verbose_name_plural = _("工作记录")
+        indexes = [
+            models.Index(fields=["manager", "at"]),
+            models.Index(fields=["city", "at"]),
+            models.Index(fields=["key_account", "at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.manager_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

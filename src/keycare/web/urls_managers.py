@@ -4,7 +4,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
-from keycare.web import assigned_tasks, managers
+from keycare.web import assigned_tasks, daily_work, managers
 
 ADMINS = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 
@@ -41,10 +41,13 @@ urlpatterns: list = [
         assigned_tasks.assignment_evaluate,
         name="assignment-evaluate",
     ),
+    path("daily-work/", daily_work.work_list, name="work-list"),
+    path("daily-work/new/", daily_work.work_new, name="work-new"),
 ]
 
 # (url name, label, roles that see it), as in web/navigation.NAV.
 NAV: list = [
     ("web:manager-list", _("客户经理档案"), ADMINS | {roles.ROLE_MANAGER}),
+    ("web:work-list", _("日常工作"), ADMINS | {roles.ROLE_MANAGER}),
     ("web:assigned-task-list", _("下达任务"), ADMINS | {roles.ROLE_MANAGER}),
 ]
