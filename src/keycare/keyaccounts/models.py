@@ -338,3 +338,22 @@ class KeyAccountContract(models.Model):
 
     def __str__(self):
         return f"{self.contract_id} {self.title}"
+
+
+class ServiceStandardSet(models.Model):
+    """One version of the per-tier service standards (visits, response and restore times,
+    manager level, green channel). The newest version is in force; older ones are kept."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    data = models.JSONField(_("standards"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    published_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    published_at = models.DateTimeField(_("published"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("service standards")
+        verbose_name_plural = _("service standards")
+
+    def __str__(self):
+        return f"v{self.version}"
