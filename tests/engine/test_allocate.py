@@ -18,6 +18,8 @@ from keycare.engine.allocate import (
     allocate,
     allocate_reference,
     control_draw,
+    control_period,
+    effective_draw,
     priority_score,
 )
 from keycare.errors import UserError
@@ -129,6 +131,8 @@ def _check_against_reference(seed, backend=None):
         control_share=0.1,
         control_share_by_moment={"A11": 0.3} if seed % 2 else {},
         control_seed=f"s{seed}",
+        control_rotation_days=7 if seed % 3 == 0 else 0,
+        control_persistent_share=0.05 if seed % 4 == 0 else 0.0,
     )
     sql_decisions, sql_tasks, _ = run_sql(rows, mgrs, config, carry, backend)
     ref_decisions, ref_tasks = allocate_reference(
@@ -407,3 +411,51 @@ def test_carried_candidates_expire_after_the_configured_days():
     assert got["S3", "A11"]["first_date"] == D  # new rows are first detected today
     with pytest.raises(UserError, match="carry_over_days"):
         AllocationConfig(carry_over_days=0)
+
+
+def test_control_group_rotates_per_period_with_a_persistent_hold_out():
+    rows = [_one(f"C{n:05d}", "A05") for n in range(6000)]
+    mgrs = [{"manager_id": "M0", "daily_capacity": 10, "active": True}]
+    config = AllocationConfig(
+        control_share=0.1, control_rotation_days=7, control_persistent_share=0.02
+    )
+
+    def held_out(day):
+        result = allocate(
+            pa.Table.from_pylist(rows, SCHEMA),
+            pa.Table.from_pylist(mgrs, MANAGER_SCHEMA),
+            config,
+            business_date=day,
+        )
+        return {
+            d["subscriber_id"] for d in result.decisions.to_pylist() if d["decision"] == "control"
+        }
+
+    monday = date(2026, 11, 23)
+    assert monday.weekday() == 0
+    week = held_out(monday)
+    assert held_out(monday + timedelta(days=6)) == week  # Sunday: the same period
+    next_week = held_out(monday + timedelta(days=7))
+    assert next_week != week
+    persistent = {
+        r["subscriber_id"]
+        for r in rows
+        if control_draw("keycare:persistent", r["subscriber_id"]) < 0.02
+    }
+    assert persistent and persistent <= week & next_week  # held out in every period
+    rotating = (week - persistent, next_week - persistent)
+    assert len(rotating[0] & rotating[1]) < 0.2 * len(rotating[0])  # a fresh draw each period
+    share = len(week) / len(rows)
+    assert abs(share - (0.02 + 0.98 * 0.1)) < 0.015
+    # The documented formula, and the reference agrees with the SQL.
+    assert week == {
+        r["subscriber_id"] for r in rows if effective_draw(config, monday, r["subscriber_id"]) < 0.1
+    }
+    reference, _ = allocate_reference(rows, mgrs, config, business_date=monday)
+    assert {d["subscriber_id"] for d in reference if d["decision"] == "control"} == week
+    assert control_period(config, monday) == {
+        "index": (monday - date(2024, 1, 1)).days // 7,
+        "start": monday,
+        "end": monday + timedelta(days=6),
+    }
+    assert control_period(AllocationConfig(), monday) is None

@@ -16,7 +16,8 @@ could actually have been served:
                  set from the moment definitions): then the whole task goes ahead -- the
                  customer is contacted anyway, and the other moments ride along in that
                  one contact instead of waiting for a second one
-  3. control     random hold-out, per moment type, from md5(seed:subscriber_id)
+  3. control     random hold-out, per moment type, from md5(seed:subscriber_id); see
+                 "Control group" below
   4. the remaining moments form one task, ranked per manager by priority score:
        call      rank <= manager's daily capacity
        sms       every moment of the task is an SMS moment, or it overflowed / has no
@@ -32,6 +33,21 @@ Priority score (0-100):
                    + w_age * min(age, age_cap) / age_cap) / (w_risk + w_value + w_moment + w_age)
 with risk in [0, 1] (missing -> 0), value = monthly spend (RMB), priority = the highest moment
 priority of the task, age = cycles the task has already been deferred.
+
+Control group. A customer is held out when their draw is below the moment's share. The
+draw is ``control_draw(seed, subscriber_id)``, uniform in [0, 1) and deterministic:
+  * ``control_rotation_days = 0``: seed = ``control_seed``; the same customers stay held out
+    for as long as the seed and shares are unchanged.
+  * ``control_rotation_days = N``: seed = ``control_seed:p<k>`` with period
+    k = (business_date - 2024-01-01) // N days (2024-01-01 is a Monday, so 7-day periods run
+    Monday to Sunday). Within a period the group is fixed (a customer held out on Monday is
+    held out all week); the next period draws a new group, so no customer is left unserved
+    for long and the effect estimate is not tied to one set of customers.
+  * ``control_persistent_share = p > 0``: a persistent hold-out on top, drawn once with seed
+    ``control_seed:persistent`` (no period): customers whose persistent draw is below p are
+    held out for every moment in every period, giving a long-run comparison group for
+    measuring effects over months (churn at 90 days) that a rotating group cannot give.
+Changing ``control_seed`` redraws both groups.
 
 Filling each manager's capacity by descending score is optimal for "total score served by
 calls": managers are independent and each takes at most ``capacity`` tasks, so the best
@@ -99,6 +115,8 @@ class AllocationConfig:
     control_share: float = 0.05  # default hold-out share per moment type
     control_share_by_moment: dict[str, float] = field(default_factory=dict)
     control_seed: str = "keycare"
+    control_rotation_days: int = 0  # 0: the group never rotates; N: a new group every N days
+    control_persistent_share: float = 0.0  # customers held out in every period (0: none)
     w_risk: float = 0.5
     w_value: float = 0.3
     w_moment: float = 0.2
@@ -114,7 +132,11 @@ class AllocationConfig:
         weights = (self.w_risk, self.w_value, self.w_moment, self.w_age)
         if min(weights) < 0 or sum(weights) <= 0:
             raise UserError("allocation config: weights must be >= 0 with a positive sum")
-        shares = [self.control_share, *self.control_share_by_moment.values()]
+        shares = [
+            self.control_share,
+            self.control_persistent_share,
+            *self.control_share_by_moment.values(),
+        ]
         if any(not 0 <= s < 1 for s in shares):
             raise UserError("allocation config: control shares must be in [0, 1)")
         if self.contact_cap_days < 0 or self.value_cap <= 0 or self.priority_max <= 0:
@@ -125,6 +147,8 @@ class AllocationConfig:
             raise UserError("allocation config: age_cap > 0 and default_capacity >= 0")
         if self.carry_over_days < 1:
             raise UserError("allocation config: carry_over_days >= 1")
+        if self.control_rotation_days < 0:
+            raise UserError("allocation config: control_rotation_days >= 0")
 
     def share_for(self, moment_code: str) -> float:
         return self.control_share_by_moment.get(moment_code, self.control_share)
@@ -150,6 +174,36 @@ def control_draw(seed: str, subscriber_id: str) -> float:
     """
     digest = hashlib.md5(f"{seed}:{subscriber_id}".encode(), usedforsecurity=False).hexdigest()
     return int(digest[:13], 16) / 4503599627370496.0
+
+
+ROTATION_EPOCH = date(2024, 1, 1)  # a Monday: 7-day control periods run Monday to Sunday
+
+
+def control_period(config: AllocationConfig, business_date: date) -> dict | None:
+    """The rotating control group's period for ``business_date`` (None: no rotation)."""
+    n = config.control_rotation_days
+    if not n:
+        return None
+    index = (business_date - ROTATION_EPOCH).days // n
+    start = ROTATION_EPOCH + timedelta(days=index * n)
+    return {"index": index, "start": start, "end": start + timedelta(days=n - 1)}
+
+
+def control_seeds(config: AllocationConfig, business_date: date) -> tuple[str, str | None]:
+    """(rotating seed for the day, persistent seed or None)."""
+    period = control_period(config, business_date)
+    seed = config.control_seed if period is None else f"{config.control_seed}:p{period['index']}"
+    persistent = f"{config.control_seed}:persistent" if config.control_persistent_share else None
+    return seed, persistent
+
+
+def effective_draw(config: AllocationConfig, business_date: date, subscriber_id: str) -> float:
+    """The customer's control draw for the day: -1 (always held out) in the persistent
+    hold-out, else the rotating draw; compared with the moment's share."""
+    seed, persistent = control_seeds(config, business_date)
+    if persistent and control_draw(persistent, subscriber_id) < config.control_persistent_share:
+        return -1.0
+    return control_draw(seed, subscriber_id)
 
 
 def priority_score(config: AllocationConfig, risk, value, priority, age) -> float:
@@ -262,6 +316,15 @@ def _moment_order(backend) -> list[str]:
     return codes
 
 
+def _draw_sql(seed: str) -> str:
+    """``control_draw`` in SQL: 13 hex digits = 52 bits, exact in a DOUBLE, divided as DOUBLE
+    on every engine."""
+    return (
+        f"CAST(CAST('0x' || md5({_sql_str(seed + ':')} || subscriber_id)[1:13]"
+        " AS BIGINT) AS DOUBLE) / CAST('4503599627370496.0' AS DOUBLE)"
+    )
+
+
 def _allocation_sql(
     config: AllocationConfig, business_date: date, codes: list[str]
 ) -> list[tuple[str, str]]:
@@ -271,11 +334,13 @@ def _allocation_sql(
     # in Spark.
     cutoff = business_date - timedelta(days=cap)
     capped = f"last_contact > DATE '{cutoff.isoformat()}' AND NOT any_urgent" if cap else "FALSE"
-    # 13 hex digits = 52 bits, exact in a DOUBLE; divided as DOUBLE on every engine.
-    draw = (
-        f"CAST(CAST('0x' || md5({_sql_str(config.control_seed + ':')} || subscriber_id)[1:13]"
-        " AS BIGINT) AS DOUBLE) / CAST('4503599627370496.0' AS DOUBLE)"
-    )
+    seed, persistent = control_seeds(config, business_date)
+    draw = _draw_sql(seed)
+    if persistent:
+        draw = (
+            f"CASE WHEN {_draw_sql(persistent)} < {_double(config.control_persistent_share)}"
+            f" THEN {_double(-1.0)} ELSE {draw} END"
+        )
     share = _share_sql(config)
     bit = (
         "CASE moment_code "
@@ -539,7 +604,7 @@ def allocate_reference(
         capped = (
             config.contact_cap_days > 0 and bool(contacts) and max(contacts) > cutoff
         ) and not urgent
-        draw = control_draw(config.control_seed, sid)
+        draw = effective_draw(config, business_date, sid)
         for r in crow:
             if suppressed:
                 pre[id(r)] = "suppressed"

@@ -405,7 +405,7 @@ def step_allocate(ctx: RunContext) -> int:
     """
     from dataclasses import asdict
 
-    from keycare.engine.allocate import AllocationConfig, allocate
+    from keycare.engine.allocate import AllocationConfig, allocate, control_period
 
     config = ctx.allocation_config or AllocationConfig()
     history = _register_history(ctx, config)
@@ -437,10 +437,13 @@ def step_allocate(ctx: RunContext) -> int:
     )
     ctx.backend.create_view("allocation_candidates", CANDIDATES_OUTPUT_SQL)
     ctx.results["allocation"] = result
+    period = control_period(config, ctx.business_date)
     ctx.record_extra["allocation"] = {
         "config": asdict(config),
         "decisions": result.counts,
         "history": history,
+        # Which rotating control group the day used (None: the group does not rotate).
+        "control_period": period and {k: str(v) for k, v in period.items()},
     }
     ctx.record_extra["decisions"] = result.counts
     return sum(result.counts.values())
