@@ -1,0 +1,60 @@
+"""`keycare simulate` and `keycare effect --json` end to end on a small simulation."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmd") / "sim"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command(
+        "simulate", "--subscribers", "2000", "--days", "4", "--seed", "5", "--out", str(out),
+        "--policy", "control=0.3,capacity=0.5", "--json", stdout=stdout, stderr=stderr,
+    )  # fmt: skip
+    return out, stdout.getvalue(), stderr.getvalue()
+
+
+def test_simulate_reports_progress_per_day_and_totals(sim_dir):
+    out, stdout, stderr = sim_dir
+    assert [line.split(":")[1].strip() for line in stderr.splitlines()] == [
+        f"day {d}/4" for d in range(1, 5)
+    ]
+    totals = json.loads(stdout.strip().splitlines()[-1])
+    assert totals["subscribers"] == 2000
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["policy"]["control_share"] == 0.3
+    assert manifest["policy"]["capacity_factor"] == 0.5
+    for name in ("exposures", "outcomes", "contacts", "daily", "truth", "complaints"):
+        assert (out / f"{name}.parquet").is_file()
+
+
+def test_effect_json_is_the_last_line_with_per_moment_rows(sim_dir):
+    out = sim_dir[0]
+    stdout = io.StringIO()
+    call_command("effect", "--sim", str(out), "--date", "2026-11-25", "--json", stdout=stdout)
+    payload = json.loads(stdout.getvalue().strip().splitlines()[-1])
+    assert payload["date"] == "2026-11-25" and payload["horizon"] == 30
+    # Nothing has 30 days behind it after four days: no moment is evaluated yet.
+    assert payload["moments"] == []
+
+
+def test_effect_on_a_short_horizon_reports_moments(sim_dir, tmp_path):
+    from keycare.engine.effect import evaluate
+
+    report = evaluate(sim_dir[0], horizons=(1,))
+    rows = report.moments(1)
+    assert rows and set(rows[0]) == {"code", "treated", "control", "uplift", "ci_low", "ci_high"}
+
+
+def test_bad_input_is_named(sim_dir, tmp_path):
+    with pytest.raises(CommandError, match="--date: 'yesterday'"):
+        call_command("effect", "--sim", str(sim_dir[0]), "--date", "yesterday")
+    with pytest.raises(CommandError, match="exposures.parquet"):
+        call_command("effect", "--sim", str(tmp_path))
+    with pytest.raises(CommandError, match="unknown key 'speed'"):
+        call_command("simulate", "--subscribers", "10", "--out", str(tmp_path / "x"),
+                     "--policy", "speed=2")  # fmt: skip
