@@ -58,3 +58,22 @@ def test_bad_input_is_named(sim_dir, tmp_path):
     with pytest.raises(CommandError, match="unknown key 'speed'"):
         call_command("simulate", "--subscribers", "10", "--out", str(tmp_path / "x"),
                      "--policy", "speed=2")  # fmt: skip
+
+
+def test_compare_two_policies_side_by_side(tmp_path):
+    stdout = io.StringIO()
+    call_command(
+        "simulate", "--subscribers", "1500", "--days", "3", "--seed", "2", "--out", str(tmp_path),
+        "--compare", "name=lean,control=0.1,capacity=0.5", "name=rich,control=0.05,capacity=2",
+        "--json", stdout=stdout, stderr=io.StringIO(),
+    )  # fmt: skip
+    lines = stdout.getvalue().strip().splitlines()
+    rows = json.loads(lines[-1])
+    assert [r["policy"] for r in rows] == ["lean", "rich"]
+    assert rows[0]["capacity_factor"] == 0.5 and rows[1]["control_share"] == 0.05
+    # The richer policy has more capacity, so its managers call at least as much.
+    assert rows[1]["calls"] >= rows[0]["calls"]
+    assert all("churn_avoided_per_100_hours" in r for r in rows)
+    assert "每百工时避免离网(真值)" in "\n".join(lines[:-1])
+    assert (tmp_path / "lean" / "manifest.json").is_file()
+    assert (tmp_path / "rich" / "manifest.json").is_file()

@@ -3,7 +3,14 @@
 import json
 
 from keycare.core.commands import KeycareCommand
-from keycare.effects.simulation import builtin_suggest, parse_policy, print_progress
+from keycare.effects.simulation import (
+    builtin_suggest,
+    compare,
+    compare_table,
+    parse_policy,
+    print_progress,
+)
+from keycare.errors import UserError
 from keycare.synth.loop import SimConfig, simulate
 
 
@@ -27,9 +34,17 @@ class Command(KeycareCommand):
         parser.add_argument("--event-scale", type=float, default=1.0)
         parser.add_argument("--churn-scale", type=float, default=1.0)
         parser.add_argument("--base", help="an existing `keycare synth` delivery to start from")
+        parser.add_argument(
+            "--compare",
+            nargs=2,
+            metavar="POLICY",
+            help="simulate the same world under two policies (each like --policy) side by side",
+        )
         parser.add_argument("--json", action="store_true", help="last line: the manifest totals")
 
     def run(self, *args, **options):
+        if options.get("compare"):
+            return self._compare(options)
         cfg = config_from(options, parse_policy(options["policy"], "policy"))
         manifest = simulate(
             cfg,
@@ -46,6 +61,19 @@ class Command(KeycareCommand):
         )
         if options["json"]:
             self.stdout.write(json.dumps(totals, ensure_ascii=False))
+
+    def _compare(self, options):
+        policies = [
+            parse_policy(text, name) for text, name in zip(options["compare"], "AB", strict=True)
+        ]
+        if policies[0].name == policies[1].name:
+            raise UserError(f"--compare: both policies are named '{policies[0].name}'")
+        cfgs = [config_from(options, policy) for policy in policies]
+        rows = compare(cfgs, options["out"], progress_write=self.stderr.write)
+        for line in compare_table(rows):
+            self.stdout.write(line)
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, ensure_ascii=False))
 
 
 def config_from(options: dict, policy) -> SimConfig:
