@@ -20,6 +20,7 @@ KEYCARE_COMMANDS = {
     "escalate": "escalate work orders whose SLA is breached (run it from cron)",
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
+    "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",
 }
 
 

@@ -270,6 +270,7 @@ RESULTS = {
     ],
 }
 RESOLVED_SHARE = 0.7
+IMPLICIT_SHARE = 0.25
 
 
 class TextMaker:
@@ -313,6 +314,9 @@ class TextMaker:
         situation = r.choice(SITUATIONS[cause])
         feeling = "" if query else r.choice(FEELINGS)
         demand = r.choice(DEMANDS[need])
+        if not query and r.random() < IMPLICIT_SHARE:
+            # Many customers only state the problem: the need is the cause's usual one.
+            need, demand = max(needs, key=needs.get), ""
         sep = r.choice(["，", "，", "。", "！"] if not query else ["，", "？"])
         text = self.fill(
             opener + situation + feeling + sep + demand + r.choice(["。", "！", ""]), slots
