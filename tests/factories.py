@@ -256,3 +256,31 @@ def make_cti_user(username: str = "cti", *, city=None, clear: bool = True):
             Permission.objects.get(content_type__app_label="access", codename="cti_clear_numbers")
         )
     return get_user_model().objects.get(pk=user.pk)  # a fresh permission cache
+
+
+# ----------------------------------------------------------------------------- analytics
+
+
+def indicator_row(indicator, period, member, city_id, num, den=None, dimension="city"):
+    """One published indicator row (engine/indicators.py's columns)."""
+    grain = "month" if len(period) == 7 else "day"
+    return {
+        "indicator": indicator,
+        "grain": grain,
+        "period": period,
+        "dimension": dimension,
+        "member": member,
+        "city_id": city_id,
+        "num": num,
+        "den": den,
+    }
+
+
+def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-test") -> dict:
+    """Load indicator rows through the run loader's step, as ``keycare loadrun`` does."""
+    from keycare.analytics.loaders import load_indicator_values
+    from keycare.runs.loaders import RunLoader
+
+    loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
+    load_indicator_values(loader)
+    return loader.summary
