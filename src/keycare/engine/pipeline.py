@@ -535,6 +535,27 @@ def _no_candidates(ctx: RunContext, config: dict) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- indicators
+
+
+def step_indicators(ctx: RunContext) -> int:
+    """The indicator layer (engine/indicators.yaml): daily and monthly aggregates per
+    dimension member, published as indicators.parquet (see keycare.engine.indicators)."""
+    from keycare.engine.indicators import RunOutputs, compute_indicators, load_indicators
+
+    outputs = RunOutputs(
+        detections="detect" in ctx.results,
+        tasks=ctx.results.get("allocation") is not None,
+        risk=ctx.results.get("risk") is not None,
+    )
+    table = compute_indicators(ctx.backend, ctx.business_date, outputs)
+    checkpoint("write:indicators")
+    pub.write_table(table, ctx.staging.out / "indicators.parquet")
+    ctx.outputs["indicators"] = table.num_rows
+    ctx.record_extra["indicators"] = {"version": load_indicators().version, "rows": table.num_rows}
+    return table.num_rows
+
+
 def default_steps() -> list[Step]:
     """Detection only: ingest -> view -> detect -> write."""
     return [
@@ -546,10 +567,11 @@ def default_steps() -> list[Step]:
 
 
 def allocation_steps() -> list[Step]:
-    """The full daily run: detection, then risk scoring and allocation, then write."""
+    """The full daily run: detection, risk scoring, allocation, indicators, then write."""
     steps = default_steps()
     at = index_of(steps, "write")
     steps[at:at] = [Step("risk", step_risk), Step("allocate", step_allocate)]
+    steps.insert(index_of(steps, "write"), Step("indicators", step_indicators))
     return steps
 
 
@@ -687,6 +709,8 @@ def run_id_for(ctx: RunContext) -> str:
         # The history read from earlier runs is an input too: a re-published earlier day
         # changes what this day allocates, so it must change this day's id.
         basis["history"] = allocation.get("history")
+    if ctx.record_extra.get("indicators"):  # another indicator definition, another output
+        basis["indicators"] = ctx.record_extra["indicators"]["version"]
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]
     return f"{ctx.business_date:%Y%m%d}-{digest}"
 
