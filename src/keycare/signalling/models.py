@@ -1,1 +1,89 @@
-from django.db import models  # noqa: F401
+"""Real-time detections from network signalling, the minimal per-subscriber state the moments
+need, and the consumer's checkpoint per stream.
+
+Location tracks are sensitive personal information (PIPL Art. 28): no event is stored, only
+whether a phone is off and in which country it roams, for as long as a moment can need it.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from keycare.access.querysets import RestrictedQuerySet
+
+
+class Outcome(models.TextChoices):
+    TASK = "task", _("紧急任务")
+    SUPPRESSED = "suppressed", _("免打扰")
+    CAPPED = "capped", _("频次限制")
+    NO_MANAGER = "no_manager", _("无客户经理")
+
+
+class RealtimeDetection(models.Model):
+    """One real-time moment of one customer in one window: unique, so a replay adds nothing."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    moment = models.CharField(_("实时触点"), max_length=8)
+    window = models.CharField(_("窗口"), max_length=32)
+    signal_time = models.DateTimeField(_("信令时间"))
+    detected_at = models.DateTimeField(_("识别时间"))
+    acted_at = models.DateTimeField(_("派发时间"), null=True, blank=True)
+    outcome = models.CharField(_("处理结果"), max_length=16, choices=Outcome.choices)
+    task = models.ForeignKey(
+        "tasks.ServiceTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    facts = models.JSONField(_("依据"), default=dict, blank=True)
+
+    scope = {"city": "city", "manager": "customer__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-detected_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "moment", "window"], name="uniq_realtime_detection"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["detected_at"]),
+            models.Index(fields=["city", "detected_at"]),
+        ]
+        verbose_name = _("实时触点识别")
+        verbose_name_plural = _("实时触点识别")
+
+    def __str__(self):
+        return f"{self.moment} {self.customer_id} {self.window}"
+
+    @property
+    def latency_ms(self) -> dict:
+        """Signal → detection → action, in milliseconds (the latency stamp)."""
+        detect = (self.detected_at - self.signal_time).total_seconds() * 1000
+        act = (self.acted_at - self.detected_at).total_seconds() * 1000 if self.acted_at else None
+        return {"detect": round(detect), "act": None if act is None else round(act)}
+
+
+class SignalState(models.Model):
+    """Per subscriber, only what the moments need across events and restarts."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+"
+    )
+    off_since = models.DateTimeField(null=True, blank=True)
+    abroad_since = models.DateTimeField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"state {self.customer_id}"
+
+
+class StreamCheckpoint(models.Model):
+    """The consumer's event-time progress and counters per stream, committed with detections."""
+
+    stream = models.CharField(max_length=128, unique=True)
+    max_event_time = models.BigIntegerField(default=0)
+    counts = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.stream

@@ -1,0 +1,132 @@
+"""Writes of the real-time path: detections, their urgent tasks, the state and the checkpoint,
+all in one transaction per consumed batch (the broker is acknowledged only after it commits)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from keycare.core.audit import record
+from keycare.customers.models import Customer
+from keycare.engine.allocate import AllocationConfig
+from keycare.signalling.detect import Detection, SubState
+from keycare.signalling.models import Outcome, RealtimeDetection, SignalState, StreamCheckpoint
+from keycare.tasks.models import ServiceTask, TaskChannel
+
+REALTIME_CYCLE = "realtime"
+# Daily scores are on 0-100 (AllocationConfig.priority_max): a real-time task sorts above all.
+URGENT_PRIORITY = 1000.0
+DND_VALUES = {True, "1", "true", "True", "Y", "y", "是"}
+
+
+def _dt(ms: int | None):
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _decide(customer: Customer, today, cap_days: int) -> str:
+    """The daily path's rules, unchanged: do-not-disturb, then the contact frequency cap."""
+    if (customer.attributes or {}).get("dnd") in DND_VALUES:
+        return Outcome.SUPPRESSED
+    if customer.manager_id is None:
+        return Outcome.NO_MANAGER
+    recent = ServiceTask.objects.filter(
+        customer=customer,
+        cycle=REALTIME_CYCLE,
+        business_date__gte=today - timedelta(days=cap_days),
+        business_date__lt=today,
+    )
+    return Outcome.CAPPED if cap_days and recent.exists() else Outcome.TASK
+
+
+def _urgent_task(customer: Customer, today, det: RealtimeDetection) -> ServiceTask:
+    task, created = ServiceTask.objects.get_or_create(
+        customer=customer,
+        business_date=today,
+        cycle=REALTIME_CYCLE,
+        defaults={
+            "manager_id": customer.manager_id,
+            "priority_score": URGENT_PRIORITY,
+            "channel": TaskChannel.CALL,
+            "risk_reasons": [],
+        },
+    )
+    record(None, "signalling.task", task, moment=det.moment, window=det.window, created=created)
+    return task
+
+
+def _new_detections(hits: list[tuple[Detection, datetime]], customers: dict[str, Customer]):
+    """The hits whose (customer, moment, window) is not stored yet (a replay finds them all)."""
+    keys = {(customers[h.subscriber_id].id, h.moment, h.window) for h, _ in hits}
+    have = set(
+        RealtimeDetection.objects.filter(
+            customer_id__in={k[0] for k in keys}, moment__in={k[1] for k in keys}
+        ).values_list("customer_id", "moment", "window")
+    )
+    fresh, seen = [], set()
+    for h, detected_at in hits:
+        key = (customers[h.subscriber_id].id, h.moment, h.window)
+        if key in have or key in seen:
+            continue
+        seen.add(key)
+        c = customers[h.subscriber_id]
+        fresh.append(
+            RealtimeDetection(
+                customer=c,
+                city_id=c.city_id,
+                moment=h.moment,
+                window=h.window,
+                signal_time=_dt(h.signal_time),
+                detected_at=detected_at,
+                facts=h.facts,
+            )
+        )
+    return fresh
+
+
+def commit_batch(
+    stream: str,
+    hits: list[tuple[Detection, datetime]],
+    customers: dict[str, Customer],
+    states: dict[str, SubState],
+    max_event_time: int,
+    counts: dict,
+) -> list[RealtimeDetection]:
+    """Store one consumed batch: new detections and their tasks, changed states, the checkpoint."""
+    cap_days = AllocationConfig().contact_cap_days
+    today = timezone.localdate()
+    with transaction.atomic():
+        stored = _new_detections(hits, customers)
+        for det in stored:
+            det.outcome = _decide(det.customer, today, cap_days)
+            if det.outcome == Outcome.TASK:
+                det.task = _urgent_task(det.customer, today, det)
+            det.acted_at = timezone.now()
+            det.save()
+        _save_states(states, customers)
+        cp, _ = StreamCheckpoint.objects.select_for_update().get_or_create(stream=stream)
+        cp.max_event_time = max(cp.max_event_time, max_event_time)
+        cp.counts = {k: cp.counts.get(k, 0) + v for k, v in counts.items()}
+        cp.save()
+    return stored
+
+
+def _save_states(states: dict[str, SubState], customers: dict[str, Customer]) -> None:
+    rows = [
+        SignalState(
+            customer_id=customers[sid].id,
+            off_since=_dt(s.off_since),
+            abroad_since=_dt(s.abroad_since),
+            country=s.country,
+        )
+        for sid, s in states.items()
+        if sid in customers
+    ]
+    SignalState.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["customer"],
+        update_fields=["off_since", "abroad_since", "country", "updated_at"],
+        batch_size=1000,
+    )
