@@ -40,6 +40,7 @@ class Command(KeycareCommand):
             q.add_argument("--redis", default=None, help="redis URL (default settings)")
 
     def run(self, *args, **options):
+        self.verbosity = options.get("verbosity", 1)
         r = client(options["redis"])
         if options["action"] == "produce":
             return self._produce(r, options)
