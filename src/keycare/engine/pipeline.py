@@ -282,33 +282,62 @@ RISK_EMPTY_SQL = """
 
 
 def step_risk(ctx: RunContext) -> int:
-    """Score the detected subscribers with the newest model in ``ctx.models_dir``.
+    """Score every live in-scope subscriber with the promoted model in ``ctx.models_dir``.
 
-    No model yet: train one on the delivery's own history (seconds on demo data) and keep it
-    in the models dir, so later runs reuse it. Not enough history to train either: the run
-    goes on without risk (empty ``risk_scores``; allocation then ranks by value and moment
-    priority) and run.json says why -- a missing model must not stop the day's tasks.
+    In scope: the subscribers some moment applies to (the unified view's population, the
+    mid/high tier in network by default), with or without a moment today -- seed 001 ranks the
+    whole in-base mid/high population by risk. The run never trains (``keycare risk train`` is
+    its own, monthly job). No promoted model: the run goes on without risk (empty
+    ``risk_scores``; allocation then ranks by value and moment priority) and says so, in the
+    terminal and in run.json -- a missing model must not stop the day's tasks.
     """
-    from keycare.engine.risk.model import latest_version_dir
-    from keycare.engine.risk.operator import score_risk, train_on_backend
+    from keycare.engine.risk.operator import score_risk
+    from keycare.engine.risk.registry import NO_MODEL_MESSAGE, promoted_dir
 
     models_dir = ctx.models_dir or ctx.staging.work / "models"
-    info: dict[str, Any] = {"models_dir": str(models_dir)}
+    info: dict[str, Any] = {"models_dir": str(models_dir), "source": "promoted"}
     try:
-        info["source"] = "existing"
-        latest_version_dir(models_dir)
-    except UserError:
-        try:
-            trained = train_on_backend(ctx.backend, ctx.business_date, models_dir)
-        except UserError as exc:
-            return _no_risk(ctx, {**info, "source": "none", "reason": str(exc)})
-        info.update(source="trained", training=trained.metrics)
-    ctx.backend.materialize(RISK_SCOPE, "SELECT DISTINCT subscriber_id FROM detections")
-    scored = score_risk(ctx.backend, ctx.business_date, models_dir, scope=RISK_SCOPE)
-    info["version"] = scored.model_version
+        model_dir = promoted_dir(models_dir)
+    except UserError as exc:
+        model_dir, info["reason"] = None, str(exc)
+    if model_dir is None:
+        info.setdefault("reason", NO_MODEL_MESSAGE)
+        ctx.report("risk", "warning", message=info["reason"])
+        return _no_risk(ctx, {**info, "source": "none"})
+    ctx.backend.materialize(RISK_SCOPE, _risk_scope_sql(ctx))
+    scored = score_risk(
+        ctx.backend, ctx.business_date, model_dir, scope=RISK_SCOPE, baseline=_risk_baseline(ctx)
+    )
+    info.update(
+        version=scored.model_version,
+        scored=scored.rows,
+        drift=scored.drift,
+        baseline=scored.baseline,
+    )
     ctx.record_extra.update(model_version=scored.model_version, risk_model=info)
     ctx.results["risk"] = scored
     return scored.rows
+
+
+BASELINE_LOOKBACK_RUNS = 90
+
+
+def _risk_baseline(ctx: RunContext) -> dict | None:
+    """The drift baseline the latest earlier run kept (earlier dates only: a re-run of a
+    date reads the same baseline)."""
+    earlier = [d for d in pub.published_dates(ctx.staging.runs_dir) if d < ctx.business_date]
+    for day in sorted(earlier, reverse=True)[:BASELINE_LOOKBACK_RUNS]:
+        run = pub.read_published(ctx.staging.runs_dir, day)
+        baseline = ((run.record if run else {}).get("risk_model") or {}).get("baseline")
+        if baseline:
+            return baseline
+    return None
+
+
+def _risk_scope_sql(ctx: RunContext) -> str:
+    if "plan" in ctx.results:  # the view holds exactly the subscribers in some moment's scope
+        return f"SELECT DISTINCT subscriber_id FROM {MOMENT_VIEW}"
+    return "SELECT DISTINCT subscriber_id FROM subscribers"
 
 
 def _no_risk(ctx: RunContext, info: dict) -> int:
@@ -506,6 +535,27 @@ def _no_candidates(ctx: RunContext, config: dict) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- indicators
+
+
+def step_indicators(ctx: RunContext) -> int:
+    """The indicator layer (engine/indicators.yaml): daily and monthly aggregates per
+    dimension member, published as indicators.parquet (see keycare.engine.indicators)."""
+    from keycare.engine.indicators import RunOutputs, compute_indicators, load_indicators
+
+    outputs = RunOutputs(
+        detections="detect" in ctx.results,
+        tasks=ctx.results.get("allocation") is not None,
+        risk=ctx.results.get("risk") is not None,
+    )
+    table = compute_indicators(ctx.backend, ctx.business_date, outputs)
+    checkpoint("write:indicators")
+    pub.write_table(table, ctx.staging.out / "indicators.parquet")
+    ctx.outputs["indicators"] = table.num_rows
+    ctx.record_extra["indicators"] = {"version": load_indicators().version, "rows": table.num_rows}
+    return table.num_rows
+
+
 def default_steps() -> list[Step]:
     """Detection only: ingest -> view -> detect -> write."""
     return [
@@ -517,10 +567,11 @@ def default_steps() -> list[Step]:
 
 
 def allocation_steps() -> list[Step]:
-    """The full daily run: detection, then risk scoring and allocation, then write."""
+    """The full daily run: detection, risk scoring, allocation, indicators, then write."""
     steps = default_steps()
     at = index_of(steps, "write")
     steps[at:at] = [Step("risk", step_risk), Step("allocate", step_allocate)]
+    steps.insert(index_of(steps, "write"), Step("indicators", step_indicators))
     return steps
 
 
@@ -556,9 +607,9 @@ def run_daily(
     error (bad delivery, quarantine rate above the limit, unknown moment) raises UserError
     and publishes nothing.
 
-    With ``models_dir`` the default steps are ``allocation_steps()`` (risk scoring with the
-    newest model there -- trained on the delivery's history first when there is none -- and
-    allocation, publishing risk_scores, tasks and decisions); without it, detection only.
+    With ``models_dir`` the default steps are ``allocation_steps()`` (risk scoring of every
+    in-scope subscriber with the model promoted there -- none promoted: no risk today, said
+    in run.json -- and allocation, publishing risk_scores, tasks and decisions); without it, detection only.
     """
     _check_arguments(business_date, data_dir, quarantine_limit, weekly_weekday, monthly_day)
     runs_dir = Path(runs_dir)
@@ -651,12 +702,15 @@ def run_id_for(ctx: RunContext) -> str:
     }
     if ctx.record_extra.get("model_version"):
         basis["model"] = ctx.record_extra["model_version"]
+        basis["risk_baseline"] = (ctx.record_extra["risk_model"].get("baseline") or {}).get("since")
     if ctx.record_extra.get("allocation"):
         allocation = ctx.record_extra["allocation"]
         basis["allocation"] = allocation["config"]
         # The history read from earlier runs is an input too: a re-published earlier day
         # changes what this day allocates, so it must change this day's id.
         basis["history"] = allocation.get("history")
+    if ctx.record_extra.get("indicators"):  # another indicator definition, another output
+        basis["indicators"] = ctx.record_extra["indicators"]["version"]
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]
     return f"{ctx.business_date:%Y%m%d}-{digest}"
 
