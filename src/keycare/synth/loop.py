@@ -474,6 +474,7 @@ class _LoopState:
         self.suggest = suggest
         self.rng = np.random.default_rng([cfg.seed, 78])
         self.seen: set = set()
+        self.made: list[tuple[str, date, str]] = []  # contacts made, for the contact log
         self.log = _Log()
         self.complaints: list = []
         self.suggestions: dict = {}
@@ -486,6 +487,7 @@ class _LoopState:
         decisions = pq.read_table(run.path / "decisions.parquet").to_pylist()
         tasks = pq.read_table(run.path / "tasks.parquet").to_pylist()
         contacts = self._work_tasks(tasks, day, d)
+        self._log_contacts(runs_dir, contacts, tasks, day)
         scores = pq.read_table(run.path / "risk_scores.parquet", columns=RISK_COLUMNS)
         risk = dict(zip(*(scores[c].to_pylist() for c in RISK_COLUMNS), strict=True))
         self._expose(decisions, contacts, risk, day)
@@ -493,6 +495,19 @@ class _LoopState:
         for row in decisions:
             counts[row["decision"]] = counts.get(row["decision"], 0) + 1
         return {"decisions": counts, "contacts": sum(1 for c in contacts.values() if c["reached"])}
+
+    def _log_contacts(self, runs_dir: Path, contacts: dict, tasks: list[dict], day: date) -> None:
+        """The contacts made (reached calls, delivered SMS) go to the contact log the next
+        run's cool-down reads, as the application's outcomes and delivery receipts do."""
+        from keycare.engine.history import write_contact_log
+
+        channel = {t["subscriber_id"]: t["decision"] for t in tasks}
+        self.made += [(s, day, channel[s]) for s, c in sorted(contacts.items()) if c["reached"]]
+        since = day - timedelta(days=90)
+        self.made = [m for m in self.made if m[1] >= since]
+        ids, days, channels = zip(*self.made, strict=True) if self.made else ((), (), ())
+        log = {"subscriber_id": list(ids), "contact_date": list(days), "channel": list(channels)}
+        write_contact_log(runs_dir, pa.table(log))
 
     def _work_tasks(self, tasks: list[dict], day: date, d: int) -> dict:
         """Managers work the call tasks (within capacity: allocation's calls), SMS go out."""
