@@ -21,11 +21,24 @@ class Command(KeycareCommand):
         parser.add_argument("--sim", required=True, help="a `keycare simulate` output directory")
         parser.add_argument("--horizon", type=int, default=HORIZONS[0], choices=HORIZONS)
         parser.add_argument("--metric", default="churn", choices=METRICS)
+        parser.add_argument(
+            "--load", action="store_true", help="also store the evaluation for the 效果评估 page"
+        )
         parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        # Only loading the result into the application needs the database.
+        self.needs_database = "prepare" if options.get("load") else None
+        return super().handle(*args, **options)
 
     def run(self, *args, **options):
         as_of = _parse_date(options.get("date"))
         report = evaluate(options["sim"], as_of)
+        if options["load"]:
+            from keycare.effects.actions import load_report
+
+            stored = load_report(None, options["sim"], as_of)
+            self.stdout.write(f"effect: loaded report {stored.pk} ({stored.rows.count():,} rows)")
         horizon, metric = options["horizon"], options["metric"]
         moments = report.moments(horizon, metric)
         self.stdout.write(
