@@ -22,6 +22,7 @@ KEYCARE_COMMANDS = {
     "users": "create the demo users, one per role",
     "simulate": "simulate the closed service loop day by day with known effects (ground truth)",
     "effect": "evaluate treated vs control per moment, campaign, tactic, manager and city",
+    "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",
 }
 
 
