@@ -15,6 +15,14 @@ def test_province_admin_walks_the_effect_page(page, login, shot, staff, org, man
     assert "A03 测试时刻" in page.locator("#effect-rows").inner_text()
     shot(page, "effects_01_moments")
 
+    box = page.locator("#effect-chart").bounding_box()
+    x, y = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('effect-chart'))"
+        ".convertToPixel({seriesIndex: 0}, [-2.5, 0])"
+    )  # the middle of the first bar (uplift -5 points)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_url(f"**/effects/{report.pk}/moment/A03/")  # a bar drills down
+    page.go_back()
     page.locator("#effect-rows tbody tr a").first.click()
     page.wait_for_url(f"**/effects/{report.pk}/moment/A03/")
     assert page.locator("#effect-detail-rows tbody tr").count() == 2

@@ -40,6 +40,7 @@ def test_province_admin_sees_the_province_rows_with_chart_and_figures(client, wo
     assert keys_and_cities(response) == [("A03", None)]
     chart = response.context["chart"]
     assert chart["uplift"] == [-5.0] and chart["low"] == [-7.0] and chart["high"] == [-3.0]
+    assert chart["urls"] == [f"/effects/{world['report'].pk}/moment/A03/"]
     body = response.content.decode()
     assert 'id="effect-chart"' in body and "echarts" in body
     assert "60.0%" in body  # contact rate

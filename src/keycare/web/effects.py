@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from keycare.access import roles
@@ -167,7 +168,7 @@ def _display(row: EffectRow, rate: bool) -> dict:
 
 def _chart(rows, rate: bool) -> dict:
     scale = 100.0 if rate else 1.0
-    data = {"names": [], "uplift": [], "low": [], "high": []}
+    data = {"names": [], "uplift": [], "low": [], "high": [], "urls": []}
     for r in rows:
         if r.uplift is None:
             continue
@@ -176,6 +177,7 @@ def _chart(rows, rate: bool) -> dict:
         data["uplift"].append(round(r.uplift * scale, 3))
         data["low"].append(None if r.ci_low is None else round(r.ci_low * scale, 3))
         data["high"].append(None if r.ci_high is None else round(r.ci_high * scale, 3))
+        data["urls"].append(reverse("web:effect-detail", args=[r.report_id, r.dimension, r.key]))
     data["unit"] = _("个百分点") if rate else _("元")
     return data
 
