@@ -258,6 +258,35 @@ def make_cti_user(username: str = "cti", *, city=None, clear: bool = True):
     return get_user_model().objects.get(pk=user.pk)  # a fresh permission cache
 
 
+# --- effects (效果评估) ----------------------------------------------------------------------
+
+
+def make_effect_report(cities, *, manager=None, horizons=(30,), as_of: date = DAY):
+    """A stored evaluation: a province row and one row per city for moment A03, a row per city,
+    and a manager row when ``manager`` is given (churn at each horizon; uplift -0.05 +- 0.02)."""
+    from keycare.effects.models import EffectReport, EffectRow
+
+    report = EffectReport.objects.create(
+        as_of=as_of, source_kind="simulation", source="/tmp/sim", horizons=list(horizons),
+        totals={"manager_hours": 12.5, "churn_avoided": 3, "churn_avoided_per_100_hours": 24.0},
+        qini={"*": {"horizon": horizons[0], "qini_auc": 0.01, "uplift_at_30": 0.02}},
+    )  # fmt: skip
+    specs = [("moment", "A03", "A03 测试时刻", None)]
+    specs += [("moment", "A03", "A03 测试时刻", city) for city in cities]
+    specs += [("city", city.code, city.name, city) for city in cities]
+    if manager is not None:
+        specs.append(("manager", manager.manager_id, manager.name, manager.city))
+    for dimension, key, label, city in specs:
+        for horizon in horizons:
+            EffectRow.objects.create(
+                report=report, dimension=dimension, key=key, label=label, city=city,
+                horizon=horizon, metric="churn", treated=100, control=50, treated_mean=0.10,
+                control_mean=0.15, uplift=-0.05, ci_low=-0.07, ci_high=-0.03,
+                contact_rate=0.6 if city is None else None, accept_rate=0.3 if city is None else None,
+            )  # fmt: skip
+    return report
+
+
 # --- key accounts (h-keyacct) --------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from factories import (
     make_customer,
     make_department,
+    make_effect_report,
     make_manager,
     make_moment,
     make_place,
@@ -71,6 +72,7 @@ def build_world() -> World:
     RuleVersion.objects.create(moment=moment, number=1, snapshot={"code": "A03"}, note="初版")
     Run.objects.create(run_id="run-20261120", business_date=DAY)
     department = make_department("D1", "装维部")
+    make_effect_report([cities[code].city for code in "AB"])  # effects: rows to hide
     tags: dict = {}
     rows: dict = {name: [] for name in ("customers", "tasks", "appointments", "work-orders")}
     n = 0

@@ -31,6 +31,8 @@ EXPECTED_NEEDS = {
     "synth": None,
     "risk": None,
     "demo": None,  # migrates and syncs as steps of its own
+    "simulate": None,
+    "effect": None,  # with --load it prepares the database
 }
 
 

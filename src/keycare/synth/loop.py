@@ -84,15 +84,8 @@ DEFAULT_EFFECTS = {
 DEFAULT_EFFECT = 0.15
 CALL_MINUTES_REACHED = 8.0
 CALL_MINUTES_NOT_REACHED = 2.0
-STATIC_FILES = (
-    "bills",
-    "usage_weekly",
-    "call_circle",
-    "org",
-    "assignments",
-    "key_accounts",
-    "key_account_members",
-)
+# The files the loop writes every day; every other file of the base delivery is linked.
+REWRITTEN = {"subscribers.parquet", "events.parquet", "managers.parquet", "manifest.json"}
 
 Progress = Callable[[int, int, dict], None]
 Suggest = Callable[[tuple, str | None, float | None], list]
@@ -241,10 +234,10 @@ class Delivery:
         self.base = base
         self.dir = work / "delivery"
         self.dir.mkdir(parents=True, exist_ok=True)
-        for name in STATIC_FILES:
-            link = self.dir / f"{name}.parquet"
-            if not link.exists():
-                os.symlink(base / f"{name}.parquet", link)
+        for source in sorted(base.iterdir()):
+            link = self.dir / source.name
+            if source.name not in REWRITTEN and not link.exists():
+                os.symlink(source.resolve(), link)
         managers = pq.read_table(base / "managers.parquet")
         capacity = pc.cast(
             pc.round(pc.multiply(managers["daily_capacity"], policy.capacity_factor)),
