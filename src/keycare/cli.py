@@ -21,6 +21,7 @@ KEYCARE_COMMANDS = {
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
     "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",
+    "knowledge": "rebuild the service knowledge graph's aggregate edges",
 }
 
 

@@ -1,11 +1,8 @@
 """A complaint moment's task carries the predicted cause and need; script and tactics follow."""
 
-from datetime import datetime
-
 import pytest
-from django.utils import timezone
 
-from factories import BUSINESS_DATE, make_moment, make_tactics, make_task
+from factories import BUSINESS_DATE, make_complaint, make_moment, make_tactics, make_task
 from keycare.complaints import taxonomy
 from keycare.complaints.models import Complaint
 from keycare.tasks.models import TaskMoment
@@ -14,20 +11,8 @@ from keycare.tasks.payload import task_payload
 pytestmark = pytest.mark.django_db
 
 
-def _complaint(customer, cause, need, day=BUSINESS_DATE, **extra):
-    when = timezone.make_aware(datetime(day.year, day.month, day.day, 10))
-    return Complaint.objects.create(
-        event_id=f"E{Complaint.objects.count() + 1}",
-        customer=customer,
-        kind="complaint",
-        occurred_at=when,
-        text="家里宽带断网三天了",
-        cause=cause,
-        cause_group=taxonomy.load().group_of(cause),
-        need=need,
-        confidence=0.93,
-        **extra,
-    )
+def _complaint(customer, cause, need, day=BUSINESS_DATE):
+    return make_complaint(customer, cause, need, day)
 
 
 @pytest.fixture

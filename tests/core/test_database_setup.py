@@ -31,6 +31,8 @@ EXPECTED_NEEDS = {
     "synth": None,
     "risk": None,
     "demo": None,  # migrates and syncs as steps of its own
+    "complaints": None,  # only its load subcommand migrates, by itself
+    "knowledge": "migrate",
 }
 
 

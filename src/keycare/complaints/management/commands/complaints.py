@@ -28,6 +28,7 @@ class Command(KeycareCommand):
         evaluate.add_argument("--file", help="also a labelled CSV (text, cause, need)")
         load = sub.add_parser("load", help="classify and store a delivery's complaint texts")
         load.add_argument("data", help="delivery directory")
+        load.add_argument("--days", type=int, help="only the last N days up to the business date")
 
     def run(self, *args, **options):
         return getattr(self, f"_{options['action']}")(options)
@@ -84,5 +85,5 @@ class Command(KeycareCommand):
 
         self.needs_database = "migrate"
         self.ready_database()
-        summary = load_complaints(Path(options["data"]), say=self._say)
+        summary = load_complaints(Path(options["data"]), say=self._say, days=options.get("days"))
         self.stdout.write(json.dumps(summary, ensure_ascii=False))
