@@ -72,7 +72,7 @@ def customer_graph(customer, day: date | None = None) -> nx.DiGraph:
     _work_orders(g, me, customer, since)
     need = predicted_need(g)
     if need:
-        for t in similar_tactics(need, customer.city_id)[:3]:
+        for t in similar_tactics(need, customer.city_id, top_cause(g))[:3]:
             tactic = _node(g, "tactic", t.code, t.name)
             g.add_edge(f"need:{need}", tactic, relation="worked_for_similar", rate=t.rate,
                        tries=t.tries, source=t.source)  # fmt: skip
@@ -151,6 +151,12 @@ def predicted_need(g: nx.DiGraph) -> str | None:
     """The need with the most evidence (confidence-weighted complaints) in the graph."""
     needs = [(d["weight"], n) for n, d in g.nodes(data=True) if d["kind"] == "need"]
     return max(needs)[1].split(":", 1)[1] if needs else None
+
+
+def top_cause(g: nx.DiGraph) -> str | None:
+    """The cause with the most evidence in the graph."""
+    causes = [(d["weight"], n) for n, d in g.nodes(data=True) if d["kind"] == "cause"]
+    return max(causes)[1].split(":", 1)[1] if causes else None
 
 
 def need_path(g: nx.DiGraph) -> list[dict]:

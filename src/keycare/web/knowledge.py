@@ -46,7 +46,11 @@ def need_graph(request, pk):
             "chart": services.echarts_graph(graph),
             "path": services.need_path(graph),
             "need_label": tax.need_label(need) if need else "",
-            "tactics": services.similar_tactics(need, customer.city_id)[:5] if need else [],
+            "tactics": services.similar_tactics(need, customer.city_id, services.top_cause(graph))[
+                :5
+            ]
+            if need
+            else [],
             "complaints": [_complaint_row(c, tax) for c in complaints],
         },
     )
