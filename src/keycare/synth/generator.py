@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from keycare.catalog.delivery import load_contract
 from keycare.errors import UserError
+from keycare.synth import keyaccounts as ka_archive
 from keycare.synth import reference as ref
 from keycare.synth import sim, world
 from keycare.synth.calendar import build_calendar
@@ -46,6 +47,7 @@ TABLE_FILES = [
     "assignments",
     "key_accounts",
     "key_account_members",
+    *ka_archive.ARCHIVE_FILES,
 ]
 ARROW_TYPES = {
     "string": pa.string(),
@@ -262,6 +264,9 @@ def _write_delivery(tmp, n_subscribers, months, seed, as_of, fmt, chunk_size, pr
             writers["org"].write(_table(schemas["org"], org.table.to_pydict()))
             writers["managers"].write(staff.table)
             writers["key_accounts"].write(ka_table)
+            archive = ka_archive.build_archive(seed, kas, ka_table, cal)
+            for name, columns in archive.items():
+                writers[name].write(_table(schemas[name], columns))
             writers[TRUTH_FILE] = TableWriter(tmp, TRUTH_FILE, TRUTH_SCHEMA, fmt)
         writers[TRUTH_FILE].write(_truth_table(tables["events"]))
         for name, columns in tables.items():
