@@ -292,3 +292,30 @@ def echarts_graph(g: nx.DiGraph) -> dict:
         "nodes": nodes,
         "links": links,
     }
+
+
+def satisfaction_check(truth_path, limit: int | None = None) -> dict:
+    """Low-satisfaction predictions of the customers with classified complaints, against the
+    synthetic truth file (event_id, cause): per domain, precision and recall."""
+    import pyarrow.parquet as pq
+
+    from keycare.knowledge import satisfaction
+
+    truth = dict(
+        zip(
+            *pq.read_table(truth_path, columns=["event_id", "cause"]).to_pydict().values(),
+            strict=True,
+        )
+    )
+    complaints = Complaint.objects.exclude(cause="").select_related(
+        "customer__city", "customer__county"
+    )
+    by_customer: dict = {}
+    for c in complaints.order_by("customer_id"):
+        by_customer.setdefault(c.customer, []).append((truth.get(c.event_id, ""), c.resolved))
+    pairs: dict = {d: [] for d in satisfaction.DOMAINS}
+    for customer, true_causes in list(by_customer.items())[:limit]:
+        predictions = satisfaction.predict(customer_graph(customer))
+        for p in predictions:
+            pairs[p.domain].append((p.low, satisfaction.truth_label(true_causes, p.domain)))
+    return {domain: satisfaction.evaluate(rows) for domain, rows in pairs.items()}

@@ -17,7 +17,7 @@ from keycare.access.querysets import user_scope
 from keycare.complaints import taxonomy
 from keycare.complaints.models import Complaint
 from keycare.core.audit import record
-from keycare.knowledge import services
+from keycare.knowledge import satisfaction, services
 from keycare.org.models import City
 from keycare.web.customers import _require_customer_role, _scoped_customer
 
@@ -52,6 +52,7 @@ def need_graph(request, pk):
             if need
             else [],
             "complaints": [_complaint_row(c, tax) for c in complaints],
+            "satisfaction": satisfaction.predict(graph),
         },
     )
 
