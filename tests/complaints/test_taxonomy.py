@@ -35,3 +35,14 @@ def test_a_cause_in_an_unknown_group_is_refused():
     }
     with pytest.raises(UserError, match="cause x: unknown group 'nope'"):
         taxonomy.parse(document)
+
+
+def test_labels_follow_the_active_language():
+    from django.utils import translation
+
+    tax = taxonomy.load()
+    with translation.override("en"):
+        assert tax.cause_label("roaming_charge") == "Roaming / Roaming charge dispute"
+        assert tax.need_label("repair") == "Fix the fault"
+    with translation.override("zh-hans"):
+        assert tax.need_label("repair") == "故障修复"

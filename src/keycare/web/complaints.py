@@ -69,9 +69,9 @@ def complaint_list(request):
             "rows": [_row(c, tax) for c in page],
             "filters": filters,
             "kinds": ComplaintKind.choices,
-            "groups": [(k, g["zh"]) for k, g in tax.groups.items()],
+            "groups": [(k, tax.group_label(k)) for k in tax.groups],
             "causes": [(k, tax.cause_label(k)) for k in tax.causes],
-            "needs": [(k, n["zh"]) for k, n in tax.needs.items()],
+            "needs": [(k, tax.need_label(k)) for k in tax.needs],
         },
     )
 

@@ -106,7 +106,7 @@ def rising_causes(request):
             "day": day,
             "filters": {k: str(v) for k, v in filters.items()},
             "cities": _cities(request.user),
-            "groups": taxonomy.load().groups.items(),
+            "groups": [(k, taxonomy.load().group_label(k)) for k in taxonomy.load().groups],
             "windows": WINDOWS,
         },
     )
