@@ -411,3 +411,27 @@ def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-
     loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
     load_indicator_values(loader)
     return loader.summary
+
+
+# --- complaints and knowledge (issue 21) ----------------------------------------------------
+
+
+def make_complaint(
+    customer: Customer, cause: str, need: str, day: date = BUSINESS_DATE, **overrides
+):
+    """A classified complaint text of ``customer`` on ``day`` (10:00 local time)."""
+    from keycare.complaints import taxonomy
+    from keycare.complaints.models import Complaint
+
+    values = {
+        "event_id": f"E{Complaint.objects.count() + 1:06d}",
+        "customer": customer,
+        "kind": "complaint",
+        "occurred_at": timezone.make_aware(datetime(day.year, day.month, day.day, 10)),
+        "text": "家里宽带断网三天了，请尽快派人来修",
+        "cause": cause,
+        "cause_group": taxonomy.load().group_of(cause),
+        "need": need,
+        "confidence": 0.93,
+    }
+    return Complaint.objects.create(**{**values, **overrides})

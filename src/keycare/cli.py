@@ -23,6 +23,7 @@ KEYCARE_COMMANDS = {
     "simulate": "simulate the closed service loop day by day with known effects (ground truth)",
     "effect": "evaluate treated vs control per moment, campaign, tactic, manager and city",
     "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",
+    "knowledge": "rebuild the service knowledge graph's aggregate edges",
 }
 
 
