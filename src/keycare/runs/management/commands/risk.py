@@ -150,7 +150,7 @@ class Command(KeycareCommand):
             )
 
     def _promote(self, options):
-        from keycare.runs.riskmodels import promote_model
+        from keycare.runs.actions import promote_model
 
         pointer = promote_model(
             None, options["version"], options["reason"], directory=_models_dir(options)
