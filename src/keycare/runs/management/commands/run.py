@@ -72,6 +72,7 @@ class Command(KeycareCommand):
     def _run(self, opts, as_json: bool):
         from keycare.engine.pipeline import run_daily
         from keycare.moments.services import current_definitions
+        from keycare.runs.prerun import before_run
 
         business_date = parse_date(opts["date"])
         data_dir = Path(opts["data"])
@@ -101,6 +102,7 @@ class Command(KeycareCommand):
                 models_dir=models_dir,
                 definitions=definitions,
                 city_overrides=city_overrides,
+                **before_run(business_date, runs_dir),  # contact log, allocation settings
             )
         finally:
             if progress:
@@ -128,6 +130,7 @@ DECISION_NAMES = {
     "sms": "短信",
     "deferred": "顺延",
     "capped": "频控",
+    "expired": "过期",
     "suppressed": "免服务",
     "control": "对照组",
 }
