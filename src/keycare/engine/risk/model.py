@@ -67,8 +67,13 @@ def _booster(x: pd.DataFrame, y: np.ndarray, params: dict) -> lgb.Booster:
     return model.booster_
 
 
+def _threads(rows: int) -> int:
+    """Prediction threads: one below SINGLE_THREAD_ROWS (as for fitting), else two."""
+    return 1 if rows < SINGLE_THREAD_ROWS else 2
+
+
 def _raw(booster: lgb.Booster, x: pd.DataFrame) -> np.ndarray:
-    return booster.predict(x, raw_score=True)
+    return booster.predict(x, raw_score=True, num_threads=_threads(len(x)))
 
 
 class RiskModel:
@@ -137,7 +142,7 @@ class RiskModel:
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-feature contributions to the raw score (log-odds), one column per feature."""
         x = prepare(frame, self.spec)
-        contrib = self.booster.predict(x, pred_contrib=True)
+        contrib = self.booster.predict(x, pred_contrib=True, num_threads=_threads(len(x)))
         return pd.DataFrame(contrib[:, :-1], columns=self.spec.features, index=frame.index)
 
     def explain(self, frame: pd.DataFrame, k: int = 3) -> list[list[str]]:
