@@ -13,3 +13,12 @@ from django.conf import settings
 def models_dir() -> Path:
     """``KEYCARE_HOME/models`` -- where `keycare run` looks by default (beside the runs dir)."""
     return Path(settings.KEYCARE_RUNS_DIR).parent / "models"
+
+
+def risk_tasks_threshold(text: str | None = None) -> float | None:
+    """The risk at or above which customers without a moment become calls in spare capacity:
+    ``text`` (a command option), else the KEYCARE_RISK_TASKS_ABOVE setting; None: off."""
+    from keycare.core.commands import parse_fraction
+
+    value = text if text else getattr(settings, "KEYCARE_RISK_TASKS_ABOVE", None)
+    return parse_fraction(str(value)) if value not in (None, "") else None

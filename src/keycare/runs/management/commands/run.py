@@ -20,6 +20,7 @@ from django.conf import settings
 from keycare.core.commands import KeycareCommand, parse_fraction, parse_int
 from keycare.engine.backends import ENGINES
 from keycare.errors import UserError
+from keycare.runs.riskmodels import risk_tasks_threshold
 
 
 class Command(KeycareCommand):
@@ -57,7 +58,8 @@ class Command(KeycareCommand):
             "--risk-tasks-above",
             default=None,
             help="raise customers at or above this churn risk (0..1 or a percentage) without a "
-            "moment today as calls in the managers' spare capacity (default: off)",
+            "moment today as calls in the managers' spare capacity (default: the "
+            "KEYCARE_RISK_TASKS_ABOVE setting; unset: off)",
         )
 
     def run(self, *args, **opts):
@@ -106,9 +108,7 @@ class Command(KeycareCommand):
                 weekly_weekday=parse_int(opts["weekly_weekday"], "--weekly-weekday", 0, 6),
                 monthly_day=parse_int(opts["monthly_day"], "--monthly-day", 1, 28),
                 models_dir=models_dir,
-                risk_tasks_above=(
-                    parse_fraction(opts["risk_tasks_above"]) if opts["risk_tasks_above"] else None
-                ),
+                risk_tasks_above=risk_tasks_threshold(opts["risk_tasks_above"]),
                 definitions=definitions,
                 city_overrides=city_overrides,
                 **before_run(business_date, runs_dir),  # contact log, allocation settings
