@@ -435,3 +435,27 @@ def make_complaint(
         "confidence": 0.93,
     }
     return Complaint.objects.create(**{**values, **overrides})
+
+
+# --------------------------------------------------------------------------- risk (h-risk)
+
+
+def make_risk_score(customer: Customer, probability: float, *, run=None, **overrides):
+    """A customer's risk score of ``DAY`` (and the run it came from)."""
+    from keycare.runs.models import RiskScore, Run
+
+    run = run or Run.objects.get_or_create(run_id=f"{DAY:%Y%m%d}-risk", business_date=DAY)[0]
+    values = {
+        "run": run,
+        "customer": customer,
+        "business_date": DAY,
+        "risk_probability": probability,
+        "seed_score": 42.0,
+        "health_tariff_brand": 70.0,
+        "health_call_circle": 40.0,
+        "health_service": 100.0,
+        "health_business": 85.0,
+        "reasons": ["异网通话占比上升", "近3月话费持续下降", "近期咨询携号转网"],
+        "model_version": "abc123",
+    }
+    return RiskScore.objects.create(**{**values, **overrides})

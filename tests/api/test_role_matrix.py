@@ -25,6 +25,7 @@ from factories import (
     make_manager,
     make_moment,
     make_place,
+    make_risk_score,
     make_task,
     make_user,
     make_work_order,
@@ -74,7 +75,9 @@ def build_world() -> World:
     department = make_department("D1", "装维部")
     make_effect_report([cities[code].city for code in "AB"])  # effects: rows to hide
     tags: dict = {}
-    rows: dict = {name: [] for name in ("customers", "tasks", "appointments", "work-orders")}
+    rows: dict = {
+        name: [] for name in ("customers", "tasks", "appointments", "work-orders", "risk-scores")
+    }
     n = 0
     for code, manager in managers.items():
         place = cities[manager.city.code]
@@ -99,11 +102,13 @@ def build_world() -> World:
             order = make_work_order(
                 task, department, appointment.due_at, description=f"证件 {customer.id_number}"
             )
+            risk = make_risk_score(customer, 0.5 + n / 100)
             for endpoint, obj in (
                 ("customers", customer),
                 ("tasks", task),
                 ("appointments", appointment),
                 ("work-orders", order),
+                ("risk-scores", risk),
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
@@ -142,7 +147,14 @@ def expected_visible(role_user: str, tag: tuple[str, str]) -> bool:
     }[role_user]
 
 
-SCOPED_ENDPOINTS = ("customers", "tasks", "appointments", "work-orders", "campaigns")
+SCOPED_ENDPOINTS = (
+    "customers",
+    "tasks",
+    "appointments",
+    "work-orders",
+    "campaigns",
+    "risk-scores",
+)
 # Unscoped reference data: which role users may list it (all rows or none).
 GATED_ENDPOINTS = {
     "moments": {PROVINCE, CITY_A, MANAGER_A1, ANALYST},
