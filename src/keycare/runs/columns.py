@@ -71,6 +71,8 @@ COLUMNS = {
     "risk": {
         "subscriber_id": ("subscriber_id",),
         "risk_probability": ("risk_probability", "churn_probability", "probability"),
+        "seed_score": ("seed_score",),
+        "model_version": ("model_version",),
         "reasons": ("reasons", "risk_reasons", "top_reasons"),
         "health_scores": ("health_scores", "health"),
     },
