@@ -18,13 +18,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from keycare.access import roles
 from keycare.access.querysets import require_role
 from keycare.analytics import actions, queries
 from keycare.analytics.models import FollowedIndicator, SavedAnalysis
 from keycare.core.exports import xlsx_response
 
-ANALYST_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST}
+ANALYST_ROLES = queries.ANALYST_ROLES
 PAGE_SIZE = 50
 CHART_MEMBERS = 20
 # Drilling into one city: the next dimension, in this order of preference.
