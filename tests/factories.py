@@ -382,3 +382,26 @@ def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-
     loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
     load_indicator_values(loader)
     return loader.summary
+
+
+# ----------------------------------------------------------------------------- surveys
+
+
+def make_survey_task(customer: Customer, trigger: str = "moment_served", **overrides):
+    """An open survey of ``customer`` (built-in template of the trigger), due in a week."""
+    from keycare.surveys.actions import ensure_builtins
+    from keycare.surveys.models import SurveyTask, SurveyTemplate
+
+    ensure_builtins()
+    values = {
+        "template": SurveyTemplate.objects.get(trigger=trigger),
+        "customer": customer,
+        "respondent": "individual",
+        "trigger": trigger,
+        "source": f"test:{customer.pk}",
+        "manager": customer.manager,
+        "city": customer.city,
+        "drawn_on": DAY,
+        "due_on": DAY + timedelta(days=7),
+    }
+    return SurveyTask.objects.create(**{**values, **overrides})

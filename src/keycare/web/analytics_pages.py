@@ -211,6 +211,7 @@ def analytics_home(request):
             if i.code not in {f.indicator for f in followed}
         ],
         "reports": _reports(request.user),
+        "months": [f"{m:%Y-%m}" for m in queries.months_available(request.user)],
     }
     return render(request, "web/analytics/home.html", context)
 
@@ -297,3 +298,21 @@ def report_download(request, pk, fmt):
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+@login_required
+@require_POST
+def report_request(request):
+    """Queue a monthly report of the user's scope; a background job builds it."""
+    from keycare.analytics.reports import request_report
+
+    require_analyst(request.user)
+    try:
+        report = request_report(request.user, request.POST.get("month", ""))
+    except queries.BadQuery as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, _("已提交 %(month)s 月度报告，生成后可在此下载。") % {"month": str(report)}
+        )
+    return redirect(reverse("web:analytics-home") + "#reports")

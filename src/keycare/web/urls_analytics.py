@@ -12,6 +12,7 @@ urlpatterns: list = [
     path("analytics/unfollow/", pages.unfollow_indicator, name="analytics-unfollow"),
     path("analytics/analyses/<str:code>/", pages.analysis_page, name="analysis"),
     path("analytics/analyses/<str:code>/save/", pages.save_analysis, name="analysis-save"),
+    path("analytics/reports/request/", pages.report_request, name="analytics-report-request"),
     path("analytics/reports/<int:pk>/<str:fmt>/", pages.report_download, name="analytics-report"),
     path(
         "analytics/saved/<int:pk>/delete/",
