@@ -272,9 +272,16 @@ def answer_survey(actor, task_id: int, data, channel: str = "manager") -> Survey
         .select_related("template", "customer")
         .get(pk=task_id)
     )
+    return record_answer(
+        actor, task, parse_answers(task.template, data), channel, str(data.get("comment") or "")
+    )
+
+
+@transaction.atomic
+def record_answer(actor, task, answers: dict, channel: str, comment: str = "") -> SurveyResponse:
+    """Score and keep an answer to an open survey (its scope already checked by the caller)."""
     if task.state != SurveyState.OPEN:
         raise UserError("该调查已回答或已过期 (survey is not open)")
-    answers = parse_answers(task.template, data)
     model = current_model()
     dims, index = score(task.template, model, answers)
     now = timezone.now()
@@ -285,7 +292,7 @@ def answer_survey(actor, task_id: int, data, channel: str = "manager") -> Survey
         index=index,
         model=model,
         channel=channel,
-        comment=str(data.get("comment") or "")[:1000],
+        comment=comment[:1000],
         answered_by=actor,
         answered_at=now,
     )
@@ -303,3 +310,8 @@ def answer_survey(actor, task_id: int, data, channel: str = "manager") -> Survey
     task.save(update_fields=["state"])
     record(actor, "surveys.answer", task, channel=channel, rows=len(answers))
     return response
+
+
+def draw_after_load(loader) -> None:
+    """A run load step: draw the business date's surveys with the day's other work."""
+    loader.summary["surveys_drawn"] = sum(draw_survey_tasks(None, loader.date).values())
