@@ -146,3 +146,28 @@ def test_results_and_a_new_model_version(client, world):
     assert SatisfactionModel.objects.count() == 2  # weights not summing to 1: refused
     with pytest.raises(UserError, match="sum to 1"):
         actions.new_model_version(admin, {"product": 0.5}, 60)
+
+
+def test_the_customer_answers_through_the_sms_link_once(client, world):
+    actions.ensure_builtins()
+    task = make_survey_task(
+        world["customers"][0], token="tok-" + "x" * 30, due_on=timezone.localdate()
+    )
+    page = client.get(f"/s/{task.token}/")
+    assert page.status_code == 200 and "关键时刻服务回访" in page.content.decode()
+    assert "张三丰" not in page.content.decode()
+    assert client.post(f"/s/{task.token}/", {"q1": "9"}).status_code == 400
+    assert not SurveyResponse.objects.exists()
+    response = client.post(f"/s/{task.token}/", {"q1": "9", "q2": "8", "q3": "10"})
+    assert "感谢您的评价" in response.content.decode()
+    answer = SurveyResponse.objects.get()
+    assert answer.channel == "sms" and answer.answered_by is None
+    assert client.get(f"/s/{task.token}/").status_code == 404  # single use
+    assert client.get("/s/guess/").status_code == 404
+
+
+def test_drawn_surveys_carry_their_own_link_token(world):
+    make_task(world["customers"][0], state="handled_no_change", handled_at=NOON)
+    actions.draw_survey_tasks(None, DAY)
+    token = SurveyTask.objects.get().token
+    assert token and len(token) >= 32

@@ -5,6 +5,7 @@ Every write takes the acting user (None for the daily job) and writes its audit 
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
@@ -218,6 +219,7 @@ def _draw(template, candidates, day: date, recent: set) -> int:
                 city_id=customer.city_id,
                 drawn_on=day,
                 due_on=day + timedelta(days=ANSWER_DAYS),
+                token=secrets.token_urlsafe(24),
             )
         )
     SurveyTask.objects.bulk_create(objects, ignore_conflicts=True)
@@ -315,3 +317,29 @@ def record_answer(actor, task, answers: dict, channel: str, comment: str = "") -
 def draw_after_load(loader) -> None:
     """A run load step: draw the business date's surveys with the day's other work."""
     loader.summary["surveys_drawn"] = sum(draw_survey_tasks(None, loader.date).values())
+
+
+def open_by_token(token: str, today: date) -> SurveyTask | None:
+    """The open, unexpired survey a customer's link names (None for anything else)."""
+    if not token or len(token) > 43:
+        return None
+    return (
+        SurveyTask.objects.select_related("template")
+        .filter(token=token, state=SurveyState.OPEN, due_on__gte=today)
+        .first()
+    )
+
+
+@transaction.atomic
+def answer_by_token(token: str, data, today: date) -> SurveyResponse:
+    """The customer answers through their SMS link (no login: the token is the key)."""
+    task = open_by_token(token, today)
+    if task is None:
+        raise UserError("该调查链接已失效 (this survey link is no longer valid)")
+    task = (
+        SurveyTask.objects.select_for_update()
+        .select_related("template", "customer")
+        .get(pk=task.pk)
+    )
+    answers = parse_answers(task.template, data)
+    return record_answer(None, task, answers, "sms", str(data.get("comment") or ""))

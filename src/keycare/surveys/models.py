@@ -91,6 +91,8 @@ class SurveyTask(models.Model):
     state = models.CharField(
         _("状态"), max_length=10, choices=SurveyState.choices, default=SurveyState.OPEN
     )
+    # The customer's own link (/s/<token>/, sent by SMS): random, unguessable, single use.
+    token = models.CharField(max_length=43, unique=True, null=True, blank=True, editable=False)
     drawn_on = models.DateField(_("抽取日期"))
     due_on = models.DateField(_("截止日期"))
 

@@ -198,3 +198,30 @@ def satisfaction_model_new(request):
     else:
         messages.success(request, _("满意度模型已更新为第 %(v)s 版") % {"v": model.version})
     return redirect(reverse("web:satisfaction-results"))
+
+
+def survey_link(request, token):
+    """The customer's own survey page, opened from the SMS link (no login, no personal data)."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    task = actions.open_by_token(token, today)
+    if task is None:
+        return render(request, "web/surveys/link_closed.html", status=404)
+    status = 200
+    if request.method == "POST":
+        try:
+            actions.answer_by_token(token, request.POST, today)
+        except UserError as error:
+            messages.error(request, str(error))
+            status = 400
+        else:
+            return render(request, "web/surveys/link_thanks.html")
+    questions = [{**q, "value": request.POST.get(q["code"], "")} for q in task.template.questions]
+    context = {
+        "task": task,
+        "questions": questions,
+        "scale": range(task.template.scale_max + 1),
+        "comment": free_text(request.POST.get("comment", "")),
+    }
+    return render(request, "web/surveys/link.html", context, status=status)

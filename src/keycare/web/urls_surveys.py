@@ -11,6 +11,7 @@ urlpatterns: list = [
     path("surveys/<int:pk>/", pages.survey_answer, name="survey-answer"),
     path("surveys/results/", pages.satisfaction_results, name="satisfaction-results"),
     path("surveys/model/", pages.satisfaction_model_new, name="satisfaction-model-new"),
+    path("s/<str:token>/", pages.survey_link, name="survey-link"),
 ]
 
 # (url name, label, roles that see it), as in web/navigation.NAV.
