@@ -459,3 +459,26 @@ def make_risk_score(customer: Customer, probability: float, *, run=None, **overr
         "model_version": "abc123",
     }
     return RiskScore.objects.create(**{**values, **overrides})
+
+
+# ----------------------------------------------------------------------------- surveys
+
+
+def make_survey_task(customer: Customer, trigger: str = "moment_served", **overrides):
+    """An open survey of ``customer`` (built-in template of the trigger), due in a week."""
+    from keycare.surveys.actions import ensure_builtins
+    from keycare.surveys.models import SurveyTask, SurveyTemplate
+
+    ensure_builtins()
+    values = {
+        "template": SurveyTemplate.objects.get(trigger=trigger),
+        "customer": customer,
+        "respondent": "individual",
+        "trigger": trigger,
+        "source": f"test:{customer.pk}",
+        "manager": customer.manager,
+        "city": customer.city,
+        "drawn_on": DAY,
+        "due_on": DAY + timedelta(days=7),
+    }
+    return SurveyTask.objects.create(**{**values, **overrides})
