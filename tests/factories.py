@@ -345,3 +345,40 @@ def make_key_account_archive(ka, months=("2026-08", "2026-09", "2026-10"), reven
         status="active",
     )
     return boss
+
+
+# --- managers (account-manager archive, plans, visits, assessment) -------------------------
+
+
+def make_manager_key_account(city, key_account_id: str = "K1", manager=None, **overrides):
+    """An active tier-A1 key account (集团客户) of ``manager`` in ``city``."""
+    values = {"tier": "A1", "delivered_tier": "A1", "created_date": date(2020, 1, 1)}
+    return make_key_account(city, key_account_id, manager, **{**values, **overrides})
+
+
+# ----------------------------------------------------------------------------- analytics
+
+
+def indicator_row(indicator, period, member, city_id, num, den=None, dimension="city"):
+    """One published indicator row (engine/indicators.py's columns)."""
+    grain = "month" if len(period) == 7 else "day"
+    return {
+        "indicator": indicator,
+        "grain": grain,
+        "period": period,
+        "dimension": dimension,
+        "member": member,
+        "city_id": city_id,
+        "num": num,
+        "den": den,
+    }
+
+
+def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-test") -> dict:
+    """Load indicator rows through the run loader's step, as ``keycare loadrun`` does."""
+    from keycare.analytics.loaders import load_indicator_values
+    from keycare.runs.loaders import RunLoader
+
+    loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
+    load_indicator_values(loader)
+    return loader.summary
