@@ -130,3 +130,39 @@ def test_the_standards_page_shows_every_tier_with_labels(client, world):
     assert "A1（高值客户）" in page and "C（普通集团）" in page
     assert "客户经理：每 1 个月" in page and "一级故障：2 小时" in page
     assert "visit_months" not in page
+
+
+def _policy_form(**changes):
+    from keycare.keyaccounts import tiers
+
+    policy = tiers.default_policy()
+    form = {
+        f"{s}.{k}": v for s in ("weights", "references", "cutoffs") for k, v in policy[s].items()
+    }
+    form["key_industries"] = "，".join(policy["key_industries"])
+    return {**form, **changes}
+
+
+def test_the_tier_page_previews_moves_then_publishes_with_a_reason(client, world):
+    client.force_login(make_user("admin", roles.ROLE_PROVINCE_ADMIN))
+
+    preview = client.post("/key-accounts/tiers/", _policy_form(action="preview")).content.decode()
+
+    assert "预览：2 个集团中" in preview and "A1（高值客户）" in preview
+    assert world["group"].tier_changes.count() == 0
+    bad = client.post(
+        "/key-accounts/tiers/", _policy_form(**{"weights.strategic": "x", "action": "preview"})
+    )
+    assert "不是数字" in bad.content.decode()
+    done = client.post(
+        "/key-accounts/tiers/",
+        _policy_form(**{"cutoffs.A1": "99", "action": "publish", "reason": "收紧 A1"}),
+        follow=True,
+    ).content.decode()
+    assert "分层策略 v1 已生效" in done and "收紧 A1" in done
+
+
+def test_city_admins_see_the_tier_policy_but_cannot_change_it(client, world):
+    client.force_login(make_user("city", roles.ROLE_CITY_ADMIN, city=world["group"].city))
+    assert client.get("/key-accounts/tiers/").status_code == 200
+    assert client.post("/key-accounts/tiers/", _policy_form(action="preview")).status_code == 403

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
@@ -27,6 +28,7 @@ from keycare.access.querysets import require_role
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.keyaccounts import actions, standards
+from keycare.keyaccounts import tiers as tiers_module
 from keycare.keyaccounts.models import (
     CreditRating,
     KeyAccount,
@@ -35,6 +37,7 @@ from keycare.keyaccounts.models import (
     KeyAccountStatus,
     KeyPersonRole,
     Tier,
+    TierChange,
 )
 from keycare.org.models import City, Manager
 from keycare.tasks.models import ServiceTask, TaskState
@@ -371,4 +374,105 @@ def service_standards(request):
         request,
         "web/keyaccounts/standards.html",
         {"version": version, "data": data, "tiers": tiers},
+    )
+
+
+# --- tiers ------------------------------------------------------------------------------------
+
+TIER_ADMINS = {roles.ROLE_PROVINCE_ADMIN}
+CRITERIA = [
+    ("employees", gettext_lazy("员工数")),
+    ("monthly_revenue", gettext_lazy("月均收入")),
+    ("info_revenue", gettext_lazy("月均信息化收入")),
+    ("info_products", gettext_lazy("信息化产品数")),
+    ("key_industry", gettext_lazy("重点行业")),
+    ("strategic", gettext_lazy("战略客户")),
+]
+
+
+def _posted_policy(post, base: dict) -> dict:
+    """The policy in force with the numbers typed into the form (a bad number: UserError)."""
+    policy = {**base, "weights": dict(base["weights"]), "references": dict(base["references"])}
+    policy["cutoffs"] = dict(base["cutoffs"])
+    for section in ("weights", "references", "cutoffs"):
+        for name in policy[section]:
+            raw = post.get(f"{section}.{name}", "").strip()
+            try:
+                policy[section][name] = float(raw) if "." in raw else int(raw)
+            except ValueError:
+                raise UserError(f"“{raw or '（空）'}”不是数字（{section}.{name}）") from None
+    industries = post.get("key_industries", "")
+    policy["key_industries"] = [
+        i.strip() for i in industries.replace("，", ",").split(",") if i.strip()
+    ]
+    return policy
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tier_policy(request):
+    role, _scope = require_role(
+        request.user, {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}, "当前角色无权查看分层策略"
+    )
+    version, policy = tiers_module.current()
+    shown, result = policy, None
+    if request.method == "POST":
+        if role not in TIER_ADMINS:
+            raise PermissionDenied("只有省级管理员可以调整分层策略")
+        try:
+            shown = _posted_policy(request.POST, policy)
+            if request.POST.get("action") == "publish":
+                published, counts = actions.publish_tier_policy(
+                    request.user,
+                    shown,
+                    note=request.POST.get("note", ""),
+                    reason=request.POST.get("reason", ""),
+                )
+                messages.success(
+                    request,
+                    f"分层策略 v{published.version} 已生效，{counts['moved']} 个集团调整层级",
+                )
+                return redirect("web:keyaccount-tiers")
+            result = tiers_module.preview(shown)
+        except UserError as error:
+            messages.error(request, str(error))
+    changes = TierChange.objects.restrict(request.user).select_related("key_account", "by")[:50]
+    return render(
+        request,
+        "web/keyaccounts/tiers.html",
+        {
+            "version": version,
+            "policy": shown,
+            "criteria": [
+                {
+                    "code": c,
+                    "label": label,
+                    "weight": shown["weights"][c],
+                    "reference": shown["references"].get(c),
+                }
+                for c, label in CRITERIA
+            ],
+            "cutoffs": [
+                (t, dict(Tier.choices)[t], shown["cutoffs"][t]) for t in tiers_module.CUT_TIERS
+            ],
+            "result": result,
+            "moves": [
+                {
+                    **m,
+                    "from_label": dict(Tier.choices).get(m["from"], m["from"]),
+                    "to_label": dict(Tier.choices)[m["to"]],
+                }
+                for m in (result or {}).get("moves", [])
+            ],
+            "tier_counts": [
+                (
+                    label,
+                    (result or {}).get("before", {}).get(t),
+                    (result or {}).get("by_tier", {}).get(t),
+                )
+                for t, label in Tier.choices
+            ],
+            "changes": changes,
+            "can_edit": role in TIER_ADMINS,
+        },
     )
