@@ -27,6 +27,7 @@ EXPECTED_NEEDS = {
     "syncmoments": "migrate",
     "runjob": "require",
     "escalate": "require",
+    "tiers": "require",
     "catalog": None,
     "synth": None,
     "risk": None,

@@ -193,7 +193,7 @@ def _relationship_graph(group) -> dict:
     return {
         "nodes": [group_node, *nodes],
         "links": links + tops,
-        "categories": [{"name": c} for c in categories] + [{"name": str(group._meta.verbose_name)}],
+        "categories": [{"name": c} for c in categories] + [{"name": _("集团")}],
     }
 
 
