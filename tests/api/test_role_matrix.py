@@ -105,6 +105,7 @@ def build_world() -> World:
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
+    _key_accounts(cities, managers, rows, tags)
     rows["campaigns"] = []
     for city_code, manager_code in (("A", "A1"), ("B", "B1")):
         campaign = Campaign.objects.create(
@@ -121,6 +122,19 @@ def build_world() -> World:
         AUDITOR: make_user(AUDITOR, roles.ROLE_AUDITOR),
     }
     return World(users=users, tags=tags, rows=rows)
+
+
+def _key_accounts(cities, managers, rows, tags) -> None:
+    """One group per manager (key accounts, h-keyacct), with a key person named in full."""
+    from factories import make_key_account, make_key_account_archive
+
+    rows["key-accounts"] = []
+    for code, manager in managers.items():
+        group = make_key_account(cities[manager.city.code], f"K{code}", manager)
+        make_key_account_archive(group)
+        group.key_persons.update(name=FULL_NAMES[0])
+        rows["key-accounts"].append(group.pk)
+        tags[("key-accounts", group.pk)] = (manager.city.code, code)
 
 
 def client_for(user) -> APIClient:
@@ -140,7 +154,9 @@ def expected_visible(role_user: str, tag: tuple[str, str]) -> bool:
     }[role_user]
 
 
-SCOPED_ENDPOINTS = ("customers", "tasks", "appointments", "work-orders", "campaigns")
+SCOPED_ENDPOINTS = (
+    "customers", "tasks", "appointments", "work-orders", "campaigns", "key-accounts",
+)  # fmt: skip
 # Unscoped reference data: which role users may list it (all rows or none).
 GATED_ENDPOINTS = {
     "moments": {PROVINCE, CITY_A, MANAGER_A1, ANALYST},
