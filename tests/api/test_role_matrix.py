@@ -112,6 +112,7 @@ def build_world() -> World:
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
+    _key_accounts(cities, managers, rows, tags)
     rows["campaigns"] = []
     for city_code, manager_code in (("A", "A1"), ("B", "B1")):
         campaign = Campaign.objects.create(
@@ -128,6 +129,19 @@ def build_world() -> World:
         AUDITOR: make_user(AUDITOR, roles.ROLE_AUDITOR),
     }
     return World(users=users, tags=tags, rows=rows)
+
+
+def _key_accounts(cities, managers, rows, tags) -> None:
+    """One group per manager (key accounts, h-keyacct), with a key person named in full."""
+    from factories import make_key_account, make_key_account_archive
+
+    rows["key-accounts"] = []
+    for code, manager in managers.items():
+        group = make_key_account(cities[manager.city.code], f"K{code}", manager)
+        make_key_account_archive(group)
+        group.key_persons.update(name=FULL_NAMES[0])
+        rows["key-accounts"].append(group.pk)
+        tags[("key-accounts", group.pk)] = (manager.city.code, code)
 
 
 def client_for(user) -> APIClient:
@@ -154,6 +168,7 @@ SCOPED_ENDPOINTS = (
     "work-orders",
     "campaigns",
     "risk-scores",
+    "key-accounts",
 )
 # Unscoped reference data: which role users may list it (all rows or none).
 GATED_ENDPOINTS = {

@@ -28,6 +28,7 @@ EXPECTED_NEEDS = {
     "runjob": "require",
     "escalate": "require",
     "monthlyreport": "require",
+    "tiers": "require",
     "catalog": None,
     "synth": None,
     "risk": None,
