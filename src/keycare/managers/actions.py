@@ -22,15 +22,20 @@ from keycare.core import audit
 from keycare.customers.models import Archive, Assignment, Customer
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount, KeyAccountMember, MemberRole
+from keycare.managers import plans
 from keycare.managers.models import (
     AssignedTask,
     AssignmentStatus,
     HandOver,
     ManagerProfile,
     ManagerStatus,
+    PlanItem,
+    PlanSource,
+    PlanStatus,
     Qualification,
     TaskAssignment,
     WorkKind,
+    WorkPlan,
     WorkRecord,
 )
 from keycare.org.models import City, Manager, StaffProfile
@@ -485,3 +490,124 @@ def key_person_ids(manager: Manager) -> list[int]:
             key_account__manager=manager, role=MemberRole.KEY_PERSON
         ).values_list("customer_id", flat=True)
     )
+
+
+# --- Work plans (§7.2.1) ------------------------------------------------------------------
+
+EDITABLE = (PlanStatus.DRAFT, PlanStatus.RETURNED)
+
+
+def generate_plan(actor, manager: Manager, *, period: str, day) -> WorkPlan:
+    """The manager's plan for the month or week holding ``day``: visits due by the tier
+    service standards and calls for the due appointments. Run again on a draft or returned
+    plan, it adds what is newly due and keeps the manager's own edits."""
+    start, end = plans.period_bounds(period, day)
+    with transaction.atomic():
+        plan, created = WorkPlan.objects.select_for_update().get_or_create(
+            manager=manager,
+            period=period,
+            start=start,
+            defaults={"end": end, "city_id": manager.city_id},
+        )
+        if plan.status not in EDITABLE:
+            raise UserError("计划已提交或已批准，不能重新生成")
+        have_accounts = set(
+            plan.items.filter(source=PlanSource.STANDARD).values_list("key_account_id", "due_date")
+        )
+        have_appointments = set(
+            plan.items.exclude(appointment=None).values_list("appointment_id", flat=True)
+        )
+        items = [
+            PlanItem(
+                plan=plan,
+                kind=WorkKind.VISIT,
+                due_date=due,
+                source=PlanSource.STANDARD,
+                key_account_id=pk,
+            )
+            for pk, due in plans.standard_visits(manager, start, end)
+            if (pk, due) not in have_accounts
+        ]
+        items += [
+            PlanItem(
+                plan=plan,
+                kind=WorkKind.CALL,
+                source=PlanSource.APPOINTMENT,
+                due_date=max(start, timezone.localtime(a.due_at).date()),
+                customer_id=a.customer_id,
+                appointment=a,
+            )
+            for a in plans.due_appointments(manager, end)
+            if a.pk not in have_appointments
+        ]
+        PlanItem.objects.bulk_create(items)
+        audit.record(actor, "plan.generate", plan, created=created, items=len(items))
+    return plan
+
+
+def add_plan_item(
+    actor, plan: WorkPlan, *, kind: str, due_date, key_account=None, customer=None, note: str = ""
+) -> PlanItem:
+    _editable(plan)
+    if kind not in WorkKind.values:
+        raise UserError("请选择计划类型（走访或电话沟通）")
+    if due_date is None or not plan.start <= due_date <= plan.end:
+        raise UserError(f"计划日期须在 {plan.start} 至 {plan.end} 之间")
+    if key_account is None and customer is None:
+        raise UserError("请选择集团客户或客户")
+    if key_account is not None and key_account.manager_id != plan.manager_id:
+        raise UserError("只能计划自己负责的集团客户")
+    if customer is not None and customer.manager_id != plan.manager_id:
+        raise UserError("只能计划自己负责的客户")
+    with transaction.atomic():
+        item = PlanItem.objects.create(
+            plan=plan,
+            kind=kind,
+            due_date=due_date,
+            source=PlanSource.MANUAL,
+            key_account=key_account,
+            customer=customer,
+            note=(note or "").strip()[:200],
+        )
+        audit.record(actor, "plan.item_add", plan, item=item.pk, kind=kind)
+    return item
+
+
+def remove_plan_item(actor, item: PlanItem) -> None:
+    _editable(item.plan)
+    with transaction.atomic():
+        audit.record(actor, "plan.item_remove", item.plan, item=item.pk, kind=item.kind)
+        item.delete()
+
+
+def submit_plan(actor, plan: WorkPlan, *, note: str = "") -> WorkPlan:
+    _editable(plan)
+    if not plan.items.exists():
+        raise UserError("计划没有任何事项，不能提交")
+    with transaction.atomic():
+        plan.status, plan.submitted_at = PlanStatus.SUBMITTED, timezone.now()
+        plan.note = (note or plan.note).strip()[:TEXT_MAX]
+        plan.save()
+        audit.record(actor, "plan.submit", plan)
+    return plan
+
+
+def review_plan(actor, plan: WorkPlan, *, approve: bool, comment: str = "") -> WorkPlan:
+    """The administrator approves a submitted plan, or returns it with a comment."""
+    comment = (comment or "").strip()
+    if plan.status != PlanStatus.SUBMITTED:
+        raise UserError("只能审批待审批的计划")
+    if not approve and not comment:
+        raise UserError("退回计划须填写审批意见")
+    with transaction.atomic():
+        plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
+        plan.reviewed_by, plan.reviewed_at = actor, timezone.now()
+        plan.review_comment = comment[:TEXT_MAX]
+        plan.save()
+        audit.record(actor, "plan.approve" if approve else "plan.return", plan, comment=comment)
+    return plan
+
+
+def _editable(plan: WorkPlan) -> None:
+    if plan.status not in EDITABLE:
+        raise UserError("计划已提交或已批准，不能修改")

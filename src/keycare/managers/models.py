@@ -262,3 +262,93 @@ class WorkRecord(models.Model):
 
     def __str__(self):
         return f"{self.manager_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- Work plans (工作计划管理, §7.2.1) -------------------------------------------------------
+
+
+class PlanPeriod(models.TextChoices):
+    MONTH = "month", _("月计划")
+    WEEK = "week", _("周计划")
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审批")
+    APPROVED = "approved", _("已批准")
+    RETURNED = "returned", _("已退回")
+
+
+class PlanSource(models.TextChoices):
+    STANDARD = "standard", _("服务标准")
+    APPOINTMENT = "appointment", _("到期预约")
+    MANUAL = "manual", _("手工添加")
+
+
+class WorkPlan(models.Model):
+    """A manager's monthly or weekly plan: generated, edited by the manager, submitted to and
+    approved (or returned) by their administrator."""
+
+    manager = models.ForeignKey("org.Manager", on_delete=models.PROTECT, related_name="plans")
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(_("周期"), max_length=8, choices=PlanPeriod.choices)
+    start = models.DateField(_("开始日期"))
+    end = models.DateField(_("结束日期"))
+    status = models.CharField(
+        _("状态"), max_length=12, choices=PlanStatus.choices, default=PlanStatus.DRAFT
+    )
+    note = models.TextField(_("计划说明"), blank=True)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    review_comment = models.TextField(_("审批意见"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start", "manager"]
+        verbose_name = _("工作计划")
+        verbose_name_plural = _("工作计划")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["manager", "period", "start"], name="one_plan_per_manager_period"
+            )
+        ]
+        indexes = [models.Index(fields=["city", "status"]), models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"{self.manager_id} {self.period} {self.start}"
+
+
+class PlanItem(models.Model):
+    """One planned visit or call, with the key account or customer it is for."""
+
+    plan = models.ForeignKey(WorkPlan, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(_("类型"), max_length=8, choices=WorkKind.choices)
+    due_date = models.DateField(_("计划日期"))
+    source = models.CharField(_("来源"), max_length=12, choices=PlanSource.choices)
+    key_account = models.ForeignKey(
+        "keyaccounts.KeyAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    appointment = models.ForeignKey(
+        "tasks.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    scope = {"city": "plan__city", "manager": "plan__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "due_date", "id"]
+        verbose_name = _("计划事项")
+        verbose_name_plural = _("计划事项")
+
+    def __str__(self):
+        return f"{self.plan_id} {self.kind} {self.due_date}"
