@@ -21,7 +21,7 @@ from keycare.campaigns.models import CampaignTask
 from keycare.core import audit
 from keycare.customers.models import Archive, Assignment, Customer
 from keycare.errors import UserError
-from keycare.keyaccounts.models import KeyAccount, KeyAccountMember, MemberRole
+from keycare.keyaccounts.models import KeyAccount
 from keycare.managers import plans
 from keycare.managers.models import (
     AssignedTask,
@@ -425,10 +425,19 @@ PLACE_MAX = 200
 
 def record_work(actor, manager: Manager, *, kind: str, at, content: str, links=None, **text):
     """Record a visit or call note of ``manager``. ``links`` may name ``key_account``,
-    ``persons`` (customers), ``task`` and ``assignment``: each must be the manager's own;
-    ``text`` holds place, result, next_step and next_date."""
+    ``key_persons`` (KeyPerson), ``persons`` (customers), ``task`` and ``assignment``: each
+    must be the manager's own. The customers met also include the task's customer and key
+    persons who are subscribers. ``text`` holds place, result, next_step and next_date."""
     links = links or {}
     _check_work(manager, kind, at, content, links, text)
+    key_persons = list(links.get("key_persons") or [])
+    account = links.get("key_account")
+    if account is None and len({p.key_account_id for p in key_persons}) == 1:
+        account = key_persons[0].key_account
+    met = {c.pk for c in links.get("persons") or []}
+    met |= {p.customer_id for p in key_persons if p.customer_id}
+    if links.get("task") is not None:
+        met.add(links["task"].customer_id)
     with transaction.atomic():
         record = WorkRecord.objects.create(
             manager=manager,
@@ -440,19 +449,20 @@ def record_work(actor, manager: Manager, *, kind: str, at, content: str, links=N
             result=(text.get("result") or "").strip()[:TEXT_MAX],
             next_step=(text.get("next_step") or "").strip()[:TEXT_MAX],
             next_date=text.get("next_date"),
-            key_account=links.get("key_account"),
+            key_account=account,
             task=links.get("task"),
             assignment=links.get("assignment"),
             recorded_by=actor,
         )
-        record.persons.set(links.get("persons") or [])
+        record.key_persons.set(key_persons)
+        record.persons.set(met)
         audit.record(
             actor,
             "work.record",
             record,
             kind=kind,
             key_account=record.key_account_id,
-            persons=len(links.get("persons") or []),
+            persons=len(key_persons) + len(met),
         )
     return record
 
@@ -473,23 +483,17 @@ def _check_work(manager, kind, at, content, links, text) -> None:
         raise UserError("只能关联自己的预警任务")
     if links.get("assignment") is not None and links["assignment"].manager_id != manager.pk:
         raise UserError("只能关联下达给自己的任务")
+    own_accounts = set(KeyAccount.objects.filter(manager=manager).values_list("pk", flat=True))
+    if any(p.key_account_id not in own_accounts for p in links.get("key_persons") or []):
+        raise UserError("关键人须属于自己负责的集团客户")
     persons = links.get("persons") or []
-    known = set(key_person_ids(manager)) | set(
+    own = set(
         Customer.objects.filter(manager=manager, pk__in=[p.pk for p in persons]).values_list(
             "pk", flat=True
         )
     )
-    if any(p.pk not in known for p in persons):
-        raise UserError("对象须是自己负责的集团关键人或客户")
-
-
-def key_person_ids(manager: Manager) -> list[int]:
-    """Customers who are key persons of the manager's key accounts."""
-    return list(
-        KeyAccountMember.objects.filter(
-            key_account__manager=manager, role=MemberRole.KEY_PERSON
-        ).values_list("customer_id", flat=True)
-    )
+    if any(p.pk not in own for p in persons):
+        raise UserError("对象须是自己负责的客户")
 
 
 # --- Work plans (§7.2.1) ------------------------------------------------------------------

@@ -219,6 +219,11 @@ class WorkRecord(models.Model):
         related_name="work_records",
         verbose_name=_("集团客户"),
     )
+    # Who was met: the group's key persons (关键人 archive), and customers of the portfolio
+    # (the linked task's customer, a key person who is also a subscriber).
+    key_persons = models.ManyToManyField(
+        "keyaccounts.KeyPerson", blank=True, related_name="+", verbose_name=_("关键人")
+    )
     persons = models.ManyToManyField(
         "customers.Customer", blank=True, related_name="+", verbose_name=_("对象")
     )

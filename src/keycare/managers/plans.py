@@ -1,10 +1,9 @@
 """Work plans, read side: plan periods, what a plan should hold (visits due by the tier
 service standards, due appointments) and plan versus actual.
 
-The visits due come from ``keycare.keyaccounts.standards.planned_visits`` (the account
-manager's visiting role). Until that module exists in this checkout, every active key account
-of the manager is due one visit per calendar month (by the month's end), the same
-cycles-ending rule the standards use, so consecutive plans never count a visit twice.
+The visits due come from the tier service standards
+(``keycare.keyaccounts.standards.planned_visits``, the account manager's visiting role): a
+visit is due by the end of its cycle, so consecutive plans never count a visit twice.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from django.db.models import Q
 
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount
+from keycare.keyaccounts.standards import planned_visits
 from keycare.managers.models import PlanItem, PlanPeriod, WorkKind, WorkPlan, WorkRecord
 from keycare.tasks.models import Appointment
 
@@ -37,26 +37,11 @@ def period_bounds(period: str, day: date) -> tuple[date, date]:
 def standard_visits(manager, start: date, end: date) -> list[tuple[int, date]]:
     """(key account pk, due by) of the visits the manager owes in [start, end]."""
     accounts = KeyAccount.objects.filter(manager=manager)
-    try:
-        from keycare.keyaccounts.standards import planned_visits
-    except ImportError:
-        return _monthly_visits(accounts, start, end)
     return [
         (v.key_account_pk, v.due_by)
         for v in planned_visits(start, end, accounts)
         if v.role == MANAGER_VISIT_ROLE
     ]
-
-
-def _monthly_visits(accounts, start, end) -> list[tuple[int, date]]:
-    month_ends, year, month = [], start.year, start.month
-    while date(year, month, 1) <= end:
-        last = date(year, month, calendar.monthrange(year, month)[1])
-        if start <= last <= end:
-            month_ends.append(last)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    ids = accounts.filter(status="active").order_by("pk").values_list("pk", flat=True)
-    return [(pk, due) for due in month_ends for pk in ids]
 
 
 def due_appointments(manager, end: date):
