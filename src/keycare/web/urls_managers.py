@@ -4,7 +4,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
-from keycare.web import assigned_tasks, daily_work, managers, plans
+from keycare.web import assigned_tasks, daily_work, managers, plans, reminders
 
 ADMINS = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 
@@ -48,11 +48,14 @@ urlpatterns: list = [
     path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/edit/", plans.plan_edit, name="plan-edit"),
     path("plans/<int:pk>/review/", plans.plan_review, name="plan-review"),
+    path("reminders/", reminders.reminder_list, name="reminder-list"),
+    path("reminders/panel/", reminders.reminder_panel, name="reminder-panel"),
 ]
 
 # (url name, label, roles that see it), as in web/navigation.NAV.
 NAV: list = [
     ("web:manager-list", _("客户经理档案"), ADMINS | {roles.ROLE_MANAGER}),
+    ("web:reminder-list", _("事务提醒"), ADMINS | {roles.ROLE_MANAGER}),
     ("web:plan-list", _("工作计划"), ADMINS | {roles.ROLE_MANAGER}),
     ("web:work-list", _("日常工作"), ADMINS | {roles.ROLE_MANAGER}),
     ("web:assigned-task-list", _("下达任务"), ADMINS | {roles.ROLE_MANAGER}),
