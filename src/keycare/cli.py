@@ -20,6 +20,7 @@ KEYCARE_COMMANDS = {
     "escalate": "escalate work orders whose SLA is breached (run it from cron)",
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
+    "assess": "compute the account managers' KPI assessment of a month (Excel export)",
     "simulate": "simulate the closed service loop day by day with known effects (ground truth)",
     "effect": "evaluate treated vs control per moment, campaign, tactic, manager and city",
     "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",

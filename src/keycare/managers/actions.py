@@ -22,13 +22,16 @@ from keycare.core import audit
 from keycare.customers.models import Archive, Assignment, Customer
 from keycare.errors import UserError
 from keycare.keyaccounts.models import KeyAccount
-from keycare.managers import plans
+from keycare.managers import assessment, plans
 from keycare.managers.models import (
+    Assessment,
+    AssessmentPeriod,
     AssignedTask,
     AssignmentStatus,
     HandOver,
     ManagerProfile,
     ManagerStatus,
+    PeriodStatus,
     PlanItem,
     PlanSource,
     PlanStatus,
@@ -615,3 +618,148 @@ def review_plan(actor, plan: WorkPlan, *, approve: bool, comment: str = "") -> W
 def _editable(plan: WorkPlan) -> None:
     if plan.status not in EDITABLE:
         raise UserError("计划已提交或已批准，不能修改")
+
+
+# --- KPI assessment (§7.4) ----------------------------------------------------------------
+
+MAX_ADJUSTMENT = 20.0
+NEXT_STATUS = {
+    PeriodStatus.COMPUTED: PeriodStatus.REVIEWED,
+    PeriodStatus.REVIEWED: PeriodStatus.APPROVED,
+    PeriodStatus.APPROVED: PeriodStatus.LOCKED,
+}
+RECOMPUTABLE = (PeriodStatus.COMPUTED, PeriodStatus.REVIEWED)
+
+
+def compute_period(actor, *, name: str, start, end, progress=None) -> AssessmentPeriod:
+    """Compute (or recompute, until approved) every manager's assessment of the period;
+    adjustments already recorded are kept. ``progress(text)`` reports each formula."""
+    if end < start:
+        raise UserError("考核期结束日期早于开始日期")
+    assessment.ensure_default_indicators()
+    by_role = assessment.indicators_by_role()
+    codes = {i.code for rows in by_role.values() for i in rows}
+    results = {}
+    for code in sorted(codes):
+        if code not in assessment.FORMULAS:
+            raise UserError(f"指标 {code} 没有对应的计算公式")
+        if progress:
+            progress(f"计算指标 {code} ...")
+        results[code] = assessment.FORMULAS[code](start, end)
+    with transaction.atomic():
+        period, _created = AssessmentPeriod.objects.select_for_update().get_or_create(
+            name=name, defaults={"start": start, "end": end}
+        )
+        if period.status not in RECOMPUTABLE:
+            raise UserError(f"考核期 {name} 已审批或锁定，不能重新计算")
+        if (period.start, period.end) != (start, end):
+            raise UserError(f"考核期 {name} 已存在，起止为 {period.start} 至 {period.end}")
+        _store(period, by_role, results)
+        period.status, period.computed_at = PeriodStatus.COMPUTED, timezone.now()
+        period.status_by = actor if getattr(actor, "is_authenticated", False) else None
+        period.status_at = period.computed_at
+        period.save()
+        audit.record(actor, "assessment.compute", period, managers=period.assessments.count())
+    return period
+
+
+def _store(period, by_role, results) -> None:
+    kept = {
+        a.manager_id: a
+        for a in Assessment.objects.filter(period=period).exclude(adjustment_reason="")
+    }
+    Assessment.objects.filter(period=period).delete()
+    managers = Manager.objects.filter(
+        Q(active=True) | Q(pk__in=[m for r in results.values() for m in r])
+    ).select_related("profile")
+    rows = []
+    for manager in managers:
+        values = {}
+        for indicator in by_role.get(manager.role, []):
+            value, num, den = results[indicator.code].get(manager.pk, (None, 0, 0))
+            values[indicator.code] = {
+                "value": value,
+                "num": num,
+                "den": den,
+                "weight": indicator.weight,
+                "target": indicator.target,
+                "score": assessment.score(value, indicator.target),
+            }
+        before = kept.get(manager.pk)
+        row = Assessment(
+            period=period,
+            manager=manager,
+            city_id=manager.city_id,
+            role=manager.role,
+            team=profile_of(manager).team,
+            values=values,
+            score=assessment.total(values),
+        )
+        if before is not None:
+            row.adjustment, row.adjustment_reason = before.adjustment, before.adjustment_reason
+            row.adjusted_by_id = before.adjusted_by_id
+        row.final_score = round(row.score + row.adjustment, 2)
+        rows.append(row)
+    _rank(rows)
+    Assessment.objects.bulk_create(rows, batch_size=1000)
+
+
+def _rank(rows) -> None:
+    """Rank within comparable managers: same city and role, best final score first."""
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault((row.city_id, row.role), []).append(row)
+    for group in groups.values():
+        group.sort(key=lambda r: (-r.final_score, r.manager.manager_id))
+        for rank, row in enumerate(group, start=1):
+            row.rank, row.group_size = rank, len(group)
+
+
+def adjust_assessment(actor, row: Assessment, *, adjustment: float, reason: str) -> Assessment:
+    """Adjust a score with a recorded reason, before the period is approved; re-ranks the
+    manager's comparison group."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise UserError("调整得分须填写原因")
+    if abs(adjustment) > MAX_ADJUSTMENT:
+        raise UserError(f"调整分须在 ±{MAX_ADJUSTMENT:g} 以内")
+    with transaction.atomic():
+        period = AssessmentPeriod.objects.select_for_update().get(pk=row.period_id)
+        if period.status not in RECOMPUTABLE:
+            raise UserError("考核期已审批或锁定，不能调整")
+        before = row.adjustment
+        row.adjustment, row.adjustment_reason = adjustment, reason[:200]
+        row.adjusted_by = actor
+        row.final_score = round(row.score + adjustment, 2)
+        row.save()
+        group = list(
+            Assessment.objects.filter(
+                period=period, city_id=row.city_id, role=row.role
+            ).select_related("manager")
+        )
+        _rank(group)
+        Assessment.objects.bulk_update(group, ["rank", "group_size"])
+        audit.record(
+            actor,
+            "assessment.adjust",
+            row,
+            manager=row.manager.manager_id,
+            changes={"adjustment": [before, adjustment]},
+            reason=reason,
+        )
+    return row
+
+
+def advance_period(actor, period: AssessmentPeriod, status: str) -> AssessmentPeriod:
+    """已计算 → 已复核 → 已审批 → 已锁定, one step at a time; a locked period never changes."""
+    if NEXT_STATUS.get(period.status) != status:
+        raise UserError("考核期状态只能逐级推进：已计算 → 已复核 → 已审批 → 已锁定")
+    with transaction.atomic():
+        updated = AssessmentPeriod.objects.filter(pk=period.pk, status=period.status).update(
+            status=status, status_by=actor, status_at=timezone.now()
+        )
+        if not updated:
+            raise UserError("考核期状态已被他人修改，请刷新后重试")
+        old, period.status = period.status, status
+        audit.record(actor, "assessment.status", period, changes={"status": [old, status]})
+    return period
