@@ -22,6 +22,7 @@ KEYCARE_COMMANDS = {
     "users": "create the demo users, one per role",
     "monthlyreport": "build a monthly analysis report (Excel and PDF); run from cron on the 3rd",
     "tiers": "score the key accounts and set their tiers A1/A2/B1/B2/C (--preview)",
+    "assess": "compute the account managers' KPI assessment of a month (Excel export)",
     "simulate": "simulate the closed service loop day by day with known effects (ground truth)",
     "effect": "evaluate treated vs control per moment, campaign, tactic, manager and city",
     "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",

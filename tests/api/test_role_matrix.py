@@ -121,6 +121,7 @@ def build_world() -> World:
         CampaignManager.objects.create(campaign=campaign, manager=managers[manager_code])
         rows["campaigns"].append(campaign.pk)
         tags[("campaigns", campaign.pk)] = (city_code, manager_code)
+    _managers_rows(managers, rows, tags)
     users = {
         PROVINCE: make_user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
         CITY_A: make_user(CITY_A, roles.ROLE_CITY_ADMIN, city=cities["A"].city),
@@ -142,6 +143,39 @@ def _key_accounts(cities, managers, rows, tags) -> None:
         group.key_persons.update(name=FULL_NAMES[0])
         rows["key-accounts"].append(group.pk)
         tags[("key-accounts", group.pk)] = (manager.city.code, code)
+
+
+# --- managers: the archive, plans, visits and assessments, one of each per manager --------
+MANAGERS_ENDPOINTS = ("managers", "plans", "visits", "assessments")
+
+
+def _managers_rows(managers, rows, tags) -> None:
+    from keycare.managers.models import Assessment, AssessmentPeriod, WorkPlan, WorkRecord
+
+    period = AssessmentPeriod.objects.create(
+        name="2026-11", start=date(2026, 11, 1), end=date(2026, 11, 30), status="approved"
+    )
+    for endpoint in MANAGERS_ENDPOINTS:
+        rows[endpoint] = []
+    for code, manager in managers.items():
+        city = manager.city
+        made = {
+            "managers": manager,
+            "plans": WorkPlan.objects.create(
+                manager=manager, city=city, period="month", start=period.start, end=period.end,
+                note=f"联系 {manager.mobile}",
+            ),
+            "visits": WorkRecord.objects.create(
+                manager=manager, city=city, kind="visit", at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+                content=f"拜访，客户电话 1381234{manager.pk:04d}",
+            ),
+            "assessments": Assessment.objects.create(
+                period=period, manager=manager, city=city, role=manager.role, final_score=80
+            ),
+        }  # fmt: skip
+        for endpoint, obj in made.items():
+            rows[endpoint].append(obj.pk)
+            tags[(endpoint, obj.pk)] = (city.code, code)
 
 
 def client_for(user) -> APIClient:
@@ -169,6 +203,7 @@ SCOPED_ENDPOINTS = (
     "campaigns",
     "risk-scores",
     "key-accounts",
+    *MANAGERS_ENDPOINTS,
 )
 # Unscoped reference data: which role users may list it (all rows or none).
 GATED_ENDPOINTS = {
