@@ -113,6 +113,17 @@ class AllocationConfig:
     def share_for(self, moment_code: str) -> float:
         return self.control_share_by_moment.get(moment_code, self.control_share)
 
+    def contact_cutoff(self, business_date: date) -> date:
+        """A contact after this date caps the customer (rule 2); the SQL uses the same date."""
+        return business_date - timedelta(days=self.contact_cap_days)
+
+    def is_capped(self, contacts, business_date: date) -> bool:
+        """Rule 2 for one customer: a proactive contact (dates) within the cap window.
+        Also applied when an SMS is sent (``keycare.messaging.rules``)."""
+        contacts = [c for c in contacts if c]
+        cutoff = self.contact_cutoff(business_date)
+        return self.contact_cap_days > 0 and bool(contacts) and max(contacts) > cutoff
+
 
 @dataclass
 class AllocationResult:
@@ -253,7 +264,7 @@ def _allocation_sql(
     cap = int(config.contact_cap_days)
     # The cut-off is a date computed here: DATE - INTERVAL is a TIMESTAMP in DuckDB, a DATE
     # in Spark.
-    cutoff = business_date - timedelta(days=cap)
+    cutoff = config.contact_cutoff(business_date)
     capped = f"last_contact > DATE '{cutoff.isoformat()}'" if cap else "FALSE"
     # 13 hex digits = 52 bits, exact in a DOUBLE; divided as DOUBLE on every engine.
     draw = (
@@ -487,12 +498,10 @@ def allocate_reference(
     by_customer: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_customer[row["subscriber_id"]].append(row)
-    cutoff = business_date - timedelta(days=config.contact_cap_days)
     pre: dict[int, str | None] = {}
     for sid, crow in by_customer.items():
         suppressed = any(bool(r.get("suppressed")) for r in crow)
-        contacts = [r["last_contact_date"] for r in crow if r.get("last_contact_date")]
-        capped = config.contact_cap_days > 0 and bool(contacts) and max(contacts) > cutoff
+        capped = config.is_capped([r.get("last_contact_date") for r in crow], business_date)
         draw = control_draw(config.control_seed, sid)
         for r in crow:
             if suppressed:
