@@ -20,6 +20,10 @@ KEYCARE_COMMANDS = {
     "escalate": "escalate work orders whose SLA is breached (run it from cron)",
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
+    "sms_send": "send the SMS outbox's due messages through the gateway (progress on the terminal)",
+    "sms_worker": "run the Celery worker that sends SMS (KEYCARE_SMS_BROKER, e.g. Redis)",
+    "sms_receipts": "receive SMS delivery reports from the gateway (Kannel dlr-url)",
+    "sms_gateway": "run a local Kannel SMS gateway with a fake SMSC on loopback (demo, development)",
 }
 
 

@@ -117,3 +117,45 @@ def state_counts(messages=None) -> dict[str, int]:
     messages = SmsMessage.objects.all() if messages is None else messages
     counts = dict(messages.values_list("state").annotate(n=Count("*")).order_by())
     return {state: counts.get(state, 0) for state in SmsState.values}
+
+
+@dataclass
+class RunSummary:
+    sent: int = 0
+    held: int = 0
+    failed: int = 0
+    retry: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    stopped: str = ""  # why the loop stopped early ("" when nothing was left to send)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+def send_all(sender: Sender, *, batch: int = BATCH_SIZE, limit: int | None = None, progress=None):
+    """Send due messages in-process until none is left (or ``limit`` were claimed, or the
+    gateway is down: the messages then wait in the queue for the next run)."""
+    summary, started = RunSummary(), time.monotonic()
+    total = due_count() if limit is None else min(limit, due_count())
+    claimed = 0
+    while limit is None or claimed < limit:
+        size = batch if limit is None else min(batch, limit - claimed)
+        result = sender.send_batch(size)
+        if not result.claimed:
+            break
+        claimed += result.claimed
+        summary.batches += 1
+        summary.sent += result.counts.get("submitted", 0)
+        summary.held += result.counts.get("held", 0)
+        summary.failed += result.counts.get("failed", 0)
+        summary.retry += result.counts.get("retry", 0)
+        summary.seconds = time.monotonic() - started
+        if progress:
+            progress(summary, claimed, total)
+        if result.gateway_down:
+            summary.stopped = "gateway_down"
+            break
+    summary.seconds = time.monotonic() - started
+    return summary
