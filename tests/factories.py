@@ -295,3 +295,129 @@ def set_service_window(start: str, end: str) -> MomentDefinition:
     moment.thresholds = {"service_start": start, "service_end": end}
     moment.save(update_fields=["thresholds"])
     return moment
+
+
+# --- key accounts (h-keyacct) --------------------------------------------------------------
+
+
+def make_key_account(place: Place | City, key_account_id: str = "K001", manager=None, **overrides):
+    """An active group in ``place``'s city (tier B1 unless told)."""
+    from keycare.keyaccounts.models import KeyAccount
+
+    city = place.city if isinstance(place, Place) else place
+    values = {
+        "key_account_id": key_account_id,
+        "name": f"集团{key_account_id}",
+        "industry": "制造业",
+        "tier": "B1",
+        "delivered_tier": "B1",
+        "city": city,
+        "manager": manager,
+        "status": "active",
+        "created_date": date(2018, 5, 1),
+    }
+    return KeyAccount.objects.create(**{**values, **overrides})
+
+
+def make_key_account_archive(ka, months=("2026-08", "2026-09", "2026-10"), revenue=100_000):
+    """Revenue for ``months``, a data line with its SLA, a V网, a decision maker with a finance
+    contact reporting to them, and a contract due for renewal: what a group's 360 page shows."""
+    from keycare.keyaccounts.models import (
+        KeyAccountContract,
+        KeyAccountProduct,
+        KeyAccountRevenue,
+        KeyPerson,
+    )
+
+    code = ka.key_account_id
+    for month in months:
+        KeyAccountRevenue.objects.create(
+            key_account=ka, month=month, total_revenue=revenue, info_revenue=revenue * 0.3
+        )
+    line = dict(key_account=ka, start_date=date(2024, 1, 1), status="active")
+    KeyAccountProduct.objects.create(
+        product_id=f"{code}-P1",
+        product_type="data_line",
+        name="数据专线（100M）",
+        informatization=True,
+        bandwidth_mbps=100,
+        sla_availability=99.95,
+        sla_response_minutes=30,
+        sla_restore_hours=4,
+        **line,
+    )
+    KeyAccountProduct.objects.create(
+        product_id=f"{code}-P2", product_type="vpmn", name="V网", quantity=120, **line
+    )
+    boss = KeyPerson.objects.create(
+        person_id=f"{code}-KP1",
+        key_account=ka,
+        role="decision_maker",
+        name="张建国",
+        title="总经理",
+        mobile="13912345678",
+        birth_date=date(1970, 5, 6),
+        influence=5,
+        attitude="supporter",
+    )
+    KeyPerson.objects.create(
+        person_id=f"{code}-KP2",
+        key_account=ka,
+        role="finance",
+        name="李秀英",
+        title="财务总监",
+        mobile="13912345679",
+        birth_date=date(1980, 2, 3),
+        reports_to=boss,
+        attitude="neutral",
+    )
+    KeyAccountContract.objects.create(
+        contract_id=f"{code}-HT1",
+        key_account=ka,
+        title="全业务合作框架协议",
+        contract_type="framework",
+        signed_date=date(2025, 1, 1),
+        start_date=date(2025, 1, 10),
+        end_date=date(2027, 1, 9),
+        renewal_date=date(2026, 11, 10),
+        amount=500_000,
+        status="active",
+    )
+    return boss
+
+
+# --- managers (account-manager archive, plans, visits, assessment) -------------------------
+
+
+def make_manager_key_account(city, key_account_id: str = "K1", manager=None, **overrides):
+    """An active tier-A1 key account (集团客户) of ``manager`` in ``city``."""
+    values = {"tier": "A1", "delivered_tier": "A1", "created_date": date(2020, 1, 1)}
+    return make_key_account(city, key_account_id, manager, **{**values, **overrides})
+
+
+# ----------------------------------------------------------------------------- analytics
+
+
+def indicator_row(indicator, period, member, city_id, num, den=None, dimension="city"):
+    """One published indicator row (engine/indicators.py's columns)."""
+    grain = "month" if len(period) == 7 else "day"
+    return {
+        "indicator": indicator,
+        "grain": grain,
+        "period": period,
+        "dimension": dimension,
+        "member": member,
+        "city_id": city_id,
+        "num": num,
+        "den": den,
+    }
+
+
+def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-test") -> dict:
+    """Load indicator rows through the run loader's step, as ``keycare loadrun`` does."""
+    from keycare.analytics.loaders import load_indicator_values
+    from keycare.runs.loaders import RunLoader
+
+    loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
+    load_indicator_values(loader)
+    return loader.summary

@@ -353,7 +353,13 @@ def test_old_layout_database_migrates_with_every_row():
         # 4. Up to the layout the move left, with a fresh loader as Django's own migration
         #    tests do; what it holds there is compared below.
         executor = MigrationExecutor(connection)
-        executor.migrate([(app, LAYOUT_LEAVES.get(app, name)) for app, name in latest])
+        # The apps made after the move stay unapplied: their tables are not the move's.
+        executor.migrate(
+            [
+                (app, None if app in LATER_APPS else LAYOUT_LEAVES.get(app, name))
+                for app, name in latest
+            ]
+        )
         after = _snapshot()
         schema_after = _schema(involved)
     finally:

@@ -24,6 +24,9 @@ KEYCARE_COMMANDS = {
     "sms_worker": "run the Celery worker that sends SMS (KEYCARE_SMS_BROKER, e.g. Redis)",
     "sms_receipts": "receive SMS delivery reports from the gateway (Kannel dlr-url)",
     "sms_gateway": "run a local Kannel SMS gateway with a fake SMSC on loopback (demo, development)",
+    "simulate": "simulate the closed service loop day by day with known effects (ground truth)",
+    "effect": "evaluate treated vs control per moment, campaign, tactic, manager and city",
+    "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",
 }
 
 

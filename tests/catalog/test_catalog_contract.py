@@ -27,6 +27,10 @@ def test_contract_files_and_keys():
         "assignments",
         "key_accounts",
         "key_account_members",
+        "key_account_revenue",
+        "key_account_products",
+        "key_persons",
+        "key_account_contracts",
     ]
     assert contract.files["manifest"].format == "json"
     assert contract.files["bills"].key == ["subscriber_id", "bill_month"]

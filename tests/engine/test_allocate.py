@@ -18,13 +18,19 @@ from keycare.engine.allocate import (
     allocate,
     allocate_reference,
     control_draw,
+    control_period,
+    effective_draw,
     priority_score,
 )
 from keycare.errors import UserError
 
 D = date(2026, 11, 23)
-SCHEMA = pa.schema(list(CANDIDATE_COLUMNS.items()) + [("age", pa.int64())])
+SCHEMA = pa.schema(
+    list(CANDIDATE_COLUMNS.items())
+    + [("age", pa.int64()), ("urgent", pa.bool_()), ("first_date", pa.date32())]
+)
 MANAGER_SCHEMA = pa.schema(list(MANAGER_COLUMNS.items()))
+URGENT = {"A01"}  # served inside the cool-down
 MOMENTS = {  # code: (priority, channel, sms_allowed)
     "A01": (90.0, "call", False),
     "A05": (80.0, "call", True),
@@ -67,6 +73,7 @@ def random_case(rng: random.Random, customers: int, managers: int, max_capacity:
                     "last_contact_date": contact,
                     "suppressed": suppressed,
                     "age": 0,
+                    "urgent": code in URGENT,
                 }
             )
     return rows, mgrs
@@ -96,6 +103,7 @@ def _key(d):
         d["manager_rank"],
         d["capacity"],
         d["age"],
+        d["first_date"],
     )
 
 
@@ -115,11 +123,16 @@ def test_sql_matches_reference_on_every_engine(backend, seed):
 def _check_against_reference(seed, backend=None):
     rng = random.Random(seed)
     rows, mgrs = random_case(rng, customers=60, managers=4, max_capacity=8)
-    carry = [dict(r, age=rng.randint(1, 6)) for r in rng.sample(rows, 10)]
+    carry = [
+        dict(r, age=rng.randint(1, 6), first_date=D - timedelta(days=rng.randint(1, 10)))
+        for r in rng.sample(rows, 10)
+    ]
     config = AllocationConfig(
         control_share=0.1,
         control_share_by_moment={"A11": 0.3} if seed % 2 else {},
         control_seed=f"s{seed}",
+        control_rotation_days=7 if seed % 3 == 0 else 0,
+        control_persistent_share=0.05 if seed % 4 == 0 else 0.0,
     )
     sql_decisions, sql_tasks, _ = run_sql(rows, mgrs, config, carry, backend)
     ref_decisions, ref_tasks = allocate_reference(
@@ -162,7 +175,7 @@ def test_invariants(seed):
             assert d["decision"] == "suppressed"
         elif any(
             x["last_contact_date"] and x["last_contact_date"] > D - timedelta(7) for x in customer
-        ):
+        ) and not any(x["moment_code"] in URGENT for x in customer):
             assert d["decision"] == "capped"
         else:
             assert d["decision"] not in ("suppressed", "capped")
@@ -186,8 +199,8 @@ def _row_key(r):
 
 def test_capped_window_is_configurable():
     rows = [
-        dict(_one("S1"), last_contact_date=D - timedelta(days=6)),
-        dict(_one("S2"), last_contact_date=D - timedelta(days=7)),
+        dict(_one("S1", "A05"), last_contact_date=D - timedelta(days=6)),
+        dict(_one("S2", "A05"), last_contact_date=D - timedelta(days=7)),
     ]
     mgrs = [{"manager_id": "M0", "daily_capacity": 5, "active": True}]
     no_control = AllocationConfig(control_share=0.0)
@@ -196,6 +209,33 @@ def test_capped_window_is_configurable():
     wider = AllocationConfig(control_share=0.0, contact_cap_days=30)
     by_sid = {d["subscriber_id"]: d["decision"] for d in run_sql(rows, mgrs, wider)[0]}
     assert by_sid == {"S1": "capped", "S2": "capped"}
+
+
+def test_urgent_moments_are_exempt_from_the_cool_down():
+    recent = D - timedelta(days=2)
+    rows = [
+        _one("S1", "A05", last_contact_date=recent),  # not urgent: capped
+        _one("S2", "A01", last_contact_date=recent),  # urgent: served
+        _one("S3", "A05", last_contact_date=recent),  # urgent A01 too: the task goes ahead
+        _one("S3", "A01", last_contact_date=recent),
+        _one("S4", "A05", last_contact_date=recent, suppressed=True),  # suppression still wins
+        _one("S4", "A01", last_contact_date=recent),
+    ]
+    mgrs = [{"manager_id": "M0", "daily_capacity": 5, "active": True}]
+    config = AllocationConfig(control_share=0.0)
+    decisions, tasks, _ = run_sql(rows, mgrs, config)
+    by_sid = defaultdict(set)
+    for d in decisions:
+        by_sid[d["subscriber_id"]].add(d["decision"])
+    assert by_sid == {"S1": {"capped"}, "S2": {"call"}, "S3": {"call"}, "S4": {"suppressed"}}
+    assert {t["subscriber_id"]: t["moments"] for t in tasks}["S3"] == "A01,A05"
+    reference, _ = allocate_reference(rows, mgrs, config, business_date=D)
+    assert [d["decision"] for d in reference] == [d["decision"] for d in _in_order(decisions, rows)]
+
+
+def _in_order(decisions, rows):
+    by_key = {(d["subscriber_id"], d["moment_code"]): d for d in decisions}
+    return [by_key[(r["subscriber_id"], r["moment_code"])] for r in rows]
 
 
 def _one(sid, code="A01", manager="M0", **extra):
@@ -213,6 +253,7 @@ def _one(sid, code="A01", manager="M0", **extra):
         "last_contact_date": None,
         "suppressed": False,
         "age": 0,
+        "urgent": code in URGENT,
     }
     return {**row, **extra}
 
@@ -311,6 +352,7 @@ def test_calls_serve_the_optimal_total_priority(seed):
     for sid, rs in by_customer.items():
         r0 = rs[0]
         recent = r0["last_contact_date"] and r0["last_contact_date"] > D - timedelta(7)
+        recent = recent and not any(r["urgent"] for r in rs)
         if r0["suppressed"] or recent or control_draw(str(seed), sid) < 0.1:
             continue
         if all(r["channel"] == "sms" for r in rs) or r0["manager_id"] not in capacity:
@@ -347,3 +389,73 @@ def test_relation_inputs_on_a_backend():
         assert result.counts["call"] == 1 and sum(result.counts.values()) == 2
         assert backend.scalar("SELECT count(*) FROM allocation_decisions") == 2
         assert backend.scalar("SELECT count(*) FROM allocation_tasks") == 2
+
+
+def test_carried_candidates_expire_after_the_configured_days():
+    mgrs = [{"manager_id": "M0", "daily_capacity": 5, "active": True}]
+    carry = [
+        _one("S1", "A05", first_date=D - timedelta(days=2)),  # still waiting: served
+        _one("S2", "A05", first_date=D - timedelta(days=3)),  # waited 3 days: expired
+        _one("S3", "A05", first_date=D - timedelta(days=3), age=2),
+    ]
+    rows = [_one("S3", "A11")]  # a fresh moment of S3 is still served
+    config = AllocationConfig(control_share=0.0, carry_over_days=3)
+    decisions, tasks, counts = run_sql(rows, mgrs, config, carry)
+    got = {(d["subscriber_id"], d["moment_code"]): d for d in decisions}
+    assert got["S1", "A05"]["decision"] == "call"
+    assert got["S2", "A05"]["decision"] == "expired" and got["S2", "A05"]["reason"]
+    assert got["S3", "A05"]["decision"] == "expired" and got["S3", "A05"]["age"] == 2
+    assert got["S3", "A11"]["decision"] == "call"
+    assert {t["subscriber_id"]: t["moments"] for t in tasks} == {"S1": "A05", "S3": "A11"}
+    assert counts["expired"] == 2 and sum(counts.values()) == 4
+    assert got["S3", "A11"]["first_date"] == D  # new rows are first detected today
+    with pytest.raises(UserError, match="carry_over_days"):
+        AllocationConfig(carry_over_days=0)
+
+
+def test_control_group_rotates_per_period_with_a_persistent_hold_out():
+    rows = [_one(f"C{n:05d}", "A05") for n in range(6000)]
+    mgrs = [{"manager_id": "M0", "daily_capacity": 10, "active": True}]
+    config = AllocationConfig(
+        control_share=0.1, control_rotation_days=7, control_persistent_share=0.02
+    )
+
+    def held_out(day):
+        result = allocate(
+            pa.Table.from_pylist(rows, SCHEMA),
+            pa.Table.from_pylist(mgrs, MANAGER_SCHEMA),
+            config,
+            business_date=day,
+        )
+        return {
+            d["subscriber_id"] for d in result.decisions.to_pylist() if d["decision"] == "control"
+        }
+
+    monday = date(2026, 11, 23)
+    assert monday.weekday() == 0
+    week = held_out(monday)
+    assert held_out(monday + timedelta(days=6)) == week  # Sunday: the same period
+    next_week = held_out(monday + timedelta(days=7))
+    assert next_week != week
+    persistent = {
+        r["subscriber_id"]
+        for r in rows
+        if control_draw("keycare:persistent", r["subscriber_id"]) < 0.02
+    }
+    assert persistent and persistent <= week & next_week  # held out in every period
+    rotating = (week - persistent, next_week - persistent)
+    assert len(rotating[0] & rotating[1]) < 0.2 * len(rotating[0])  # a fresh draw each period
+    share = len(week) / len(rows)
+    assert abs(share - (0.02 + 0.98 * 0.1)) < 0.015
+    # The documented formula, and the reference agrees with the SQL.
+    assert week == {
+        r["subscriber_id"] for r in rows if effective_draw(config, monday, r["subscriber_id"]) < 0.1
+    }
+    reference, _ = allocate_reference(rows, mgrs, config, business_date=monday)
+    assert {d["subscriber_id"] for d in reference if d["decision"] == "control"} == week
+    assert control_period(config, monday) == {
+        "index": (monday - date(2024, 1, 1)).days // 7,
+        "start": monday,
+        "end": monday + timedelta(days=6),
+    }
+    assert control_period(AllocationConfig(), monday) is None

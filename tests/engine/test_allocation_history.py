@@ -1,9 +1,11 @@
 """The allocate step reads its history from earlier published runs (keycare.engine.history).
 
 Day 1 on the synthetic delivery, then day 2 on the same delivery re-dated (manifest
-business_date + 1): customers called on day 1 are capped on day 2; candidates deferred on
-day 1 (A05 made call-only, every manager's capacity 1) come back as carry-over with age 1;
-re-running day 2 publishes the same content.
+business_date + 1). Between them the contact log records which of day 1's calls reached the
+customer (every other one): only those customers are in the cool-down on day 2, unless an
+urgent moment is among their candidates; candidates deferred on day 1 (A05 made call-only,
+every manager's capacity 1) come back as carry-over with age 1; re-running day 2 publishes
+the same content.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ import pytest
 
 from keycare.engine import publish as pub
 from keycare.engine.definitions import load_definitions
-from keycare.engine.history import previous_contacts, previous_deferred
+from keycare.engine.history import (
+    contact_log_info,
+    previous_contacts,
+    previous_deferred,
+    write_contact_log,
+)
 from keycare.engine.pipeline import run_daily
 from keycare.synth.generator import generate
 
@@ -59,10 +66,22 @@ def history(tmp_path_factory):
         return run_daily(day, data, runs, models_dir=models, definitions=defs)
 
     first = run(DAY1, day1)
+    called = sorted(
+        {d["subscriber_id"] for d in _decisions(first) if d["decision"] in ("call", "sms")}
+    )
+    reached = called[::2]  # every other contact was made; the rest never connected
+    log = pa.table(
+        {
+            "subscriber_id": reached,
+            "contact_date": [DAY1] * len(reached),
+            "channel": ["call"] * len(reached),
+        }
+    )
+    write_contact_log(runs, log)
     second = run(DAY2, day2)
     second_decisions = pub.read_published(runs, DAY2).table("decisions").to_pylist()
     again = run(DAY2, day2)  # replaces the first day-2 version (same content)
-    return first, (second, second_decisions), again, runs
+    return first, (second, second_decisions), again, runs, set(reached)
 
 
 def _decisions(summary):
@@ -71,24 +90,58 @@ def _decisions(summary):
     return pq.read_table(summary.path / "decisions.parquet").to_pylist()
 
 
-def test_called_yesterday_is_capped_today(history):
-    first, second, _, runs = history
-    called = {d["subscriber_id"] for d in _decisions(first) if d["decision"] == "call"}
-    assert called, "day 1 calls someone"
-    today = {}
+def test_only_contacts_made_are_in_the_cool_down(history):
+    first, second, _, runs, reached = history
+    urgent = {m.code for m in load_definitions().moments if m.urgent}
+    assert urgent == {"A01", "A05", "A16"}
+    decided = {d["subscriber_id"] for d in _decisions(first) if d["decision"] in ("call", "sms")}
+    today: dict[str, set] = {}
+    moments: dict[str, set] = {}
     for d in _decisions(second):
         today.setdefault(d["subscriber_id"], set()).add(d["decision"])
-    again = called & set(today)
-    assert again, "some of day 1's called customers are candidates again on day 2"
-    assert all(today[sid] == {"capped"} for sid in again)
+        moments.setdefault(d["subscriber_id"], set()).add(d["moment_code"])
+    made = {s for s in reached & set(today) if not moments[s] & urgent}
+    assert made, "some reached customers are candidates again on day 2"
+    assert all(today[sid] == {"capped"} for sid in made)
+    not_made = (decided - reached) & set(today)
+    assert not_made, "some decided-but-not-reached customers are candidates again"
+    assert not any("capped" in today[sid] for sid in not_made)
+    urgent_again = {s for s in reached & set(today) if moments[s] & urgent}
+    assert urgent_again, "some reached customers have an urgent moment on day 2"
+    assert not any("capped" in today[sid] for sid in urgent_again)
     contacts = previous_contacts(runs, DAY2, 7).to_pylist()
-    assert {c["subscriber_id"] for c in contacts} >= called
+    assert {c["subscriber_id"] for c in contacts} == reached
     assert {c["last_contact_date"] for c in contacts} == {DAY1}
-    assert second[0].record["allocation"]["history"]["recent_contact"] >= len(again)
+    history = second[0].record["allocation"]["history"]
+    assert history["recent_contact"] >= len(made)
+    assert history["contact_log"] == contact_log_info(runs)
+    assert history["contact_log"]["rows"] == len(reached)
+    assert first.record["allocation"]["history"]["contact_log"] is None
+
+
+def test_contact_log_window_excludes_the_day_itself_and_old_contacts(tmp_path):
+    log = pa.table(
+        {
+            "subscriber_id": ["S1", "S1", "S2", "S3", None],
+            "contact_date": [
+                DAY1 - timedelta(days=3),
+                DAY1 - timedelta(days=1),
+                DAY1,
+                DAY1 - timedelta(days=8),
+                DAY1 - timedelta(days=1),
+            ],
+            "channel": ["call", "sms", "call", "call", "sms"],
+        }
+    )
+    write_contact_log(tmp_path, log)
+    rows = previous_contacts(tmp_path, DAY1, 7).to_pylist()
+    assert rows == [{"subscriber_id": "S1", "last_contact_date": DAY1 - timedelta(days=1)}]
+    assert previous_contacts(tmp_path, DAY1, 0).num_rows == 0
+    assert previous_contacts(tmp_path / "none", DAY1, 7).num_rows == 0
 
 
 def test_deferred_yesterday_is_carried_over_with_age(history):
-    first, second, _, runs = history
+    first, second, _, runs, _reached = history
     deferred = {
         (d["subscriber_id"], d["moment_code"])
         for d in _decisions(first)
@@ -112,9 +165,24 @@ def test_deferred_yesterday_is_carried_over_with_age(history):
 
 
 def test_history_ignores_same_and_later_dates(history):
-    first, second, again, runs = history
+    first, second, again, runs, _reached = history
     assert again.content_hash == second[0].content_hash
     assert again.run_id == second[0].run_id
     assert previous_contacts(runs, DAY1, 7).num_rows == 0
     assert previous_deferred(runs, DAY1)[0].num_rows == 0
     assert pub.read_published(runs, DAY2).run_id == again.run_id
+
+
+def test_capped_candidates_carry_over_with_their_first_date(history):
+    _first, second, _, runs, _reached = history
+    waiting = {}
+    for d in _decisions(second):
+        if d["decision"] in ("capped", "deferred"):
+            key = (d["subscriber_id"], d["moment_code"])
+            waiting[key] = min(waiting.get(key, d["first_date"]), d["first_date"])
+    assert any(d["decision"] == "capped" for d in _decisions(second))
+    carry, _ = previous_deferred(runs, DAY2 + timedelta(days=1))
+    rows = {(r["subscriber_id"], r["moment_code"]): r for r in carry.to_pylist()}
+    assert {k: r["first_date"] for k, r in rows.items()} == waiting
+    # Value comes with them from the day's allocation input (capped customers have no task).
+    assert all(r["value"] is not None for r in rows.values())

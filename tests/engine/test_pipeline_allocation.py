@@ -12,6 +12,7 @@ import pytest
 from keycare.engine import publish as pub
 from keycare.engine.allocate import DECISIONS
 from keycare.engine.pipeline import allocation_steps, run_daily
+from keycare.engine.risk.operator import train_from_delivery
 from keycare.synth.generator import generate
 
 DAY = date(2026, 11, 22)
@@ -27,6 +28,7 @@ def delivery(tmp_path_factory):
 @pytest.fixture(scope="module")
 def published(delivery, tmp_path_factory):
     base = tmp_path_factory.mktemp("run")
+    train_from_delivery(delivery, base / "models", DAY)  # the monthly job, before the run
     first = run_daily(DAY, delivery, base / "runs", models_dir=base / "models")
     return first, base
 
@@ -77,7 +79,7 @@ def test_capacity_is_not_exceeded_and_one_task_per_customer(published, delivery)
 def test_record_has_model_version_and_decision_counts(published):
     first, _ = published
     record = json.loads((first.path / pub.RUN_RECORD).read_text())
-    assert record["model_version"] and record["risk_model"]["source"] == "trained"
+    assert record["model_version"] and record["risk_model"]["source"] == "promoted"
     decisions = _table(first, "decisions")
     assert record["decisions"] == {d: sum(r["decision"] == d for r in decisions) for d in DECISIONS}
     risk = _table(first, "risk_scores")
@@ -90,5 +92,5 @@ def test_rerun_gives_the_same_content(published, delivery):
     second = run_daily(DAY, delivery, base / "runs", models_dir=base / "models")
     assert second.run_id == first.run_id
     assert second.content_hash == first.content_hash
-    assert second.record["risk_model"]["source"] == "existing"  # the trained model is reused
-    assert len(list((base / "models").glob("*/metadata.json"))) == 1
+    assert second.record["risk_model"]["source"] == "promoted"
+    assert len(list((base / "models").glob("*/metadata.json"))) == 1  # the run never trains

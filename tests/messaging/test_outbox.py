@@ -120,6 +120,10 @@ def test_frequency_cap_counts_contacts_made_in_the_allocation_window(customers, 
     assert contacted == {customers[0].pk, customers[3].pk}
     hold = rules.check(waiting[0], contacted)
     assert hold.code == HoldReason.FREQUENCY_CAP and hold.until is None
+    # An urgent moment (about to be suspended) goes out inside the cool-down, as in allocation.
+    assert "A05" in rules.urgent
+    waiting[0].moment_codes = ["A04", "A05"]
+    assert rules.check(waiting[0], contacted) is None
 
 
 def test_claims_are_exclusive_and_holds_are_recorded(customers, moments):

@@ -43,6 +43,23 @@ def task(sid, moments="A03", decision="call", score=70.0, manager="M001"):
     }
 
 
+def risk_score(sid, probability, reasons="异网通话占比上升；近3月话费持续下降；近期咨询携号转网"):
+    """One row of risk_scores.parquet as the engine publishes it."""
+    return {
+        "subscriber_id": sid,
+        "business_date": "2026-11-20",
+        "risk_probability": probability,
+        "seed_score": 31.5,
+        "health_tariff_brand": 70.0,
+        "health_call_circle": 55.5,
+        "health_service": 100.0,
+        "health_business": 90.0,
+        "reason_1": reasons.split("；")[0],
+        "reasons": reasons,
+        "model_version": "abc123",
+    }
+
+
 def decision(sid, code, value="call"):
     return {
         "subscriber_id": sid,
@@ -65,6 +82,7 @@ def publish_run(
     quarantine=(),
     tasks=None,
     decisions=None,
+    risk=None,
     business_date="2026-11-20",
     run_id=None,
 ) -> Path:
@@ -80,6 +98,8 @@ def publish_run(
         tables["tasks"] = list(tasks)
     if decisions is not None:
         tables["decisions"] = list(decisions)
+    if risk is not None:
+        tables["risk_scores"] = list(risk)
     for name, rows in tables.items():
         if rows:
             pq.write_table(pa.Table.from_pylist(rows), out / f"{name}.parquet")

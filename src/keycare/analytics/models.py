@@ -1,1 +1,115 @@
-from django.db import models  # noqa: F401
+"""The indicator values a run publishes, and the analyst's own things (followed indicators,
+saved analyses, monthly reports)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from keycare.access.querysets import RestrictedQuerySet
+
+
+class Grain(models.TextChoices):
+    DAY = "day", _("日")
+    MONTH = "month", _("月")
+
+
+class IndicatorValue(models.Model):
+    """One indicator for one dimension member in one city and period (engine/indicators.py).
+
+    ``num`` and ``den`` are additive: a figure over several cities is sum(num) / sum(den).
+    Month rows have ``period`` on the month's first day.
+    """
+
+    indicator = models.CharField(_("指标"), max_length=64)
+    grain = models.CharField(_("粒度"), max_length=8, choices=Grain.choices)
+    period = models.DateField(_("期间"))
+    dimension = models.CharField(_("维度"), max_length=16)
+    member = models.CharField(_("成员"), max_length=64, blank=True)
+    city = models.ForeignKey(
+        "org.City", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    num = models.FloatField()
+    den = models.FloatField(null=True)
+    run_id = models.CharField(_("批次号"), max_length=40)
+
+    scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["indicator", "dimension", "grain", "period"], name="analytics_iv_lookup"
+            ),
+            models.Index(fields=["grain", "period"], name="analytics_iv_period"),
+        ]
+
+    def __str__(self):
+        return f"{self.indicator} {self.period} {self.dimension}={self.member}"
+
+
+class FollowedIndicator(models.Model):
+    """An indicator an analyst keeps on their workbench."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    indicator = models.CharField(_("指标"), max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "indicator"], name="analytics_follow_once")
+        ]
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.indicator
+
+
+class SavedAnalysis(models.Model):
+    """An analysis with its chosen dimension, period and filters, kept under a name."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(_("名称"), max_length=100)
+    analysis = models.CharField(_("分析"), max_length=32)
+    params = models.JSONField(_("参数"), default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.name
+
+
+class ReportStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    DONE = "done", _("已生成")
+    FAILED = "failed", _("失败")
+
+
+class MonthlyReport(models.Model):
+    """A monthly report (every analysis of one month, Excel and PDF) for one scope."""
+
+    month = models.DateField(_("月份"))
+    city = models.ForeignKey(
+        "org.City", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=8, choices=ReportStatus.choices, default=ReportStatus.QUEUED
+    )
+    xlsx = models.BinaryField(null=True, editable=False)
+    pdf = models.BinaryField(null=True, editable=False)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    scope = {"city": "city"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-month", "-pk"]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}"

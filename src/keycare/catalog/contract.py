@@ -24,7 +24,7 @@ COLUMN_TYPES = ("string", "int", "float", "bool", "date", "timestamp", "month")
 NUMERIC_TYPES = ("int", "float")
 FILE_FORMATS = ("table", "json")
 
-_FILE_KEYS = {"description", "key", "fields", "format", "extends_from_catalog"}
+_FILE_KEYS = {"description", "key", "fields", "format", "extends_from_catalog", "optional"}
 _COLUMN_KEYS = {
     "type",
     "required",
@@ -60,6 +60,8 @@ class FileSpec:
     columns: dict[str, ColumnSpec]
     format: str = "table"
     extends_from_catalog: bool = False
+    # An optional file may be left out of a delivery (it then reads as empty).
+    optional: bool = False
 
     @property
     def core_columns(self) -> list[str]:
@@ -139,6 +141,7 @@ def _parse_file(where: str, name: Any, spec: Any) -> FileSpec:
     extends = spec.get("extends_from_catalog", False)
     if not isinstance(extends, bool):
         raise UserError(f"{where}: extends_from_catalog must be true or false")
+    optional = _flag(where, "optional", spec.get("optional", False))
     return FileSpec(
         name=name,
         description=description.strip(),
@@ -146,6 +149,7 @@ def _parse_file(where: str, name: Any, spec: Any) -> FileSpec:
         columns=columns,
         format=fmt,
         extends_from_catalog=extends,
+        optional=optional,
     )
 
 

@@ -51,6 +51,7 @@ def _load_contract(path, catalog_path) -> Contract:
                 columns={**spec.columns, **extra},
                 format=spec.format,
                 extends_from_catalog=True,
+                optional=spec.optional,
             )
         files[name] = spec
     return Contract(version=core.version, files=files)

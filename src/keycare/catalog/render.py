@@ -256,6 +256,8 @@ def _num(value) -> str:
 
 def _file_md(spec: FileSpec) -> list[str]:
     lines = ["", f"### `{spec.name}`", "", spec.description, ""]
+    if spec.optional:
+        lines += ["Optional file: a delivery may leave it out (it then reads as empty).", ""]
     if spec.key:
         lines += [f"Key: {', '.join(f'`{k}`' for k in spec.key)}.", ""]
     if spec.extends_from_catalog:
@@ -299,7 +301,7 @@ _LAYOUT = """\
 A delivery is **one directory per business date** holding one file per contract file:
 `<name>.parquet` (canonical) or `<name>.csv` (accepted, same column names), plus
 `manifest.json` (optional for Parquet-only deliveries). A missing optional column reads as
-empty.
+empty, and so does a missing optional file (the key-account archive files).
 
 ```
 delivery-2026-11-23/
@@ -460,6 +462,7 @@ def _contract_json(contract: Contract, catalog: Catalog) -> str:
             "format": spec.format,
             "key": spec.key,
             "extends_from_catalog": spec.extends_from_catalog,
+            "optional": spec.optional,
             "columns": {name: _column_dict(col) for name, col in spec.columns.items()},
         }
         for spec in contract.files.values()

@@ -32,11 +32,21 @@ from keycare.customers.delivery import Delivery, open_delivery
 from keycare.customers.models import Archive, Assignment, Customer, CustomerHistory, LoadBatch
 from keycare.engine.ingest import DEFAULT_QUARANTINE_LIMIT
 from keycare.errors import UserError
-from keycare.keyaccounts.models import KeyAccount, KeyAccountMember
+from keycare.keyaccounts import loader as ka_loader
+from keycare.keyaccounts.models import KeyAccountMember
 from keycare.org.actions import ensure_default_departments
 from keycare.org.models import City, County, Grid, Manager, Province
 
-FILES = ["org", "managers", "key_accounts", "key_account_members", "assignments", "subscribers"]
+FILES = [
+    "org",
+    "managers",
+    "key_accounts",
+    "key_account_members",
+    "assignments",
+    "subscribers",
+]
+# Read too when delivered: the optional key-account archive files.
+READ_FILES = FILES + ka_loader.ARCHIVE_FILES
 BATCH = 5000
 UPDATE_BATCH = 1000
 
@@ -105,7 +115,7 @@ def load_delivery(
     """
     say = progress or (lambda _msg: None)
     say("checking the delivery against the data contract")
-    with open_delivery(directory, FILES, quarantine_limit) as delivery:
+    with open_delivery(directory, READ_FILES, quarantine_limit) as delivery:
         return _load(directory, delivery, actor, say)
 
 
@@ -121,6 +131,10 @@ def _load(directory, delivery: Delivery, actor, say) -> LoadBatch:
     member_ids = set(members["subscriber_id"].to_pylist())
     subscribers = _archive_rows(delivery, member_ids | existing.keys())
     _check_references(delivery, org, managers, key_accounts, members, assignments, subscribers)
+    archive = ka_loader.archive_tables(
+        lambda name: delivery.table(name).to_pylist(), set(delivery.files)
+    )
+    _check_archive_references(delivery, key_accounts, archive)
     _check_members_archived(delivery, member_ids, subscribers, existing)
     checksums = delivery.checksums()
     with transaction.atomic():
@@ -141,6 +155,8 @@ def _load(directory, delivery: Delivery, actor, say) -> LoadBatch:
         loader = CustomerLoader(batch, codes, existing, _assignment_map(assignments), counts)
         loader.load(subscribers, _membership_map(members), say)
         _sync_members(members.to_pylist(), codes["key_account"], loader.customer_pks, counts)
+        say("key-account archive: revenue, products, key persons, contracts")
+        ka_loader.sync_archive(archive, codes["key_account"], loader.customer_pks, counts.other)
         counts.other["absent"] = len(existing.keys() - loader.seen)
         counts.other["quarantine"] = delivery.quarantine_summary()
         counts.other["assignments_outside_archive"] = assignments.num_rows - sum(
@@ -215,6 +231,17 @@ def _check_references(delivery, org, managers, key_accounts, members, assignment
             raise UserError(
                 f"{delivery.paths[name]}: column {column} has {len(unknown)} unknown value(s), "
                 f"e.g. {sorted(unknown)[0]!r}"
+            )
+
+
+def _check_archive_references(delivery, key_accounts, archive: dict[str, list[dict]]):
+    known = set(key_accounts["key_account_id"].to_pylist())
+    for name, rows in archive.items():
+        unknown = {r["key_account_id"] for r in rows} - known
+        if unknown:
+            raise UserError(
+                f"{delivery.paths[name]}: column key_account_id has {len(unknown)} unknown "
+                f"value(s), e.g. {sorted(unknown)[0]!r}"
             )
 
 
@@ -310,22 +337,7 @@ def _sync_managers(rows: list[dict], codes: dict, counts: LoadCounts) -> dict[st
 
 
 def _sync_key_accounts(rows: list[dict], codes: dict, counts: LoadCounts) -> dict[str, int]:
-    wanted = {
-        r["key_account_id"]: {
-            "name": r["name"],
-            "industry": r["industry"],
-            "tier": r["tier"],
-            "city_id": codes["city"][r["city_id"]],
-            "manager_id": codes["manager"].get(r.get("manager_id")),
-            "annual_revenue": _money(r.get("annual_revenue")),
-            "credit_rating": r.get("credit_rating") or "",
-            "points": r.get("points"),
-            "status": r["status"],
-            "created_date": r["created_date"],
-        }
-        for r in rows
-    }
-    return _sync(KeyAccount, "key_account_id", wanted, counts, "key_accounts")
+    return ka_loader.sync_key_accounts(rows, codes, counts.other)
 
 
 def _sync_members(rows: list[dict], account_pk: dict, customer_pk: dict, counts: LoadCounts):

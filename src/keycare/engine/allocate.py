@@ -8,14 +8,24 @@ moments merged, highest priority first).
 
 Decision order (first match wins), so that the control group is drawn from customers who
 could actually have been served:
+  0. expired     a carried-over row first detected ``carry_over_days`` or more days ago: it
+                 waited too long to be served (recorded, then dropped from the carry-over)
   1. suppressed  any of the customer's rows is flagged do-not-disturb / suspended
   2. capped      the customer had a proactive contact in the last ``contact_cap_days`` days
-  3. control     random hold-out, per moment type, from md5(seed:subscriber_id)
+                 (the cool-down), unless one of their rows is an urgent moment (``urgent``,
+                 set from the moment definitions): then the whole task goes ahead -- the
+                 customer is contacted anyway, and the other moments ride along in that
+                 one contact instead of waiting for a second one
+  3. control     random hold-out, per moment type, from md5(seed:subscriber_id); see
+                 "Control group" below
   4. the remaining moments form one task, ranked per manager by priority score:
        call      rank <= manager's daily capacity
        sms       every moment of the task is an SMS moment, or it overflowed / has no
                  usable manager and every moment allows SMS
        deferred  otherwise; its age (cycles deferred) is counted and raises its priority later
+
+Deferred and capped rows are carried over to the next run (keycare.engine.history) with the
+date they were first detected (``first_date``), until they are served or expire.
 
 Priority score (0-100):
     score = 100 * (w_risk * risk + w_value * min(value, value_cap) / value_cap
@@ -23,6 +33,21 @@ Priority score (0-100):
                    + w_age * min(age, age_cap) / age_cap) / (w_risk + w_value + w_moment + w_age)
 with risk in [0, 1] (missing -> 0), value = monthly spend (RMB), priority = the highest moment
 priority of the task, age = cycles the task has already been deferred.
+
+Control group. A customer is held out when their draw is below the moment's share. The
+draw is ``control_draw(seed, subscriber_id)``, uniform in [0, 1) and deterministic:
+  * ``control_rotation_days = 0``: seed = ``control_seed``; the same customers stay held out
+    for as long as the seed and shares are unchanged.
+  * ``control_rotation_days = N``: seed = ``control_seed:p<k>`` with period
+    k = (business_date - 2024-01-01) // N days (2024-01-01 is a Monday, so 7-day periods run
+    Monday to Sunday). Within a period the group is fixed (a customer held out on Monday is
+    held out all week); the next period draws a new group, so no customer is left unserved
+    for long and the effect estimate is not tied to one set of customers.
+  * ``control_persistent_share = p > 0``: a persistent hold-out on top, drawn once with seed
+    ``control_seed:persistent`` (no period): customers whose persistent draw is below p are
+    held out for every moment in every period, giving a long-run comparison group for
+    measuring effects over months (churn at 90 days) that a rotating group cannot give.
+Changing ``control_seed`` redraws both groups.
 
 Filling each manager's capacity by descending score is optimal for "total score served by
 calls": managers are independent and each takes at most ``capacity`` tasks, so the best
@@ -50,7 +75,9 @@ SEED_CUSTOMERS_PER_MANAGER = 5_600_000 // 1_250
 WORKING_DAYS_PER_MONTH = 22
 DEFAULT_DAILY_CAPACITY = round(SEED_CUSTOMERS_PER_MANAGER / WORKING_DAYS_PER_MONTH)
 
-DECISIONS = ("call", "sms", "deferred", "capped", "suppressed", "control")
+DECISIONS = ("call", "sms", "deferred", "capped", "suppressed", "control", "expired")
+# Decisions whose candidates come back the next day (until served or expired).
+CARRIED_DECISIONS = ("deferred", "capped")
 
 REASONS = {
     "suppressed": "免服务时刻（免打扰或停机），不主动服务",
@@ -62,6 +89,7 @@ REASONS = {
     "sms_no_manager": "无可用客户经理，转短信",
     "deferred_overflow": "客户经理当日容量已满且时刻不允许短信，顺延至下一周期",
     "deferred_no_manager": "无可用客户经理且时刻不允许短信，顺延至下一周期",
+    "expired": "顺延或频控等待超过期限仍未服务，已过期",
 }
 
 CANDIDATE_COLUMNS = {
@@ -77,7 +105,7 @@ CANDIDATE_COLUMNS = {
     "last_contact_date": pa.date32(),
     "suppressed": pa.bool_(),
 }
-OPTIONAL_CANDIDATE_COLUMNS = {"age": pa.int64()}
+OPTIONAL_CANDIDATE_COLUMNS = {"age": pa.int64(), "urgent": pa.bool_(), "first_date": pa.date32()}
 MANAGER_COLUMNS = {"manager_id": pa.string(), "daily_capacity": pa.int64(), "active": pa.bool_()}
 
 
@@ -87,6 +115,8 @@ class AllocationConfig:
     control_share: float = 0.05  # default hold-out share per moment type
     control_share_by_moment: dict[str, float] = field(default_factory=dict)
     control_seed: str = "keycare"
+    control_rotation_days: int = 0  # 0: the group never rotates; N: a new group every N days
+    control_persistent_share: float = 0.0  # customers held out in every period (0: none)
     w_risk: float = 0.5
     w_value: float = 0.3
     w_moment: float = 0.2
@@ -95,12 +125,18 @@ class AllocationConfig:
     priority_max: float = 100.0  # moment priorities are on a 0-100 scale
     age_cap: int = 5  # deferral cycles at which the age bonus is full
     default_capacity: int = DEFAULT_DAILY_CAPACITY
+    # A carried-over candidate first detected this many days ago or more expires.
+    carry_over_days: int = 7
 
     def __post_init__(self):
         weights = (self.w_risk, self.w_value, self.w_moment, self.w_age)
         if min(weights) < 0 or sum(weights) <= 0:
             raise UserError("allocation config: weights must be >= 0 with a positive sum")
-        shares = [self.control_share, *self.control_share_by_moment.values()]
+        shares = [
+            self.control_share,
+            self.control_persistent_share,
+            *self.control_share_by_moment.values(),
+        ]
         if any(not 0 <= s < 1 for s in shares):
             raise UserError("allocation config: control shares must be in [0, 1)")
         if self.contact_cap_days < 0 or self.value_cap <= 0 or self.priority_max <= 0:
@@ -109,6 +145,10 @@ class AllocationConfig:
             )
         if self.age_cap <= 0 or self.default_capacity < 0:
             raise UserError("allocation config: age_cap > 0 and default_capacity >= 0")
+        if self.carry_over_days < 1:
+            raise UserError("allocation config: carry_over_days >= 1")
+        if self.control_rotation_days < 0:
+            raise UserError("allocation config: control_rotation_days >= 0")
 
     def share_for(self, moment_code: str) -> float:
         return self.control_share_by_moment.get(moment_code, self.control_share)
@@ -145,6 +185,36 @@ def control_draw(seed: str, subscriber_id: str) -> float:
     """
     digest = hashlib.md5(f"{seed}:{subscriber_id}".encode(), usedforsecurity=False).hexdigest()
     return int(digest[:13], 16) / 4503599627370496.0
+
+
+ROTATION_EPOCH = date(2024, 1, 1)  # a Monday: 7-day control periods run Monday to Sunday
+
+
+def control_period(config: AllocationConfig, business_date: date) -> dict | None:
+    """The rotating control group's period for ``business_date`` (None: no rotation)."""
+    n = config.control_rotation_days
+    if not n:
+        return None
+    index = (business_date - ROTATION_EPOCH).days // n
+    start = ROTATION_EPOCH + timedelta(days=index * n)
+    return {"index": index, "start": start, "end": start + timedelta(days=n - 1)}
+
+
+def control_seeds(config: AllocationConfig, business_date: date) -> tuple[str, str | None]:
+    """(rotating seed for the day, persistent seed or None)."""
+    period = control_period(config, business_date)
+    seed = config.control_seed if period is None else f"{config.control_seed}:p{period['index']}"
+    persistent = f"{config.control_seed}:persistent" if config.control_persistent_share else None
+    return seed, persistent
+
+
+def effective_draw(config: AllocationConfig, business_date: date, subscriber_id: str) -> float:
+    """The customer's control draw for the day: -1 (always held out) in the persistent
+    hold-out, else the rotating draw; compared with the moment's share."""
+    seed, persistent = control_seeds(config, business_date)
+    if persistent and control_draw(persistent, subscriber_id) < config.control_persistent_share:
+        return -1.0
+    return control_draw(seed, subscriber_id)
 
 
 def priority_score(config: AllocationConfig, risk, value, priority, age) -> float:
@@ -244,7 +314,7 @@ def _moment_order(backend) -> list[str]:
     """Distinct moment codes, highest (max) priority first, then code: the order of a task's
     moment list. A task's moments are a bitmask over this order (bit_or dedupes and is cheap)."""
     rows = backend.to_arrow(
-        "SELECT moment_code FROM _alloc_candidates GROUP BY moment_code"
+        "SELECT moment_code FROM _alloc_all GROUP BY moment_code"
         " ORDER BY max(COALESCE(priority, 0.0)) DESC, moment_code"
     ).column(0)
     codes = [c for c in rows.to_pylist() if c is not None]
@@ -257,6 +327,15 @@ def _moment_order(backend) -> list[str]:
     return codes
 
 
+def _draw_sql(seed: str) -> str:
+    """``control_draw`` in SQL: 13 hex digits = 52 bits, exact in a DOUBLE, divided as DOUBLE
+    on every engine."""
+    return (
+        f"CAST(CAST('0x' || md5({_sql_str(seed + ':')} || subscriber_id)[1:13]"
+        " AS BIGINT) AS DOUBLE) / CAST('4503599627370496.0' AS DOUBLE)"
+    )
+
+
 def _allocation_sql(
     config: AllocationConfig, business_date: date, codes: list[str]
 ) -> list[tuple[str, str]]:
@@ -265,12 +344,14 @@ def _allocation_sql(
     # The cut-off is a date computed here: DATE - INTERVAL is a TIMESTAMP in DuckDB, a DATE
     # in Spark.
     cutoff = config.contact_cutoff(business_date)
-    capped = f"last_contact > DATE '{cutoff.isoformat()}'" if cap else "FALSE"
-    # 13 hex digits = 52 bits, exact in a DOUBLE; divided as DOUBLE on every engine.
-    draw = (
-        f"CAST(CAST('0x' || md5({_sql_str(config.control_seed + ':')} || subscriber_id)[1:13]"
-        " AS BIGINT) AS DOUBLE) / CAST('4503599627370496.0' AS DOUBLE)"
-    )
+    capped = f"last_contact > DATE '{cutoff.isoformat()}' AND NOT any_urgent" if cap else "FALSE"
+    seed, persistent = control_seeds(config, business_date)
+    draw = _draw_sql(seed)
+    if persistent:
+        draw = (
+            f"CASE WHEN {_draw_sql(persistent)} < {_double(config.control_persistent_share)}"
+            f" THEN {_double(-1.0)} ELSE {draw} END"
+        )
     share = _share_sql(config)
     bit = (
         "CASE moment_code "
@@ -283,6 +364,7 @@ def _allocation_sql(
     customers = f"""
         SELECT subscriber_id,
                bool_or(COALESCE(suppressed, FALSE)) AS any_suppressed,
+               bool_or(COALESCE(urgent, FALSE)) AS any_urgent,
                max(last_contact_date) AS last_contact,
                {draw} AS draw,
                count(*) AS total_rows, count(*){live} AS live_rows,
@@ -372,8 +454,12 @@ def _allocation_sql(
                {reason} AS reason_code, c.manager_id,
                {task_only("priority_score")} AS priority_score,
                {task_only("manager_rank")} AS manager_rank,
-               {task_only("capacity")} AS capacity, {age} AS age
-        FROM _alloc_candidates c JOIN _alloc_outcomes o USING (subscriber_id)"""
+               {task_only("capacity")} AS capacity, {age} AS age, c.first_date
+        FROM _alloc_candidates c JOIN _alloc_outcomes o USING (subscriber_id)
+        UNION ALL
+        SELECT subscriber_id, moment_code, source, 'expired', 'expired', manager_id,
+               CAST(NULL AS DOUBLE), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), age, first_date
+        FROM _alloc_all WHERE expired"""
     # (relation, SQL, materialise?): cheap row-wise steps and the final per-candidate join
     # stay views, so the 10M-row result is computed once, by whoever reads or writes it.
     return [
@@ -394,7 +480,7 @@ def _reason_text_sql() -> str:
 
 DECISION_VIEW = f"""
     SELECT subscriber_id, moment_code, source, decision, {_reason_text_sql()} AS reason,
-           reason_code, manager_id, priority_score, manager_rank, capacity, age
+           reason_code, manager_id, priority_score, manager_rank, capacity, age, first_date
     FROM _alloc_decisions"""
 TASK_VIEW = f"""
     SELECT subscriber_id, manager_id, city_id, moments, moment_count, priority, risk, value,
@@ -428,7 +514,7 @@ def allocate(
 
         backend = DuckDBBackend()
     try:
-        _register_inputs(backend, candidates, managers, carry_over)
+        _register_inputs(backend, candidates, managers, carry_over, config, business_date)
         codes = _moment_order(backend)
         for name, sql, materialise in _allocation_sql(config, business_date, codes):
             (backend.materialize if materialise else backend.create_view)(name, sql)
@@ -442,7 +528,9 @@ def allocate(
             " UNION ALL SELECT 'control', total_rows - live_rows FROM _alloc_outcomes"
             " WHERE pre_decision IS NULL"
             " UNION ALL SELECT decision, total_rows FROM _alloc_outcomes"
-            " WHERE pre_decision IS NOT NULL) GROUP BY decision"
+            " WHERE pre_decision IS NOT NULL"
+            " UNION ALL SELECT 'expired', count(*) FROM _alloc_all WHERE expired)"
+            " GROUP BY decision"
         ).to_pylist()
         found = {row["decision"]: row["n"] for row in rows}
         counts = {d: int(found.get(d) or 0) for d in DECISIONS}
@@ -456,7 +544,9 @@ def allocate(
             backend.close()
 
 
-def _register_inputs(backend, candidates, managers, carry_over) -> None:
+def _register_inputs(
+    backend, candidates, managers, carry_over, config: AllocationConfig, business_date: date
+) -> None:
     parts = []
     for obj, internal, source in (
         (candidates, "_alloc_in_candidates", "new"),
@@ -470,9 +560,22 @@ def _register_inputs(backend, candidates, managers, carry_over) -> None:
             relation, present, CANDIDATE_COLUMNS, OPTIONAL_CANDIDATE_COLUMNS, source
         )
         age = "age" if "age" in present else "CAST(0 AS BIGINT) AS age"
+        urgent = "urgent" if "urgent" in present else "FALSE AS urgent"
+        first = "first_date" if "first_date" in present else "CAST(NULL AS DATE) AS first_date"
         cols = ", ".join(CANDIDATE_COLUMNS)
-        parts.append(f"SELECT {cols}, {age}, '{source}' AS source FROM ({inner})")
-    backend.create_view("_alloc_candidates", " UNION ALL ".join(parts))
+        parts.append(
+            f"SELECT {cols}, {age}, {urgent}, {first}, '{source}' AS source FROM ({inner})"
+        )
+    today = f"DATE '{business_date.isoformat()}'"
+    expires = f"DATE '{(business_date - timedelta(days=config.carry_over_days)).isoformat()}'"
+    backend.create_view(
+        "_alloc_all",
+        f"SELECT {', '.join(CANDIDATE_COLUMNS)}, age, urgent,"
+        f" COALESCE(first_date, {today}) AS first_date, source,"
+        f" source = 'carry_over' AND COALESCE(first_date, {today}) <= {expires} AS expired"
+        f" FROM ({' UNION ALL '.join(parts)})",
+    )
+    backend.create_view("_alloc_candidates", "SELECT * FROM _alloc_all WHERE NOT expired")
     present = _input_relation(backend, managers, "_alloc_in_managers", "managers")
     relation = managers if isinstance(managers, str) else "_alloc_in_managers"
     backend.create_view(
@@ -495,14 +598,21 @@ def allocate_reference(
     config = config or AllocationConfig()
     rows = [{"age": 0, **c, "source": "new"} for c in candidates]
     rows += [{"age": 0, **c, "source": "carry_over"} for c in (carry_over or [])]
+    expires = business_date - timedelta(days=config.carry_over_days)
+    for row in rows:
+        row["first_date"] = row.get("first_date") or business_date
+        row["expired"] = row["source"] == "carry_over" and row["first_date"] <= expires
     by_customer: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
-        by_customer[row["subscriber_id"]].append(row)
+        if not row["expired"]:
+            by_customer[row["subscriber_id"]].append(row)
     pre: dict[int, str | None] = {}
     for sid, crow in by_customer.items():
         suppressed = any(bool(r.get("suppressed")) for r in crow)
-        capped = config.is_capped([r.get("last_contact_date") for r in crow], business_date)
-        draw = control_draw(config.control_seed, sid)
+        urgent = any(bool(r.get("urgent")) for r in crow)
+        contacts = [r.get("last_contact_date") for r in crow]
+        capped = config.is_capped(contacts, business_date) and not urgent
+        draw = effective_draw(config, business_date, sid)
         for r in crow:
             if suppressed:
                 pre[id(r)] = "suppressed"
@@ -531,6 +641,9 @@ def allocate_reference(
         _reference_decide(task)
     decisions = []
     for r in rows:
+        if r["expired"]:
+            decisions.append(_reference_expired(r))
+            continue
         decision = pre[id(r)]
         task = tasks.get(r["subscriber_id"]) if decision is None else None
         decisions.append(
@@ -545,9 +658,26 @@ def allocate_reference(
                 "manager_rank": task["manager_rank"] if task else None,
                 "capacity": task["capacity"] if task else None,
                 "age": task["age"] if task else r["age"],
+                "first_date": r["first_date"],
             }
         )
     return decisions, list(tasks.values())
+
+
+def _reference_expired(r: dict) -> dict:
+    return {
+        "subscriber_id": r["subscriber_id"],
+        "moment_code": r["moment_code"],
+        "source": r["source"],
+        "decision": "expired",
+        "reason": REASONS["expired"],
+        "manager_id": r.get("manager_id"),
+        "priority_score": None,
+        "manager_rank": None,
+        "capacity": None,
+        "age": r["age"],
+        "first_date": r["first_date"],
+    }
 
 
 def _reference_moment_order(rows: list[dict]) -> dict[str, int]:

@@ -48,6 +48,7 @@ OPTIONAL = (
     "scope",
     "description",
     "show",
+    "urgent",
 )
 TEMPLATE_BUILTINS = ("business_date", "city_id")
 
@@ -71,6 +72,8 @@ class MomentDef:
     scope: object  # parsed tree
     enabled: bool = True
     show: tuple[str, ...] = ()  # extra fields carried in the parameters
+    # Urgent (紧急) moments are served even inside the contact cool-down (allocation).
+    urgent: bool = False
     city_thresholds: dict[str, dict] = field(default_factory=dict)  # city -> {name: value}
     data: dict = field(default_factory=dict)  # the entry as written
 
@@ -208,7 +211,7 @@ def parse_moment(
         raise DefinitionError(
             f"{where}: priority must be a whole number in [1, 100], got {priority!r}"
         )
-    for key in ("enabled", "sms_allowed"):
+    for key in ("enabled", "sms_allowed", "urgent"):
         if key in entry and not isinstance(entry[key], bool):
             raise DefinitionError(f"{where}: {key} must be true or false")
 
@@ -273,6 +276,7 @@ def parse_moment(
         scope=scope,
         enabled=bool(entry.get("enabled", True)),
         show=tuple(show),
+        urgent=bool(entry.get("urgent", False)),
         data=entry,
     )
 

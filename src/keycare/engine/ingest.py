@@ -124,7 +124,7 @@ def load_contract_rules(contract=None) -> list[FileRule]:
         spec = contract.files[name]
         key = tuple(spec.key)
         columns = tuple(_column_rule(col, key) for col in spec.columns.values())
-        rules.append(FileRule(name, key, columns))
+        rules.append(FileRule(name, key, columns, required_file=not spec.optional))
     return rules
 
 

@@ -50,6 +50,9 @@ ALLOCATION_OUTPUTS = (
     ("risk_scores", "risk_scores", "subscriber_id"),
     ("allocation_tasks", "tasks", "subscriber_id"),
     ("allocation_decisions", "decisions", "subscriber_id, moment_code, source"),
+    # Allocate's input as it saw it: carries risk and value over with capped candidates and
+    # lets the allocation settings page preview other settings against the same day.
+    ("allocation_candidates", "candidates", "subscriber_id, moment_code, source"),
 )
 
 Progress = Callable[[str, str, dict], None]
@@ -279,33 +282,62 @@ RISK_EMPTY_SQL = """
 
 
 def step_risk(ctx: RunContext) -> int:
-    """Score the detected subscribers with the newest model in ``ctx.models_dir``.
+    """Score every live in-scope subscriber with the promoted model in ``ctx.models_dir``.
 
-    No model yet: train one on the delivery's own history (seconds on demo data) and keep it
-    in the models dir, so later runs reuse it. Not enough history to train either: the run
-    goes on without risk (empty ``risk_scores``; allocation then ranks by value and moment
-    priority) and run.json says why -- a missing model must not stop the day's tasks.
+    In scope: the subscribers some moment applies to (the unified view's population, the
+    mid/high tier in network by default), with or without a moment today -- seed 001 ranks the
+    whole in-base mid/high population by risk. The run never trains (``keycare risk train`` is
+    its own, monthly job). No promoted model: the run goes on without risk (empty
+    ``risk_scores``; allocation then ranks by value and moment priority) and says so, in the
+    terminal and in run.json -- a missing model must not stop the day's tasks.
     """
-    from keycare.engine.risk.model import latest_version_dir
-    from keycare.engine.risk.operator import score_risk, train_on_backend
+    from keycare.engine.risk.operator import score_risk
+    from keycare.engine.risk.registry import NO_MODEL_MESSAGE, promoted_dir
 
     models_dir = ctx.models_dir or ctx.staging.work / "models"
-    info: dict[str, Any] = {"models_dir": str(models_dir)}
+    info: dict[str, Any] = {"models_dir": str(models_dir), "source": "promoted"}
     try:
-        info["source"] = "existing"
-        latest_version_dir(models_dir)
-    except UserError:
-        try:
-            trained = train_on_backend(ctx.backend, ctx.business_date, models_dir)
-        except UserError as exc:
-            return _no_risk(ctx, {**info, "source": "none", "reason": str(exc)})
-        info.update(source="trained", training=trained.metrics)
-    ctx.backend.materialize(RISK_SCOPE, "SELECT DISTINCT subscriber_id FROM detections")
-    scored = score_risk(ctx.backend, ctx.business_date, models_dir, scope=RISK_SCOPE)
-    info["version"] = scored.model_version
+        model_dir = promoted_dir(models_dir)
+    except UserError as exc:
+        model_dir, info["reason"] = None, str(exc)
+    if model_dir is None:
+        info.setdefault("reason", NO_MODEL_MESSAGE)
+        ctx.report("risk", "warning", message=info["reason"])
+        return _no_risk(ctx, {**info, "source": "none"})
+    ctx.backend.materialize(RISK_SCOPE, _risk_scope_sql(ctx))
+    scored = score_risk(
+        ctx.backend, ctx.business_date, model_dir, scope=RISK_SCOPE, baseline=_risk_baseline(ctx)
+    )
+    info.update(
+        version=scored.model_version,
+        scored=scored.rows,
+        drift=scored.drift,
+        baseline=scored.baseline,
+    )
     ctx.record_extra.update(model_version=scored.model_version, risk_model=info)
     ctx.results["risk"] = scored
     return scored.rows
+
+
+BASELINE_LOOKBACK_RUNS = 90
+
+
+def _risk_baseline(ctx: RunContext) -> dict | None:
+    """The drift baseline the latest earlier run kept (earlier dates only: a re-run of a
+    date reads the same baseline)."""
+    earlier = [d for d in pub.published_dates(ctx.staging.runs_dir) if d < ctx.business_date]
+    for day in sorted(earlier, reverse=True)[:BASELINE_LOOKBACK_RUNS]:
+        run = pub.read_published(ctx.staging.runs_dir, day)
+        baseline = ((run.record if run else {}).get("risk_model") or {}).get("baseline")
+        if baseline:
+            return baseline
+    return None
+
+
+def _risk_scope_sql(ctx: RunContext) -> str:
+    if "plan" in ctx.results:  # the view holds exactly the subscribers in some moment's scope
+        return f"SELECT DISTINCT subscriber_id FROM {MOMENT_VIEW}"
+    return "SELECT DISTINCT subscriber_id FROM subscribers"
 
 
 def _no_risk(ctx: RunContext, info: dict) -> int:
@@ -322,7 +354,7 @@ ALLOCATION_CARRY_IN = "_allocation_carry_in"
 ALLOCATION_CARRY_OVER = "_allocation_carry_over"
 CARRY_OVER_SQL = f"""
     SELECT c.subscriber_id, c.moment_code, c.priority, c.channel, c.sms_allowed, c.city_id,
-           c.manager_id, c.risk, c.value, h.last_contact_date, c.suppressed, c.age
+           c.manager_id, c.risk, c.value, h.last_contact_date, c.suppressed, c.age, c.urgent
     FROM {ALLOCATION_CARRY_IN} c LEFT JOIN {ALLOCATION_CONTACTS} h USING (subscriber_id)"""
 
 
@@ -331,12 +363,14 @@ def _candidates_sql(ctx: RunContext) -> str:
 
     manager: the subscriber's assignment; risk: the calibrated churn probability; value: the
     average total bill of the last three closed months (plan fee when there is no bill).
-    last_contact_date: the latest call/SMS decision in the published runs of the contact-cap
-    window before the business date (``ALLOCATION_CONTACTS``, see keycare.engine.history).
+    last_contact_date: the latest contact made (contact log) in the cool-down window before
+    the business date (``ALLOCATION_CONTACTS``, see keycare.engine.history); urgent: the
+    moment is served inside the cool-down (the definitions' ``urgent``).
     """
     known = ctx.definitions.by_code if ctx.definitions is not None else {}
     sms = [code for code, m in sorted(known.items()) if m.sms_allowed]
     sms_list = ", ".join(f"'{c}'" for c in sms) or "NULL"
+    urgent = ", ".join(f"'{c}'" for c, m in sorted(known.items()) if m.urgent) or "NULL"
     defined = ", ".join(f"'{c}'" for c in sorted(known)) or "NULL"
     return f"""
     WITH scope AS (
@@ -368,12 +402,14 @@ def _candidates_sql(ctx: RunContext) -> str:
                 WHEN d.moment_code IN ({defined}) THEN FALSE
                 ELSE COALESCE(d.channel = 'sms', FALSE) END AS sms_allowed,
            CAST(d.city_id AS VARCHAR) AS city_id, f.manager_id, f.risk, f.value,
-           h.last_contact_date, FALSE AS suppressed
+           h.last_contact_date, FALSE AS suppressed,
+           COALESCE(d.moment_code IN ({urgent}), FALSE) AS urgent
     FROM detections d LEFT JOIN facts f USING (subscriber_id)
     LEFT JOIN {ALLOCATION_CONTACTS} h USING (subscriber_id)
     UNION ALL
     SELECT p.subscriber_id, p.moment_code, CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), FALSE,
-           CAST(NULL AS VARCHAR), f.manager_id, f.risk, f.value, h.last_contact_date, TRUE
+           CAST(NULL AS VARCHAR), f.manager_id, f.risk, f.value, h.last_contact_date, TRUE,
+           FALSE
     FROM suppressions p LEFT JOIN facts f USING (subscriber_id)
     LEFT JOIN {ALLOCATION_CONTACTS} h USING (subscriber_id)"""
 
@@ -384,6 +420,12 @@ MANAGERS_SQL = """
     FROM managers"""
 
 
+CANDIDATES_OUTPUT_SQL = """
+    SELECT subscriber_id, moment_code, priority, channel, sms_allowed, city_id, manager_id, risk,
+           value, last_contact_date, suppressed, age, urgent, first_date, source
+    FROM _alloc_all"""
+
+
 def step_allocate(ctx: RunContext) -> int:
     """Allocate the detections (with their risk) to the managers' daily capacity.
 
@@ -392,7 +434,7 @@ def step_allocate(ctx: RunContext) -> int:
     """
     from dataclasses import asdict
 
-    from keycare.engine.allocate import AllocationConfig, allocate
+    from keycare.engine.allocate import AllocationConfig, allocate, control_period
 
     config = ctx.allocation_config or AllocationConfig()
     history = _register_history(ctx, config)
@@ -422,11 +464,15 @@ def step_allocate(ctx: RunContext) -> int:
         )
         + ") WHERE last_contact_date IS NOT NULL"
     )
+    ctx.backend.create_view("allocation_candidates", CANDIDATES_OUTPUT_SQL)
     ctx.results["allocation"] = result
+    period = control_period(config, ctx.business_date)
     ctx.record_extra["allocation"] = {
         "config": asdict(config),
         "decisions": result.counts,
         "history": history,
+        # Which rotating control group the day used (None: the group does not rotate).
+        "control_period": period and {k: str(v) for k, v in period.items()},
     }
     ctx.record_extra["decisions"] = result.counts
     return sum(result.counts.values())
@@ -437,7 +483,7 @@ def _register_history(ctx: RunContext, config) -> dict:
 
     Only earlier dates are read, so a re-run of the same date sees the same history.
     """
-    from keycare.engine.history import previous_contacts, previous_deferred
+    from keycare.engine.history import contact_log_info, previous_contacts, previous_deferred
 
     runs_dir = ctx.staging.runs_dir
     contacts = previous_contacts(runs_dir, ctx.business_date, config.contact_cap_days)
@@ -448,6 +494,8 @@ def _register_history(ctx: RunContext, config) -> dict:
     ctx.backend.materialize(ALLOCATION_CARRY_OVER, CARRY_OVER_SQL)
     return {
         "contact_window_days": config.contact_cap_days,
+        # The log is an input: its hash is in the run id through this dict.
+        "contact_log": contact_log_info(runs_dir),
         "contacted_customers": contacts.num_rows,
         "carried_over": carry.num_rows,
         "carried_over_from": source_run,
@@ -466,7 +514,7 @@ def _no_candidates(ctx: RunContext, config: dict) -> int:
         " CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS reason_code,"
         " CAST(NULL AS VARCHAR) AS manager_id, CAST(NULL AS DOUBLE) AS priority_score,"
         " CAST(NULL AS BIGINT) AS manager_rank, CAST(NULL AS BIGINT) AS capacity,"
-        " CAST(NULL AS BIGINT) AS age WHERE FALSE",
+        " CAST(NULL AS BIGINT) AS age, CAST(NULL AS DATE) AS first_date WHERE FALSE",
     )
     ctx.backend.materialize(
         "allocation_tasks",
@@ -474,10 +522,38 @@ def _no_candidates(ctx: RunContext, config: dict) -> int:
         " CAST(NULL AS VARCHAR) AS moments, CAST(NULL AS VARCHAR) AS decision,"
         " CAST(NULL AS DOUBLE) AS priority_score WHERE FALSE",
     )
+    ctx.backend.materialize(
+        "allocation_candidates",
+        "SELECT subscriber_id, moment_code, priority, channel, sms_allowed, city_id, manager_id,"
+        " risk, value, last_contact_date, suppressed, CAST(NULL AS BIGINT) AS age, urgent,"
+        " CAST(NULL AS DATE) AS first_date, CAST(NULL AS VARCHAR) AS source"
+        f" FROM {ALLOCATION_CANDIDATES} WHERE FALSE",
+    )
     ctx.results["allocation"] = None
     ctx.record_extra["allocation"] = {"config": config, "decisions": dict.fromkeys(DECISIONS, 0)}
     ctx.record_extra["decisions"] = dict.fromkeys(DECISIONS, 0)
     return 0
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def step_indicators(ctx: RunContext) -> int:
+    """The indicator layer (engine/indicators.yaml): daily and monthly aggregates per
+    dimension member, published as indicators.parquet (see keycare.engine.indicators)."""
+    from keycare.engine.indicators import RunOutputs, compute_indicators, load_indicators
+
+    outputs = RunOutputs(
+        detections="detect" in ctx.results,
+        tasks=ctx.results.get("allocation") is not None,
+        risk=ctx.results.get("risk") is not None,
+    )
+    table = compute_indicators(ctx.backend, ctx.business_date, outputs)
+    checkpoint("write:indicators")
+    pub.write_table(table, ctx.staging.out / "indicators.parquet")
+    ctx.outputs["indicators"] = table.num_rows
+    ctx.record_extra["indicators"] = {"version": load_indicators().version, "rows": table.num_rows}
+    return table.num_rows
 
 
 def default_steps() -> list[Step]:
@@ -491,10 +567,11 @@ def default_steps() -> list[Step]:
 
 
 def allocation_steps() -> list[Step]:
-    """The full daily run: detection, then risk scoring and allocation, then write."""
+    """The full daily run: detection, risk scoring, allocation, indicators, then write."""
     steps = default_steps()
     at = index_of(steps, "write")
     steps[at:at] = [Step("risk", step_risk), Step("allocate", step_allocate)]
+    steps.insert(index_of(steps, "write"), Step("indicators", step_indicators))
     return steps
 
 
@@ -530,9 +607,9 @@ def run_daily(
     error (bad delivery, quarantine rate above the limit, unknown moment) raises UserError
     and publishes nothing.
 
-    With ``models_dir`` the default steps are ``allocation_steps()`` (risk scoring with the
-    newest model there -- trained on the delivery's history first when there is none -- and
-    allocation, publishing risk_scores, tasks and decisions); without it, detection only.
+    With ``models_dir`` the default steps are ``allocation_steps()`` (risk scoring of every
+    in-scope subscriber with the model promoted there -- none promoted: no risk today, said
+    in run.json -- and allocation, publishing risk_scores, tasks and decisions); without it, detection only.
     """
     _check_arguments(business_date, data_dir, quarantine_limit, weekly_weekday, monthly_day)
     runs_dir = Path(runs_dir)
@@ -625,12 +702,15 @@ def run_id_for(ctx: RunContext) -> str:
     }
     if ctx.record_extra.get("model_version"):
         basis["model"] = ctx.record_extra["model_version"]
+        basis["risk_baseline"] = (ctx.record_extra["risk_model"].get("baseline") or {}).get("since")
     if ctx.record_extra.get("allocation"):
         allocation = ctx.record_extra["allocation"]
         basis["allocation"] = allocation["config"]
         # The history read from earlier runs is an input too: a re-published earlier day
         # changes what this day allocates, so it must change this day's id.
         basis["history"] = allocation.get("history")
+    if ctx.record_extra.get("indicators"):  # another indicator definition, another output
+        basis["indicators"] = ctx.record_extra["indicators"]["version"]
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]
     return f"{ctx.business_date:%Y%m%d}-{digest}"
 

@@ -10,10 +10,32 @@ from keycare.access.querysets import RestrictedQuerySet
 
 
 class Tier(models.TextChoices):
-    A = "A", _("A类")
-    B = "B", _("B类")
-    C = "C", _("C类")
-    D = "D", _("D类")
+    """集团客户分层分级 (seed 002): five levels in three classes."""
+
+    A1 = "A1", _("A1（高值客户）")
+    A2 = "A2", _("A2（战略客户）")
+    B1 = "B1", _("B1（重点客户）")
+    B2 = "B2", _("B2（成长客户）")
+    C = "C", _("C（普通集团）")
+
+
+# Tiers of deliveries made before the five levels (A-D), as read today.
+LEGACY_TIERS = {"A": "A1", "B": "B1", "C": "B2", "D": "C"}
+
+
+def read_tier(value: str | None) -> str:
+    """A delivered tier code as one of the five levels ("" when absent)."""
+    value = value or ""
+    if value in Tier.values:
+        return value
+    return LEGACY_TIERS.get(value, "")
+
+
+class KeyAccountArchive(models.TextChoices):
+    """004 §3.1: the active archive (在网) and the retained archive (保留) of groups that left."""
+
+    ACTIVE = "active", _("在网档案")
+    RETAINED = "retained", _("保留档案")
 
 
 class CreditRating(models.TextChoices):
@@ -38,7 +60,12 @@ class KeyAccount(models.Model):
     key_account_id = models.CharField(_("key account ID"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)
     industry = models.CharField(_("industry"), max_length=64)
-    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
+    tier = models.CharField(_("tier"), max_length=2, choices=Tier.choices)
+    # The operator's tier as delivered; ``tier`` is KeyCare's (``keycare tiers``).
+    delivered_tier = models.CharField(
+        _("delivered tier"), max_length=2, choices=Tier.choices, blank=True
+    )
+    value_score = models.FloatField(_("value score"), null=True, blank=True)
     city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="key_accounts")
     manager = models.ForeignKey(
         "org.Manager",
@@ -55,7 +82,22 @@ class KeyAccount(models.Model):
     )
     points = models.PositiveBigIntegerField(_("points"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=KeyAccountStatus.choices)
+    archive = models.CharField(
+        _("archive"),
+        max_length=16,
+        choices=KeyAccountArchive.choices,
+        default=KeyAccountArchive.ACTIVE,
+    )
     created_date = models.DateField(_("created"))
+    employees = models.PositiveIntegerField(_("employees"), null=True, blank=True)
+    strategic = models.BooleanField(_("strategic"), default=False)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    # Captured by managers (004 §3.2): kept across loads, every change in KeyAccountChange.
+    main_business = models.CharField(_("main business"), max_length=200, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(null=True, blank=True)
 
     scope = {"city": "city", "manager": "manager"}
     objects = RestrictedQuerySet.as_manager()
@@ -68,6 +110,7 @@ class KeyAccount(models.Model):
             models.Index(fields=["city", "tier"]),
             models.Index(fields=["manager"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["archive", "tier"]),
         ]
 
     def __str__(self):
@@ -97,3 +140,220 @@ class KeyAccountMember(models.Model):
 
     def __str__(self):
         return f"{self.key_account_id}/{self.customer_id}"
+
+
+# --- the archive: history, revenue, products, key persons, contracts --------------------------
+
+
+class ChangeSource(models.TextChoices):
+    LOAD = "load", _("数据加载")
+    MANAGER = "manager", _("经理采集")
+    TIERS = "tiers", _("分层分级")
+
+
+class KeyAccountChange(models.Model):
+    """One field of a key account changed (004 §3.2 动态管理): by a load, a manager or the tiers."""
+
+    key_account = models.ForeignKey(KeyAccount, on_delete=models.CASCADE, related_name="changes")
+    version = models.PositiveIntegerField(_("version"))
+    source = models.CharField(_("source"), max_length=16, choices=ChangeSource.choices)
+    field = models.CharField(_("field"), max_length=64)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("key-account change")
+        verbose_name_plural = _("key-account changes")
+        indexes = [models.Index(fields=["key_account", "-at"])]
+
+    def __str__(self):
+        return f"{self.key_account_id} v{self.version} {self.field}"
+
+
+class KeyAccountRevenue(models.Model):
+    key_account = models.ForeignKey(KeyAccount, on_delete=models.CASCADE, related_name="revenue")
+    month = models.CharField(_("month"), max_length=7)
+    total_revenue = models.DecimalField(_("total revenue"), max_digits=14, decimal_places=2)
+    info_revenue = models.DecimalField(
+        _("informatization revenue"), max_digits=14, decimal_places=2
+    )
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key_account", "month"]
+        verbose_name = _("key-account revenue")
+        verbose_name_plural = _("key-account revenue")
+        constraints = [
+            models.UniqueConstraint(fields=["key_account", "month"], name="unique_ka_revenue_month")
+        ]
+
+    def __str__(self):
+        return f"{self.key_account_id} {self.month}"
+
+
+class ProductType(models.TextChoices):
+    DATA_LINE = "data_line", _("数据专线")
+    INTERNET_LINE = "internet_line", _("互联网专线")
+    VPMN = "vpmn", _("V网")
+    GROUP_RING = "group_ring", _("集团彩铃")
+    MAS = "mas", _("MAS企业信息机")
+    CLOUD = "cloud", _("移动云")
+    IOT = "iot", _("物联网")
+    IDC = "idc", _("IDC机房")
+    SMS_PLATFORM = "sms_platform", _("行业短信")
+    CONFERENCE = "conference", _("云视讯会议")
+
+
+class ProductStatus(models.TextChoices):
+    ACTIVE = "active", _("在用")
+    SUSPENDED = "suspended", _("暂停")
+    CANCELLED = "cancelled", _("已退订")
+
+
+class KeyAccountProduct(models.Model):
+    product_id = models.CharField(_("product ID"), max_length=32, unique=True)
+    key_account = models.ForeignKey(KeyAccount, on_delete=models.CASCADE, related_name="products")
+    product_type = models.CharField(_("product type"), max_length=16, choices=ProductType.choices)
+    name = models.CharField(_("name"), max_length=100)
+    informatization = models.BooleanField(_("informatization"), default=False)
+    bandwidth_mbps = models.PositiveIntegerField(_("bandwidth (Mbps)"), null=True, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
+    monthly_fee = models.DecimalField(
+        _("monthly fee"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    sla_availability = models.FloatField(_("availability (%)"), null=True, blank=True)
+    sla_response_minutes = models.PositiveIntegerField(
+        _("response (minutes)"), null=True, blank=True
+    )
+    sla_restore_hours = models.FloatField(_("restore (hours)"), null=True, blank=True)
+    start_date = models.DateField(_("start"))
+    end_date = models.DateField(_("end"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=ProductStatus.choices)
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key_account", "product_id"]
+        verbose_name = _("group product")
+        verbose_name_plural = _("group products")
+
+    def __str__(self):
+        return f"{self.product_id} {self.name}"
+
+
+class KeyPersonRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", _("决策人")
+    CONTACT = "contact", _("联系人")
+    FINANCE = "finance", _("财务负责人")
+    IT = "it", _("信息化负责人")
+    OTHER = "other", _("其他关键人")
+
+
+class Attitude(models.TextChoices):
+    SUPPORTER = "supporter", _("支持")
+    NEUTRAL = "neutral", _("中立")
+    OPPONENT = "opponent", _("反对")
+
+
+class KeyPerson(models.Model):
+    """A key person (关键人) of a group. Name, mobile and birthday are personal: masked."""
+
+    person_id = models.CharField(_("person ID"), max_length=32, unique=True)
+    key_account = models.ForeignKey(
+        KeyAccount, on_delete=models.CASCADE, related_name="key_persons"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=KeyPersonRole.choices)
+    name = models.CharField(_("name"), max_length=64)
+    title = models.CharField(_("title"), max_length=64, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=11, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reports_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    influence = models.PositiveSmallIntegerField(_("influence"), null=True, blank=True)
+    attitude = models.CharField(_("attitude"), max_length=16, choices=Attitude.choices, blank=True)
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key_account", "person_id"]
+        verbose_name = _("key person")
+        verbose_name_plural = _("key persons")
+
+    def __str__(self):
+        return self.person_id
+
+
+class ContractType(models.TextChoices):
+    FRAMEWORK = "framework", _("框架协议")
+    LINE = "line", _("专线合同")
+    PRODUCT = "product", _("产品合同")
+    PREFERENTIAL = "preferential", _("优惠协议")
+
+
+class ContractStatus(models.TextChoices):
+    ACTIVE = "active", _("履行中")
+    EXPIRED = "expired", _("已到期")
+    TERMINATED = "terminated", _("已终止")
+
+
+class KeyAccountContract(models.Model):
+    contract_id = models.CharField(_("contract ID"), max_length=32, unique=True)
+    key_account = models.ForeignKey(KeyAccount, on_delete=models.CASCADE, related_name="contracts")
+    title = models.CharField(_("title"), max_length=200)
+    contract_type = models.CharField(
+        _("contract type"), max_length=16, choices=ContractType.choices
+    )
+    signed_date = models.DateField(_("signed"))
+    start_date = models.DateField(_("start"))
+    end_date = models.DateField(_("end"))
+    renewal_date = models.DateField(_("renewal date"), null=True, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    status = models.CharField(_("status"), max_length=16, choices=ContractStatus.choices)
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key_account", "end_date"]
+        verbose_name = _("group contract")
+        verbose_name_plural = _("group contracts")
+        indexes = [models.Index(fields=["status", "end_date"])]
+
+    def __str__(self):
+        return f"{self.contract_id} {self.title}"
+
+
+class ServiceStandardSet(models.Model):
+    """One version of the per-tier service standards (visits, response and restore times,
+    manager level, green channel). The newest version is in force; older ones are kept."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    data = models.JSONField(_("standards"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    published_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    published_at = models.DateTimeField(_("published"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("service standards")
+        verbose_name_plural = _("service standards")
+
+    def __str__(self):
+        return f"v{self.version}"

@@ -6,7 +6,8 @@ message is about to leave, because hours or days may have passed since the run a
   outside it the message waits until the window opens (equal start and end: all day);
 - 客户免打扰时段 (``dnd_start``-``dnd_end``, may wrap past midnight): waits until it ends;
 - 频次控制: the allocation's rule 2 (``AllocationConfig.is_capped``) over the customer's
-  contacts actually made -- SMS accepted by the gateway and reached calls -- held for good.
+  contacts actually made -- SMS accepted by the gateway and reached calls -- held for good,
+  unless the message carries an urgent moment (the allocation exempts those too).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 
 from django.utils import timezone
 
@@ -61,6 +63,7 @@ class SendRules:
         self.now = timezone.localtime(now or timezone.now())
         self.config = config or AllocationConfig()
         self.windows = _service_windows()
+        self.urgent = urgent_codes()
 
     def check(self, message, contacted: set[int]) -> Hold | None:
         """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
@@ -87,7 +90,8 @@ class SendRules:
                     f"客户免打扰时段（{dnd_start:%H:%M}-{dnd_end:%H:%M}），结束后发送",
                     until,
                 )
-        if message.customer_id in contacted:
+        urgent = any(code in self.urgent for code in message.moment_codes or ())
+        if message.customer_id in contacted and not urgent:
             return Hold(
                 "frequency_cap",
                 f"频次控制：{self.config.contact_cap_days} 天内已接触过该客户，不再发送",
@@ -123,6 +127,15 @@ class SendRules:
     def _next_opening(self, start: time) -> datetime:
         opening = self.now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
         return opening if opening > self.now else opening + timedelta(days=1)
+
+
+@lru_cache(maxsize=1)
+def urgent_codes() -> frozenset[str]:
+    """Moments served even inside the cool-down (the definitions' ``urgent``), as in the
+    allocation's rule 2."""
+    from keycare.engine.definitions import load_definitions
+
+    return frozenset(code for code, m in load_definitions().by_code.items() if m.urgent)
 
 
 def _service_windows() -> dict:

@@ -14,9 +14,15 @@ FILES = {
     "tasks": "tasks.parquet",  # allocation output (issue 4); optional
     "decisions": "decisions.parquet",  # allocation output (issue 4); optional
     "risk": "risk_scores.parquet",  # risk scoring output (issue 4); optional
+    "indicators": "indicators.parquet",  # indicator layer (issue 19); optional
 }
 
 COLUMNS = {
+    # engine/indicators.py: one row per indicator, period, dimension member and city.
+    "indicators": {
+        c: (c,)
+        for c in ("indicator", "grain", "period", "dimension", "member", "city_id", "num", "den")
+    },
     "detections": {
         "subscriber_id": ("subscriber_id",),
         "moment_code": ("moment_code", "code"),
@@ -65,6 +71,8 @@ COLUMNS = {
     "risk": {
         "subscriber_id": ("subscriber_id",),
         "risk_probability": ("risk_probability", "churn_probability", "probability"),
+        "seed_score": ("seed_score",),
+        "model_version": ("model_version",),
         "reasons": ("reasons", "risk_reasons", "top_reasons"),
         "health_scores": ("health_scores", "health"),
     },

@@ -258,6 +258,7 @@ def _run_and_load(request: RunRequest) -> dict:
     from keycare.engine.pipeline import allocation_steps, run_daily
     from keycare.moments.services import current_definitions
     from keycare.runs.loaders import load_run
+    from keycare.runs.prerun import before_run
 
     delivery = resolve_delivery(request.delivery)
     runs_dir = Path(settings.KEYCARE_RUNS_DIR)
@@ -273,6 +274,7 @@ def _run_and_load(request: RunRequest) -> dict:
         models_dir=runs_dir.parent / "models",  # as `keycare run` does
         definitions=definitions,
         city_overrides=city_overrides,
+        **before_run(request.business_date, runs_dir),  # contact log, allocation settings
     )
     progress("load", "start", {})
     loaded = load_run(runs_dir, request.business_date, actor=request.requested_by)

@@ -25,7 +25,14 @@ from keycare.errors import UserError
 from keycare.moments.models import DefinitionSetVersion, MomentDefinition
 from keycare.org.models import Manager
 from keycare.runs import columns as spec
-from keycare.runs.models import Detection, QuarantineRow, Run, RunStatus, Suppression
+from keycare.runs.models import (
+    Detection,
+    QuarantineRow,
+    RiskScore,
+    Run,
+    RunStatus,
+    Suppression,
+)
 
 BATCH = 2000
 LOOKUP_CHUNK = 5000
@@ -154,6 +161,7 @@ class RunLoader:
         self._load_quarantine()
         self._load_detections()
         self._load_suppressions()
+        self._load_risk_scores()
         for step in LOAD_STEPS:
             step(self)
         self.summary.update(
@@ -182,7 +190,7 @@ class RunLoader:
         self.rule_versions = self._rule_versions()
         subscriber_ids = {
             row["subscriber_id"]
-            for name in ("detections", "suppressions", "tasks", "decisions")
+            for name in ("detections", "suppressions", "tasks", "decisions", "risk")
             for row in (self.tables[name] or [])
         }
         self.customers = _lookup(Customer, "subscriber_id", subscriber_ids)
@@ -303,6 +311,44 @@ class RunLoader:
             )
         Suppression.objects.bulk_create(objects.values(), batch_size=BATCH)
         self.summary["suppressions"] = len(objects)
+
+    # risk scores of the whole in-scope base: the date's set is replaced, old dates dropped
+
+    def _load_risk_scores(self) -> None:
+        RiskScore.objects.filter(business_date=self.date).delete()
+        keep_from = (
+            RiskScore.objects.filter(business_date__lt=self.date)
+            .values_list("business_date", flat=True)
+            .distinct()
+            .order_by("-business_date")[RISK_SCORE_DAYS - 2 : RISK_SCORE_DAYS - 1]
+        )
+        if keep_from:
+            RiskScore.objects.filter(business_date__lt=keep_from[0]).delete()
+        with_moment = set(self.detections_by_customer)
+        objects = {}
+        for row in self.tables["risk"] or []:
+            customer = self.customer(row["subscriber_id"])
+            probability = as_float(row.get("risk_probability"), None)
+            if customer is None or probability is None:
+                continue
+            health = json_value(row.get("health_scores"), {}) or {}
+            objects[customer] = RiskScore(
+                run=self.run,
+                customer_id=customer,
+                business_date=self.date,
+                risk_probability=probability,
+                seed_score=as_float(row.get("seed_score"), None),
+                **{f"health_{k}": as_float(health.get(k), None) for k in HEALTH_KEYS},
+                reasons=as_reasons(row.get("reasons"))[:3],
+                model_version=as_text(row.get("model_version"))[:64],
+                has_moment=customer in with_moment,
+            )
+        RiskScore.objects.bulk_create(objects.values(), batch_size=BATCH)
+        self.summary["risk_scores"] = len(objects)
+
+
+HEALTH_KEYS = ("tariff_brand", "call_circle", "service", "business")
+RISK_SCORE_DAYS = 7  # business dates of scores kept in the application (today included)
 
 
 def _run_fields(run_record: dict, business_date: date) -> dict:
@@ -430,6 +476,7 @@ def _audit_counts(summary: dict) -> dict:
     keep = (
         "detections",
         "suppressions",
+        "risk_scores",
         "quarantine_rows",
         "tasks",
         "new_alerts",

@@ -231,3 +231,42 @@ class RunRequest(models.Model):
         if self.status == RunRequestStatus.SUCCEEDED:
             return gettext("运行完成并已加载")
         return gettext("运行失败")
+
+
+class RiskScore(models.Model):
+    """One customer's churn risk on one business date, as the daily run scored it.
+
+    The run scores every live in-scope customer (with or without a moment that day): the
+    calibrated probability, the seed's interpretable score, the four health scores and the
+    top-3 reasons. Only the latest ``RISK_SCORE_DAYS`` business dates are kept (a 10M base
+    scores millions of customers a day; history lives in the published runs).
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="risk_scores")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    business_date = models.DateField(_("业务日期"))
+    risk_probability = models.FloatField(_("离网风险"))
+    seed_score = models.FloatField(_("离网风险综合评价得分"), null=True, blank=True)
+    health_tariff_brand = models.FloatField(_("品牌资费健康度"), null=True, blank=True)
+    health_call_circle = models.FloatField(_("通话圈健康度"), null=True, blank=True)
+    health_service = models.FloatField(_("服务健康度"), null=True, blank=True)
+    health_business = models.FloatField(_("业务健康度"), null=True, blank=True)
+    reasons = models.JSONField(_("风险原因"), default=list, blank=True)
+    model_version = models.CharField(_("风险模型版本"), max_length=64, blank=True)
+    has_moment = models.BooleanField(_("当日有关键时刻"), default=False)
+
+    scope = CUSTOMER_SCOPE
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-business_date", "-risk_probability", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="uniq_risk_score_per_run")
+        ]
+        indexes = [models.Index(fields=["business_date", "-risk_probability"])]
+        verbose_name = _("离网风险评分")
+        verbose_name_plural = _("离网风险评分")
+
+    def __str__(self):
+        return f"{self.business_date} {self.customer_id} {self.risk_probability:.3f}"

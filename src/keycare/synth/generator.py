@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from keycare.catalog.delivery import load_contract
 from keycare.errors import UserError
+from keycare.synth import keyaccounts as ka_archive
 from keycare.synth import reference as ref
 from keycare.synth import sim, world
 from keycare.synth.calendar import build_calendar
@@ -45,6 +47,7 @@ TABLE_FILES = [
     "assignments",
     "key_accounts",
     "key_account_members",
+    *ka_archive.ARCHIVE_FILES,
 ]
 ARROW_TYPES = {
     "string": pa.string(),
@@ -59,6 +62,11 @@ ARROW_TYPES = {
 }
 
 Progress = Callable[[int, int], None]
+
+# The true cause and need of every complaint / consultation text: written beside the
+# delivery for evaluation, never part of it (no contract file, not in manifest "files").
+TRUTH_FILE = "truth_complaints"
+TRUTH_SCHEMA = pa.schema([("event_id", pa.string()), ("cause", pa.string()), ("need", pa.string())])
 
 
 def parse_as_of(text: str) -> date:
@@ -256,6 +264,11 @@ def _write_delivery(tmp, n_subscribers, months, seed, as_of, fmt, chunk_size, pr
             writers["org"].write(_table(schemas["org"], org.table.to_pydict()))
             writers["managers"].write(staff.table)
             writers["key_accounts"].write(ka_table)
+            archive = ka_archive.build_archive(seed, kas, ka_table, cal)
+            for name, columns in archive.items():
+                writers[name].write(_table(schemas[name], columns))
+            writers[TRUTH_FILE] = TableWriter(tmp, TRUTH_FILE, TRUTH_SCHEMA, fmt)
+        writers[TRUTH_FILE].write(_truth_table(tables["events"]))
         for name, columns in tables.items():
             if name in writers:
                 writers[name].write(_table(schemas[name], columns))
@@ -264,11 +277,26 @@ def _write_delivery(tmp, n_subscribers, months, seed, as_of, fmt, chunk_size, pr
             progress(done, n_subscribers)
     for writer in writers.values():
         writer.close()
+    truth = writers.pop(TRUTH_FILE)
     manifest = _manifest(cal, n_subscribers, months, seed, as_of, fmt, chunk_size, writers)
+    manifest["truth"] = {"complaints": {"path": truth.path.name, "rows": truth.rows}}
     (tmp / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return manifest
+
+
+def _truth_table(events: dict) -> pa.Table:
+    cause = events["cause"]
+    keep = pc.is_valid(cause)
+    table = pa.table(
+        {
+            "event_id": pa.array(events["event_id"], pa.string()),
+            "cause": cause,
+            "need": events["need"],
+        }
+    )
+    return table.filter(keep)
 
 
 def _chunk_tables(the_world, seed, chunk, first, n, extend) -> dict:

@@ -21,6 +21,7 @@ import pyarrow as pa
 from keycare.synth import identity
 from keycare.synth import reference as ref
 from keycare.synth.calendar import Calendar
+from keycare.synth.complaints import TextMaker
 from keycare.synth.world import BRAND_CODES, KeyAccounts, Org, Plans, Staff
 
 # --- latent utility model parameters -------------------------------------------------
@@ -84,9 +85,12 @@ class EventSink:
         self.cal = cal
         self.rng = rng
         self.groups: list[dict] = []
+        # Complaint and consultation texts (their own stream: texts never shift other draws).
+        self.texts = TextMaker(np.random.default_rng(rng.integers(0, 2**62)))
 
     def add(self, sub, t, day, etype, *, category=None, amount=None, old=None, new=None,
-            channel="system", detail=None):  # fmt: skip
+            channel="system", detail=None, texts=None):  # fmt: skip
+        """``texts``: TextMaker columns (text, handling result, resolved, true cause and need)."""
         sub = np.asarray(sub)
         k = len(sub)
         if k == 0:
@@ -108,8 +112,21 @@ class EventSink:
                 "new_value": _col(new, k),
                 "channel": _col(channel, k),
                 "detail": _col(detail, k),
+                **_text_columns(texts, k),
             }
         )
+
+
+TEXT_COLUMNS = ("text", "handling_result", "cause", "need")
+
+
+def _text_columns(texts: dict | None, k: int) -> dict:
+    if texts is None:
+        return {**{c: pa.nulls(k, pa.string()) for c in TEXT_COLUMNS}, "resolved": None}
+    return {
+        **{c: pa.array(texts[c], pa.string()) for c in TEXT_COLUMNS},
+        "resolved": pa.array(texts["resolved"], pa.bool_()),
+    }
 
 
 def _const(value: str, k: int) -> pa.Array:
@@ -654,8 +671,10 @@ def _emit_events(rng, world: World, s: dict, sim: dict, ev: EventSink) -> None:
         spike = sim["bill_spike"][:, t] > 0
         topic = rng.integers(0, len(ref.COMPLAINT_TOPICS), len(idx))
         topic = np.where(fault[idx], 0, np.where(spike[idx], 1, topic))
-        ev.add(idx, t, days(idx), "complaint", category=_pick(ref.COMPLAINT_TOPICS, topic),
-               channel=_pick(CHANNELS, rng.choice([0, 1, 2], len(idx), p=[0.7, 0.2, 0.1])))  # fmt: skip
+        topics = _pick(ref.COMPLAINT_TOPICS, topic)
+        ev.add(idx, t, days(idx), "complaint", category=topics,
+               channel=_pick(CHANNELS, rng.choice([0, 1, 2], len(idx), p=[0.7, 0.2, 0.1])),
+               texts=ev.texts.for_topics(topics.to_pylist()))  # fmt: skip
         idx = np.nonzero(fault)[0]
         ev.add(idx, t, days(idx), "fault_report",
                category=_pick(ref.FAULT_TYPES, rng.integers(0, len(ref.FAULT_TYPES), len(idx))),
@@ -665,7 +684,8 @@ def _emit_events(rng, world: World, s: dict, sim: dict, ev: EventSink) -> None:
         rate = (0.035 + 0.1 * intent) * frac + 0.5 * spike
         idx = draw(rate)
         ev.add(idx, t, days(idx), "bill_query",
-               channel=_pick(CHANNELS, rng.choice([0, 1, 3], len(idx), p=[0.3, 0.5, 0.2])))  # fmt: skip
+               channel=_pick(CHANNELS, rng.choice([0, 1, 3], len(idx), p=[0.3, 0.5, 0.2])),
+               texts=ev.texts.for_queries("bill_query", len(idx)))  # fmt: skip
         idx = draw(np.where(prepaid, 0.12, 0.03) * frac)
         ev.add(idx, t, days(idx), "balance_query",
                channel=_pick(CHANNELS, rng.choice([1, 3], len(idx), p=[0.6, 0.4])))  # fmt: skip
@@ -1002,4 +1022,16 @@ def _events_table(ev: EventSink, s: dict, chunk: int) -> dict:
         "new_value": cat("new_value"),
         "channel": cat("channel"),
         "detail": cat("detail"),
+        **{c: cat(c) for c in TEXT_COLUMNS},
+        "resolved": _bools(groups, take),
     }
+
+
+def _bools(groups: list[dict], take: pa.Array) -> pa.Array:
+    if not groups:
+        return pa.nulls(0, pa.bool_())
+    parts = [
+        g["resolved"] if g["resolved"] is not None else pa.nulls(len(g["sub"]), pa.bool_())
+        for g in groups
+    ]
+    return pa.concat_arrays(parts).take(take)

@@ -235,9 +235,13 @@ class KeyAccounts:
     created: np.ndarray  # datetime64[D]
     active: np.ndarray
     tier: np.ndarray
+    revenue: np.ndarray | None = None  # annual revenue, RMB
 
 
-KA_TIERS = np.array(["A", "B", "C", "D"], dtype=object)
+KA_TIERS = np.array(["A1", "A2", "B1", "B2", "C"], dtype=object)
+KA_TIER_P = [0.03, 0.07, 0.15, 0.25, 0.50]
+KA_REVENUE_MEDIAN = np.array([5_000_000, 2_000_000, 600_000, 200_000, 40_000])
+KA_EMPLOYEES_MEDIAN = np.array([3_000, 1_200, 400, 120, 30])
 
 
 def key_account_counts(org: Org, n_subscribers: int) -> np.ndarray:
@@ -265,9 +269,8 @@ def build_key_accounts(
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             names[k] = f"{name}（第{seen[name]}分公司）"
-    tier = rng.choice(4, n, p=[0.05, 0.15, 0.30, 0.50])
-    revenue_median = np.array([3_000_000, 600_000, 120_000, 30_000])[tier]
-    revenue = np.round(revenue_median * rng.lognormal(0, 0.5, n), 2)
+    tier = rng.choice(len(KA_TIERS), n, p=KA_TIER_P)
+    revenue = np.round(KA_REVENUE_MEDIAN[tier] * rng.lognormal(0, 0.5, n), 2)
     credit = np.array(["AAA", "AA", "A", "B", "C"], dtype=object)[
         rng.choice(5, n, p=[0.15, 0.35, 0.35, 0.1, 0.05])
     ]
@@ -292,5 +295,18 @@ def build_key_accounts(
             "created_date": pa.array(created, pa.date32()),
         }
     )
+    # Drawn after the columns above so that those stay as they were before these existed.
+    employees = np.maximum(5, KA_EMPLOYEES_MEDIAN[tier] * rng.lognormal(0, 0.6, n)).astype(int)
+    # A2 are strategic by definition (党政军, 公检法司, media); a few others are too.
+    strategic = (tier == 1) | (rng.random(n) < 0.04)
+    addresses = [
+        f"{org.city_names[c]}{ref.ENTERPRISE_WORDS[w]}路{k}号"
+        for c, w, k in zip(city, word, rng.integers(1, 400, n), strict=True)
+    ]
+    table = table.append_column("employees", pa.array(employees, pa.int64()))
+    table = table.append_column("strategic", pa.array(strategic, pa.bool_()))
+    table = table.append_column("address", pa.array(addresses, pa.string()))
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return KeyAccounts(ids, start, counts, created, active, KA_TIERS[tier]), table
+    accounts = KeyAccounts(ids, start, counts, created, active, KA_TIERS[tier])
+    accounts.revenue = revenue
+    return accounts, table

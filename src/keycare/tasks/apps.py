@@ -7,8 +7,11 @@ class TasksConfig(AppConfig):
 
     def ready(self):
         from keycare.runs.loaders import register_load_step
+        from keycare.runs.prerun import register_before_run
+        from keycare.tasks.contacts import export_contact_log
         from keycare.tasks.loaders import load_decisions, load_new_alerts, load_tasks
 
         register_load_step(load_tasks)
         register_load_step(load_new_alerts)
         register_load_step(load_decisions)
+        register_before_run(export_contact_log)

@@ -162,6 +162,7 @@ class Decision(models.TextChoices):
     CAPPED = "capped", _("频次限制")
     SUPPRESSED = "suppressed", _("免打扰")
     CONTROL = "control", _("对照组")
+    EXPIRED = "expired", _("等待过期")
 
 
 class AllocationDecision(models.Model):

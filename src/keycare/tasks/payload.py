@@ -18,9 +18,10 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from keycare.access.presenter import masked_customer, masked_value
+from keycare.complaints.services import COMPLAINT_MOMENTS, cause_first, reading_for_task
 from keycare.core.exports import write_csv, write_xlsx
 from keycare.engine.explain import PLACEHOLDER, format_value
-from keycare.moments.tactic_services import Suggester
+from keycare.moments.tactic_services import Suggester, tactic_row
 from keycare.tasks.models import ServiceTask, TaskMoment
 
 BASIC_FIELDS = (
@@ -78,6 +79,11 @@ def task_payload(
     moments = list(task.moments.all())
     context = _script_context(task, moments, masked)
     first = moments[0].moment if moments else None
+    # A complaint moment: the script and tactics follow the complaint's predicted cause.
+    complaint = reading_for_task(task, moments)
+    script = first.script if first else ""
+    if complaint and complaint["script"] and first.code in COMPLAINT_MOMENTS:
+        script = complaint["script"]
     return {
         "task_id": task.pk,
         "business_date": task.business_date.isoformat(),
@@ -111,9 +117,14 @@ def task_payload(
             "reasons": task.risk_reasons,
             "health_scores": task.health_scores,
         },
-        "script": fill_template(first.script, context) if first else "",
+        "script": fill_template(script, context),
         "sms": fill_template(first.sms_template, context) if first else "",
-        "suggested_tactics": suggester.for_task(task),
+        "complaint": complaint,
+        "suggested_tactics": cause_first(
+            complaint,
+            suggester.for_task(task),
+            {code: tactic_row(t) for code, t in suggester.tactics.items()},
+        ),
     }
 
 

@@ -62,13 +62,23 @@ def _pct(new: str, old: str) -> str:
     return f"100.0 * ({new} - {old}) / NULLIF({old}, 0)"
 
 
-def feature_sql(anchors: str, only_live: bool = True) -> str:
-    """Features for every (subscriber, as_of) with as_of from relation ``anchors(as_of DATE)``."""
-    live = (
-        "AND s.join_date <= a.as_of AND NOT (s.status = 'churned' AND s.status_date <= a.as_of)"
-        if only_live
-        else ""
-    )
+LIVE = "s.join_date <= a.as_of AND NOT (s.status = 'churned' AND s.status_date <= a.as_of)"
+
+
+def feature_sql(
+    anchors: str, only_live: bool = True, keys: str | None = None, per_date: bool = False
+) -> str:
+    """Features for every (subscriber, as_of) with as_of from relation ``anchors(as_of DATE)``.
+
+    ``keys``: a relation of subscriber_id (the scoring scope) -- or of (subscriber_id, as_of)
+    with ``per_date`` (the training sample) -- limiting the rows; history is read for them only.
+    """
+    live = f"AND {LIVE}" if only_live else ""
+    only, narrow = "", ""
+    if keys:
+        on = " AND k.as_of = a.as_of" if per_date else ""
+        only = f"JOIN {keys} k ON k.subscriber_id = s.subscriber_id{on}"
+        narrow = f"subscriber_id IN (SELECT subscriber_id FROM {keys})"
     bill = ", ".join(
         f"sum({col}) FILTER (WHERE b.bill_month = {_month(k)}) AS {name}_m{k}"
         for col, name in (
@@ -99,17 +109,19 @@ def feature_sql(anchors: str, only_live: bool = True) -> str:
         SELECT s.subscriber_id, a.as_of, s.brand, s.payment_type, s.city_id,
                s.plan_fee AS snapshot_plan_fee, s.join_date, s.birth_date, s.contract_end_date,
                s.balance, s.last_active_date, s.handset_5g
-        FROM subscribers s CROSS JOIN a
+        FROM subscribers s CROSS JOIN a {only}
         WHERE TRUE {live}
     ),
     bills_a AS (
         SELECT b.subscriber_id, a.as_of, {bill}
         FROM bills b JOIN a ON b.bill_month BETWEEN {_month(3)} AND {_month(1)}
+        {"WHERE b." + narrow if narrow else ""}
         GROUP BY b.subscriber_id, a.as_of
     ),
     circle_a AS (
         SELECT c.subscriber_id, a.as_of, {circle}
         FROM call_circle c JOIN a ON c.month BETWEEN {_month(3)} AND {_month(1)}
+        {"WHERE c." + narrow if narrow else ""}
         GROUP BY c.subscriber_id, a.as_of
     ),
     events_a AS (
@@ -123,6 +135,7 @@ def feature_sql(anchors: str, only_live: bool = True) -> str:
         FROM events e JOIN a
           ON e.event_time >= a.as_of - INTERVAL 89 DAY AND e.event_time < a.as_of + INTERVAL 1 DAY
         WHERE e.event_type IN ('complaint', 'bill_query', 'portability_inquiry', 'fault_report')
+        {"AND e." + narrow if narrow else ""}
         GROUP BY e.subscriber_id, a.as_of
     )
     SELECT base.subscriber_id, base.as_of, base.brand, base.payment_type, base.city_id,
@@ -174,6 +187,41 @@ def label_sql(features: str) -> str:
                       OR (e.event_type = 'plan_change' AND e.amount < f.plan_fee - 0.5))
            ) AS label
     FROM {features} f JOIN subscribers s USING (subscriber_id)"""
+
+
+def sample_labels_sql(anchors: str) -> str:
+    """Label of every live subscriber with a bill in month m1, per as-of date -- the rows
+    training may draw from -- without their features (cheap: one pass over the month-m1
+    bills and the outcome month's events), so the sample is drawn before features are built.
+    Same definition as ``label_sql``: churn, or a plan change below the m1 plan fee."""
+    return f"""
+    WITH a AS (SELECT DISTINCT CAST(as_of AS DATE) AS as_of FROM {anchors}),
+    m1 AS (
+        SELECT b.subscriber_id, a.as_of, sum(b.total_fee) AS bill_total_m1,
+               sum(b.plan_fee) AS plan_fee_m1
+        FROM bills b JOIN a ON b.bill_month = {_month(1)}
+        GROUP BY b.subscriber_id, a.as_of
+    ),
+    outcome AS (
+        SELECT e.subscriber_id, a.as_of,
+               bool_or(e.event_type = 'churn') AS churn_event,
+               min(e.amount) FILTER (WHERE e.event_type = 'plan_change') AS lowest_new_plan
+        FROM events e JOIN a
+          ON e.event_time >= a.as_of + INTERVAL 1 DAY
+         AND e.event_time < a.as_of + INTERVAL 1 MONTH + INTERVAL 1 DAY
+        WHERE e.event_type IN ('churn', 'plan_change')
+        GROUP BY e.subscriber_id, a.as_of
+    )
+    SELECT s.subscriber_id, a.as_of,
+           COALESCE(s.status = 'churned' AND s.status_date > a.as_of
+                    AND s.status_date <= a.as_of + INTERVAL 1 MONTH, FALSE)
+           OR COALESCE(o.churn_event, FALSE)
+           OR COALESCE(o.lowest_new_plan < COALESCE(m.plan_fee_m1, s.plan_fee) - 0.5, FALSE)
+           AS label
+    FROM subscribers s CROSS JOIN a
+    JOIN m1 m ON m.subscriber_id = s.subscriber_id AND m.as_of = a.as_of
+    LEFT JOIN outcome o ON o.subscriber_id = s.subscriber_id AND o.as_of = a.as_of
+    WHERE {LIVE} AND m.bill_total_m1 IS NOT NULL"""
 
 
 def training_anchors_sql(business_date: str) -> str:

@@ -83,7 +83,12 @@ class RiskModel:
 
     # --- fitting -------------------------------------------------------------------------
 
-    def fit(self, frame: pd.DataFrame, y, seed_factors: list[str] | None = None) -> RiskModel:
+    def fit(
+        self, frame: pd.DataFrame, y, seed_factors: list[str] | None = None, weights=None
+    ) -> RiskModel:
+        """``weights``: inverse sampling rates of a stratified sample; the trees rank on the
+        sample as drawn, the calibration and the seed score's rates use the weights so that
+        probabilities are the whole base's churn rates."""
         y = np.asarray(y, dtype=int)
         if y.sum() < CALIBRATION_FOLDS or (1 - y).sum() < CALIBRATION_FOLDS:
             raise UserError(
@@ -91,24 +96,25 @@ class RiskModel:
             )
         x = prepare(frame, self.spec)
         self.booster = _booster(x, y, self.params)
-        self._fit_calibration(x, y)
+        self._fit_calibration(x, y, weights)
         factors = seed_factors if seed_factors is not None else self.spec.features
         numeric = [f for f in factors if f in self.spec.numeric]
         categorical = [f for f in factors if f in self.spec.categorical]
-        self.seed_score = SeedScore().fit(frame, y, numeric, categorical)
+        self.seed_score = SeedScore().fit(frame, y, numeric, categorical, weights)
         self.medians = {
             c: float(np.nanmedian(x[c])) if x[c].notna().any() else 0.0 for c in self.spec.numeric
         }
         return self
 
-    def _fit_calibration(self, x: pd.DataFrame, y: np.ndarray) -> None:
+    def _fit_calibration(self, x: pd.DataFrame, y: np.ndarray, weights=None) -> None:
         oof = np.zeros(len(y))
         split = StratifiedKFold(
             CALIBRATION_FOLDS, shuffle=True, random_state=self.params["random_state"]
         )
         for train, test in split.split(x, y):
             oof[test] = _raw(_booster(x.iloc[train], y[train], self.params), x.iloc[test])
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(oof, y, sample_weight=weights)
         self.calibration = {
             "x": [float(v) for v in iso.X_thresholds_],
             "y": [float(v) for v in iso.y_thresholds_],

@@ -37,9 +37,13 @@ class SeedScore:
             )
         return series.astype(object).where(series.notna(), MISSING).astype(str)
 
-    def fit(self, frame: pd.DataFrame, y, numeric: list[str], categorical: list[str]) -> SeedScore:
+    def fit(
+        self, frame: pd.DataFrame, y, numeric: list[str], categorical: list[str], weights=None
+    ) -> SeedScore:
+        """``weights``: inverse sampling rates when ``frame`` is a stratified sample."""
         y = np.asarray(y, dtype=float)
-        self.prior = float(y.mean())
+        w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+        self.prior = float((y * w).sum() / w.sum())
         for column in numeric:
             values = pd.to_numeric(frame[column], errors="coerce").dropna()
             qs = np.linspace(0, 1, self.bands + 1)[1:-1]
@@ -49,9 +53,9 @@ class SeedScore:
         for column in [*numeric, *categorical]:
             buckets = self._buckets(frame, column)
             stats = (
-                pd.DataFrame({"b": buckets.to_numpy(), "y": y})
-                .groupby("b")["y"]
-                .agg(["sum", "count"])
+                pd.DataFrame({"b": buckets.to_numpy(), "sum": y * w, "count": w})
+                .groupby("b")[["sum", "count"]]
+                .sum()
             )
             smoothed = (stats["sum"] + self.smoothing * self.prior) / (
                 stats["count"] + self.smoothing

@@ -1,7 +1,7 @@
 """`keycare run --date D --data DIR`: the daily key-moment pipeline for one business date.
 
-The full day: detection, risk scoring (newest model in --models-dir, trained on the
-delivery's history first when there is none) and allocation; publishes detections,
+The full day: detection, risk scoring of the whole in-scope base (the model promoted in
+--models-dir; `keycare risk train` trains and promotes, the run never does) and allocation; publishes detections,
 risk_scores, tasks and decisions for `keycare loadrun`.
 
 Thin: parses and checks the arguments, then calls keycare.engine.pipeline.run_daily, which
@@ -72,6 +72,7 @@ class Command(KeycareCommand):
     def _run(self, opts, as_json: bool):
         from keycare.engine.pipeline import run_daily
         from keycare.moments.services import current_definitions
+        from keycare.runs.prerun import before_run
 
         business_date = parse_date(opts["date"])
         data_dir = Path(opts["data"])
@@ -101,6 +102,7 @@ class Command(KeycareCommand):
                 models_dir=models_dir,
                 definitions=definitions,
                 city_overrides=city_overrides,
+                **before_run(business_date, runs_dir),  # contact log, allocation settings
             )
         finally:
             if progress:
@@ -128,6 +130,7 @@ DECISION_NAMES = {
     "sms": "短信",
     "deferred": "顺延",
     "capped": "频控",
+    "expired": "过期",
     "suppressed": "免服务",
     "control": "对照组",
 }
@@ -144,6 +147,12 @@ def _human_summary(summary) -> str:
         parts = ", ".join(f"{DECISION_NAMES.get(k, k)} {v}" for k, v in decisions.items())
         model = summary.record.get("model_version") or "无 (none)"
         text += f"\n派单决策 (decisions): {parts}; 风险模型 (risk model): {model}"
+        risk = summary.record.get("risk_model") or {}
+        if risk.get("source") == "none":
+            text += f"\n{risk.get('reason')}"
+        elif (risk.get("drift") or {}).get("alert"):
+            drift = risk["drift"]
+            text += f"\n漂移告警 (drift alert): PSI > {drift['threshold']}: {', '.join(drift['alerts'])}"
     return text
 
 
@@ -176,6 +185,8 @@ class TerminalProgress:
             self.status.start()
         elif event == "file" and self.status:
             self.status.update(f"{title}: {info.get('file')} …")
+        elif event == "warning":
+            self.console.print(f"[yellow]![/yellow] {title}: {info.get('message')}")
         elif event == "done":
             self._stop()
             rows = info.get("rows")

@@ -1,0 +1,360 @@
+"""The indicator layer (指标体系): indicators as data, computed by the run on any backend.
+
+``indicators.yaml`` defines dimensions, indicators and analyses (its header is the format).
+``compute_indicators`` turns one business date's delivery plus the run's outputs into one
+long table, published as ``indicators.parquet``::
+
+    indicator, grain, period, dimension, member, city_id, num, den
+
+- grain ``day`` (period ``YYYY-MM-DD``): the snapshot indicators (source ``view``) on D;
+  a month's figure for them is its last published day (the application reads it so);
+- grain ``month`` (period ``YYYY-MM``): the bill indicators (source ``bills``) for every bill
+  month in the delivery, so trends, month on month and year on year come from one delivery.
+
+Every row carries ``city_id``: num and den are additive, so a city user's figures are their
+city's rows and the province's are the sum over cities; value = sum(num) / sum(den) * scale.
+No Django here; the SQL is canonical (DuckDB) and the backend renders it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from keycare.errors import UserError
+from keycare.yamlio import safe_load
+
+DEFINITIONS_PATH = Path(__file__).with_name("indicators.yaml")
+GROUPS = ("customer", "volume", "revenue", "manager", "service", "marketing")
+SOURCES = ("view", "bills")
+GRAIN_BY_SOURCE = {"view": "day", "bills": "month"}
+# Columns the run adds to the unified view for the indicators (from its published outputs).
+RUN_COLUMNS = ("n_detections", "has_task", "risk_probability", "industry")
+# Dimension columns the base always carries (besides subscriber_id).
+DIMENSION_FIELDS = ("city_id", "county_id", "grid_id", "value_tier", "brand", "manager_id")
+BILL_COLUMNS = (
+    "bill_month total_fee plan_fee voice_fee data_fee sms_fee vas_fee roaming_fee "
+    "intl_roaming_fee overage_fee supplementary_fee voice_minutes data_mb sms_count paid"
+).split()
+BASE = "_indicator_base"
+MOMENT_BASE = "_indicator_moment_base"
+VIEW = "_indicator_view"
+SCHEMA = pa.schema(
+    [
+        ("indicator", pa.string()),
+        ("grain", pa.string()),
+        ("period", pa.string()),
+        ("dimension", pa.string()),
+        ("member", pa.string()),
+        ("city_id", pa.string()),
+        ("num", pa.float64()),
+        ("den", pa.float64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    code: str
+    zh: str
+    en: str
+    column: str
+    bills: bool = True
+
+    @property
+    def constant(self) -> bool:
+        return self.column.startswith("'")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    zh: str
+    en: str
+    group: str
+    unit: str
+    num: str
+    den: str | None = None
+    scale: float = 1.0
+    source: str = "view"
+    better: str = "up"
+    columns: tuple[str, ...] = ()
+
+    @property
+    def grain(self) -> str:
+        return GRAIN_BY_SOURCE[self.source]
+
+    def value(self, num, den):
+        """The indicator's value from summed num and den (None when undefined)."""
+        if num is None:
+            return None
+        if self.den is None:
+            return num * self.scale
+        return num / den * self.scale if den else None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    code: str
+    zh: str
+    en: str
+    section: str
+    indicators: tuple[str, ...]
+    dimensions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IndicatorSet:
+    dimensions: dict[str, Dimension]
+    indicators: dict[str, Indicator]
+    analyses: dict[str, Analysis]
+    version: str
+
+    def of_source(self, source: str) -> list[Indicator]:
+        return [i for i in self.indicators.values() if i.source == source]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@cache
+def load_indicators(path: Path = DEFINITIONS_PATH) -> IndicatorSet:
+    """The indicator definitions, checked; UserError names the entry and the problem."""
+    text = Path(path).read_text(encoding="utf-8")
+    data = safe_load(text) or {}
+    dims = {
+        code: Dimension(code, d["zh"], d["en"], d["column"], bool(d.get("bills", True)))
+        for code, d in (data.get("dimensions") or {}).items()
+    }
+    allowed = {"view": _view_columns(), "bills": set(BILL_COLUMNS)}
+    indicators: dict[str, Indicator] = {}
+    for raw in data.get("indicators") or []:
+        ind = _indicator(raw, allowed)
+        if ind.code in indicators:
+            raise UserError(f"indicator {ind.code}: defined twice")
+        indicators[ind.code] = ind
+    analyses = {}
+    for raw in data.get("analyses") or []:
+        analysis = _analysis(raw, indicators, dims)
+        analyses[analysis.code] = analysis
+    version = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return IndicatorSet(dims, indicators, analyses, version)
+
+
+def _indicator(raw: dict, allowed: dict[str, set]) -> Indicator:
+    code = raw.get("code") or "?"
+    source = raw.get("source", "view")
+    if source not in SOURCES:
+        raise UserError(f"indicator {code}: source must be one of {SOURCES}, not {source!r}")
+    if raw.get("group") not in GROUPS:
+        raise UserError(f"indicator {code}: group must be one of {GROUPS}")
+    if raw.get("better", "up") not in ("up", "down"):
+        raise UserError(f"indicator {code}: better must be up or down")
+    columns: set[str] = set()
+    for key in ("num", "den"):
+        if raw.get(key) is not None:
+            columns |= _check_formula(code, key, str(raw[key]), allowed[source])
+    if raw.get("num") is None:
+        raise UserError(f"indicator {code}: num is required")
+    return Indicator(
+        code=code,
+        zh=str(raw["zh"]),
+        en=str(raw["en"]),
+        group=raw["group"],
+        unit=str(raw.get("unit") or ""),
+        num=str(raw["num"]),
+        den=str(raw["den"]) if raw.get("den") is not None else None,
+        scale=float(raw.get("scale", 1)),
+        source=source,
+        better=raw.get("better", "up"),
+        columns=tuple(sorted(columns)),
+    )
+
+
+def _check_formula(code: str, key: str, sql: str, allowed: set[str]) -> set[str]:
+    """Columns a formula reads; only sum(...) / count(...) at the top, so roll-ups are exact."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise UserError(f"indicator {code}: {key} is not valid SQL: {exc}") from None
+    aggs = list(tree.find_all(exp.AggFunc))
+    if not aggs or any(not isinstance(a, exp.Sum | exp.Count) for a in aggs):
+        raise UserError(f"indicator {code}: {key} must be sum(...) or count(...) (additive)")
+    columns = {c.name for c in tree.find_all(exp.Column)}
+    for column in tree.find_all(exp.Column):
+        if not any(isinstance(p, exp.Sum | exp.Count) for p in _parents(column)):
+            raise UserError(f"indicator {code}: {key} reads {column.name} outside an aggregate")
+    unknown = sorted(columns - allowed)
+    if unknown:
+        raise UserError(f"indicator {code}: {key} reads unknown field {unknown[0]}")
+    return columns
+
+
+def _parents(node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _analysis(raw: dict, indicators: dict, dims: dict) -> Analysis:
+    code = raw.get("code") or "?"
+    for name in raw.get("indicators") or []:
+        if name not in indicators:
+            raise UserError(f"analysis {code}: unknown indicator {name}")
+    for name in raw.get("dimensions") or []:
+        if name not in dims:
+            raise UserError(f"analysis {code}: unknown dimension {name}")
+    if not raw.get("indicators") or not raw.get("dimensions"):
+        raise UserError(f"analysis {code}: needs indicators and dimensions")
+    return Analysis(
+        code,
+        str(raw["zh"]),
+        str(raw["en"]),
+        str(raw.get("section") or ""),
+        tuple(raw["indicators"]),
+        tuple(raw["dimensions"]),
+    )
+
+
+def _view_columns() -> set[str]:
+    from keycare.engine.view import catalog_fields
+
+    return {f.code for f in catalog_fields()} | set(RUN_COLUMNS)
+
+
+# --------------------------------------------------------------------------- computing
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """Which of the run's relations exist (detections, allocation_tasks, risk_scores)."""
+
+    detections: bool = True
+    tasks: bool = False
+    risk: bool = False
+
+
+def compute_indicators(
+    backend, business_date: dt.date, outputs: RunOutputs = RunOutputs(), definitions=None
+) -> pa.Table:
+    """Every indicator for every dimension member (and city), as one sorted Arrow table."""
+    defs = definitions or load_indicators()
+    _register_base(backend, business_date, defs, outputs)
+    parts = []
+    view_indicators = defs.of_source("view")
+    bill_indicators = defs.of_source("bills")
+    for dim in defs.dimensions.values():
+        relation = MOMENT_BASE if dim.code == "moment" else BASE
+        if view_indicators and (dim.code != "moment" or outputs.detections):
+            parts += _grouped(backend, relation, dim, view_indicators, business_date.isoformat())
+        if bill_indicators and dim.bills:
+            parts += _grouped(backend, "_indicator_bills", dim, bill_indicators, None)
+    table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
+    return table.sort_by(
+        [(c, "ascending") for c in ("indicator", "grain", "period", "dimension", "member")]
+        + [("city_id", "ascending")]
+    )
+
+
+def _register_base(backend, business_date, defs: IndicatorSet, outputs: RunOutputs) -> None:
+    """``_indicator_base``: one row per subscriber with the dimensions and what formulas read."""
+    from keycare.engine.view import build_view
+
+    needed = {c for i in defs.of_source("view") for c in i.columns} - set(RUN_COLUMNS)
+    fields = sorted(needed | set(DIMENSION_FIELDS) | {"key_account_id"})
+    build_view(backend, business_date, name=VIEW, only=fields)
+    columns = sorted(set(fields) | {"subscriber_id"})
+    select = ", ".join(f"v.{c}" for c in columns)
+    joins = [
+        "LEFT JOIN (SELECT key_account_id, max(industry) AS industry FROM key_accounts"
+        " GROUP BY key_account_id) k ON k.key_account_id = v.key_account_id"
+    ]
+    extras = ["k.industry AS industry"]
+    if outputs.detections:
+        joins.append(
+            "LEFT JOIN (SELECT subscriber_id, count(*) AS n FROM detections"
+            " GROUP BY subscriber_id) d ON d.subscriber_id = v.subscriber_id"
+        )
+        extras.append("CAST(COALESCE(d.n, 0) AS BIGINT) AS n_detections")
+    else:
+        extras.append("CAST(0 AS BIGINT) AS n_detections")
+    if outputs.tasks:
+        joins.append(
+            "LEFT JOIN (SELECT DISTINCT subscriber_id FROM allocation_tasks"
+            " WHERE decision IN ('call', 'sms')) t ON t.subscriber_id = v.subscriber_id"
+        )
+        extras.append("t.subscriber_id IS NOT NULL AS has_task")
+    else:
+        extras.append("FALSE AS has_task")
+    if outputs.risk:
+        joins.append(
+            "LEFT JOIN (SELECT subscriber_id, max(risk_probability) AS p FROM risk_scores"
+            " GROUP BY subscriber_id) r ON r.subscriber_id = v.subscriber_id"
+        )
+        extras.append("CAST(r.p AS DOUBLE) AS risk_probability")
+    else:
+        extras.append("CAST(NULL AS DOUBLE) AS risk_probability")
+    backend.materialize(
+        BASE, f"SELECT {select}, {', '.join(extras)} FROM {VIEW} v {' '.join(joins)}"
+    )
+    base_columns = [*columns, "industry", "has_task", "risk_probability"]
+    if outputs.detections:
+        # One row per (subscriber, moment): in the moment dimension an alert counts once.
+        backend.materialize(
+            MOMENT_BASE,
+            f"SELECT m.moment_code, {', '.join(f'b.{c}' for c in base_columns)},"
+            " CAST(1 AS BIGINT) AS n_detections FROM"
+            " (SELECT DISTINCT subscriber_id, moment_code FROM detections) m"
+            f" JOIN {BASE} b ON b.subscriber_id = m.subscriber_id",
+        )
+    dims = ", ".join(f"b.{c}" for c in (*DIMENSION_FIELDS, "industry"))
+    bills = ", ".join(f"x.{c}" for c in BILL_COLUMNS)
+    backend.create_view(
+        "_indicator_bills",
+        f"SELECT {bills}, {dims} FROM bills x JOIN {BASE} b ON b.subscriber_id = x.subscriber_id",
+    )
+
+
+def _grouped(backend, relation: str, dim: Dimension, indicators, day: str | None) -> list[dict]:
+    """One GROUP BY over ``relation`` for all ``indicators``, unpivoted into long rows."""
+    member = "'all'" if dim.constant else f"COALESCE(CAST({dim.column} AS VARCHAR), '')"
+    keys = ["COALESCE(city_id, '')"] + ([] if dim.constant else [member])
+    period = "CAST(NULL AS VARCHAR)" if day else "bill_month"
+    if not day:
+        keys.append("bill_month")
+    cols = []
+    for n, ind in enumerate(indicators):
+        cols.append(f"CAST({ind.num} AS DOUBLE) AS n{n}")
+        cols.append(
+            f"CAST({ind.den} AS DOUBLE) AS d{n}" if ind.den else f"CAST(NULL AS DOUBLE) AS d{n}"
+        )
+    sql = (
+        f"SELECT {member} AS member, COALESCE(city_id, '') AS city_id, {period} AS period,"
+        f" {', '.join(cols)} FROM {relation} GROUP BY {', '.join(keys)}"
+    )
+    out = []
+    for row in backend.to_arrow(sql).to_pylist():
+        for n, ind in enumerate(indicators):
+            num, den = row[f"n{n}"], row[f"d{n}"]
+            if not num and not den:
+                continue  # an absent row reads as zero; keeps the table small
+            out.append(
+                {
+                    "indicator": ind.code,
+                    "grain": ind.grain,
+                    "period": day or row["period"],
+                    "dimension": dim.code,
+                    "member": row["member"],
+                    "city_id": row["city_id"],
+                    "num": num,
+                    "den": den,
+                }
+            )
+    return out

@@ -1,0 +1,93 @@
+"""Key-account actions: a manager's information capture (004 §3.2) and publishing service
+standards. Each takes the acting user, runs in one transaction and writes the audit event;
+a group's edit is optimistic-locked on its version and kept field by field in its history.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from keycare.core.audit import record
+from keycare.core.workflow import StaleTaskError, WorkflowError, user_or_none
+from keycare.keyaccounts import standards
+from keycare.keyaccounts.models import (
+    ChangeSource,
+    KeyAccount,
+    KeyAccountChange,
+    ServiceStandardSet,
+)
+
+# What a manager may capture, with the longest text each takes.
+CAPTURED = {"address": 200, "main_business": 200, "website": 200, "notes": 2000}
+MAX_EMPLOYEES = 10_000_000
+
+
+def _clean_profile(values: dict) -> dict:
+    clean = {}
+    for name, limit in CAPTURED.items():
+        if name in values:
+            text = str(values[name] or "").strip()
+            if len(text) > limit:
+                raise WorkflowError(
+                    f"“{KeyAccount._meta.get_field(name).verbose_name}”最多 {limit} 字"
+                )
+            clean[name] = text
+    if "employees" in values:
+        raw = str(values["employees"] or "").strip()
+        if raw and (not raw.isdigit() or int(raw) > MAX_EMPLOYEES):
+            raise WorkflowError(f"员工数须为 0 到 {MAX_EMPLOYEES} 的整数，不是 {raw!r}")
+        clean["employees"] = int(raw) if raw else None
+    if "strategic" in values:
+        clean["strategic"] = bool(values["strategic"])
+    return clean
+
+
+def update_profile(actor, ka: KeyAccount, values: dict, *, version: int, reason: str = "") -> int:
+    """Apply a manager's captured fields to ``ka`` if it is still at ``version``.
+
+    Returns the number of fields changed (0: nothing to save). Every changed field becomes a
+    history row of the new version; a concurrent edit is refused (reload and retry).
+    """
+    clean = _clean_profile(values)
+    diffs = {n: (getattr(ka, n), v) for n, v in clean.items() if getattr(ka, n) != v}
+    if not diffs:
+        return 0
+    with transaction.atomic():
+        updated = KeyAccount.objects.filter(pk=ka.pk, version=version).update(
+            version=F("version") + 1,
+            updated_at=timezone.now(),
+            **{n: v for n, (_old, v) in diffs.items()},
+        )
+        if not updated:
+            raise StaleTaskError("这个集团客户已被他人更新，请刷新后重试")
+        ka.refresh_from_db()
+        KeyAccountChange.objects.bulk_create(
+            KeyAccountChange(
+                key_account=ka,
+                version=ka.version,
+                source=ChangeSource.MANAGER,
+                field=name,
+                old_value="" if old is None else str(old),
+                new_value="" if new is None else str(new),
+                reason=reason.strip()[:200],
+                by=user_or_none(actor),
+            )
+            for name, (old, new) in diffs.items()
+        )
+        record(actor, "keyaccount.update", ka, version=ka.version, fields=sorted(diffs))
+    return len(diffs)
+
+
+def publish_standards(actor, data, *, note: str = "") -> ServiceStandardSet:
+    """Validate and publish a new version of the service standards (in force at once)."""
+    data = standards.validate(data)
+    with transaction.atomic():
+        latest = ServiceStandardSet.objects.select_for_update().order_by("-version").first()
+        version = (latest.version if latest else 0) + 1
+        published = ServiceStandardSet.objects.create(
+            version=version, data=data, note=note.strip()[:200], published_by=user_or_none(actor)
+        )
+        record(actor, "keyaccount.standards.publish", published, version=version, note=note)
+    return published
