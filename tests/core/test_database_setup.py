@@ -31,6 +31,10 @@ EXPECTED_NEEDS = {
     "synth": None,
     "risk": None,
     "demo": None,  # migrates and syncs as steps of its own
+    "sms_send": "require",  # sending: run from cron on a set-up database
+    "sms_worker": "require",
+    "sms_receipts": "require",
+    "sms_gateway": None,
 }
 
 

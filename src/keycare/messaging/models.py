@@ -109,6 +109,17 @@ class ReceiptKind(models.TextChoices):
     DELIVERY = "delivery", _("状态报告")
 
 
+class ReceiptStatus(models.TextChoices):
+    """What a receipt says (the ``status`` stored on a receipt), for labels."""
+
+    ACCEPTED = "accepted_by_smsc", _("短信中心已接收")
+    QUEUED = "queued_at_smsc", _("短信中心排队")
+    REJECTED = "rejected_by_smsc", _("短信中心拒绝")
+    DELIVERED = "delivered", _("已送达")
+    UNDELIVERED = "undelivered", _("未送达")
+    EXPIRED = "expired", _("已过期")
+
+
 class SmsReceipt(models.Model):
     """One report from the gateway about a message (Kannel DLR types 1, 2, 4, 8, 16)."""
 
