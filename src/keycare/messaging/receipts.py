@@ -50,6 +50,12 @@ def parse_receipt(path: str) -> dict | None:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    # smsbox sends reports in bursts of thousands: a short accept queue resets connections.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class ReceiptListener:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.queue: queue.Queue = queue.Queue()
@@ -59,10 +65,13 @@ class ReceiptListener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections: smsbox reuses them
+
             def do_GET(self):
                 receipt = parse_receipt(self.path)
                 if receipt is None:
                     self.send_response(400)
+                    self.send_header("Content-Length", "22")
                     self.end_headers()
                     self.wfile.write(b"not a delivery report\n")
                     return
@@ -75,7 +84,7 @@ class ReceiptListener:
             def log_message(self, *args):  # Kannel's retries would flood the terminal
                 pass
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = _Server((host, port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://{host}:{self.port}/dlr"
