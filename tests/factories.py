@@ -287,6 +287,45 @@ def make_effect_report(cities, *, manager=None, horizons=(30,), as_of: date = DA
     return report
 
 
+# --- messaging (SMS outbox) -------------------------------------------------------------
+
+
+def make_sms_task(
+    customer: Customer, moment: MomentDefinition, business_date: date = DAY, **params
+):
+    """An SMS task of ``customer`` carrying ``moment`` with ``params`` (its template's values)."""
+    from keycare.tasks.models import TaskMoment
+
+    task = make_task(customer, business_date, channel="sms")
+    TaskMoment.objects.create(task=task, moment=moment, priority=moment.priority, params=params)
+    return task
+
+
+def make_sms_message(customer: Customer, n: int = 1, **overrides):
+    """An outbox message for ``customer`` (queued unless ``state`` says otherwise)."""
+    from keycare.messaging.models import SmsMessage
+
+    values = {
+        "customer": customer,
+        "city": customer.city,
+        "manager": customer.manager,
+        "business_date": DAY,
+        "moment_codes": ["A04"],
+        "recipient": customer.msisdn,
+        "text": f"您好，测试短信 {n}",
+        "idempotency_key": f"test:{customer.pk}:{n}",
+    }
+    return SmsMessage.objects.create(**{**values, **overrides})
+
+
+def set_service_window(start: str, end: str) -> MomentDefinition:
+    """N01's service window (send-time quiet hours); equal start and end: all day."""
+    moment = MomentDefinition.objects.filter(code="N01").first() or make_moment("N01")
+    moment.thresholds = {"service_start": start, "service_end": end}
+    moment.save(update_fields=["thresholds"])
+    return moment
+
+
 # --- key accounts (h-keyacct) --------------------------------------------------------------
 
 

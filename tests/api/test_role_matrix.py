@@ -122,6 +122,7 @@ def build_world() -> World:
         rows["campaigns"].append(campaign.pk)
         tags[("campaigns", campaign.pk)] = (city_code, manager_code)
     _managers_rows(managers, rows, tags)
+    _add_sms_messages(rows, tags)
     users = {
         PROVINCE: make_user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
         CITY_A: make_user(CITY_A, roles.ROLE_CITY_ADMIN, city=cities["A"].city),
@@ -463,3 +464,28 @@ def test_cti_feed_matrix(world, role_user):
         assert list_ids(client, endpoint) == [], endpoint
     for endpoint in SCOPED_ENDPOINTS:
         assert client.get(f"/api/{endpoint}/{world.rows[endpoint][0]}/").status_code == 404
+
+
+# --- messaging: the SMS outbox (administrators only, within their city) -------------------
+
+
+def _add_sms_messages(rows: dict, tags: dict) -> None:
+    from factories import make_sms_message
+
+    rows["sms-messages"] = []
+    for pk in rows["customers"]:
+        message = make_sms_message(Customer.objects.get(pk=pk), text=f"短信 回拨 1381234{pk:04d}")
+        rows["sms-messages"].append(message.pk)
+        tags[("sms-messages", message.pk)] = tags[("customers", pk)]
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_sms_messages_are_for_administrators_within_their_scope(world, role_user):
+    seen = list_ids(client_for(world.users[role_user]), "sms-messages")
+    admins = role_user in (PROVINCE, CITY_A)
+    expected = [
+        pk
+        for pk in world.rows["sms-messages"]
+        if admins and expected_visible(role_user, world.tags[("sms-messages", pk)])
+    ]
+    assert sorted(seen) == sorted(expected)

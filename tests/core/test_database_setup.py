@@ -37,6 +37,10 @@ EXPECTED_NEEDS = {
     "effect": None,  # with --load it prepares the database
     "complaints": None,  # only its load subcommand migrates, by itself
     "knowledge": "migrate",
+    "sms_send": "require",  # sending: run from cron on a set-up database
+    "sms_worker": "require",
+    "sms_receipts": "require",
+    "sms_gateway": None,
 }
 
 
