@@ -23,6 +23,9 @@ from keycare.signalling.models import SignalState, StreamCheckpoint
 
 DEFAULT_STREAM = "keycare:signalling"
 GROUP = "keycare-signalling"
+# The events that change a subscriber's SignalState; the rest (location updates, data
+# sessions) leave nothing to write back.
+STATEFUL = {"attach", "detach", "roaming_start", "roaming_end"}
 
 
 def client(url: str | None = None) -> redis.Redis:
@@ -124,7 +127,8 @@ class Consumer:
             sub = self.subscribers.get(event.get("subscriber_id"))
             if sub is None or self.gate.admit(event) != "admitted":
                 continue  # not our customer (kept nowhere), duplicate, late or invalid
-            touched.add(sub.subscriber_id)
+            if event["type"] in STATEFUL:
+                touched.add(sub.subscriber_id)
             now = timezone.now()
             hits += [(h, now) for h in self.detector.process(event, sub, _ms(now))]
         now = timezone.now()
