@@ -41,6 +41,7 @@ EXPECTED_NEEDS = {
     "sms_worker": "require",
     "sms_receipts": "require",
     "sms_gateway": None,
+    "signalling": "require",  # produce reads the loaded customers; consume writes detections
 }
 
 
