@@ -2,7 +2,8 @@
 # What `make test` needs from the operating system, installed only where missing (Debian;
 # run as root, as on this machine kind): Java for the Spark tests, Debian's Chromium for the
 # Playwright browser tests (Playwright never downloads a browser), a Chinese font so pages
-# render (the smoke test checks), gettext for the i18n catalog test; and the PostgreSQL
+# render (the smoke test checks), gettext for the i18n catalog test, Kannel (bearerbox,
+# smsbox; kannel-extras has the fake SMSC) for the SMS gateway tests; and the PostgreSQL
 # server at 127.0.0.1:5432 started if it was stopped.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -11,6 +12,8 @@ command -v java >/dev/null 2>&1 || missing="$missing openjdk-17-jre-headless"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v msgfmt >/dev/null 2>&1 || missing="$missing gettext"
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing="$missing fonts-wqy-microhei"
+[ -x /usr/sbin/bearerbox ] || missing="$missing kannel"
+[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$missing kannel-extras"
 if [ -n "$missing" ]; then
   echo "installing:$missing"
   apt-get update -qq && apt-get install -y -qq $missing >/dev/null

@@ -21,9 +21,11 @@ from rest_framework.test import APIClient, APIRequestFactory
 from factories import (
     make_customer,
     make_department,
+    make_effect_report,
     make_manager,
     make_moment,
     make_place,
+    make_risk_score,
     make_task,
     make_user,
     make_work_order,
@@ -71,8 +73,11 @@ def build_world() -> World:
     RuleVersion.objects.create(moment=moment, number=1, snapshot={"code": "A03"}, note="初版")
     Run.objects.create(run_id="run-20261120", business_date=DAY)
     department = make_department("D1", "装维部")
+    make_effect_report([cities[code].city for code in "AB"])  # effects: rows to hide
     tags: dict = {}
-    rows: dict = {name: [] for name in ("customers", "tasks", "appointments", "work-orders")}
+    rows: dict = {
+        name: [] for name in ("customers", "tasks", "appointments", "work-orders", "risk-scores")
+    }
     n = 0
     for code, manager in managers.items():
         place = cities[manager.city.code]
@@ -97,14 +102,17 @@ def build_world() -> World:
             order = make_work_order(
                 task, department, appointment.due_at, description=f"证件 {customer.id_number}"
             )
+            risk = make_risk_score(customer, 0.5 + n / 100)
             for endpoint, obj in (
                 ("customers", customer),
                 ("tasks", task),
                 ("appointments", appointment),
                 ("work-orders", order),
+                ("risk-scores", risk),
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
+    _key_accounts(cities, managers, rows, tags)
     rows["campaigns"] = []
     for city_code, manager_code in (("A", "A1"), ("B", "B1")):
         campaign = Campaign.objects.create(
@@ -114,6 +122,7 @@ def build_world() -> World:
         rows["campaigns"].append(campaign.pk)
         tags[("campaigns", campaign.pk)] = (city_code, manager_code)
     _managers_rows(managers, rows, tags)
+    _add_sms_messages(rows, tags)
     users = {
         PROVINCE: make_user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
         CITY_A: make_user(CITY_A, roles.ROLE_CITY_ADMIN, city=cities["A"].city),
@@ -122,6 +131,19 @@ def build_world() -> World:
         AUDITOR: make_user(AUDITOR, roles.ROLE_AUDITOR),
     }
     return World(users=users, tags=tags, rows=rows)
+
+
+def _key_accounts(cities, managers, rows, tags) -> None:
+    """One group per manager (key accounts, h-keyacct), with a key person named in full."""
+    from factories import make_key_account, make_key_account_archive
+
+    rows["key-accounts"] = []
+    for code, manager in managers.items():
+        group = make_key_account(cities[manager.city.code], f"K{code}", manager)
+        make_key_account_archive(group)
+        group.key_persons.update(name=FULL_NAMES[0])
+        rows["key-accounts"].append(group.pk)
+        tags[("key-accounts", group.pk)] = (manager.city.code, code)
 
 
 # --- managers: the archive, plans, visits and assessments, one of each per manager --------
@@ -180,6 +202,8 @@ SCOPED_ENDPOINTS = (
     "appointments",
     "work-orders",
     "campaigns",
+    "risk-scores",
+    "key-accounts",
     *MANAGERS_ENDPOINTS,
 )
 # Unscoped reference data: which role users may list it (all rows or none).
@@ -440,3 +464,28 @@ def test_cti_feed_matrix(world, role_user):
         assert list_ids(client, endpoint) == [], endpoint
     for endpoint in SCOPED_ENDPOINTS:
         assert client.get(f"/api/{endpoint}/{world.rows[endpoint][0]}/").status_code == 404
+
+
+# --- messaging: the SMS outbox (administrators only, within their city) -------------------
+
+
+def _add_sms_messages(rows: dict, tags: dict) -> None:
+    from factories import make_sms_message
+
+    rows["sms-messages"] = []
+    for pk in rows["customers"]:
+        message = make_sms_message(Customer.objects.get(pk=pk), text=f"短信 回拨 1381234{pk:04d}")
+        rows["sms-messages"].append(message.pk)
+        tags[("sms-messages", message.pk)] = tags[("customers", pk)]
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_sms_messages_are_for_administrators_within_their_scope(world, role_user):
+    seen = list_ids(client_for(world.users[role_user]), "sms-messages")
+    admins = role_user in (PROVINCE, CITY_A)
+    expected = [
+        pk
+        for pk in world.rows["sms-messages"]
+        if admins and expected_visible(role_user, world.tags[("sms-messages", pk)])
+    ]
+    assert sorted(seen) == sorted(expected)

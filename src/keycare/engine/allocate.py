@@ -127,6 +127,8 @@ class AllocationConfig:
     default_capacity: int = DEFAULT_DAILY_CAPACITY
     # A carried-over candidate first detected this many days ago or more expires.
     carry_over_days: int = 7
+    # The version of the administrators' allocation settings this came from (run.json).
+    settings_version: int | None = None
 
     def __post_init__(self):
         weights = (self.w_risk, self.w_value, self.w_moment, self.w_age)
@@ -152,6 +154,17 @@ class AllocationConfig:
 
     def share_for(self, moment_code: str) -> float:
         return self.control_share_by_moment.get(moment_code, self.control_share)
+
+    def contact_cutoff(self, business_date: date) -> date:
+        """A contact after this date caps the customer (rule 2); the SQL uses the same date."""
+        return business_date - timedelta(days=self.contact_cap_days)
+
+    def is_capped(self, contacts, business_date: date) -> bool:
+        """Rule 2 for one customer: a proactive contact (dates) within the cap window.
+        Also applied when an SMS is sent (``keycare.messaging.rules``)."""
+        contacts = [c for c in contacts if c]
+        cutoff = self.contact_cutoff(business_date)
+        return self.contact_cap_days > 0 and bool(contacts) and max(contacts) > cutoff
 
 
 @dataclass
@@ -332,7 +345,7 @@ def _allocation_sql(
     cap = int(config.contact_cap_days)
     # The cut-off is a date computed here: DATE - INTERVAL is a TIMESTAMP in DuckDB, a DATE
     # in Spark.
-    cutoff = business_date - timedelta(days=cap)
+    cutoff = config.contact_cutoff(business_date)
     capped = f"last_contact > DATE '{cutoff.isoformat()}' AND NOT any_urgent" if cap else "FALSE"
     seed, persistent = control_seeds(config, business_date)
     draw = _draw_sql(seed)
@@ -595,15 +608,12 @@ def allocate_reference(
     for row in rows:
         if not row["expired"]:
             by_customer[row["subscriber_id"]].append(row)
-    cutoff = business_date - timedelta(days=config.contact_cap_days)
     pre: dict[int, str | None] = {}
     for sid, crow in by_customer.items():
         suppressed = any(bool(r.get("suppressed")) for r in crow)
-        contacts = [r["last_contact_date"] for r in crow if r.get("last_contact_date")]
         urgent = any(bool(r.get("urgent")) for r in crow)
-        capped = (
-            config.contact_cap_days > 0 and bool(contacts) and max(contacts) > cutoff
-        ) and not urgent
+        contacts = [r.get("last_contact_date") for r in crow]
+        capped = config.is_capped(contacts, business_date) and not urgent
         draw = effective_draw(config, business_date, sid)
         for r in crow:
             if suppressed:

@@ -1,0 +1,364 @@
+"""Writes to the outbox. Each function runs in one transaction and writes an audit event; the
+sender's writes are system actions audited per batch (one event per batch, with counts and
+ids), not per message, so 100k messages do not write 100k audit rows.
+
+Claiming is safe with several workers: ``claim_due`` moves due messages to ``sending`` inside
+one transaction that locks them with ``SELECT ... FOR UPDATE SKIP LOCKED`` where the database
+supports it (PostgreSQL); SQLite serialises writers, so the same UPDATE ... WHERE state=queued
+cannot hand one message to two workers there either.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from keycare.core.audit import record
+from keycare.errors import UserError
+from keycare.messaging.models import (
+    OPEN_STATES,
+    HoldReason,
+    ReceiptKind,
+    SmsMessage,
+    SmsReceipt,
+    SmsState,
+)
+from keycare.tasks.models import TaskChannel
+
+BATCH = 2000
+# A message claimed this long ago whose sender died goes back to the queue.
+CLAIM_LEASE = timedelta(minutes=5)
+# Retry delays after a gateway failure: 10 s, 20 s, 40 s ... capped at 10 minutes.
+BACKOFF_BASE_SECONDS = 10
+BACKOFF_MAX_SECONDS = 600
+MAX_ATTEMPTS = 12
+# A queued message not sent after this many days is expired (its moment has passed).
+EXPIRE_AFTER = timedelta(days=3)
+
+
+_SQLITE_WRITER = threading.RLock()
+
+
+@contextmanager
+def db_turn():
+    """SQLite has one writer: the sender and the receipt listener threads of one process take
+    turns (across processes SQLite's own lock and timeout do). Other databases: no-op."""
+    if connection.vendor == "sqlite":
+        with _SQLITE_WRITER:
+            yield
+    else:
+        yield
+
+
+def idempotency_key(task) -> str:
+    """One message per task: its customer, date and cycle (a re-run keeps them)."""
+    return f"task:{task.customer_id}:{task.business_date.isoformat()}:{task.cycle}"
+
+
+def queue_task_messages(actor, tasks) -> dict:
+    """Put the SMS tasks among ``tasks`` into the outbox; a task already queued is skipped."""
+    from keycare.moments.tactic_services import Suggester
+    from keycare.tasks.payload import payload_queryset, task_payload
+
+    tasks = tasks.filter(channel=TaskChannel.SMS)
+    keys = set(SmsMessage.objects.filter(task__in=tasks).values_list("idempotency_key", flat=True))
+    suggester = Suggester()
+    new = []
+    for task in payload_queryset(tasks).order_by("pk").iterator(chunk_size=BATCH):
+        key = idempotency_key(task)
+        if key in keys:
+            continue
+        keys.add(key)
+        new.append(_message_for(task, task_payload(task, masked=False, suggester=suggester)))
+    with transaction.atomic():
+        created = SmsMessage.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
+        counts = {
+            "queued": sum(m.state == SmsState.QUEUED for m in new),
+            "held": sum(m.state == SmsState.HELD for m in new),
+        }
+        if created:
+            record(actor, "sms.queue", object_type="messaging.smsmessage", **counts)
+    return counts
+
+
+def _message_for(task, payload: dict) -> SmsMessage:
+    text = (payload.get("sms") or "").strip()
+    recipient = (task.customer.msisdn or "").strip()
+    message = SmsMessage(
+        task=task,
+        customer_id=task.customer_id,
+        city_id=task.city_id or task.customer.city_id,
+        manager_id=task.manager_id,
+        business_date=task.business_date,
+        moment_codes=payload.get("moment_types") or [],
+        recipient=recipient,
+        text=text,
+        idempotency_key=idempotency_key(task),
+    )
+    if not recipient.isdigit():
+        message.state, message.hold_reason = SmsState.HELD, HoldReason.NO_NUMBER
+        message.reason = "客户没有有效的手机号码"
+    elif not text:
+        message.state, message.hold_reason = SmsState.HELD, HoldReason.NO_TEXT
+        message.reason = "时刻没有短信模板，无法生成短信内容"
+    return message
+
+
+# --- the sender's writes ------------------------------------------------------------------
+
+
+def release_due(now: datetime | None = None) -> int:
+    """Messages whose wait is over go back to the queue: quiet-hours and DND-window holds
+    whose window has passed, and claims whose sender died (lease expired)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        waited = SmsMessage.objects.filter(
+            state=SmsState.HELD,
+            hold_reason__in=(HoldReason.QUIET_HOURS, HoldReason.DND_WINDOW),
+            next_attempt_at__lte=now,
+        ).update(state=SmsState.QUEUED, hold_reason="", reason="", updated_at=now)
+        stale = SmsMessage.objects.filter(
+            state=SmsState.SENDING, claimed_at__lt=now - CLAIM_LEASE
+        ).update(state=SmsState.QUEUED, claimed_at=None, updated_at=now)
+    return waited + stale
+
+
+def claim_due(limit: int, now: datetime | None = None) -> list[SmsMessage]:
+    """Take up to ``limit`` due queued messages for sending (state ``sending``)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = SmsMessage.objects.filter(state=SmsState.QUEUED).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.order_by("id").values_list("id", flat=True)[:limit])
+        # The state condition makes the claim exclusive even where rows are not locked.
+        SmsMessage.objects.filter(pk__in=ids, state=SmsState.QUEUED).update(
+            state=SmsState.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+        )
+    return list(
+        SmsMessage.objects.filter(pk__in=ids, state=SmsState.SENDING, claimed_at=now)
+        .select_related("customer")
+        .order_by("id")
+    )
+
+
+def record_holds(holds: dict, now: datetime | None = None) -> int:
+    """``holds``: message -> rules.Hold. Held messages leave ``sending``."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        for message, hold in holds.items():
+            SmsMessage.objects.filter(pk=message.pk, state=SmsState.SENDING).update(
+                state=SmsState.HELD,
+                hold_reason=hold.code,
+                reason=hold.reason,
+                next_attempt_at=hold.until,
+                claimed_at=None,
+                # A temporary hold is not an attempt at the gateway.
+                attempts=F("attempts") - 1,
+                updated_at=now,
+            )
+        if holds:
+            by_reason = {}
+            for hold in holds.values():
+                by_reason[hold.code] = by_reason.get(hold.code, 0) + 1
+            record(None, "sms.hold", object_type="messaging.smsmessage", **by_reason)
+    return len(holds)
+
+
+def record_submissions(results, now: datetime | None = None) -> dict:
+    """Apply the gateway's answers (``gateway.SubmitResult``) to claimed messages."""
+    now = now or timezone.now()
+    counts = {"submitted": 0, "failed": 0, "retry": 0}
+    accepted: dict[str, list[int]] = {}
+    for r in results:
+        if r.outcome == "accepted":
+            accepted.setdefault(r.status[:64], []).append(r.message_id)
+    with transaction.atomic():
+        for status, ids in accepted.items():
+            # From sending only: a delivery receipt may have arrived first (then only the
+            # submit time is filled in).
+            SmsMessage.objects.filter(pk__in=ids, state=SmsState.SENDING).update(
+                state=SmsState.SUBMITTED, claimed_at=None, reason="", updated_at=now
+            )
+            SmsMessage.objects.filter(pk__in=ids, submitted_at__isnull=True).update(
+                submitted_at=now, submit_status=status
+            )
+        counts["submitted"] = sum(map(len, accepted.values()))
+        for result in results:
+            if result.outcome == "rejected":
+                counts["failed"] += _fail(result.message_id, result.status, now)
+            elif result.outcome == "unavailable":
+                counts["retry"] += _retry_later(result.message_id, result.status, now)
+        if results:
+            record(
+                None,
+                "sms.submit",
+                object_type="messaging.smsmessage",
+                first_id=min(r.message_id for r in results),
+                last_id=max(r.message_id for r in results),
+                **counts,
+            )
+    return counts
+
+
+def _fail(message_id: int, status: str, now) -> int:
+    return SmsMessage.objects.filter(pk=message_id, state=SmsState.SENDING).update(
+        state=SmsState.FAILED,
+        submit_status=status[:64],
+        reason=f"网关拒绝：{status}",
+        claimed_at=None,
+        updated_at=now,
+    )
+
+
+def _retry_later(message_id: int, status: str, now) -> int:
+    message = SmsMessage.objects.filter(pk=message_id, state=SmsState.SENDING).first()
+    if message is None:
+        return 0
+    if message.attempts >= MAX_ATTEMPTS:
+        return _fail(message_id, f"{status}（已重试 {message.attempts} 次）", now)
+    delay = min(BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1), BACKOFF_MAX_SECONDS)
+    return SmsMessage.objects.filter(pk=message_id, state=SmsState.SENDING).update(
+        state=SmsState.QUEUED,
+        next_attempt_at=now + timedelta(seconds=delay),
+        reason=f"网关不可用，{delay} 秒后重试：{status}"[:500],
+        claimed_at=None,
+        updated_at=now,
+    )
+
+
+def expire_stale(now: datetime | None = None) -> int:
+    """Queued messages older than ``EXPIRE_AFTER`` are expired: the moment has passed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = SmsMessage.objects.filter(
+            state=SmsState.QUEUED, created_at__lt=now - EXPIRE_AFTER
+        ).update(state=SmsState.EXPIRED, reason="超过有效期仍未发出，已过期", updated_at=now)
+        if expired:
+            record(None, "sms.expire", object_type="messaging.smsmessage", expired=expired)
+    return expired
+
+
+# --- receipts -----------------------------------------------------------------------------
+
+# Kannel DLR types: 1 delivered, 2 not delivered, 4 queued at the SMSC, 8 accepted by the
+# SMSC, 16 rejected by the SMSC.
+DLR_TYPES = {
+    1: (ReceiptKind.DELIVERY, "delivered", SmsState.DELIVERED),
+    2: (ReceiptKind.DELIVERY, "undelivered", SmsState.FAILED),
+    4: (ReceiptKind.SUBMIT, "queued_at_smsc", None),
+    8: (ReceiptKind.SUBMIT, "accepted_by_smsc", None),
+    16: (ReceiptKind.SUBMIT, "rejected_by_smsc", SmsState.FAILED),
+}
+
+
+def record_receipts(receipts: list[dict]) -> dict:
+    """Record gateway receipts (dicts: message_id, dlr_type, gateway_id, detail, reported_at).
+
+    A receipt repeated by the gateway is recorded once (unique per message and type) and a
+    message reaches a final state once: later receipts never move it back.
+    """
+    known = set(
+        SmsMessage.objects.filter(pk__in={r["message_id"] for r in receipts}).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = []
+    for receipt in receipts:
+        if receipt["message_id"] not in known or receipt["dlr_type"] not in DLR_TYPES:
+            continue
+        kind, status, _state = DLR_TYPES[receipt["dlr_type"]]
+        if "EXPIRED" in (receipt.get("detail") or "").upper():
+            status = "expired"
+        rows.append(
+            SmsReceipt(
+                message_id=receipt["message_id"],
+                kind=kind,
+                status=status,
+                dlr_type=receipt["dlr_type"],
+                gateway_message_id=(receipt.get("gateway_id") or "")[:64],
+                detail=(receipt.get("detail") or "")[:500],
+                reported_at=receipt.get("reported_at") or timezone.now(),
+            )
+        )
+    with transaction.atomic():
+        SmsReceipt.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
+        counts = {"receipts": len(rows), "delivered": 0, "failed": 0, "expired": 0}
+        for (state, status, at, detail), ids in _final_groups(rows).items():
+            counts[state] += _finish(ids, state, status, at, detail)
+        _fill_gateway_ids(rows)
+    return counts
+
+
+def _final_groups(rows) -> dict:
+    """Final receipts grouped by what they write, so a batch costs a few UPDATEs."""
+    groups: dict[tuple, list[int]] = {}
+    for row in rows:
+        state = DLR_TYPES[row.dlr_type][2]
+        if state is None:
+            continue
+        if row.status == "expired":
+            state = SmsState.EXPIRED
+        detail = "" if state == SmsState.DELIVERED else row.detail[:500]
+        key = (str(state), row.status, row.reported_at, detail)
+        groups.setdefault(key, []).append(row.message_id)
+    return groups
+
+
+def _finish(ids, state, status, at, detail) -> int:
+    """Open messages reach their final state once; a later receipt never moves them back."""
+    total = 0
+    for start in range(0, len(ids), BATCH):
+        total += SmsMessage.objects.filter(
+            pk__in=ids[start : start + BATCH], state__in=OPEN_STATES
+        ).update(
+            state=state,
+            delivered_at=at,
+            delivery_status=status,
+            claimed_at=None,
+            reason=detail,
+            updated_at=timezone.now(),
+        )
+    return total
+
+
+def _fill_gateway_ids(rows) -> None:
+    """The gateway's id of a message comes with its first submit receipt."""
+    ids = {
+        r.message_id: r.gateway_message_id
+        for r in rows
+        if r.kind == ReceiptKind.SUBMIT and r.gateway_message_id
+    }
+    todo = list(SmsMessage.objects.filter(pk__in=list(ids), gateway_message_id="").only("id"))
+    for message in todo:
+        message.gateway_message_id = ids[message.pk]
+    SmsMessage.objects.bulk_update(todo, ["gateway_message_id"], batch_size=500)
+
+
+# --- administrators' actions --------------------------------------------------------------
+
+
+def resend(actor, message: SmsMessage) -> SmsMessage:
+    """Queue a failed, expired or held message again (an administrator's decision, audited)."""
+    with transaction.atomic():
+        updated = SmsMessage.objects.filter(
+            pk=message.pk, state__in=(SmsState.FAILED, SmsState.EXPIRED, SmsState.HELD)
+        ).update(
+            state=SmsState.QUEUED,
+            hold_reason="",
+            reason="管理员重新发送",
+            next_attempt_at=None,
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            raise UserError("只有发送失败、已过期或已拦截的短信可以重新发送")
+        record(actor, "sms.resend", message, previous_state=message.state)
+    message.refresh_from_db()
+    return message

@@ -1,0 +1,174 @@
+"""Send-time rules: the allocation's no-service and frequency rules, checked again when a
+message is about to leave, because hours or days may have passed since the run allocated it.
+
+- 免打扰名单 (the customer is on the DND list, catalog field ``dnd``): held for good;
+- 服务时段 (N01's ``service_start``/``service_end`` thresholds, per-city overrides included):
+  outside it the message waits until the window opens (equal start and end: all day);
+- 客户免打扰时段 (``dnd_start``-``dnd_end``, may wrap past midnight): waits until it ends;
+- 频次控制: the allocation's rule 2 (``AllocationConfig.is_capped``) over the customer's
+  contacts actually made -- SMS accepted by the gateway and reached calls -- held for good,
+  unless the message carries an urgent moment (the allocation exempts those too).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from functools import lru_cache
+
+from django.utils import timezone
+
+from keycare.engine.allocate import AllocationConfig
+from keycare.moments.models import CityThreshold, MomentDefinition, threshold_value
+from keycare.tasks.models import ContactResult, Outcome
+
+DND_MOMENT = "N01"
+DEFAULT_WINDOW = ("09:00", "21:00")
+
+
+@dataclass(frozen=True)
+class Hold:
+    code: str  # HoldReason value
+    reason: str
+    until: datetime | None = None  # None: held for good
+
+
+def parse_hhmm(text) -> time | None:
+    try:
+        hours, minutes = str(text).split(":")
+        return time(int(hours), int(minutes))
+    except (TypeError, ValueError):
+        return None
+
+
+def window_end(now: datetime, start: time, end: time) -> datetime | None:
+    """When the daily window [start, end) that contains ``now`` closes; None when outside it.
+    A window with start > end wraps past midnight (22:00-08:00); start == end is all day."""
+    clock = now.time()
+    if start == end:
+        return now + timedelta(days=1)
+    today_end = now.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if start <= end:
+        return today_end if start <= clock < end else None
+    if clock >= start:
+        return today_end + timedelta(days=1)
+    return today_end if clock < end else None
+
+
+class SendRules:
+    """The rules for one batch: reads the service windows once and contacts per batch."""
+
+    def __init__(self, now: datetime | None = None, config: AllocationConfig | None = None):
+        self.now = timezone.localtime(now or timezone.now())
+        self.config = config or AllocationConfig()
+        self.windows = _service_windows()
+        self.urgent = urgent_codes()
+
+    def check(self, message, contacted: set[int]) -> Hold | None:
+        """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
+        contact inside the cap window, including those sent earlier in this batch."""
+        attributes = message.customer.attributes or {}
+        if _truthy(attributes.get("dnd")):
+            return Hold("dnd_list", "客户在免打扰名单中，不发送")
+        start, end = self.windows.get(message.city_id, self.windows[None])
+        if window_end(self.now, start, end) is None:
+            return Hold(
+                "quiet_hours",
+                f"非服务时段（{start:%H:%M}-{end:%H:%M}），服务时段开始后发送",
+                self._next_opening(start),
+            )
+        dnd_start, dnd_end = (
+            parse_hhmm(attributes.get("dnd_start")),
+            parse_hhmm(attributes.get("dnd_end")),
+        )
+        if dnd_start and dnd_end:
+            until = window_end(self.now, dnd_start, dnd_end)
+            if until is not None:
+                return Hold(
+                    "dnd_window",
+                    f"客户免打扰时段（{dnd_start:%H:%M}-{dnd_end:%H:%M}），结束后发送",
+                    until,
+                )
+        urgent = any(code in self.urgent for code in message.moment_codes or ())
+        if message.customer_id in contacted and not urgent:
+            return Hold(
+                "frequency_cap",
+                f"频次控制：{self.config.contact_cap_days} 天内已接触过该客户，不再发送",
+            )
+        return None
+
+    def contacted(self, messages) -> set[int]:
+        """Customers of ``messages`` with a contact made inside the cap window."""
+        if self.config.contact_cap_days <= 0:
+            return set()
+        from keycare.messaging.models import SmsMessage, SmsState
+
+        customers = {m.customer_id for m in messages}
+        today = self.now.date()
+        since = timezone.make_aware(
+            datetime.combine(self.config.contact_cutoff(today) + timedelta(days=1), time.min)
+        )
+        dates = defaultdict(list)
+        sent = SmsMessage.objects.filter(
+            customer_id__in=customers,
+            state__in=(SmsState.SUBMITTED, SmsState.DELIVERED),
+            submitted_at__gte=since,
+        ).values_list("customer_id", "submitted_at")
+        calls = Outcome.objects.filter(
+            task__customer_id__in=customers,
+            contact_result=ContactResult.REACHED,
+            recorded_at__gte=since,
+        ).values_list("task__customer_id", "recorded_at")
+        for customer, at in [*sent, *calls]:
+            dates[customer].append(timezone.localtime(at).date())
+        return {c for c, days in dates.items() if self.config.is_capped(days, today)}
+
+    def _next_opening(self, start: time) -> datetime:
+        opening = self.now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+        return opening if opening > self.now else opening + timedelta(days=1)
+
+
+@lru_cache(maxsize=1)
+def urgent_codes() -> frozenset[str]:
+    """Moments served even inside the cool-down (the definitions' ``urgent``), as in the
+    allocation's rule 2."""
+    from keycare.engine.definitions import load_definitions
+
+    return frozenset(code for code, m in load_definitions().by_code.items() if m.urgent)
+
+
+def _service_windows() -> dict:
+    """city id (None: the default) -> (start, end) of N01's service window."""
+    moment = MomentDefinition.objects.filter(code=DND_MOMENT).first()
+    defaults = moment.threshold_defaults() if moment else {}
+    base = {
+        "service_start": defaults.get("service_start", DEFAULT_WINDOW[0]),
+        "service_end": defaults.get("service_end", DEFAULT_WINDOW[1]),
+    }
+    per_city = defaultdict(dict)
+    if moment is not None:
+        for city, name, value in CityThreshold.objects.filter(
+            moment=moment, name__in=tuple(base)
+        ).values_list("city_id", "name", "value"):
+            per_city[city][name] = threshold_value(value)
+    windows = {None: _window(base)}
+    windows.update({city: _window({**base, **values}) for city, values in per_city.items()})
+    return _Windows(windows)
+
+
+class _Windows(dict):
+    def get(self, key, default=None):
+        return super().get(key, self[None])
+
+
+def _window(values: dict) -> tuple[time, time]:
+    start = parse_hhmm(values["service_start"]) or parse_hhmm(DEFAULT_WINDOW[0])
+    end = parse_hhmm(values["service_end"]) or parse_hhmm(DEFAULT_WINDOW[1])
+    return start, end
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "t", "yes", "y", "是")
+    return bool(value)
