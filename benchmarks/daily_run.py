@@ -1,4 +1,4 @@
-"""Time the daily run against its alternatives on one synthetic operator (issue 7).
+"""Time the daily run against its alternatives on one synthetic operator (issues 7 and 20).
 
     .venv/bin/python benchmarks/daily_run.py --subscribers 1000000
     .venv/bin/python benchmarks/daily_run.py --subscribers 1000000 --spark --json out.json
@@ -8,7 +8,10 @@ Generates the delivery with the synthetic generator (cached under ``--data-root`
 var/bench, reused while its manifest is there), then runs, each in its own child process on
 the same machine so every peak RSS is that contender's own:
 
-  (a) duckdb  KeyCare ``run_daily`` on DuckDB (ingest, view, detect, write, publish);
+  (t) train   ``keycare risk train``: the monthly training job (sample, out-of-time check,
+              fit, promote), reported apart -- the daily run never trains;
+  (a) duckdb  KeyCare ``run_daily`` as ``keycare run`` does it: ingest, view, detect, score
+              the whole in-scope base with the promoted model, allocate, write, publish;
   (b) spark   the same ``run_daily`` on Spark local (``--spark``; slow on 2 cores);
   (c) pandas  benchmarks/pandas_moments.py, the same 29 moments written in plain pandas;
               its (subscriber_id, moment_code) pairs are compared with KeyCare's detections
@@ -73,6 +76,22 @@ def all_moment_codes() -> list[str]:
     return sorted(m.code for m in load_definitions().moments)
 
 
+def child_train(data: Path, day: date, work: Path) -> dict:
+    from keycare.engine.risk.operator import train_from_delivery
+
+    started = time.perf_counter()
+    result = train_from_delivery(data, work / "models", day)
+    sample = json.loads((result.path / "metadata.json").read_text())["sample"]
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": sample["population_rows"],
+        "sample_rows": sample["rows"],
+        "version": result.version,
+        "promoted": result.promotion["promoted"],
+        "holdout": result.metrics.get("holdout"),
+    }
+
+
 def child_keycare(data: Path, day: date, work: Path, engine: str) -> dict:
     from keycare.engine.pipeline import run_daily
 
@@ -96,6 +115,7 @@ def child_keycare(data: Path, day: date, work: Path, engine: str) -> dict:
         moments=all_moment_codes(),
         progress=progress,
         backend_options=options,
+        models_dir=work / "models",  # the promoted model of the train contender, if it ran
     )
     wall = time.perf_counter() - started
     steps = summary.record["steps"]
@@ -111,6 +131,8 @@ def child_keycare(data: Path, day: date, work: Path, engine: str) -> dict:
         "quarantined": summary.quarantined,
         "run_id": summary.run_id,
         "output": str(summary.path),
+        "risk_scored": (summary.record.get("risk_model") or {}).get("scored"),
+        "decisions": summary.record.get("decisions"),
     }
 
 
@@ -220,7 +242,9 @@ def _table_rows(data: Path, tables) -> int:
 
 def run_child(args) -> int:
     data, day, work = Path(args.data), date.fromisoformat(args.date), Path(args.work)
-    if args.child in ("duckdb", "spark"):
+    if args.child == "train":
+        result = child_train(data, day, work)
+    elif args.child in ("duckdb", "spark"):
         result = child_keycare(data, day, work, args.child)
     elif args.child == "pandas":
         result = child_pandas(data, day, work)
@@ -333,8 +357,16 @@ def report(size: int, results: list[dict], check: dict | None) -> dict:
                 )
             print(
                 f"   detections {r['detections']:,}, suppressed {r['suppressed']:,}, "
-                f"quarantined {r['quarantined']:,}"
+                f"quarantined {r['quarantined']:,}, risk scored {r.get('risk_scored') or 0:,}, "
+                f"decisions {json.dumps(r.get('decisions'))}"
             )
+    train = next((r for r in results if r["name"] == "train" and "error" not in r), None)
+    if train:
+        print(
+            f"\n   training (monthly job, not in the run): {train['seconds']:.1f} s, "
+            f"{train['cpu']:.1f} CPU s, peak RSS {gib(peak(train))}, sample "
+            f"{train['sample_rows']:,} of {train['rows']:,} rows (<= 10 min, <= 6 GiB at 10M)"
+        )
     floor = next((r for r in results if r["name"] == "floor" and "error" not in r), None)
     pandas = next((r for r in results if r["name"] == "pandas" and "error" not in r), None)
     if check:
@@ -400,7 +432,9 @@ def parse_args(argv=None):
     parser.add_argument("--data-root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--spark", action="store_true", help="also run KeyCare on Spark local")
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
-    parser.add_argument("--only", help="comma-separated contenders (duckdb,spark,pandas,floor)")
+    parser.add_argument(
+        "--only", help="comma-separated contenders (train,duckdb,spark,pandas,floor)"
+    )
     parser.add_argument("--timeout", type=float, help="seconds per contender before giving up")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -423,7 +457,7 @@ def main(argv=None) -> int:
     work = args.data_root / f"work-{args.subscribers}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    names = ["duckdb", *(["spark"] if args.spark else [])]
+    names = ["train", "duckdb", *(["spark"] if args.spark else [])]
     names += [*([] if args.no_pandas else ["pandas"]), "floor"]
     if args.only:
         names = [n for n in args.only.split(",") if n]

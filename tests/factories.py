@@ -258,6 +258,35 @@ def make_cti_user(username: str = "cti", *, city=None, clear: bool = True):
     return get_user_model().objects.get(pk=user.pk)  # a fresh permission cache
 
 
+# --- effects (效果评估) ----------------------------------------------------------------------
+
+
+def make_effect_report(cities, *, manager=None, horizons=(30,), as_of: date = DAY):
+    """A stored evaluation: a province row and one row per city for moment A03, a row per city,
+    and a manager row when ``manager`` is given (churn at each horizon; uplift -0.05 +- 0.02)."""
+    from keycare.effects.models import EffectReport, EffectRow
+
+    report = EffectReport.objects.create(
+        as_of=as_of, source_kind="simulation", source="/tmp/sim", horizons=list(horizons),
+        totals={"manager_hours": 12.5, "churn_avoided": 3, "churn_avoided_per_100_hours": 24.0},
+        qini={"*": {"horizon": horizons[0], "qini_auc": 0.01, "uplift_at_30": 0.02}},
+    )  # fmt: skip
+    specs = [("moment", "A03", "A03 测试时刻", None)]
+    specs += [("moment", "A03", "A03 测试时刻", city) for city in cities]
+    specs += [("city", city.code, city.name, city) for city in cities]
+    if manager is not None:
+        specs.append(("manager", manager.manager_id, manager.name, manager.city))
+    for dimension, key, label, city in specs:
+        for horizon in horizons:
+            EffectRow.objects.create(
+                report=report, dimension=dimension, key=key, label=label, city=city,
+                horizon=horizon, metric="churn", treated=100, control=50, treated_mean=0.10,
+                control_mean=0.15, uplift=-0.05, ci_low=-0.07, ci_high=-0.03,
+                contact_rate=0.6 if city is None else None, accept_rate=0.3 if city is None else None,
+            )  # fmt: skip
+    return report
+
+
 # --- messaging (SMS outbox) -------------------------------------------------------------
 
 
@@ -421,3 +450,74 @@ def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-
     loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
     load_indicator_values(loader)
     return loader.summary
+
+
+# --- complaints and knowledge (issue 21) ----------------------------------------------------
+
+
+def make_complaint(
+    customer: Customer, cause: str, need: str, day: date = BUSINESS_DATE, **overrides
+):
+    """A classified complaint text of ``customer`` on ``day`` (10:00 local time)."""
+    from keycare.complaints import taxonomy
+    from keycare.complaints.models import Complaint
+
+    values = {
+        "event_id": f"E{Complaint.objects.count() + 1:06d}",
+        "customer": customer,
+        "kind": "complaint",
+        "occurred_at": timezone.make_aware(datetime(day.year, day.month, day.day, 10)),
+        "text": "家里宽带断网三天了，请尽快派人来修",
+        "cause": cause,
+        "cause_group": taxonomy.load().group_of(cause),
+        "need": need,
+        "confidence": 0.93,
+    }
+    return Complaint.objects.create(**{**values, **overrides})
+
+
+# --------------------------------------------------------------------------- risk (h-risk)
+
+
+def make_risk_score(customer: Customer, probability: float, *, run=None, **overrides):
+    """A customer's risk score of ``DAY`` (and the run it came from)."""
+    from keycare.runs.models import RiskScore, Run
+
+    run = run or Run.objects.get_or_create(run_id=f"{DAY:%Y%m%d}-risk", business_date=DAY)[0]
+    values = {
+        "run": run,
+        "customer": customer,
+        "business_date": DAY,
+        "risk_probability": probability,
+        "seed_score": 42.0,
+        "health_tariff_brand": 70.0,
+        "health_call_circle": 40.0,
+        "health_service": 100.0,
+        "health_business": 85.0,
+        "reasons": ["异网通话占比上升", "近3月话费持续下降", "近期咨询携号转网"],
+        "model_version": "abc123",
+    }
+    return RiskScore.objects.create(**{**values, **overrides})
+
+
+# ----------------------------------------------------------------------------- surveys
+
+
+def make_survey_task(customer: Customer, trigger: str = "moment_served", **overrides):
+    """An open survey of ``customer`` (built-in template of the trigger), due in a week."""
+    from keycare.surveys.actions import ensure_builtins
+    from keycare.surveys.models import SurveyTask, SurveyTemplate
+
+    ensure_builtins()
+    values = {
+        "template": SurveyTemplate.objects.get(trigger=trigger),
+        "customer": customer,
+        "respondent": "individual",
+        "trigger": trigger,
+        "source": f"test:{customer.pk}",
+        "manager": customer.manager,
+        "city": customer.city,
+        "drawn_on": DAY,
+        "due_on": DAY + timedelta(days=7),
+    }
+    return SurveyTask.objects.create(**{**values, **overrides})

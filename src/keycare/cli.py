@@ -20,6 +20,9 @@ KEYCARE_COMMANDS = {
     "escalate": "escalate work orders whose SLA is breached (run it from cron)",
     "risk": "train, version and evaluate churn-risk models",
     "users": "create the demo users, one per role",
+    "monthlyreport": "build a monthly analysis report (Excel and PDF); run from cron on the 3rd",
+    "tiers": "score the key accounts and set their tiers A1/A2/B1/B2/C (--preview)",
+    "assess": "compute the account managers' KPI assessment of a month (Excel export)",
     "sms_send": "send the SMS outbox's due messages through the gateway (progress on the terminal)",
     "sms_worker": "run the Celery worker that sends SMS (KEYCARE_SMS_BROKER, e.g. Redis)",
     "sms_receipts": "receive SMS delivery reports from the gateway (Kannel dlr-url)",
@@ -27,6 +30,7 @@ KEYCARE_COMMANDS = {
     "simulate": "simulate the closed service loop day by day with known effects (ground truth)",
     "effect": "evaluate treated vs control per moment, campaign, tactic, manager and city",
     "complaints": "complaint texts: train, classify a CSV, evaluate macro-F1, load a delivery's texts",
+    "knowledge": "rebuild the service knowledge graph's aggregate edges",
 }
 
 

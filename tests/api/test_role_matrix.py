@@ -21,9 +21,11 @@ from rest_framework.test import APIClient, APIRequestFactory
 from factories import (
     make_customer,
     make_department,
+    make_effect_report,
     make_manager,
     make_moment,
     make_place,
+    make_risk_score,
     make_task,
     make_user,
     make_work_order,
@@ -71,8 +73,11 @@ def build_world() -> World:
     RuleVersion.objects.create(moment=moment, number=1, snapshot={"code": "A03"}, note="初版")
     Run.objects.create(run_id="run-20261120", business_date=DAY)
     department = make_department("D1", "装维部")
+    make_effect_report([cities[code].city for code in "AB"])  # effects: rows to hide
     tags: dict = {}
-    rows: dict = {name: [] for name in ("customers", "tasks", "appointments", "work-orders")}
+    rows: dict = {
+        name: [] for name in ("customers", "tasks", "appointments", "work-orders", "risk-scores")
+    }
     n = 0
     for code, manager in managers.items():
         place = cities[manager.city.code]
@@ -97,14 +102,17 @@ def build_world() -> World:
             order = make_work_order(
                 task, department, appointment.due_at, description=f"证件 {customer.id_number}"
             )
+            risk = make_risk_score(customer, 0.5 + n / 100)
             for endpoint, obj in (
                 ("customers", customer),
                 ("tasks", task),
                 ("appointments", appointment),
                 ("work-orders", order),
+                ("risk-scores", risk),
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
+    _key_accounts(cities, managers, rows, tags)
     rows["campaigns"] = []
     for city_code, manager_code in (("A", "A1"), ("B", "B1")):
         campaign = Campaign.objects.create(
@@ -113,6 +121,7 @@ def build_world() -> World:
         CampaignManager.objects.create(campaign=campaign, manager=managers[manager_code])
         rows["campaigns"].append(campaign.pk)
         tags[("campaigns", campaign.pk)] = (city_code, manager_code)
+    _managers_rows(managers, rows, tags)
     _add_sms_messages(rows, tags)
     users = {
         PROVINCE: make_user(PROVINCE, roles.ROLE_PROVINCE_ADMIN),
@@ -122,6 +131,52 @@ def build_world() -> World:
         AUDITOR: make_user(AUDITOR, roles.ROLE_AUDITOR),
     }
     return World(users=users, tags=tags, rows=rows)
+
+
+def _key_accounts(cities, managers, rows, tags) -> None:
+    """One group per manager (key accounts, h-keyacct), with a key person named in full."""
+    from factories import make_key_account, make_key_account_archive
+
+    rows["key-accounts"] = []
+    for code, manager in managers.items():
+        group = make_key_account(cities[manager.city.code], f"K{code}", manager)
+        make_key_account_archive(group)
+        group.key_persons.update(name=FULL_NAMES[0])
+        rows["key-accounts"].append(group.pk)
+        tags[("key-accounts", group.pk)] = (manager.city.code, code)
+
+
+# --- managers: the archive, plans, visits and assessments, one of each per manager --------
+MANAGERS_ENDPOINTS = ("managers", "plans", "visits", "assessments")
+
+
+def _managers_rows(managers, rows, tags) -> None:
+    from keycare.managers.models import Assessment, AssessmentPeriod, WorkPlan, WorkRecord
+
+    period = AssessmentPeriod.objects.create(
+        name="2026-11", start=date(2026, 11, 1), end=date(2026, 11, 30), status="approved"
+    )
+    for endpoint in MANAGERS_ENDPOINTS:
+        rows[endpoint] = []
+    for code, manager in managers.items():
+        city = manager.city
+        made = {
+            "managers": manager,
+            "plans": WorkPlan.objects.create(
+                manager=manager, city=city, period="month", start=period.start, end=period.end,
+                note=f"联系 {manager.mobile}",
+            ),
+            "visits": WorkRecord.objects.create(
+                manager=manager, city=city, kind="visit", at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+                content=f"拜访，客户电话 1381234{manager.pk:04d}",
+            ),
+            "assessments": Assessment.objects.create(
+                period=period, manager=manager, city=city, role=manager.role, final_score=80
+            ),
+        }  # fmt: skip
+        for endpoint, obj in made.items():
+            rows[endpoint].append(obj.pk)
+            tags[(endpoint, obj.pk)] = (city.code, code)
 
 
 def client_for(user) -> APIClient:
@@ -141,7 +196,16 @@ def expected_visible(role_user: str, tag: tuple[str, str]) -> bool:
     }[role_user]
 
 
-SCOPED_ENDPOINTS = ("customers", "tasks", "appointments", "work-orders", "campaigns")
+SCOPED_ENDPOINTS = (
+    "customers",
+    "tasks",
+    "appointments",
+    "work-orders",
+    "campaigns",
+    "risk-scores",
+    "key-accounts",
+    *MANAGERS_ENDPOINTS,
+)
 # Unscoped reference data: which role users may list it (all rows or none).
 GATED_ENDPOINTS = {
     "moments": {PROVINCE, CITY_A, MANAGER_A1, ANALYST},

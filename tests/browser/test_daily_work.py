@@ -2,24 +2,25 @@
 finds it in the list; the form and the list fit the screen."""
 
 from factories import make_manager_key_account
-from keycare.keyaccounts.models import KeyAccountMember
+from keycare.keyaccounts.models import KeyPerson
 from keycare.managers.models import WorkRecord
 
 
-def test_manager_records_a_visit_on_the_phone(
-    phone, login, shot, staff, org, managers, make_customer
-):
+def test_manager_records_a_visit_on_the_phone(phone, login, shot, staff, org, managers):
     group = make_manager_key_account(org["city"], "K1", managers[0], name="玄武制造集团")
-    boss = make_customer("S900", None, name="钱总经理")
-    KeyAccountMember.objects.create(
-        key_account=group, customer=boss, role="key_person", joined_date=group.created_date
+    boss = KeyPerson.objects.create(
+        person_id="K1-KP1",
+        key_account=group,
+        role="decision_maker",
+        name="钱总经理",
+        title="总经理",
     )
     login(phone, "mgr1")
     phone.goto("/daily-work/")
     phone.click("#work-new")
     phone.wait_for_url("**/daily-work/new/")
     phone.select_option("#work-form select[name=key_account]", label="玄武制造集团")
-    phone.select_option("#work-form select[name=persons]", index=0)
+    phone.select_option("#work-form select[name=key_persons]", index=0)
     phone.fill("#work-form input[name=place]", "玄武区总部")
     phone.fill("#work-form textarea[name=content]", "了解专线扩容需求")
     phone.fill("#work-form textarea[name=result]", "同意下周报价")
@@ -35,4 +36,4 @@ def test_manager_records_a_visit_on_the_phone(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, "daily_work_02_list_phone")
     record = WorkRecord.objects.get()
-    assert record.manager == managers[0] and list(record.persons.all()) == [boss]
+    assert record.manager == managers[0] and list(record.key_persons.all()) == [boss]

@@ -20,3 +20,12 @@ def trained_home(tmp_path_factory):
 def home(trained_home, settings):
     settings.KEYCARE_HOME = trained_home
     return trained_home
+
+
+@pytest.fixture(autouse=True)
+def chinese():
+    """Labels follow the active language; a page test run before may have left English on."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        yield

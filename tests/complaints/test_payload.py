@@ -1,11 +1,10 @@
 """A complaint moment's task carries the predicted cause and need; script and tactics follow."""
 
-from datetime import datetime
+import json
 
 import pytest
-from django.utils import timezone
 
-from factories import BUSINESS_DATE, make_moment, make_tactics, make_task
+from factories import BUSINESS_DATE, make_complaint, make_moment, make_tactics, make_task
 from keycare.complaints import taxonomy
 from keycare.complaints.models import Complaint
 from keycare.tasks.models import TaskMoment
@@ -14,20 +13,8 @@ from keycare.tasks.payload import task_payload
 pytestmark = pytest.mark.django_db
 
 
-def _complaint(customer, cause, need, day=BUSINESS_DATE, **extra):
-    when = timezone.make_aware(datetime(day.year, day.month, day.day, 10))
-    return Complaint.objects.create(
-        event_id=f"E{Complaint.objects.count() + 1}",
-        customer=customer,
-        kind="complaint",
-        occurred_at=when,
-        text="家里宽带断网三天了",
-        cause=cause,
-        cause_group=taxonomy.load().group_of(cause),
-        need=need,
-        confidence=0.93,
-        **extra,
-    )
+def _complaint(customer, cause, need, day=BUSINESS_DATE):
+    return make_complaint(customer, cause, need, day)
 
 
 @pytest.fixture
@@ -70,3 +57,26 @@ def test_other_moments_are_untouched(customers, moments):
     TaskMoment.objects.create(task=task, moment=moments["A03"], priority=80, params={})
     _complaint(customers[1], "broadband_fault", "repair")
     assert task_payload(task)["complaint"] is None
+
+
+def test_export_reads_the_complaints_of_many_tasks_in_one_query(customers, a01_task):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from keycare.tasks.models import ServiceTask
+    from keycare.tasks.payload import export_payloads
+
+    moment = a01_task.moments.get().moment
+    for customer in customers[1:4]:
+        task = make_task(customer, BUSINESS_DATE)
+        TaskMoment.objects.create(task=task, moment=moment, priority=90, params={"days": 1})
+        _complaint(customer, "slow_data", "repair")
+    _complaint(a01_task.customer, "broadband_fault", "repair")
+    with CaptureQueriesContext(connection) as one:
+        export_payloads(ServiceTask.objects.filter(pk=a01_task.pk), "json")
+    with CaptureQueriesContext(connection) as many:
+        data = json.loads(export_payloads(ServiceTask.objects.all(), "json"))
+    assert len(many) == len(one)
+    causes = {p["task_id"]: p["complaint"]["cause"] for p in data}
+    assert causes[a01_task.pk] == "broadband_fault"
+    assert sorted(causes.values()).count("slow_data") == 3

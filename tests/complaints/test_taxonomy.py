@@ -1,6 +1,7 @@
 """The taxonomy: two levels, versioned, in step with the generator and the tactics library."""
 
 import pytest
+from django.utils import translation
 
 from keycare.complaints import taxonomy
 from keycare.errors import UserError
@@ -23,7 +24,8 @@ def test_every_cause_has_a_group_a_script_and_known_tactics():
         assert cause.group in tax.groups
         assert cause.script and cause.tactics
         assert set(cause.tactics) <= library, cause.code
-    assert tax.cause_label("roaming_charge") == "漫游 / 漫游费用争议"
+    with translation.override("zh-hans"):
+        assert tax.cause_label("roaming_charge") == "漫游 / 漫游费用争议"
 
 
 def test_a_cause_in_an_unknown_group_is_refused():
@@ -35,3 +37,12 @@ def test_a_cause_in_an_unknown_group_is_refused():
     }
     with pytest.raises(UserError, match="cause x: unknown group 'nope'"):
         taxonomy.parse(document)
+
+
+def test_labels_follow_the_active_language():
+    tax = taxonomy.load()
+    with translation.override("en"):
+        assert tax.cause_label("roaming_charge") == "Roaming / Roaming charge dispute"
+        assert tax.need_label("repair") == "Fix the fault"
+    with translation.override("zh-hans"):
+        assert tax.need_label("repair") == "故障修复"

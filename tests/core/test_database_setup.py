@@ -27,10 +27,16 @@ EXPECTED_NEEDS = {
     "syncmoments": "migrate",
     "runjob": "require",
     "escalate": "require",
+    "monthlyreport": "require",
+    "tiers": "require",
     "catalog": None,
     "synth": None,
     "risk": None,
     "demo": None,  # migrates and syncs as steps of its own
+    "simulate": None,
+    "effect": None,  # with --load it prepares the database
+    "complaints": None,  # only its load subcommand migrates, by itself
+    "knowledge": "migrate",
     "sms_send": "require",  # sending: run from cron on a set-up database
     "sms_worker": "require",
     "sms_receipts": "require",

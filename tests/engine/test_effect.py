@@ -154,3 +154,15 @@ def test_dimensions_manager_and_city(source):
 def test_a_directory_that_is_no_source_is_refused_by_name(tmp_path):
     with pytest.raises(UserError, match="exposures.parquet"):
         evaluate(tmp_path)
+
+
+def test_per_city_rows_for_city_administrators(tmp_path):
+    exposures = [exposure("a", "treated", city="3201"), exposure("b", "control", city="3201"),
+                 exposure("c", "treated", city="3202"), exposure("d", "control", city="3202")]  # fmt: skip
+    outcomes = [(s, 50.0, day(3) if s in "bc" else None, None) for s in "abcd"]
+    report = evaluate(write_source(tmp_path / "s", exposures, outcomes), day(60), horizons=(30,),
+                      qini=False, by_city=True)  # fmt: skip
+    per_city = {r.city: r.uplift for r in report.rows
+                if (r.dimension, r.metric) == ("moment", "churn") and r.city}  # fmt: skip
+    assert per_city == {"3201": -1.0, "3202": 1.0}
+    assert [m["uplift"] for m in report.moments(30)] == [0.0]

@@ -17,7 +17,7 @@ from factories import (
 from keycare.access import roles
 from keycare.core.models import AuditEvent
 from keycare.errors import UserError
-from keycare.keyaccounts.models import KeyAccountMember
+from keycare.keyaccounts.models import KeyPerson
 from keycare.managers import actions
 from keycare.managers.models import WorkRecord
 
@@ -30,9 +30,13 @@ def world(db):
     nj, sz = places["C025"], places["C0512"]
     m1, m2, m3 = make_manager(nj, "M1"), make_manager(nj, "M2"), make_manager(sz, "M3")
     group = make_manager_key_account(nj.city, "K1", m1, name="金陵制造")
-    boss = make_customer(nj, "S001", None, name="赵总经理", msisdn="13812345678")
-    KeyAccountMember.objects.create(
-        key_account=group, customer=boss, role="key_person", joined_date=group.created_date
+    boss = KeyPerson.objects.create(
+        person_id="K1-KP1",
+        key_account=group,
+        role="decision_maker",
+        name="赵总经理",
+        title="总经理",
+        mobile="13812345678",
     )
     mine = make_customer(nj, "S002", m1)
     others = make_customer(nj, "S003", m2)
@@ -59,14 +63,17 @@ def test_visit_is_recorded_with_its_links_and_audited(world):
         kind="visit",
         at=at,
         content="沟通专线扩容",
-        links={"key_account": world["group"], "persons": [world["boss"]], "task": world["task"]},
+        links={"key_persons": [world["boss"]], "task": world["task"]},
         place="园区三号楼",
         result="同意方案",
         next_step="报价",
         next_date=at.date() + timedelta(days=3),
     )
-    assert list(record.persons.all()) == [world["boss"]] and record.city == world["nj"].city
-    assert AuditEvent.objects.get(action="work.record").detail["persons"] == 1
+    # The group follows from its key person; the task's customer counts as met.
+    assert record.key_account == world["group"] and record.city == world["nj"].city
+    assert list(record.key_persons.all()) == [world["boss"]]
+    assert list(record.persons.all()) == [world["mine"]]
+    assert AuditEvent.objects.get(action="work.record").detail["persons"] == 2
 
 
 @pytest.mark.parametrize(
@@ -76,6 +83,7 @@ def test_visit_is_recorded_with_its_links_and_audited(world):
         ({"at": timezone.now() + timedelta(days=2)}, "已发生的时间"),
         ({"content": "  "}, "沟通内容"),
         ({"links": "others"}, "对象须是"),
+        ({"links": "foreign_person"}, "关键人须属于"),
         ({"links": "group_of_m2"}, "集团客户"),
         ({"next_date": timezone.localdate() - timedelta(days=5)}, "下一步日期"),
     ],
@@ -84,6 +92,12 @@ def test_bad_records_are_refused_by_name(world, change, message):
     values = {"kind": "call", "at": timezone.now(), "content": "回访"}
     if change.get("links") == "others":
         change = {"links": {"persons": [world["others"]]}}
+    elif change.get("links") == "foreign_person":
+        group = make_manager_key_account(world["nj"].city, "K3", world["m2"])
+        person = KeyPerson.objects.create(
+            person_id="K3-KP1", key_account=group, role="contact", name="孙八"
+        )
+        change = {"links": {"key_persons": [person]}}
     elif change.get("links") == "group_of_m2":
         change = {
             "links": {"key_account": make_manager_key_account(world["nj"].city, "K2", world["m2"])}
@@ -105,7 +119,7 @@ def test_pages_record_and_list_in_scope(client, world):
             "kind": "visit",
             "at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "key_account": world["group"].pk,
-            "persons": [world["boss"].pk],
+            "key_persons": [world["boss"].pk],
             "content": "拜访",
             "place": "总部",
             "next_date": "not-a-date",
@@ -118,7 +132,7 @@ def test_pages_record_and_list_in_scope(client, world):
             "kind": "visit",
             "at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "key_account": world["group"].pk,
-            "persons": [world["boss"].pk],
+            "key_persons": [world["boss"].pk],
             "content": "拜访",
         },
     )

@@ -6,23 +6,38 @@ import json
 
 import duckdb
 import pytest
+from scipy.stats import binom
 
 from keycare.engine.effect import coverage_misses, evaluate
 from keycare.synth.loop import Policy, SimConfig, simulate
 
 HORIZON = 7
 # Small but busy: many events and a high churn hazard so that a week's follow-up over eight
-# days of exposures has the volume to see effects of 5-50% on the hazard.
+# days of exposures has the volume to see an effect of 60% on the hazard of every moment.
 CONFIG = SimConfig(
     subscribers=8_000,
     days=14,
     seed=11,
     policy=Policy(control_share=0.5),
+    effects={},
+    default_effect=0.6,
     event_scale=20,
     churn_scale=8,
     horizons=(HORIZON,),
 )
 MIN_ARM = 50
+
+
+def allowed_misses(checked: int) -> int:
+    """Misses of k correct 95% intervals that chance explains (family risk 1%).
+
+    Each interval covers its true effect with probability 95%, so k correct intervals all
+    cover it only with 0.95**k (60% for ten moments): demanding zero misses would make the
+    test fail on a correct evaluation whenever the simulated world changes. Allowing the
+    99th percentile of Binomial(k, 0.05) keeps it a real check: a biased evaluation, or the
+    zero truth below, misses far more often.
+    """
+    return int(binom.ppf(0.99, checked, 0.05))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +65,7 @@ def test_each_true_effect_lies_in_the_reported_interval(sim, report):
     _, manifest, _ = sim
     checked, misses = coverage_misses(report, manifest["truth"], HORIZON, min_arm=MIN_ARM)
     assert len(checked) >= 3, checked
-    assert misses == []
+    assert len(misses) <= allowed_misses(len(checked)), misses
     truth = churn_truth(manifest)
     # Not vacuous: among the moments checked some true effects are clearly non-zero.
     assert min(truth[c] for c in checked) < -0.03
@@ -60,7 +75,7 @@ def test_the_check_fails_for_a_zero_effect_reported_non_zero(sim, report):
     _, manifest, _ = sim
     zero = [dict(t, true_uplift=0.0) for t in manifest["truth"]]
     checked, misses = coverage_misses(report, zero, HORIZON, min_arm=MIN_ARM)
-    assert misses, "no interval excludes zero: the coverage check could never fail"
+    assert len(misses) > allowed_misses(len(checked)), "the coverage check could never fail"
     assert {m["code"] for m in misses} <= set(checked)
     assert all(m["ci"][1] < 0 for m in misses)  # the service lowers churn, never raises it
 
@@ -71,7 +86,7 @@ def test_the_loop_runs_the_real_pipeline_every_day(sim):
     runs = sorted(p.name for p in (out / "work" / "runs").iterdir() if not p.name.startswith("."))
     published = [n for n in runs if len(n) == 10]
     assert len(published) == CONFIG.days
-    assert manifest["effects"]["churn_hazard_reduction"]["A16"] == 0.5
+    assert manifest["effects"]["default"] == 0.6
     assert manifest["policy"]["control_share"] == 0.5
 
 

@@ -239,3 +239,24 @@ def test_allocation_exports_to_excel_in_scope_and_audited(client, login_as, org,
     assert {row[0] for row in rows[1:]} == {"经理1", "经理2"}  # not the Wuxi manager
     event = AuditEvent.objects.get(action="export")
     assert event.detail["rows"] == 2
+
+
+def test_calls_and_sms_are_split_so_capacity_is_honest(client, login_as, org, data, managers):
+    m1 = managers[0]
+    for _ in range(3):  # SMS tasks: shown apart, never counted against the call capacity
+        make_task(data.customer(m1), DAY, manager=m1, run=data.run, channel="sms")
+    user = login_as("city_admin")
+    user.staffprofile.city = org["city"]
+    user.staffprofile.save()
+    response = _page(client)
+    rows = {r["manager"]: r for r in response.context["allocation"]}
+    assert (rows["经理1"]["total"], rows["经理1"]["sms"], rows["经理1"]["use"]) == (2, 3, 5)
+    assert rows["经理2"]["sms"] == 0 and not rows["经理1"]["over_capacity"]
+    body = response.content.decode()
+    # Drill-downs: a manager's name opens their tasks, a moment row its tasks, SMS their list.
+    assert f"/tasks/?manager={m1.manager_id}&amp;date=2026-11-22" in body
+    assert f"/sms-tasks/?manager={m1.manager_id}&amp;date=2026-11-22" in body
+    assert "/tasks/?moment=A03&amp;date=2026-11-22" in body
+    assert '"code": "A03"' in body  # each chart slice carries its moment for the click
+    export = client.get(URL + "?export=xlsx")
+    assert export.status_code == 200

@@ -86,3 +86,31 @@ def test_state_counts_and_total_follow_the_date_filter(client, world, login_as):
     one_state = client.get("/tasks/", {"date": "2026-11-21", "state": "in_progress"})
     assert one_state.context["page"].paginator.count == 1
     assert [r["state"] for r in one_state.context["rows"]] == ["处理中"]
+
+
+def test_filters_by_manager_and_moment_and_shows_names(client, world, login_as, org):
+    from factories import make_moment
+
+    other = make_moment("A01", name_zh="客户投诉")
+    first = ServiceTask.objects.filter(manager=world[0]).order_by("id").first()
+    TaskMoment.objects.create(task=first, moment=other, priority=90)
+    login_as(roles.ROLE_PROVINCE_ADMIN)
+    response = client.get(f"/tasks/?manager={world[1].manager_id}&date=2026-11-22")
+    html = response.content.decode()
+    assert "共 30 条" in html
+    assert {r["manager"] for r in response.context["rows"]} == {world[1].name}
+    assert world[1].name in html and f'title="{world[1].manager_id}"' in html
+    response = client.get("/tasks/?moment=a01")
+    assert [r["pk"] for r in response.context["rows"]] == [first.pk]
+    html = response.content.decode()
+    assert "A01 客户投诉" in html and 'id="active-filters"' in html
+    # The tabs keep the filters; an unknown manager lists nothing rather than everything.
+    assert "&amp;moment=A01" in html or "&moment=A01" in html
+    assert "共 0 条" in client.get("/tasks/?manager=NOPE").content.decode()
+
+
+def test_a_manager_gets_no_manager_filter(client, world, login_as):
+    login_as(roles.ROLE_MANAGER, manager=world[0])
+    response = client.get("/tasks/")
+    assert response.context["manager_choices"] == []
+    assert 'id="filter-moment"' in response.content.decode()

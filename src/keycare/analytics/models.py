@@ -113,3 +113,7 @@ class MonthlyReport(models.Model):
 
     def __str__(self):
         return f"{self.month:%Y-%m}"
+
+    @property
+    def has_pdf(self) -> bool:
+        return bool(self.pdf)

@@ -15,6 +15,7 @@ from datetime import date
 from django.db.models import Max, Sum
 from django.utils import translation
 
+from keycare.access import roles
 from keycare.analytics.models import Grain, IndicatorValue
 from keycare.customers.models import Brand, ValueTier
 from keycare.engine.indicators import Analysis, Indicator, load_indicators
@@ -22,6 +23,8 @@ from keycare.errors import UserError
 from keycare.moments.models import MomentDefinition
 from keycare.org.models import City, County, Grid, Manager
 
+# Who reads indicators (pages and API): analysts and administrators, each in their scope.
+ANALYST_ROLES = frozenset({roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST})
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TREND_MONTHS = 13
 

@@ -1,7 +1,9 @@
 """Key-account API: router resources and extra paths (joined in api/routes.py and api/urls.py)."""
 
+from keycare.api.keyaccounts import KeyAccountViewSet
+
 # prefix -> viewset, registered on the API router.
-RESOURCES: dict = {}
+RESOURCES: dict = {"key-accounts": KeyAccountViewSet}
 
 # Extra (non-router) paths under /api/.
 urlpatterns: list = []

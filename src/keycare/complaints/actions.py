@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.db import transaction
@@ -45,8 +45,11 @@ def evaluate(model: textmodel.TextModel) -> dict:
     }
 
 
-def load_complaints(data_dir: Path, actor=None, say: Say | None = None) -> dict:
-    """Read the delivery's complaint and consultation texts, classify them and store them.
+def load_complaints(
+    data_dir: Path, actor=None, say: Say | None = None, days: int | None = None
+) -> dict:
+    """Read the delivery's complaint and consultation texts, classify them and store them
+    (``days``: only those of the last ``days`` days up to the delivery's business date).
 
     Idempotent: an event already stored is updated (re-classified with the current model).
     Events of subscribers not in the archive are counted, not stored."""
@@ -58,9 +61,11 @@ def load_complaints(data_dir: Path, actor=None, say: Say | None = None) -> dict:
         columns = set(delivery.table("events", "false").column_names)
         if "text" not in columns:
             return {"rows": 0, "note": "events file has no text column"}
-        rows = delivery.table(
-            "events", f"event_type IN ({kinds}) AND text IS NOT NULL AND text <> ''"
-        ).to_pylist()
+        where = f"event_type IN ({kinds}) AND text IS NOT NULL AND text <> ''"
+        if days and delivery.business_date:
+            since = delivery.business_date - timedelta(days=days - 1)
+            where += f" AND event_time >= TIMESTAMP '{since.isoformat()} 00:00:00'"
+        rows = delivery.table("events", where).to_pylist()
     say(f"投诉/咨询文本 {len(rows)} 条，分类中 (classifying)…")
     started = time.monotonic()
     readings = model.predict([r["text"] for r in rows], progress=_progress(say))

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from keycare.complaints import taxonomy, textmodel
 from keycare.complaints.models import Complaint
@@ -112,6 +113,40 @@ def reading_for_task(task, moments) -> dict | None:
         return None
     days = max(int(_param(m.params, "days") or 30) for m in complaint_moments)
     return reading_row(latest_reading(task.customer_id, task.business_date, max(days, 30)))
+
+
+def readings_for_tasks(tasks) -> dict:
+    """task pk -> reading for many tasks in one query (exports): the same choice as
+    ``reading_for_task`` (latest classified complaint in the 30 days up to the task's date)."""
+    wanted = {
+        t.pk: t for t in tasks if any(m.moment.code in COMPLAINT_MOMENTS for m in t.moments.all())
+    }
+    if not wanted:
+        return {}
+    days = [t.business_date for t in wanted.values()]
+    rows = (
+        Complaint.objects.filter(
+            customer_id__in={t.customer_id for t in wanted.values()},
+            kind="complaint",
+            occurred_at__date__gte=min(days) - timedelta(days=29),
+            occurred_at__date__lte=max(days),
+        )
+        .exclude(cause="")
+        .order_by("-occurred_at", "-id")
+    )
+    by_customer: dict = {}
+    for complaint in rows:
+        by_customer.setdefault(complaint.customer_id, []).append(complaint)
+    found = {}
+    for pk, task in wanted.items():
+        since = task.business_date - timedelta(days=29)
+        latest = next(
+            (c for c in by_customer.get(task.customer_id, [])
+             if since <= timezone.localtime(c.occurred_at).date() <= task.business_date),
+            None,
+        )  # fmt: skip
+        found[pk] = reading_row(latest)
+    return found
 
 
 def _param(params, name):

@@ -30,15 +30,32 @@ class Taxonomy:
     needs: dict  # code -> {zh, en}
 
     def cause_label(self, code: str) -> str:
+        """ "group / cause" in the active language (Chinese unless English is active)."""
         cause = self.causes.get(code)
-        return f"{self.groups[cause.group]['zh']} / {cause.zh}" if cause else code
+        if cause is None:
+            return code
+        lang = _language()
+        return f"{self.groups[cause.group][lang]} / {cause.en if lang == 'en' else cause.zh}"
 
     def need_label(self, code: str) -> str:
-        return self.needs.get(code, {}).get("zh", code)
+        return self.needs.get(code, {}).get(_language(), code)
+
+    def group_label(self, code: str) -> str:
+        return self.groups.get(code, {}).get(_language(), code)
 
     def group_of(self, code: str) -> str:
         cause = self.causes.get(code)
         return cause.group if cause else ""
+
+
+def _language() -> str:
+    """ "en" when the request's language is English, else "zh" (also outside Django)."""
+    try:
+        from django.utils.translation import get_language
+
+        return "en" if (get_language() or "").startswith("en") else "zh"
+    except Exception:  # no settings configured: the pure-Python callers (commands, tests)
+        return "zh"
 
 
 def parse(document: dict, where: str = "taxonomy.yaml") -> Taxonomy:

@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -32,6 +33,8 @@ N_FEATURES = 2**19
 CHUNK = 20_000
 _DIGITS = re.compile(r"[0-9０-９]+(?:\.[0-9]+)?")
 _KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z0]")
+_CHAR = re.compile(r"[\u4e00-\u9fffA-Za-z0]")
+_CLAUSE = re.compile(r"[，。！？、；：,.!?;:\s]+")
 _jieba = None
 
 
@@ -49,9 +52,17 @@ def _segmenter():
 def tokens(text: str) -> list[str]:
     """jieba words and character bigrams of ``text`` (numbers folded to ``0``)."""
     text = _DIGITS.sub("0", text or "")
-    words = [w for w in _segmenter().lcut(text, HMM=False) if _KEEP.match(w)]
-    chars = [c for c in text if _KEEP.match(c)]
+    words = [w for clause in _CLAUSE.split(text) if clause for w in _clause_words(clause)]
+    chars = _CHAR.findall(text)
     return words + [a + b for a, b in zip(chars, chars[1:], strict=False)]
+
+
+@lru_cache(maxsize=200_000)
+def _clause_words(clause: str) -> tuple:
+    """jieba's words of one clause. Complaints repeat clauses (要求退费, 请尽快处理...): a
+    clause is segmented once per process. jieba splits at punctuation itself, so the words
+    are those of the whole text."""
+    return tuple(w for w in _segmenter().lcut(clause, HMM=False) if _KEEP.match(w))
 
 
 def _vectorizer():

@@ -111,14 +111,17 @@ def compare(cfgs, out, *, progress_write=None) -> list[dict]:
             suggest=suggest,
             progress=print_progress(progress_write, label=cfg.policy.name),
         )
-        rows.append(_policy_row(manifest, evaluate(target, horizons=(30,), qini=False)))
+        # The 30-day estimate needs 30 days of follow-up; shorter runs use half their length.
+        horizon = 30 if cfg.days > 30 else max(1, cfg.days // 2)
+        report = evaluate(target, horizons=(horizon,), qini=False)
+        rows.append(_policy_row(manifest, report, horizon))
     return rows
 
 
-def _policy_row(manifest: dict, report) -> dict:
+def _policy_row(manifest: dict, report, horizon: int) -> dict:
     totals = manifest["totals"]
     hours = totals["manager_hours"]
-    estimated = -sum(r["uplift"] * r["treated"] for r in report.moments(30) if r["uplift"])
+    estimated = -sum(r["uplift"] * r["treated"] for r in report.moments(horizon) if r["uplift"])
     return {
         "policy": manifest["policy"]["name"],
         "control_share": manifest["policy"]["control_share"],
@@ -130,7 +133,8 @@ def _policy_row(manifest: dict, report) -> dict:
         "churned": totals["churned"],
         "churn_avoided": totals["churn_avoided"],
         "churn_avoided_per_100_hours": totals["churn_avoided_per_100_hours"],
-        "estimated_avoided_30d": round(estimated, 1),
+        "estimate_horizon_days": horizon,
+        "estimated_avoided": round(estimated, 1),
         "estimated_per_100_hours": round(100 * estimated / hours, 3) if hours else None,
     }
 
@@ -144,7 +148,8 @@ COMPARE_COLUMNS = (
     ("churned", "离网 churned"),
     ("churn_avoided", "避免离网(真值) churn avoided (truth)"),
     ("churn_avoided_per_100_hours", "每百工时避免离网(真值) per 100 h (truth)"),
-    ("estimated_avoided_30d", "对照组估计(30天) estimated from control (30 d)"),
+    ("estimate_horizon_days", "估计观察期(天) estimate horizon (days)"),
+    ("estimated_avoided", "对照组估计避免离网 estimated from control"),
     ("estimated_per_100_hours", "每百工时(估计) per 100 h (estimate)"),
 )
 

@@ -127,6 +127,8 @@ class AllocationConfig:
     default_capacity: int = DEFAULT_DAILY_CAPACITY
     # A carried-over candidate first detected this many days ago or more expires.
     carry_over_days: int = 7
+    # The version of the administrators' allocation settings this came from (run.json).
+    settings_version: int | None = None
 
     def __post_init__(self):
         weights = (self.w_risk, self.w_value, self.w_moment, self.w_age)

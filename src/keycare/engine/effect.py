@@ -69,6 +69,7 @@ class EffectRow:
     uplift: float | None
     ci_low: float | None
     ci_high: float | None
+    city: str | None = None  # set on the per-city rows of a dimension (city admins' view)
 
 
 @dataclass
@@ -91,7 +92,10 @@ class EffectReport:
                 "ci_high": r.ci_high,
             }
             for r in self.rows
-            if r.dimension == "moment" and r.horizon == horizon and r.metric == metric
+            if r.dimension == "moment"
+            and r.horizon == horizon
+            and r.metric == metric
+            and r.city is None
         ]
 
 
@@ -103,6 +107,7 @@ def evaluate(
     dimensions=tuple(DIMENSIONS),
     qini: bool = True,
     threads: int | None = None,
+    by_city: bool = False,
 ) -> EffectReport:
     """Evaluate the exposures in ``source`` as of ``as_of`` (default: the last exposure day)."""
     source = Path(source)
@@ -130,6 +135,8 @@ def evaluate(
         for dim in dimensions:
             report.rows += _compare(con, dim)
             report.rates.update(_rates(con, dim))
+            if by_city and dim not in ("city", "manager", "tactic"):
+                report.rows += _compare(con, dim, per_city=True)
         if qini:
             report.qini = _qini(con, min(horizons))
         return report
@@ -198,22 +205,27 @@ def _aggregates(con, column: str, extra_key: str | None = None) -> list[tuple]:
     ).fetchall()
 
 
-def _compare(con, dim: str) -> list[EffectRow]:
+def _compare(con, dim: str, per_city: bool = False) -> list[EffectRow]:
+    """Treated vs control per value of ``dim`` (per city and value with ``per_city``)."""
     column = DIMENSIONS[dim]
     if dim == "tactic":
         return _standardised(con)
     arms: dict = {}
-    for key, k, arm, n, *stats in _aggregates(con, column):
-        arms.setdefault((key, k), {})[arm] = (n, stats)
+    if per_city:
+        for key, city, k, arm, n, *stats in _aggregates(con, column, "city_id"):
+            arms.setdefault((key, k, city), {})[arm] = (n, stats)
+    else:
+        for key, k, arm, n, *stats in _aggregates(con, column):
+            arms.setdefault((key, k, None), {})[arm] = (n, stats)
     rows = []
-    for (key, k), pair in sorted(arms.items()):
+    for (key, k, city), pair in sorted(arms.items(), key=lambda kv: tuple(map(str, kv[0]))):
         t = pair.get("treated", (0, [None] * 8))
         c = pair.get("control", (0, [None] * 8))
         for i, metric in enumerate(METRICS):
-            rows.append(
-                _row(dim, key, k, metric, t[0], t[1][2 * i], t[1][2 * i + 1], c[0],
-                     c[1][2 * i], _var_of_mean(c[1][2 * i + 1], c[0]))
-            )  # fmt: skip
+            row = _row(dim, key, k, metric, t[0], t[1][2 * i], t[1][2 * i + 1], c[0],
+                       c[1][2 * i], _var_of_mean(c[1][2 * i + 1], c[0]))  # fmt: skip
+            row.city = city
+            rows.append(row)
     return rows
 
 

@@ -46,6 +46,7 @@ BILL_COLUMNS = (
 BASE = "_indicator_base"
 MOMENT_BASE = "_indicator_moment_base"
 VIEW = "_indicator_view"
+BILLS = "_indicator_bills"
 SCHEMA = pa.schema(
     [
         ("indicator", pa.string()),
@@ -255,7 +256,7 @@ def compute_indicators(
         if view_indicators and (dim.code != "moment" or outputs.detections):
             parts += _grouped(backend, relation, dim, view_indicators, business_date.isoformat())
         if bill_indicators and dim.bills:
-            parts += _grouped(backend, "_indicator_bills", dim, bill_indicators, None)
+            parts += _grouped(backend, BILLS, dim, bill_indicators, None)
     table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
     return table.sort_by(
         [(c, "ascending") for c in ("indicator", "grain", "period", "dimension", "member")]
@@ -314,12 +315,18 @@ def _register_base(backend, business_date, defs: IndicatorSet, outputs: RunOutpu
             " (SELECT DISTINCT subscriber_id, moment_code FROM detections) m"
             f" JOIN {BASE} b ON b.subscriber_id = m.subscriber_id",
         )
-    dims = ", ".join(f"b.{c}" for c in (*DIMENSION_FIELDS, "industry"))
-    bills = ", ".join(f"x.{c}" for c in BILL_COLUMNS)
-    backend.create_view(
-        "_indicator_bills",
-        f"SELECT {bills}, {dims} FROM bills x JOIN {BASE} b ON b.subscriber_id = x.subscriber_id",
-    )
+    # Materialised once, narrowed to what the bill formulas read: the per-dimension
+    # group-bys then scan it without re-joining (7 dims x 2.6M bills: 8.6 -> see perf doc).
+    bill_indicators = defs.of_source("bills")
+    if bill_indicators:
+        read = sorted({c for i in bill_indicators for c in i.columns} | {"bill_month"})
+        dims = ", ".join(f"b.{c}" for c in (*DIMENSION_FIELDS, "industry"))
+        bills = ", ".join(f"x.{c}" for c in read)
+        backend.materialize(
+            BILLS,
+            f"SELECT {bills}, {dims} FROM bills x JOIN {BASE} b"
+            " ON b.subscriber_id = x.subscriber_id",
+        )
 
 
 def _grouped(backend, relation: str, dim: Dimension, indicators, day: str | None) -> list[dict]:

@@ -96,6 +96,7 @@ class RunContext:
     progress: Progress | None = None
     models_dir: Path | None = None
     allocation_config: Any = None
+    risk_tasks_above: float | None = None  # raise risk tasks in spare capacity (None: off)
     _definitions: Any = None
     ingest: IngestResult | None = None
     moment_codes: list[str] = field(default_factory=list)
@@ -260,9 +261,13 @@ def _grouped(backend: Backend, relation: str) -> dict[str, int]:
 
 def _write_allocation(ctx: RunContext) -> int:
     total = 0
+    appended = ctx.results.get("risk_tasks") or {}
     for relation, stem, order in ALLOCATION_OUTPUTS:
         checkpoint(f"write:{stem}")
-        table = ctx.backend.to_arrow(f'SELECT * FROM "{relation}" ORDER BY {order}')
+        source = f'SELECT * FROM "{relation}"'
+        if relation in appended:  # risk tasks raised in spare capacity (same columns)
+            source += f' UNION ALL SELECT * FROM "{appended[relation]}"'
+        table = ctx.backend.to_arrow(f"SELECT * FROM ({source}) ORDER BY {order}")
         pub.write_table(table, ctx.staging.out / f"{stem}.parquet")
         ctx.outputs[stem] = table.num_rows
         total += table.num_rows
@@ -478,6 +483,38 @@ def step_allocate(ctx: RunContext) -> int:
     return sum(result.counts.values())
 
 
+def step_risk_tasks(ctx: RunContext) -> int:
+    """High-risk customers without a moment today, as calls in the capacity the moments left
+    (keycare.engine.risk.tasks); only when ``risk_tasks_above`` is set and risk was scored."""
+    if ctx.risk_tasks_above is None or ctx.results.get("risk") is None:
+        return 0
+    if "allocation" not in ctx.record_extra:
+        return 0
+    from keycare.engine.allocate import AllocationConfig
+    from keycare.engine.risk import tasks
+
+    config = ctx.allocation_config or AllocationConfig()
+    history = ctx.record_extra["allocation"].get("history") or {}
+    raised = tasks.register(
+        ctx.backend,
+        ctx.risk_tasks_above,
+        ALLOCATION_MANAGERS,
+        ALLOCATION_CONTACTS,
+        ALLOCATION_CANDIDATES,
+        ALLOCATION_CARRY_OVER if history.get("carried_over") else None,
+        config.default_capacity,
+    )
+    ctx.results["risk_tasks"] = {
+        "allocation_tasks": tasks.RISK_TASKS,
+        "allocation_decisions": tasks.RISK_DECISIONS,
+    }
+    ctx.record_extra["risk_tasks"] = {"threshold": ctx.risk_tasks_above, "raised": raised}
+    decisions = ctx.record_extra.get("decisions")
+    if decisions is not None:
+        decisions["call"] = decisions.get("call", 0) + raised
+    return raised
+
+
 def _register_history(ctx: RunContext, config) -> dict:
     """Register the contact history and the carry-over from the runs published before today.
 
@@ -570,7 +607,11 @@ def allocation_steps() -> list[Step]:
     """The full daily run: detection, risk scoring, allocation, indicators, then write."""
     steps = default_steps()
     at = index_of(steps, "write")
-    steps[at:at] = [Step("risk", step_risk), Step("allocate", step_allocate)]
+    steps[at:at] = [
+        Step("risk", step_risk),
+        Step("allocate", step_allocate),
+        Step("risk_tasks", step_risk_tasks),
+    ]
     steps.insert(index_of(steps, "write"), Step("indicators", step_indicators))
     return steps
 
@@ -600,6 +641,7 @@ def run_daily(
     backend_options: dict | None = None,
     models_dir: Path | None = None,
     allocation_config=None,
+    risk_tasks_above: float | None = None,
 ) -> RunSummary:
     """Run the cycles due on ``business_date`` over the delivery in ``data_dir``.
 
@@ -633,6 +675,7 @@ def run_daily(
                 progress=progress,
                 models_dir=Path(models_dir) if models_dir is not None else None,
                 allocation_config=allocation_config,
+                risk_tasks_above=risk_tasks_above,
                 _definitions=definitions,
             )
             if steps is None:
@@ -709,6 +752,8 @@ def run_id_for(ctx: RunContext) -> str:
         # The history read from earlier runs is an input too: a re-published earlier day
         # changes what this day allocates, so it must change this day's id.
         basis["history"] = allocation.get("history")
+    if ctx.record_extra.get("risk_tasks"):
+        basis["risk_tasks"] = ctx.record_extra["risk_tasks"]["threshold"]
     if ctx.record_extra.get("indicators"):  # another indicator definition, another output
         basis["indicators"] = ctx.record_extra["indicators"]["version"]
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]

@@ -11,12 +11,15 @@ from django.utils import timezone
 
 from keycare.core.audit import record
 from keycare.core.workflow import StaleTaskError, WorkflowError, user_or_none
-from keycare.keyaccounts import standards
+from keycare.keyaccounts import standards, tiers
 from keycare.keyaccounts.models import (
     ChangeSource,
     KeyAccount,
     KeyAccountChange,
     ServiceStandardSet,
+    TierChange,
+    TierPolicy,
+    TierPolicyStatus,
 )
 
 # What a manager may capture, with the longest text each takes.
@@ -91,3 +94,104 @@ def publish_standards(actor, data, *, note: str = "") -> ServiceStandardSet:
         )
         record(actor, "keyaccount.standards.publish", published, version=version, note=note)
     return published
+
+
+# --- tiers ------------------------------------------------------------------------------------
+
+MIN_REASON = 2
+BATCH = 2000
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON:
+        raise WorkflowError("请填写调整原因")
+    return reason[:200]
+
+
+def apply_tiers(actor, *, reason: str, progress=None) -> dict:
+    """Score every active group under the policy in force and write tiers and scores.
+
+    Each group whose tier moves gets a TierChange (with the reason and the policy version)
+    and a history row; every score is refreshed. Returns the counts.
+    """
+    reason = _reason(reason)
+    version, policy = tiers.current()
+    say = progress or (lambda _m: None)
+    say(f"scoring groups under tier policy v{version}")
+    scored = tiers.score_groups(policy)
+    moved = [s for s in scored if s.tier != s.new_tier]
+    by = user_or_none(actor)
+    with transaction.atomic():
+        say(f"writing {len(scored)} scores, {len(moved)} tier changes")
+        groups = {g.pk: g for g in KeyAccount.objects.filter(pk__in=[s.pk for s in scored])}
+        for s in scored:
+            g = groups[s.pk]
+            g.value_score = s.score
+            if s.tier != s.new_tier:
+                g.tier, g.version = s.new_tier, g.version + 1
+        KeyAccount.objects.bulk_update(groups.values(), ["value_score", "tier", "version"], BATCH)
+        TierChange.objects.bulk_create(
+            (
+                TierChange(
+                    key_account_id=s.pk,
+                    from_tier=s.tier,
+                    to_tier=s.new_tier,
+                    score=s.score,
+                    policy_version=version,
+                    reason=reason,
+                    by=by,
+                )
+                for s in moved
+            ),
+            batch_size=BATCH,
+        )
+        KeyAccountChange.objects.bulk_create(
+            (
+                KeyAccountChange(
+                    key_account_id=s.pk,
+                    version=groups[s.pk].version,
+                    source=ChangeSource.TIERS,
+                    field="tier",
+                    old_value=s.tier,
+                    new_value=s.new_tier,
+                    reason=reason,
+                    by=by,
+                )
+                for s in moved
+            ),
+            batch_size=BATCH,
+        )
+        record(
+            actor,
+            "keyaccount.tiers.apply",
+            object_type="keyaccounts.tierpolicy",
+            object_id=str(version),
+            version=version,
+            rows=len(scored),
+            updated=len(moved),
+            reason=reason,
+        )
+    return {"policy_version": version, "groups": len(scored), "moved": len(moved)}
+
+
+def publish_tier_policy(actor, data, *, note: str = "", reason: str) -> tuple[TierPolicy, dict]:
+    """Validate a new policy, put it in force (the previous one retired) and re-tier the groups."""
+    data = tiers.validate(data)
+    reason = _reason(reason)
+    with transaction.atomic():
+        latest = TierPolicy.objects.select_for_update().order_by("-version").first()
+        TierPolicy.objects.filter(status=TierPolicyStatus.ACTIVE).update(
+            status=TierPolicyStatus.RETIRED
+        )
+        policy = TierPolicy.objects.create(
+            version=(latest.version if latest else 0) + 1,
+            data=data,
+            status=TierPolicyStatus.ACTIVE,
+            note=note.strip()[:200],
+            created_by=user_or_none(actor),
+            activated_at=timezone.now(),
+        )
+        record(actor, "keyaccount.tiers.publish", policy, version=policy.version, note=note)
+        counts = apply_tiers(actor, reason=reason)
+    return policy, counts

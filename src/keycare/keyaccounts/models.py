@@ -357,3 +357,59 @@ class ServiceStandardSet(models.Model):
 
     def __str__(self):
         return f"v{self.version}"
+
+
+class TierPolicyStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    ACTIVE = "active", _("生效中")
+    RETIRED = "retired", _("已停用")
+
+
+class TierPolicy(models.Model):
+    """One version of the value-score weights and tier cut-offs (keycare.keyaccounts.tiers)."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    data = models.JSONField(_("policy"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=TierPolicyStatus.choices, default=TierPolicyStatus.DRAFT
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("tier policy")
+        verbose_name_plural = _("tier policies")
+
+    def __str__(self):
+        return f"v{self.version}"
+
+
+class TierChange(models.Model):
+    """A group moved from one tier to another, with the score, the policy and the reason."""
+
+    key_account = models.ForeignKey(
+        KeyAccount, on_delete=models.CASCADE, related_name="tier_changes"
+    )
+    from_tier = models.CharField(_("from"), max_length=2, choices=Tier.choices, blank=True)
+    to_tier = models.CharField(_("to"), max_length=2, choices=Tier.choices)
+    score = models.FloatField(_("value score"))
+    policy_version = models.PositiveIntegerField(_("policy version"))
+    reason = models.CharField(_("reason"), max_length=200)
+    by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+
+    def __str__(self):
+        return f"{self.key_account_id} {self.from_tier}->{self.to_tier}"

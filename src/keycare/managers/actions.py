@@ -21,16 +21,24 @@ from keycare.campaigns.models import CampaignTask
 from keycare.core import audit
 from keycare.customers.models import Archive, Assignment, Customer
 from keycare.errors import UserError
-from keycare.keyaccounts.models import KeyAccount, KeyAccountMember, MemberRole
+from keycare.keyaccounts.models import KeyAccount
+from keycare.managers import assessment, plans
 from keycare.managers.models import (
+    Assessment,
+    AssessmentPeriod,
     AssignedTask,
     AssignmentStatus,
     HandOver,
     ManagerProfile,
     ManagerStatus,
+    PeriodStatus,
+    PlanItem,
+    PlanSource,
+    PlanStatus,
     Qualification,
     TaskAssignment,
     WorkKind,
+    WorkPlan,
     WorkRecord,
 )
 from keycare.org.models import City, Manager, StaffProfile
@@ -420,10 +428,19 @@ PLACE_MAX = 200
 
 def record_work(actor, manager: Manager, *, kind: str, at, content: str, links=None, **text):
     """Record a visit or call note of ``manager``. ``links`` may name ``key_account``,
-    ``persons`` (customers), ``task`` and ``assignment``: each must be the manager's own;
-    ``text`` holds place, result, next_step and next_date."""
+    ``key_persons`` (KeyPerson), ``persons`` (customers), ``task`` and ``assignment``: each
+    must be the manager's own. The customers met also include the task's customer and key
+    persons who are subscribers. ``text`` holds place, result, next_step and next_date."""
     links = links or {}
     _check_work(manager, kind, at, content, links, text)
+    key_persons = list(links.get("key_persons") or [])
+    account = links.get("key_account")
+    if account is None and len({p.key_account_id for p in key_persons}) == 1:
+        account = key_persons[0].key_account
+    met = {c.pk for c in links.get("persons") or []}
+    met |= {p.customer_id for p in key_persons if p.customer_id}
+    if links.get("task") is not None:
+        met.add(links["task"].customer_id)
     with transaction.atomic():
         record = WorkRecord.objects.create(
             manager=manager,
@@ -435,19 +452,20 @@ def record_work(actor, manager: Manager, *, kind: str, at, content: str, links=N
             result=(text.get("result") or "").strip()[:TEXT_MAX],
             next_step=(text.get("next_step") or "").strip()[:TEXT_MAX],
             next_date=text.get("next_date"),
-            key_account=links.get("key_account"),
+            key_account=account,
             task=links.get("task"),
             assignment=links.get("assignment"),
             recorded_by=actor,
         )
-        record.persons.set(links.get("persons") or [])
+        record.key_persons.set(key_persons)
+        record.persons.set(met)
         audit.record(
             actor,
             "work.record",
             record,
             kind=kind,
             key_account=record.key_account_id,
-            persons=len(links.get("persons") or []),
+            persons=len(key_persons) + len(met),
         )
     return record
 
@@ -468,20 +486,280 @@ def _check_work(manager, kind, at, content, links, text) -> None:
         raise UserError("只能关联自己的预警任务")
     if links.get("assignment") is not None and links["assignment"].manager_id != manager.pk:
         raise UserError("只能关联下达给自己的任务")
+    own_accounts = set(KeyAccount.objects.filter(manager=manager).values_list("pk", flat=True))
+    if any(p.key_account_id not in own_accounts for p in links.get("key_persons") or []):
+        raise UserError("关键人须属于自己负责的集团客户")
     persons = links.get("persons") or []
-    known = set(key_person_ids(manager)) | set(
+    own = set(
         Customer.objects.filter(manager=manager, pk__in=[p.pk for p in persons]).values_list(
             "pk", flat=True
         )
     )
-    if any(p.pk not in known for p in persons):
-        raise UserError("对象须是自己负责的集团关键人或客户")
+    if any(p.pk not in own for p in persons):
+        raise UserError("对象须是自己负责的客户")
 
 
-def key_person_ids(manager: Manager) -> list[int]:
-    """Customers who are key persons of the manager's key accounts."""
-    return list(
-        KeyAccountMember.objects.filter(
-            key_account__manager=manager, role=MemberRole.KEY_PERSON
-        ).values_list("customer_id", flat=True)
-    )
+# --- Work plans (§7.2.1) ------------------------------------------------------------------
+
+EDITABLE = (PlanStatus.DRAFT, PlanStatus.RETURNED)
+
+
+def generate_plan(actor, manager: Manager, *, period: str, day) -> WorkPlan:
+    """The manager's plan for the month or week holding ``day``: visits due by the tier
+    service standards and calls for the due appointments. Run again on a draft or returned
+    plan, it adds what is newly due and keeps the manager's own edits."""
+    start, end = plans.period_bounds(period, day)
+    with transaction.atomic():
+        plan, created = WorkPlan.objects.select_for_update().get_or_create(
+            manager=manager,
+            period=period,
+            start=start,
+            defaults={"end": end, "city_id": manager.city_id},
+        )
+        if plan.status not in EDITABLE:
+            raise UserError("计划已提交或已批准，不能重新生成")
+        have_accounts = set(
+            plan.items.filter(source=PlanSource.STANDARD).values_list("key_account_id", "due_date")
+        )
+        have_appointments = set(
+            plan.items.exclude(appointment=None).values_list("appointment_id", flat=True)
+        )
+        items = [
+            PlanItem(
+                plan=plan,
+                kind=WorkKind.VISIT,
+                due_date=due,
+                source=PlanSource.STANDARD,
+                key_account_id=pk,
+            )
+            for pk, due in plans.standard_visits(manager, start, end)
+            if (pk, due) not in have_accounts
+        ]
+        items += [
+            PlanItem(
+                plan=plan,
+                kind=WorkKind.CALL,
+                source=PlanSource.APPOINTMENT,
+                due_date=max(start, timezone.localtime(a.due_at).date()),
+                customer_id=a.customer_id,
+                appointment=a,
+            )
+            for a in plans.due_appointments(manager, end)
+            if a.pk not in have_appointments
+        ]
+        PlanItem.objects.bulk_create(items)
+        audit.record(actor, "plan.generate", plan, created=created, items=len(items))
+    return plan
+
+
+def add_plan_item(
+    actor, plan: WorkPlan, *, kind: str, due_date, key_account=None, customer=None, note: str = ""
+) -> PlanItem:
+    _editable(plan)
+    if kind not in WorkKind.values:
+        raise UserError("请选择计划类型（走访或电话沟通）")
+    if due_date is None or not plan.start <= due_date <= plan.end:
+        raise UserError(f"计划日期须在 {plan.start} 至 {plan.end} 之间")
+    if key_account is None and customer is None:
+        raise UserError("请选择集团客户或客户")
+    if key_account is not None and key_account.manager_id != plan.manager_id:
+        raise UserError("只能计划自己负责的集团客户")
+    if customer is not None and customer.manager_id != plan.manager_id:
+        raise UserError("只能计划自己负责的客户")
+    with transaction.atomic():
+        item = PlanItem.objects.create(
+            plan=plan,
+            kind=kind,
+            due_date=due_date,
+            source=PlanSource.MANUAL,
+            key_account=key_account,
+            customer=customer,
+            note=(note or "").strip()[:200],
+        )
+        audit.record(actor, "plan.item_add", plan, item=item.pk, kind=kind)
+    return item
+
+
+def remove_plan_item(actor, item: PlanItem) -> None:
+    _editable(item.plan)
+    with transaction.atomic():
+        audit.record(actor, "plan.item_remove", item.plan, item=item.pk, kind=item.kind)
+        item.delete()
+
+
+def submit_plan(actor, plan: WorkPlan, *, note: str = "") -> WorkPlan:
+    _editable(plan)
+    if not plan.items.exists():
+        raise UserError("计划没有任何事项，不能提交")
+    with transaction.atomic():
+        plan.status, plan.submitted_at = PlanStatus.SUBMITTED, timezone.now()
+        plan.note = (note or plan.note).strip()[:TEXT_MAX]
+        plan.save()
+        audit.record(actor, "plan.submit", plan)
+    return plan
+
+
+def review_plan(actor, plan: WorkPlan, *, approve: bool, comment: str = "") -> WorkPlan:
+    """The administrator approves a submitted plan, or returns it with a comment."""
+    comment = (comment or "").strip()
+    if plan.status != PlanStatus.SUBMITTED:
+        raise UserError("只能审批待审批的计划")
+    if not approve and not comment:
+        raise UserError("退回计划须填写审批意见")
+    with transaction.atomic():
+        plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
+        plan.reviewed_by, plan.reviewed_at = actor, timezone.now()
+        plan.review_comment = comment[:TEXT_MAX]
+        plan.save()
+        audit.record(actor, "plan.approve" if approve else "plan.return", plan, comment=comment)
+    return plan
+
+
+def _editable(plan: WorkPlan) -> None:
+    if plan.status not in EDITABLE:
+        raise UserError("计划已提交或已批准，不能修改")
+
+
+# --- KPI assessment (§7.4) ----------------------------------------------------------------
+
+MAX_ADJUSTMENT = 20.0
+NEXT_STATUS = {
+    PeriodStatus.COMPUTED: PeriodStatus.REVIEWED,
+    PeriodStatus.REVIEWED: PeriodStatus.APPROVED,
+    PeriodStatus.APPROVED: PeriodStatus.LOCKED,
+}
+RECOMPUTABLE = (PeriodStatus.COMPUTED, PeriodStatus.REVIEWED)
+
+
+def compute_period(actor, *, name: str, start, end, progress=None) -> AssessmentPeriod:
+    """Compute (or recompute, until approved) every manager's assessment of the period;
+    adjustments already recorded are kept. ``progress(text)`` reports each formula."""
+    if end < start:
+        raise UserError("考核期结束日期早于开始日期")
+    assessment.ensure_default_indicators()
+    by_role = assessment.indicators_by_role()
+    codes = {i.code for rows in by_role.values() for i in rows}
+    results = {}
+    for code in sorted(codes):
+        if code not in assessment.FORMULAS:
+            raise UserError(f"指标 {code} 没有对应的计算公式")
+        if progress:
+            progress(f"计算指标 {code} ...")
+        results[code] = assessment.FORMULAS[code](start, end)
+    with transaction.atomic():
+        period, _created = AssessmentPeriod.objects.select_for_update().get_or_create(
+            name=name, defaults={"start": start, "end": end}
+        )
+        if period.status not in RECOMPUTABLE:
+            raise UserError(f"考核期 {name} 已审批或锁定，不能重新计算")
+        if (period.start, period.end) != (start, end):
+            raise UserError(f"考核期 {name} 已存在，起止为 {period.start} 至 {period.end}")
+        _store(period, by_role, results)
+        period.status, period.computed_at = PeriodStatus.COMPUTED, timezone.now()
+        period.status_by = actor if getattr(actor, "is_authenticated", False) else None
+        period.status_at = period.computed_at
+        period.save()
+        audit.record(actor, "assessment.compute", period, managers=period.assessments.count())
+    return period
+
+
+def _store(period, by_role, results) -> None:
+    kept = {
+        a.manager_id: a
+        for a in Assessment.objects.filter(period=period).exclude(adjustment_reason="")
+    }
+    Assessment.objects.filter(period=period).delete()
+    managers = Manager.objects.filter(
+        Q(active=True) | Q(pk__in=[m for r in results.values() for m in r])
+    ).select_related("profile")
+    rows = []
+    for manager in managers:
+        values = {}
+        for indicator in by_role.get(manager.role, []):
+            value, num, den = results[indicator.code].get(manager.pk, (None, 0, 0))
+            values[indicator.code] = {
+                "value": value,
+                "num": num,
+                "den": den,
+                "weight": indicator.weight,
+                "target": indicator.target,
+                "score": assessment.score(value, indicator.target),
+            }
+        before = kept.get(manager.pk)
+        row = Assessment(
+            period=period,
+            manager=manager,
+            city_id=manager.city_id,
+            role=manager.role,
+            team=profile_of(manager).team,
+            values=values,
+            score=assessment.total(values),
+        )
+        if before is not None:
+            row.adjustment, row.adjustment_reason = before.adjustment, before.adjustment_reason
+            row.adjusted_by_id = before.adjusted_by_id
+        row.final_score = round(row.score + row.adjustment, 2)
+        rows.append(row)
+    _rank(rows)
+    Assessment.objects.bulk_create(rows, batch_size=1000)
+
+
+def _rank(rows) -> None:
+    """Rank within comparable managers: same city and role, best final score first."""
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault((row.city_id, row.role), []).append(row)
+    for group in groups.values():
+        group.sort(key=lambda r: (-r.final_score, r.manager.manager_id))
+        for rank, row in enumerate(group, start=1):
+            row.rank, row.group_size = rank, len(group)
+
+
+def adjust_assessment(actor, row: Assessment, *, adjustment: float, reason: str) -> Assessment:
+    """Adjust a score with a recorded reason, before the period is approved; re-ranks the
+    manager's comparison group."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise UserError("调整得分须填写原因")
+    if abs(adjustment) > MAX_ADJUSTMENT:
+        raise UserError(f"调整分须在 ±{MAX_ADJUSTMENT:g} 以内")
+    with transaction.atomic():
+        period = AssessmentPeriod.objects.select_for_update().get(pk=row.period_id)
+        if period.status not in RECOMPUTABLE:
+            raise UserError("考核期已审批或锁定，不能调整")
+        before = row.adjustment
+        row.adjustment, row.adjustment_reason = adjustment, reason[:200]
+        row.adjusted_by = actor
+        row.final_score = round(row.score + adjustment, 2)
+        row.save()
+        group = list(
+            Assessment.objects.filter(
+                period=period, city_id=row.city_id, role=row.role
+            ).select_related("manager")
+        )
+        _rank(group)
+        Assessment.objects.bulk_update(group, ["rank", "group_size"])
+        audit.record(
+            actor,
+            "assessment.adjust",
+            row,
+            manager=row.manager.manager_id,
+            changes={"adjustment": [before, adjustment]},
+            reason=reason,
+        )
+    return row
+
+
+def advance_period(actor, period: AssessmentPeriod, status: str) -> AssessmentPeriod:
+    """已计算 → 已复核 → 已审批 → 已锁定, one step at a time; a locked period never changes."""
+    if NEXT_STATUS.get(period.status) != status:
+        raise UserError("考核期状态只能逐级推进：已计算 → 已复核 → 已审批 → 已锁定")
+    with transaction.atomic():
+        updated = AssessmentPeriod.objects.filter(pk=period.pk, status=period.status).update(
+            status=status, status_by=actor, status_at=timezone.now()
+        )
+        if not updated:
+            raise UserError("考核期状态已被他人修改，请刷新后重试")
+        old, period.status = period.status, status
+        audit.record(actor, "assessment.status", period, changes={"status": [old, status]})
+    return period

@@ -219,6 +219,11 @@ class WorkRecord(models.Model):
         related_name="work_records",
         verbose_name=_("集团客户"),
     )
+    # Who was met: the group's key persons (关键人 archive), and customers of the portfolio
+    # (the linked task's customer, a key person who is also a subscriber).
+    key_persons = models.ManyToManyField(
+        "keyaccounts.KeyPerson", blank=True, related_name="+", verbose_name=_("关键人")
+    )
     persons = models.ManyToManyField(
         "customers.Customer", blank=True, related_name="+", verbose_name=_("对象")
     )
@@ -262,3 +267,203 @@ class WorkRecord(models.Model):
 
     def __str__(self):
         return f"{self.manager_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- Work plans (工作计划管理, §7.2.1) -------------------------------------------------------
+
+
+class PlanPeriod(models.TextChoices):
+    MONTH = "month", _("月计划")
+    WEEK = "week", _("周计划")
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审批")
+    APPROVED = "approved", _("已批准")
+    RETURNED = "returned", _("已退回")
+
+
+class PlanSource(models.TextChoices):
+    STANDARD = "standard", _("服务标准")
+    APPOINTMENT = "appointment", _("到期预约")
+    MANUAL = "manual", _("手工添加")
+
+
+class WorkPlan(models.Model):
+    """A manager's monthly or weekly plan: generated, edited by the manager, submitted to and
+    approved (or returned) by their administrator."""
+
+    manager = models.ForeignKey("org.Manager", on_delete=models.PROTECT, related_name="plans")
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(_("周期"), max_length=8, choices=PlanPeriod.choices)
+    start = models.DateField(_("开始日期"))
+    end = models.DateField(_("结束日期"))
+    status = models.CharField(
+        _("状态"), max_length=12, choices=PlanStatus.choices, default=PlanStatus.DRAFT
+    )
+    note = models.TextField(_("计划说明"), blank=True)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    review_comment = models.TextField(_("审批意见"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start", "manager"]
+        verbose_name = _("工作计划")
+        verbose_name_plural = _("工作计划")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["manager", "period", "start"], name="one_plan_per_manager_period"
+            )
+        ]
+        indexes = [models.Index(fields=["city", "status"]), models.Index(fields=["status"])]
+
+    def __str__(self):
+        return f"{self.manager_id} {self.period} {self.start}"
+
+
+class PlanItem(models.Model):
+    """One planned visit or call, with the key account or customer it is for."""
+
+    plan = models.ForeignKey(WorkPlan, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(_("类型"), max_length=8, choices=WorkKind.choices)
+    due_date = models.DateField(_("计划日期"))
+    source = models.CharField(_("来源"), max_length=12, choices=PlanSource.choices)
+    key_account = models.ForeignKey(
+        "keyaccounts.KeyAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    appointment = models.ForeignKey(
+        "tasks.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    scope = {"city": "plan__city", "manager": "plan__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "due_date", "id"]
+        verbose_name = _("计划事项")
+        verbose_name_plural = _("计划事项")
+
+    def __str__(self):
+        return f"{self.plan_id} {self.kind} {self.due_date}"
+
+
+# --- KPI assessment (业绩考核, §7.4, §9.3.4) --------------------------------------------------
+
+
+class IndicatorCategory(models.TextChoices):
+    ABILITY = "ability", _("业务能力")
+    WORK = "work", _("工作情况")
+    RESULTS = "results", _("服务成效")
+
+
+class Indicator(models.Model):
+    """One KPI as data: the formula it computes (a registered computation in
+    ``keycare.managers.assessment``), its source, weight and target, per manager role
+    (``role`` blank: every role not given its own row)."""
+
+    code = models.CharField(_("指标编码"), max_length=32)
+    role = models.CharField(_("适用岗位"), max_length=32, blank=True)
+    name = models.CharField(_("指标名称"), max_length=64)
+    category = models.CharField(_("类别"), max_length=8, choices=IndicatorCategory.choices)
+    formula = models.CharField(_("计算公式"), max_length=200)
+    source = models.CharField(_("数据来源"), max_length=200)
+    weight = models.FloatField(_("权重"))
+    target = models.FloatField(_("目标值"))
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        ordering = ["category", "code", "role"]
+        verbose_name = _("考核指标")
+        verbose_name_plural = _("考核指标")
+        constraints = [
+            models.UniqueConstraint(fields=["code", "role"], name="one_indicator_per_role")
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.role or '*'}"
+
+
+class PeriodStatus(models.TextChoices):
+    COMPUTED = "computed", _("已计算")
+    REVIEWED = "reviewed", _("已复核")
+    APPROVED = "approved", _("已审批")
+    LOCKED = "locked", _("已锁定")
+
+
+class AssessmentPeriod(models.Model):
+    """One assessment period (e.g. a month) for the whole province."""
+
+    name = models.CharField(_("考核期"), max_length=32, unique=True)
+    start = models.DateField(_("开始日期"))
+    end = models.DateField(_("结束日期"))
+    status = models.CharField(
+        _("状态"), max_length=10, choices=PeriodStatus.choices, default=PeriodStatus.COMPUTED
+    )
+    computed_at = models.DateTimeField(_("计算时间"), null=True, blank=True)
+    # Who moved it to its current status, and when.
+    status_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status_at = models.DateTimeField(_("状态时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        verbose_name = _("考核期")
+        verbose_name_plural = _("考核期")
+
+    def __str__(self):
+        return self.name
+
+
+class Assessment(models.Model):
+    """One manager's assessment in a period: indicator values and scores, the total, an
+    adjustment with its reason, and the rank within comparable managers (same city and
+    role)."""
+
+    period = models.ForeignKey(
+        AssessmentPeriod, on_delete=models.CASCADE, related_name="assessments"
+    )
+    manager = models.ForeignKey("org.Manager", on_delete=models.PROTECT, related_name="assessments")
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(_("岗位"), max_length=32)
+    team = models.CharField(_("班组"), max_length=64, blank=True)
+    # {code: {"value": float|None, "num": n, "den": d, "score": float|None, "weight": w}}
+    values = models.JSONField(_("指标值"), default=dict)
+    score = models.FloatField(_("计算得分"), default=0)
+    adjustment = models.FloatField(_("调整分"), default=0)
+    adjustment_reason = models.CharField(_("调整原因"), max_length=200, blank=True)
+    adjusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    final_score = models.FloatField(_("最终得分"), default=0)
+    rank = models.PositiveIntegerField(_("排名"), null=True, blank=True)
+    group_size = models.PositiveIntegerField(_("同组人数"), default=0)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["period", "city", "role", "rank", "manager"]
+        verbose_name = _("考核结果")
+        verbose_name_plural = _("考核结果")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "manager"], name="one_assessment_per_manager_period"
+            )
+        ]
+        indexes = [models.Index(fields=["period", "city", "role", "final_score"])]
+
+    def __str__(self):
+        return f"{self.period_id} {self.manager_id} {self.final_score:.1f}"

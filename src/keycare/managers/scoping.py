@@ -16,9 +16,8 @@ def visible_managers(user):
     role, scope = user_scope(user)
     if role == roles.ROLE_MANAGER:
         return Manager.objects.filter(pk=scope) if scope else Manager.objects.none()
-    if role in (roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN):
-        return Manager.objects.restrict(user)
-    return Manager.objects.none()
+    # Administrators their scope; an analyst reads (masked) what the chokepoint gives them.
+    return Manager.objects.restrict(user)
 
 
 def is_admin(user) -> bool:

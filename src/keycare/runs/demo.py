@@ -18,6 +18,11 @@ def train_risk_model(context: DemoContext) -> None:
     from keycare.engine.risk.operator import train_from_delivery
     from keycare.runs.riskmodels import models_dir
 
+    if not (context.data_dir / "manifest.json").is_file():
+        print(
+            f"   {context.data_dir}: 没有交付数据，跳过训练 (no delivery, not trained)", flush=True
+        )
+        return
     result = train_from_delivery(
         context.data_dir,
         models_dir(),

@@ -191,7 +191,7 @@ class RunLoader:
         subscriber_ids = {
             row["subscriber_id"]
             for name in ("detections", "suppressions", "tasks", "decisions", "risk")
-            for row in (self.tables[name] or [])
+            for row in (self.tables.get(name) or [])
         }
         self.customers = _lookup(Customer, "subscriber_id", subscriber_ids)
         manager_ids = {
@@ -326,7 +326,7 @@ class RunLoader:
             RiskScore.objects.filter(business_date__lt=keep_from[0]).delete()
         with_moment = set(self.detections_by_customer)
         objects = {}
-        for row in self.tables["risk"] or []:
+        for row in self.tables.get("risk") or []:
             customer = self.customer(row["subscriber_id"])
             probability = as_float(row.get("risk_probability"), None)
             if customer is None or probability is None:

@@ -161,6 +161,7 @@ STEP_LABELS = {
     "detect": _("时刻识别"),
     "risk": _("风险评分"),
     "allocate": _("派单"),
+    "risk_tasks": _("风险任务"),
     "write": _("写出结果"),
     "load": _("加载到应用"),
 }

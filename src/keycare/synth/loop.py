@@ -84,15 +84,8 @@ DEFAULT_EFFECTS = {
 DEFAULT_EFFECT = 0.15
 CALL_MINUTES_REACHED = 8.0
 CALL_MINUTES_NOT_REACHED = 2.0
-STATIC_FILES = (
-    "bills",
-    "usage_weekly",
-    "call_circle",
-    "org",
-    "assignments",
-    "key_accounts",
-    "key_account_members",
-)
+# The files the loop writes every day; every other file of the base delivery is linked.
+REWRITTEN = {"subscribers.parquet", "events.parquet", "managers.parquet", "manifest.json"}
 
 Progress = Callable[[int, int, dict], None]
 Suggest = Callable[[tuple, str | None, float | None], list]
@@ -241,10 +234,10 @@ class Delivery:
         self.base = base
         self.dir = work / "delivery"
         self.dir.mkdir(parents=True, exist_ok=True)
-        for name in STATIC_FILES:
-            link = self.dir / f"{name}.parquet"
-            if not link.exists():
-                os.symlink(base / f"{name}.parquet", link)
+        for source in sorted(base.iterdir()):
+            link = self.dir / source.name
+            if source.name not in REWRITTEN and not link.exists():
+                os.symlink(source.resolve(), link)
         managers = pq.read_table(base / "managers.parquet")
         capacity = pc.cast(
             pc.round(pc.multiply(managers["daily_capacity"], policy.capacity_factor)),
@@ -474,6 +467,7 @@ class _LoopState:
         self.suggest = suggest
         self.rng = np.random.default_rng([cfg.seed, 78])
         self.seen: set = set()
+        self.made: list[tuple[str, date, str]] = []  # contacts made, for the contact log
         self.log = _Log()
         self.complaints: list = []
         self.suggestions: dict = {}
@@ -486,6 +480,7 @@ class _LoopState:
         decisions = pq.read_table(run.path / "decisions.parquet").to_pylist()
         tasks = pq.read_table(run.path / "tasks.parquet").to_pylist()
         contacts = self._work_tasks(tasks, day, d)
+        self._log_contacts(runs_dir, contacts, tasks, day)
         scores = pq.read_table(run.path / "risk_scores.parquet", columns=RISK_COLUMNS)
         risk = dict(zip(*(scores[c].to_pylist() for c in RISK_COLUMNS), strict=True))
         self._expose(decisions, contacts, risk, day)
@@ -493,6 +488,19 @@ class _LoopState:
         for row in decisions:
             counts[row["decision"]] = counts.get(row["decision"], 0) + 1
         return {"decisions": counts, "contacts": sum(1 for c in contacts.values() if c["reached"])}
+
+    def _log_contacts(self, runs_dir: Path, contacts: dict, tasks: list[dict], day: date) -> None:
+        """The contacts made (reached calls, delivered SMS) go to the contact log the next
+        run's cool-down reads, as the application's outcomes and delivery receipts do."""
+        from keycare.engine.history import write_contact_log
+
+        channel = {t["subscriber_id"]: t["decision"] for t in tasks}
+        self.made += [(s, day, channel[s]) for s, c in sorted(contacts.items()) if c["reached"]]
+        since = day - timedelta(days=90)
+        self.made = [m for m in self.made if m[1] >= since]
+        ids, days, channels = zip(*self.made, strict=True) if self.made else ((), (), ())
+        log = {"subscriber_id": list(ids), "contact_date": list(days), "channel": list(channels)}
+        write_contact_log(runs_dir, pa.table(log))
 
     def _work_tasks(self, tasks: list[dict], day: date, d: int) -> dict:
         """Managers work the call tasks (within capacity: allocation's calls), SMS go out."""

@@ -85,8 +85,9 @@ class EventSink:
         self.cal = cal
         self.rng = rng
         self.groups: list[dict] = []
-        # Complaint and consultation texts (their own stream: texts never shift other draws).
-        self.texts = TextMaker(np.random.default_rng(rng.integers(0, 2**62)))
+        # Complaint and consultation texts: their own stream (set by simulate_chunk), so the
+        # texts never shift another draw of the delivery.
+        self.texts: TextMaker | None = None
 
     def add(self, sub, t, day, etype, *, category=None, amount=None, old=None, new=None,
             channel="system", detail=None, texts=None):  # fmt: skip
@@ -161,6 +162,7 @@ def simulate_chunk(
     s = _static_attributes(rng, world, gidx)
     sim = _simulate_months(rng, world, s)
     events = EventSink(cal, np.random.default_rng([seed, 2, chunk]))
+    events.texts = TextMaker(np.random.default_rng([seed, 5, chunk]))
     bills = _bills(rng, world, s, sim)
     _emit_events(rng, world, s, sim, events)
     snapshot = _snapshot(rng, world, s, sim, bills, events)

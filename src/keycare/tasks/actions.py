@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from keycare.access import roles
 from keycare.access.masking import scrub_text
@@ -452,4 +453,65 @@ def _create_outcome(
         notes=notes,
         tactic=resolve_tactic(tactic),
         recorded_by=user_or_none(actor),
+    )
+
+
+# --- allocation settings (派送设置) --------------------------------------------------------
+
+
+class StaleSettingsError(WorkflowError):
+    """Someone saved newer settings after the editor loaded theirs (optimistic locking)."""
+
+
+def save_allocation_settings(
+    actor, values: dict, *, note: str = "", expected_version: int, restored_from=None
+):
+    """Make ``values`` the live allocation settings as a new version (None: nothing changed).
+
+    ``expected_version`` is the version the editor loaded (0: the defaults); if another one
+    was saved since, nothing is saved and ``StaleSettingsError`` says so.
+    """
+    from keycare.tasks import allocation_settings as spec
+    from keycare.tasks.models import AllocationSettingsVersion
+
+    spec.config_of(values)  # the engine's own checks: never store settings a run would refuse
+    with transaction.atomic():
+        live = AllocationSettingsVersion.objects.select_for_update().order_by("-number").first()
+        number = live.number if live else 0
+        if number != expected_version:
+            raise StaleSettingsError(
+                _("派送设置已被他人修改为版本 %(n)d，请刷新页面后重新修改") % {"n": number}
+            )
+        current = {**spec.default_values(), **(live.values if live else {})}
+        new = {**current, **{k: v for k, v in values.items() if k in current}}
+        changes = spec.changes_between(current, new)
+        if not changes:
+            return None
+        version = AllocationSettingsVersion.objects.create(
+            number=number + 1,
+            values=new,
+            changes=changes,
+            note=scrub_text(note or "")[:200],
+            restored_from=restored_from,
+            changed_by=user_or_none(actor),
+        )
+        record(
+            actor,
+            "allocation.settings.restore" if restored_from else "allocation.settings.save",
+            version,
+            number=version.number,
+            changes=changes,
+            restored_from=restored_from,
+        )
+    return version
+
+
+def restore_allocation_settings(actor, version, *, expected_version: int):
+    """Make an old version's settings live again, as a new version."""
+    return save_allocation_settings(
+        actor,
+        version.values,
+        note=_("恢复版本 %(n)d") % {"n": version.number},
+        expected_version=expected_version,
+        restored_from=version.number,
     )

@@ -8,6 +8,7 @@ class TasksConfig(AppConfig):
     def ready(self):
         from keycare.runs.loaders import register_load_step
         from keycare.runs.prerun import register_before_run
+        from keycare.tasks.allocation_settings import run_kwargs
         from keycare.tasks.contacts import export_contact_log
         from keycare.tasks.loaders import load_decisions, load_new_alerts, load_tasks
 
@@ -15,3 +16,4 @@ class TasksConfig(AppConfig):
         register_load_step(load_new_alerts)
         register_load_step(load_decisions)
         register_before_run(export_contact_log)
+        register_before_run(run_kwargs)  # the live allocation settings

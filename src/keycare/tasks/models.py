@@ -348,3 +348,27 @@ class Appointment(TimeStampedModel):
 
     def __str__(self):
         return f"{self.customer_id} {self.kind} {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class AllocationSettingsVersion(models.Model):
+    """One version of the allocation settings (派送设置): weights, caps, cool-down, control
+    group, carry-over. The highest number is live; the daily run reads it. Versions are never
+    edited: a change or a restore adds one (``keycare.tasks.actions``)."""
+
+    number = models.PositiveIntegerField(_("版本号"), unique=True)
+    values = models.JSONField(_("设置"))  # keycare.engine.allocate.AllocationConfig fields
+    changes = models.JSONField(_("修改内容"), default=dict, blank=True)  # name -> [old, new]
+    note = models.CharField(_("修改说明"), max_length=200, blank=True)
+    restored_from = models.PositiveIntegerField(_("恢复自版本"), null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("修改时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("派送设置版本")
+        verbose_name_plural = _("派送设置版本")
+
+    def __str__(self):
+        return f"v{self.number}"

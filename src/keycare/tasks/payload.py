@@ -18,7 +18,12 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from keycare.access.presenter import masked_customer, masked_value
-from keycare.complaints.services import COMPLAINT_MOMENTS, cause_first, reading_for_task
+from keycare.complaints.services import (
+    COMPLAINT_MOMENTS,
+    cause_first,
+    reading_for_task,
+    readings_for_tasks,
+)
 from keycare.core.exports import write_csv, write_xlsx
 from keycare.engine.explain import PLACEHOLDER, format_value
 from keycare.moments.tactic_services import Suggester, tactic_row
@@ -68,11 +73,16 @@ EXPORT_COLUMNS = (
 
 
 def task_payload(
-    task: ServiceTask, masked: bool = True, suggester: Suggester | None = None
+    task: ServiceTask,
+    masked: bool = True,
+    suggester: Suggester | None = None,
+    readings: dict | None = None,
 ) -> dict:
     """One task as the standard structured payload (JSON-ready values only).
 
     ``suggester``: the tactics lookup to use (pass one for many tasks: it reads the library once).
+    ``readings``: task pk -> complaint reading, read once for many tasks
+    (``keycare.complaints.services.readings_for_tasks``).
     """
     customer = task.customer
     suggester = suggester or Suggester()
@@ -80,7 +90,7 @@ def task_payload(
     context = _script_context(task, moments, masked)
     first = moments[0].moment if moments else None
     # A complaint moment: the script and tactics follow the complaint's predicted cause.
-    complaint = reading_for_task(task, moments)
+    complaint = readings.get(task.pk) if readings is not None else reading_for_task(task, moments)
     script = first.script if first else ""
     if complaint and complaint["script"] and first.code in COMPLAINT_MOMENTS:
         script = complaint["script"]
@@ -154,7 +164,9 @@ def payload_queryset(tasks) -> QuerySet:
 def export_payloads(tasks, fmt: str = "csv", masked: bool = True) -> bytes:
     """Payloads of ``tasks`` as CSV (UTF-8 with BOM, opens in Excel), JSON or XLSX bytes."""
     suggester = Suggester()
-    payloads = [task_payload(t, masked, suggester) for t in payload_queryset(tasks).order_by("pk")]
+    tasks = list(payload_queryset(tasks).order_by("pk"))
+    readings = readings_for_tasks(tasks)
+    payloads = [task_payload(t, masked, suggester, readings) for t in tasks]
     if fmt == "json":
         return json.dumps(payloads, ensure_ascii=False, indent=1).encode("utf-8")
     rows = [_flat_row(p) for p in payloads]

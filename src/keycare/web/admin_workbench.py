@@ -60,7 +60,7 @@ def admin_workbench(request):
     # The states and the capacity table count call tasks: SMS tasks take no call capacity.
     day_tasks = call_tasks(all_day_tasks)
     if request.GET.get("export") == "xlsx":
-        return _allocation_export(user, day, day_tasks)
+        return _allocation_export(user, day, all_day_tasks)
     loaded = run.loaded_at.timestamp() if run and run.loaded_at else None
     detections = _cached(
         # No spaces: a key memcached could also store (the load's time as a number).
@@ -75,12 +75,14 @@ def admin_workbench(request):
             "day": day,
             "run": _run_status(run),
             "detections": detections,
-            "detection_chart": [{"name": d["label"], "value": d["n"]} for d in detections["rows"]],
+            "detection_chart": [
+                {"name": d["label"], "value": d["n"], "code": d["code"]} for d in detections["rows"]
+            ],
             "states": _state_counts(day_tasks),
             "sms_waiting": all_day_tasks.filter(
                 channel=TaskChannel.SMS, state=TaskState.UNHANDLED
             ).count(),
-            "allocation": _allocation(day_tasks),
+            "allocation": _allocation(all_day_tasks),
             "appointments": _appointments(user),
             "campaigns": _campaigns(user),
             "ranking": _cached(
@@ -158,34 +160,53 @@ def _state_counts(day_tasks):
     return [(value, label, counts[value]) for value, label in TaskState.choices]
 
 
-def _allocation(day_tasks):
-    per_state = {value: Count("id", filter=Q(state=value)) for value in TaskState.values}
+def _allocation(all_day_tasks):
+    """Per manager: call tasks by state against the daily capacity, and SMS tasks apart.
+
+    SMS tasks take no call capacity, so the capacity bar and the over-capacity flag count
+    calls only; the SMS column shows what goes out by message instead.
+    """
+    call = Q(channel=TaskChannel.CALL)
+    per_state = {value: Count("id", filter=call & Q(state=value)) for value in TaskState.values}
     rows = (
-        day_tasks.values("manager_id", "manager__name", "manager__daily_capacity")
-        .annotate(total=Count("id"), **per_state)
+        all_day_tasks.values(
+            "manager_id", "manager__manager_id", "manager__name", "manager__daily_capacity"
+        )
+        .annotate(
+            total=Count("id", filter=call),
+            sms=Count("id", filter=Q(channel=TaskChannel.SMS)),
+            **per_state,
+        )
         .order_by("manager__name", "manager_id")[:MANAGER_ROW_LIMIT]
     )
-    return [
-        {
-            "manager": r["manager__name"],
-            "capacity": r["manager__daily_capacity"],
-            "total": r["total"],
-            "states": [r[value] for value in TaskState.values],
-            "over_capacity": bool(r["manager__daily_capacity"])
-            and r["total"] > r["manager__daily_capacity"],
-        }
-        for r in rows
-    ]
+    return [_allocation_row(r) for r in rows]
 
 
-def _allocation_export(user, day, day_tasks):
+def _allocation_row(r) -> dict:
+    capacity = r["manager__daily_capacity"]
+    use = round(100 * r["total"] / capacity) if capacity else None
+    return {
+        "manager": r["manager__name"],
+        "code": r["manager__manager_id"] or "",
+        "capacity": capacity,
+        "total": r["total"],
+        "sms": r["sms"],
+        "states": [r[value] for value in TaskState.values],
+        "over_capacity": bool(capacity) and r["total"] > capacity,
+        "use": use,
+        "bar": None if use is None else min(use, 100),
+    }
+
+
+def _allocation_export(user, day, all_day_tasks):
     """The per-manager allocation table as Excel (audited by the shared safe writer)."""
-    headers = [_("客户经理"), _("日服务能力"), _("任务数")] + [
+    headers = [_("客户经理"), _("日服务能力"), _("外呼任务数")] + [
         str(label) for _value, label in TaskState.choices
     ]
+    headers.append(_("短信任务数"))
     rows = [
-        [row["manager"], row["capacity"], row["total"], *row["states"]]
-        for row in _allocation(day_tasks)
+        [row["manager"], row["capacity"], row["total"], *row["states"], row["sms"]]
+        for row in _allocation(all_day_tasks)
     ]
     return xlsx_response(
         f"allocation-{day or 'none'}.xlsx", headers, rows, user=user, business_date=str(day)

@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from keycare.access import roles
+from keycare.access.masking import mask_field
 from keycare.access.presenter import free_text, masked_customer
 from keycare.access.querysets import require_role
 from keycare.core.parsing import DateTimeOutOfRange, posted_datetime, posted_int
-from keycare.customers.models import Customer
 from keycare.errors import UserError
-from keycare.keyaccounts.models import KeyAccount, KeyAccountMember, MemberRole
+from keycare.keyaccounts.models import KeyAccount, KeyPerson
 from keycare.managers import actions
 from keycare.managers.models import AssignmentStatus, TaskAssignment, WorkKind, WorkRecord
 from keycare.org.models import Manager
@@ -37,7 +37,8 @@ def work_list(request):
     role, scope = require_role(request.user, READER_ROLES, _("您的角色不能查看工作记录"))
     filters, records = _filtered(request, WorkRecord.objects.restrict(request.user))
     page = Paginator(
-        records.select_related("manager", "key_account").prefetch_related("persons"), PAGE_SIZE
+        records.select_related("manager", "key_account").prefetch_related("persons", "key_persons"),
+        PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     return render(
         request,
@@ -87,7 +88,8 @@ def _day(raw):
 def _row(record) -> dict:
     return {
         "record": record,
-        "persons": [masked_customer(p)["name"] for p in record.persons.all()],
+        "persons": [key_person_label(p) for p in record.key_persons.all()]
+        + [masked_customer(p)["name"] for p in record.persons.all()],
         "content": free_text(record.content),
         "result": free_text(record.result),
         "next_step": free_text(record.next_step),
@@ -110,7 +112,7 @@ def work_new(request):
     values = _initial(request)
     if request.method == "POST":
         values = {key: request.POST.get(key, "").strip() for key in values}
-        values["persons"] = request.POST.getlist("persons")
+        values["key_persons"] = request.POST.getlist("key_persons")
         try:
             actions.record_work(request.user, manager, **_parsed(manager, values))
         except UserError as error:
@@ -137,7 +139,7 @@ def _initial(request) -> dict:
         "result": "",
         "next_step": "",
         "next_date": "",
-        "persons": request.GET.getlist("persons"),
+        "key_persons": request.GET.getlist("key_persons"),
     }
 
 
@@ -145,10 +147,10 @@ def work_choices(manager) -> dict:
     """What a record may link to: the manager's key accounts with their key persons, open
     tasks and open assigned tasks (names masked)."""
     accounts = list(KeyAccount.objects.filter(manager=manager).order_by("name"))
-    members = (
-        KeyAccountMember.objects.filter(key_account__in=accounts, role=MemberRole.KEY_PERSON)
-        .select_related("customer", "key_account")
-        .order_by("key_account__name", "customer_id")
+    people = (
+        KeyPerson.objects.filter(key_account__in=accounts)
+        .select_related("key_account")
+        .order_by("key_account__name", "person_id")
     )
     tasks = (
         ServiceTask.objects.filter(manager=manager, state__in=actions.OPEN_TASK_STATES)
@@ -158,8 +160,8 @@ def work_choices(manager) -> dict:
     return {
         "accounts": accounts,
         "key_persons": [
-            {"pk": m.customer_id, "account": m.key_account.name, **masked_customer(m.customer)}
-            for m in members
+            {"pk": p.pk, "account": p.key_account.name, "label": key_person_label(p)}
+            for p in people
         ],
         "tasks": [
             {"pk": t.pk, "day": t.business_date, **masked_customer(t.customer)} for t in tasks
@@ -168,6 +170,12 @@ def work_choices(manager) -> dict:
         .exclude(status=AssignmentStatus.DONE)
         .select_related("task"),
     }
+
+
+def key_person_label(person) -> str:
+    """A key person as lists show them: masked name and title."""
+    name = mask_field("name", person.name)
+    return f"{name}（{person.title}）" if person.title else name
 
 
 def _parsed(manager, values) -> dict:
@@ -188,7 +196,7 @@ def _parsed(manager, values) -> dict:
             "assignment": _own(
                 TaskAssignment.objects.filter(manager=manager), values["assignment"]
             ),
-            "persons": _persons(values["persons"]),
+            "key_persons": _key_persons(manager, values["key_persons"]),
         },
         "place": values["place"][:200],
         "result": values["result"][:4000],
@@ -207,9 +215,11 @@ def _own(queryset, raw):
     return found
 
 
-def _persons(raw_ids) -> list:
+def _key_persons(manager, raw_ids) -> list:
     ids = [posted_int(v) for v in raw_ids]
-    found = list(Customer.objects.filter(pk__in=[i for i in ids if i is not None]))
+    found = list(
+        KeyPerson.objects.filter(key_account__manager=manager, pk__in=[i for i in ids if i])
+    )
     if None in ids or len(found) != len(set(ids)):
         raise UserError(_("所选对象无效，请从列表中选择"))
     return found

@@ -87,6 +87,10 @@ class AuditAction(models.TextChoices):
     RUN_CANCEL = "run.cancel", _("停止日批运行")
     RUN_REQUEST_SUCCEEDED = "run.request.succeeded", _("日批运行成功")
     RUN_REQUEST_FAILED = "run.request.failed", _("日批运行失败")
+    RISK_MODEL_PROMOTE = "risk.model.promote", _("启用风险模型")
+    SURVEYS_DRAW = "surveys.draw", _("抽取满意度调查")
+    SURVEYS_ANSWER = "surveys.answer", _("记录满意度回答")
+    SURVEYS_MODEL = "surveys.model", _("修改满意度模型")
 
 
 class AuditDetailKey(models.TextChoices):

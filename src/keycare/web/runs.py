@@ -45,6 +45,7 @@ from keycare.moments.models import MomentDefinition
 from keycare.runs import jobs as runjobs
 from keycare.runs.models import Detection, QuarantineRow, Run, RunRequest, RunStatus, Suppression
 from keycare.web.labels import value_label
+from keycare.web.risk import run_risk_monitor
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 PAGE_SIZE = 25
@@ -311,6 +312,7 @@ def run_detail(request, pk: int):
         "quarantine": quarantine,
         "requests": list(run.requests.select_related("requested_by")[:5]),
         "can_see_rows": province,
+        "risk_monitor": run_risk_monitor(run) if province else None,
     }
     if province and quarantine["total"]:
         context.update(_quarantine_rows(request, run, quarantine))

@@ -52,7 +52,7 @@ def next_open_task(tasks, task):
 
 ROW_FIELDS = (
     *("id", "business_date", "priority_score", "risk_probability", "channel", "state"),
-    *("customer__name", "customer__msisdn", "manager__manager_id"),
+    *("customer__name", "customer__msisdn", "manager__manager_id", "manager__name"),
 )
 
 
@@ -78,7 +78,9 @@ def task_rows(records) -> list[dict]:
             "risk": None if r["risk_probability"] is None else f"{r['risk_probability']:.2f}",
             "channel": channels.get(r["channel"], r["channel"]),
             "state": states.get(r["state"], r["state"]),
-            "manager": r["manager__manager_id"] or "—",
+            # The manager's name (staff, not personal data of a customer); the ID beside it.
+            "manager": r["manager__name"] or r["manager__manager_id"] or "—",
+            "manager_id": r["manager__manager_id"] or "",
         }
         for r in records
     ]

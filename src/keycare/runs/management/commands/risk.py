@@ -73,6 +73,11 @@ class Command(KeycareCommand):
         evaluate.add_argument("--id", dest="id_column", help="identifier column (not a feature)")
         evaluate.add_argument("--folds", type=int, default=5)
         evaluate.add_argument("--seed", type=int, default=42)
+        evaluate.add_argument(
+            "--no-select",
+            action="store_true",
+            help="always the shallow default (no inner-CV choice among the configurations)",
+        )
 
     def handle(self, *args, **options):
         # Only promotion writes to the database (its audit event); training needs none.
@@ -150,7 +155,7 @@ class Command(KeycareCommand):
             )
 
     def _promote(self, options):
-        from keycare.runs.riskmodels import promote_model
+        from keycare.runs.actions import promote_model
 
         pointer = promote_model(
             None, options["version"], options["reason"], directory=_models_dir(options)
@@ -169,7 +174,8 @@ class Command(KeycareCommand):
             id_column=options.get("id_column"),
             folds=options["folds"],
             seed=options["seed"],
+            select=not options["no_select"],
         )
         print(summary_table(result), file=sys.stderr)
-        keys = ("rows", "positives", "model", "baseline_seed_score")
+        keys = ("rows", "positives", "model", "baseline_seed_score", "selected")
         self.stdout.write(json.dumps({k: result[k] for k in keys}))

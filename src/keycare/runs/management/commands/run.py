@@ -20,6 +20,7 @@ from django.conf import settings
 from keycare.core.commands import KeycareCommand, parse_fraction, parse_int
 from keycare.engine.backends import ENGINES
 from keycare.errors import UserError
+from keycare.runs.riskmodels import risk_tasks_threshold
 
 
 class Command(KeycareCommand):
@@ -53,6 +54,13 @@ class Command(KeycareCommand):
             "--weekly-weekday", default="0", help="weekday of the weekly cycle, 0=Monday"
         )
         parser.add_argument("--monthly-day", default="3", help="day of the monthly cycle, 1..28")
+        parser.add_argument(
+            "--risk-tasks-above",
+            default=None,
+            help="raise customers at or above this churn risk (0..1 or a percentage) without a "
+            "moment today as calls in the managers' spare capacity (default: the "
+            "KEYCARE_RISK_TASKS_ABOVE setting; unset: off)",
+        )
 
     def run(self, *args, **opts):
         as_json = opts["json"]
@@ -100,6 +108,7 @@ class Command(KeycareCommand):
                 weekly_weekday=parse_int(opts["weekly_weekday"], "--weekly-weekday", 0, 6),
                 monthly_day=parse_int(opts["monthly_day"], "--monthly-day", 1, 28),
                 models_dir=models_dir,
+                risk_tasks_above=risk_tasks_threshold(opts["risk_tasks_above"]),
                 definitions=definitions,
                 city_overrides=city_overrides,
                 **before_run(business_date, runs_dir),  # contact log, allocation settings
@@ -147,6 +156,9 @@ def _human_summary(summary) -> str:
         parts = ", ".join(f"{DECISION_NAMES.get(k, k)} {v}" for k, v in decisions.items())
         model = summary.record.get("model_version") or "无 (none)"
         text += f"\n派单决策 (decisions): {parts}; 风险模型 (risk model): {model}"
+        raised = (summary.record.get("risk_tasks") or {}).get("raised")
+        if raised is not None:
+            text += f"\n风险任务 (risk tasks, no moment, spare capacity): {raised}"
         risk = summary.record.get("risk_model") or {}
         if risk.get("source") == "none":
             text += f"\n{risk.get('reason')}"
@@ -162,6 +174,7 @@ STEP_NAMES = {
     "detect": "时刻识别 detect",
     "risk": "风险评分 risk",
     "allocate": "派单 allocate",
+    "risk_tasks": "风险任务 risk tasks",
     "write": "写出结果 write",
 }
 
