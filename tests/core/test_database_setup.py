@@ -24,6 +24,7 @@ EXPECTED_NEEDS = {
     "load": "migrate",
     "loadrun": "prepare",
     "users": "migrate",
+    "assess": "migrate",
     "syncmoments": "migrate",
     "runjob": "require",
     "escalate": "require",

@@ -84,7 +84,7 @@ def test_the_day_is_substantial(runs):
     decisions = Counter(_table(duck, "decisions").column("decision").to_pylist())
     assert {"call", "sms", "suppressed", "control"} <= set(decisions)
     assert _table(duck, "risk_scores").num_rows > 1_000
-    assert _record(duck)["risk_model"]["source"] == "existing"
+    assert _record(duck)["risk_model"]["source"] == "promoted"  # the model `risk train` promoted
 
 
 def test_identical_detections_and_allocations(runs):

@@ -84,6 +84,7 @@ def test_gateway_down_mid_run_loses_nothing_and_doubles_nothing(
     # delivery-report callbacks it holds when it dies (docs/messaging.md), so messages handed
     # over in the last instant before a crash stay 已提交网关 without a receipt.
     assert _wait_until(lambda: receipts.counts.get("delivered", 0) == 20)
+    assert len(gateway.wait_delivered(20)) == 20  # and the SMSC has logged them
     gateway.kill_gateway()
     down = sender.send_batch(limit=20)
     assert down.gateway_down and down.counts["retry"] == 20

@@ -125,12 +125,16 @@ def apply_tiers(actor, *, reason: str, progress=None) -> dict:
     with transaction.atomic():
         say(f"writing {len(scored)} scores, {len(moved)} tier changes")
         groups = {g.pk: g for g in KeyAccount.objects.filter(pk__in=[s.pk for s in scored])}
+        dirty = []  # only the rows whose score or tier changed are written
         for s in scored:
             g = groups[s.pk]
+            if g.value_score == s.score and s.tier == s.new_tier:
+                continue
             g.value_score = s.score
             if s.tier != s.new_tier:
                 g.tier, g.version = s.new_tier, g.version + 1
-        KeyAccount.objects.bulk_update(groups.values(), ["value_score", "tier", "version"], BATCH)
+            dirty.append(g)
+        KeyAccount.objects.bulk_update(dirty, ["value_score", "tier", "version"], BATCH)
         TierChange.objects.bulk_create(
             (
                 TierChange(

@@ -26,6 +26,9 @@ def managers_work(context: DemoContext) -> None:
 
     day = date.fromisoformat(context.date)
     managers = list(Manager.objects.order_by("city_id", "manager_id"))
+    if not managers:
+        print("   没有客户经理，跳过 (no managers loaded)", flush=True)
+        return
     ManagerProfile.objects.bulk_create(
         [ManagerProfile(manager=m, team=TEAMS[i % 2]) for i, m in enumerate(managers)],
         ignore_conflicts=True,

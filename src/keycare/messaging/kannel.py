@@ -31,6 +31,11 @@ def available() -> bool:
     return all(os.access(p, os.X_OK) for p in (BEARERBOX, SMSBOX, FAKESMSC))
 
 
+def _line_buffered() -> list[str]:
+    stdbuf = shutil.which("stdbuf")
+    return [stdbuf, "-oL", "-eL"] if stdbuf else []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -141,7 +146,8 @@ text = "received"
         if not self._alive("fakesmsc"):
             self._spawn(
                 "fakesmsc",
-                [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.ports["smsc"])],
+                # Line-buffered: its log must survive it being stopped (the tests count it).
+                [*_line_buffered(), FAKESMSC, "-H", "127.0.0.1", "-r", str(self.ports["smsc"])],
                 stdin=subprocess.PIPE,  # interactive mode: it waits on stdin for MO messages
                 stdout_path=self.delivered_log,
             )
