@@ -30,15 +30,17 @@ def _load(delivery):
 def test_texts_are_classified_stored_and_reloaded_without_duplicates(home, delivery):
     call_command("load", str(delivery), stdout=io.StringIO(), stderr=io.StringIO())
     summary = _load(delivery)
-    expected = duckdb.sql(
-        f"SELECT count(*) FROM '{delivery / 'events.parquet'}' WHERE text IS NOT NULL"
-    ).fetchall()[0][0]
+    expected = (
+        duckdb.connect()
+        .sql(f"SELECT count(*) FROM '{delivery / 'events.parquet'}' WHERE text IS NOT NULL")
+        .fetchall()[0][0]
+    )
     assert summary["rows"] + summary["unknown_subscribers"] == expected
     assert Complaint.objects.count() == summary["rows"] > 20
     truth = dict(
-        duckdb.sql(
-            f"SELECT event_id, cause FROM '{delivery / 'truth_complaints.parquet'}'"
-        ).fetchall()
+        duckdb.connect()
+        .sql(f"SELECT event_id, cause FROM '{delivery / 'truth_complaints.parquet'}'")
+        .fetchall()
     )
     stored = list(Complaint.objects.values_list("event_id", "cause", "need", "cause_group"))
     right = sum(truth[event_id] == cause for event_id, cause, _, _ in stored)

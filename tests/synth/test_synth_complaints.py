@@ -13,16 +13,20 @@ from keycare.synth.generator import generate
 
 
 def _events(delivery):
-    return duckdb.sql(f"SELECT * FROM '{delivery / 'events.parquet'}'")
+    return duckdb.connect().sql(f"SELECT * FROM '{delivery / 'events.parquet'}'")
 
 
 def test_complaints_and_bill_queries_carry_texts_and_results(delivery):
-    rows = duckdb.sql(
-        f"""SELECT event_type, count(*) AS n, count(text) AS texts,
+    rows = (
+        duckdb.connect()
+        .sql(
+            f"""SELECT event_type, count(*) AS n, count(text) AS texts,
                    count(handling_result) AS results, count(resolved) AS flags,
                    avg(resolved::int) AS share
             FROM '{delivery / "events.parquet"}' GROUP BY 1"""
-    ).fetchall()
+        )
+        .fetchall()
+    )
     by_type = {r[0]: r[1:] for r in rows}
     for kind in ("complaint", "bill_query"):
         n, texts, results, flags, share = by_type[kind]
@@ -32,10 +36,14 @@ def test_complaints_and_bill_queries_carry_texts_and_results(delivery):
 
 
 def test_texts_are_varied(delivery):
-    n, distinct = duckdb.sql(
-        f"SELECT count(*), count(DISTINCT text) FROM '{delivery / 'events.parquet'}' "
-        "WHERE text IS NOT NULL"
-    ).fetchall()[0]
+    n, distinct = (
+        duckdb.connect()
+        .sql(
+            f"SELECT count(*), count(DISTINCT text) FROM '{delivery / 'events.parquet'}' "
+            "WHERE text IS NOT NULL"
+        )
+        .fetchall()[0]
+    )
     assert distinct / n > 0.9
 
 
@@ -45,10 +53,14 @@ def test_truth_is_beside_the_delivery_and_matches_the_topics(delivery):
     truth = pq.read_table(delivery / manifest["truth"]["complaints"]["path"])
     events = _events(delivery)
     assert "cause" not in events.columns and "need" not in events.columns
-    joined = duckdb.sql(
-        f"""SELECT e.event_type, e.category, t.cause, t.need
+    joined = (
+        duckdb.connect()
+        .sql(
+            f"""SELECT e.event_type, e.category, t.cause, t.need
             FROM '{delivery / "events.parquet"}' e JOIN truth t USING (event_id)"""
-    ).fetchall()
+        )
+        .fetchall()
+    )
     assert len(joined) == truth.num_rows == manifest["truth"]["complaints"]["rows"]
     for event_type, category, cause, need in joined:
         allowed = (

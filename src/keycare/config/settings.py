@@ -217,6 +217,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name across resources get a name of their own each.
+    "ENUM_NAME_OVERRIDES": {
+        "KeyAccountTierEnum": "keycare.keyaccounts.models.Tier",
+        "TaskStateEnum": "keycare.tasks.models.TaskState",
+        "SmsStateEnum": "keycare.messaging.models.SmsState",
+        "SurveyStateEnum": "keycare.surveys.models.SurveyState",
+        "AppointmentKindEnum": "keycare.tasks.models.AppointmentKind",
+        "WorkKindEnum": "keycare.managers.models.WorkKind",
+        "ReceiptKindEnum": "keycare.messaging.models.ReceiptKind",
+        "ComplaintKindEnum": "keycare.complaints.models.ComplaintKind",
+        "QualificationKindEnum": "keycare.managers.models.QualificationKind",
+        "EffectSourceKindEnum": "keycare.effects.models.SourceKind",
+    },
 }
 KEYCARE_API_TOKEN_HOURS = 12
 # How many customer numbers one account manager may show (task page, 拨号) per day.
