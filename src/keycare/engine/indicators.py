@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
@@ -47,6 +48,8 @@ BASE = "_indicator_base"
 MOMENT_BASE = "_indicator_moment_base"
 VIEW = "_indicator_view"
 BILLS = "_indicator_bills"
+# Decimal places kept of each sum: far below any unit shown (yuan, minutes, MB, counts).
+SUM_DIGITS = 6
 SCHEMA = pa.schema(
     [
         ("indicator", pa.string()),
@@ -258,6 +261,12 @@ def compute_indicators(
         if bill_indicators and dim.bills:
             parts += _grouped(backend, BILLS, dim, bill_indicators, None)
     table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
+    # A parallel SUM of doubles adds in no fixed order, so its last bits vary from run to run;
+    # rounding keeps a re-run of the same day byte-identical (the run's content hash).
+    for column in ("num", "den"):
+        table = table.set_column(
+            table.schema.get_field_index(column), column, pc.round(table[column], SUM_DIGITS)
+        )
     return table.sort_by(
         [(c, "ascending") for c in ("indicator", "grain", "period", "dimension", "member")]
         + [("city_id", "ascending")]
