@@ -93,7 +93,9 @@ def parse_query(user, indicators: list[Indicator], dimensions: tuple[str, ...], 
     month = parse_month(params.get("period"))
     city = None
     if params.get("city"):
-        city = City.objects.filter(code=str(params["city"])[:32]).first()
+        code = str(params["city"])[:32]
+        # A NUL byte is refused by PostgreSQL itself (a 500); it is never a city code anyway.
+        city = None if "\x00" in code else City.objects.filter(code=code).first()
         if city is None or not _city_visible(user, city):
             raise BadQuery(f"参数 city 无效 (unknown city): {str(params['city'])[:32]}")
     query = Query(list(indicators), dimension, month, city, tuple(dimensions))
