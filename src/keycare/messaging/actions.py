@@ -291,10 +291,42 @@ def record_receipts(receipts: list[dict]) -> dict:
     with transaction.atomic():
         SmsReceipt.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
         counts = {"receipts": len(rows), "delivered": 0, "failed": 0, "expired": 0}
+        finished: dict[str, list[int]] = {}
         for (state, status, at, detail), ids in _final_groups(rows).items():
-            counts[state] += _finish(ids, state, status, at, detail)
+            moved = _finish(ids, state, status, at, detail)
+            counts[state] += len(moved)
+            finished.setdefault(state, []).extend(moved)
+        _confirm_submitted(rows)
         _fill_gateway_ids(rows)
+        _move_tasks(finished)
     return counts
+
+
+def _confirm_submitted(rows) -> None:
+    """A receipt proves the gateway took a message whose submit timed out."""
+    ids = [r.message_id for r in rows if r.kind == ReceiptKind.SUBMIT]
+    if ids:
+        SmsMessage.objects.filter(pk__in=ids, state=SmsState.SUBMIT_UNKNOWN).update(
+            state=SmsState.SUBMITTED, reason="", updated_at=timezone.now()
+        )
+
+
+def _move_tasks(finished: dict[str, list[int]]) -> None:
+    """The tasks of messages that reached a final state: delivered ones are handled."""
+    from keycare.tasks.actions import record_sms_results
+
+    task_of = dict(
+        SmsMessage.objects.filter(
+            pk__in=[i for ids in finished.values() for i in ids], task__isnull=False
+        ).values_list("pk", "task_id")
+    )
+
+    def tasks(*states):
+        return [task_of[i] for s in states for i in finished.get(s, ()) if i in task_of]
+
+    record_sms_results(
+        tasks(SmsState.DELIVERED), tasks(SmsState.FAILED, SmsState.EXPIRED), timezone.now()
+    )
 
 
 def _final_groups(rows) -> dict:
@@ -312,13 +344,16 @@ def _final_groups(rows) -> dict:
     return groups
 
 
-def _finish(ids, state, status, at, detail) -> int:
-    """Open messages reach their final state once; a later receipt never moves them back."""
-    total = 0
+def _finish(ids, state, status, at, detail) -> list[int]:
+    """Open messages reach their final state once; a later receipt never moves them back.
+    Returns the ids moved."""
+    moved = []
     for start in range(0, len(ids), BATCH):
-        total += SmsMessage.objects.filter(
+        chunk = SmsMessage.objects.filter(
             pk__in=ids[start : start + BATCH], state__in=OPEN_STATES
-        ).update(
+        ).values_list("pk", flat=True)
+        chunk = list(chunk)
+        SmsMessage.objects.filter(pk__in=chunk, state__in=OPEN_STATES).update(
             state=state,
             delivered_at=at,
             delivery_status=status,
@@ -326,7 +361,8 @@ def _finish(ids, state, status, at, detail) -> int:
             reason=detail,
             updated_at=timezone.now(),
         )
-    return total
+        moved += chunk
+    return moved
 
 
 def _fill_gateway_ids(rows) -> None:

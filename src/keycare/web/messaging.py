@@ -102,7 +102,7 @@ def sms_list(request):
 
 def _rows(page) -> list[dict]:
     states, holds = labels(SmsState), labels(HoldReason)
-    detail = _detail_urls()
+    detail = sms_detail_urls()
     rows = []
     for message in page:
         shown = masked_customer(message.customer)
@@ -126,7 +126,8 @@ def _rows(page) -> list[dict]:
     return rows
 
 
-def _detail_urls():
+def sms_detail_urls():
+    """pk -> the message's page on 短信发送记录 (one reverse() for a whole page of rows)."""
     marker = 987654321
     head, tail = reverse("web:sms-detail", args=[marker]).split(str(marker))
     return lambda pk: f"{head}{int(pk)}{tail}"
