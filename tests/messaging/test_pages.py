@@ -146,3 +146,13 @@ def test_a_delivered_sms_handles_its_task_and_a_failed_one_shows(client, world):
     assert status[delivered_task.pk]["url"] == f"/sms/{world['delivered'].pk}/"
     assert status[failing.task_id]["label"] == "发送失败"
     assert f'href="/sms/{failing.pk}/" title="stat:UNDELIV">发送失败</a>' in page
+
+
+def test_the_page_states_the_reconciliation_policy(client, world):
+    client.force_login(world["city_admin"])
+    page = client.get("/sms/").content.decode()
+    assert "提交超时的短信不重发" in page and "120 秒" in page and "30 分钟" in page
+    unconfirmed = SmsMessage.objects.get(customer=world["mine"][2])
+    SmsMessage.objects.filter(pk=unconfirmed.pk).update(state=SmsState.UNCONFIRMED)
+    page = client.get(f"/sms/{unconfirmed.pk}/").content.decode()
+    assert "未收到状态报告" in page and "/resend/" in page  # an administrator may resend it

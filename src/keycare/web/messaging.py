@@ -40,7 +40,6 @@ from keycare.web.task_rows import labels
 
 SMS_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 PAGE_SIZE = 50
-RESENDABLE = (SmsState.FAILED, SmsState.EXPIRED, SmsState.HELD)
 
 
 def _filters(request) -> dict:
@@ -93,6 +92,10 @@ def sms_list(request):
             "filters": filters,
             "states": [(v, label, counts.get(v, 0)) for v, label in SmsState.choices],
             "total": sum(counts.values()),
+            "policy": {
+                "check_seconds": int(actions.SUBMIT_CHECK_AFTER.total_seconds()),
+                "dlr_wait_minutes": int(actions.DLR_WAIT.total_seconds() // 60),
+            },
             "moments": MomentDefinition.objects.exclude(category="no_service")
             .order_by("code")
             .values_list("code", "name_zh"),
@@ -173,7 +176,7 @@ def sms_detail(request, pk):
             "state_label": labels(SmsState).get(message.state, message.state),
             "hold_label": labels(HoldReason).get(message.hold_reason, ""),
             "receipts": receipts,
-            "resendable": message.state in RESENDABLE,
+            "resendable": message.state in actions.RESENDABLE,
         },
     )
 
