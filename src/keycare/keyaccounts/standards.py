@@ -101,17 +101,20 @@ def _cycles_ending(period_start: date, period_end: date, months: int):
                 yield date(year, first, 1), end
 
 
-def planned_visits(period_start: date, period_end: date, accounts=None) -> list[PlannedVisit]:
+def planned_visits(
+    period_start: date, period_end: date, accounts=None, *, data: dict | None = None
+) -> list[PlannedVisit]:
     """The visits due in [period_start, period_end] per active group, its manager and role.
 
     A role visiting every n months owes one visit per n-month cycle of the calendar year
     (Jan-Mar, Apr-Jun... for 3), due by the cycle's last day; the visits due in a period are
     those of the cycles ending in it, so consecutive periods never count a visit twice.
-    ``accounts``: a KeyAccount queryset (e.g. restricted to a user), default all.
+    ``accounts``: a KeyAccount queryset (e.g. restricted to a user), default all; ``data``:
+    standards to plan under (a preview), default those in force.
     """
     if period_end < period_start:
         raise UserError("计划结束日期早于开始日期")
-    tiers = current()[1]["tiers"]
+    tiers = (data or current()[1])["tiers"]
     groups = (accounts if accounts is not None else KeyAccount.objects.all()).filter(
         archive=KeyAccountArchive.ACTIVE
     )
