@@ -132,6 +132,9 @@ class AuditAction(models.TextChoices):
     TASK_DIAL = "task.dial", _("拨打客户电话")
     TASK_DIAL_DENIED = "task.dial_denied", _("拨打被拒绝")
     TASK_NEW_ALERT = "task.new_alert", _("处理后有新预警")
+    TASK_SMS_DELIVERED = "task.sms_delivered", _("短信送达，任务完成")
+    TASK_SMS_FAILED = "task.sms_failed", _("短信未送达")
+    SMS_RECONCILE = "sms.reconcile", _("核对短信提交与状态报告")
     WORK_RECORD = "work.record", _("记录走访/通话")
     SIGNALLING_TASK = "signalling.task", _("实时关键时刻生成任务")
 
