@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from keycare.access.presenter import free_text, masked_customer
+from keycare.access.presenter import customer_text, free_text, masked_customer
 from keycare.access.querysets import require_role, user_scope
 from keycare.complaints import actions, services, taxonomy
 from keycare.complaints.models import Complaint, ComplaintKind, LabelSource
@@ -93,10 +93,10 @@ def _row(c: Complaint, tax) -> dict:
     return {
         "complaint": c,
         "name": masked_customer(c.customer)["name"],
-        "text": free_text(c.text),
+        "text": customer_text(c.text, c.customer),
         "cause": tax.cause_label(c.cause) if c.cause else "—",
         "need": tax.need_label(c.need) if c.need else "—",
-        "handling_result": free_text(c.handling_result),
+        "handling_result": customer_text(c.handling_result, c.customer),
     }
 
 
