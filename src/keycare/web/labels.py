@@ -65,6 +65,7 @@ class AuditAction(models.TextChoices):
     UNMASK_DENIED = "unmask_denied", _("查看明文被拒绝")
     VIEW_QUARANTINE = "view_quarantine", _("查看隔离行")
     LOAD = "load", _("加载客户档案")
+    COMPLAINT_RELABEL = "complaint.relabel", _("更正投诉原因与需求")
     MOMENTS_SYNC = "moments.sync", _("同步关键时刻定义")
     MOMENTS_UPDATE = "moments.update", _("修改关键时刻规则")
     MOMENTS_PREVIEW = "moments.preview", _("预览关键时刻规则")
