@@ -368,6 +368,12 @@ class IndicatorCategory(models.TextChoices):
     RESULTS = "results", _("服务成效")
 
 
+class IndicatorUnit(models.TextChoices):
+    RATIO = "ratio", _("比率")
+    RMB = "rmb", _("元/户/月")
+    POINTS = "points", _("分")
+
+
 class Indicator(models.Model):
     """One KPI as data: the formula it computes (a registered computation in
     ``keycare.managers.assessment``), its source, weight and target, per manager role
@@ -381,6 +387,10 @@ class Indicator(models.Model):
     source = models.CharField(_("数据来源"), max_length=200)
     weight = models.FloatField(_("权重"))
     target = models.FloatField(_("目标值"))
+    # How a value reads: a share (shown as %), RMB per customer per month, or index points.
+    unit = models.CharField(
+        _("单位"), max_length=8, choices=IndicatorUnit.choices, default=IndicatorUnit.RATIO
+    )
     active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
