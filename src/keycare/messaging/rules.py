@@ -68,7 +68,8 @@ class SendRules:
     def check(self, message, contacted: set[int]) -> Hold | None:
         """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
         contact inside the cap window, including those sent earlier in this batch."""
-        attributes = message.customer.attributes or {}
+        # A message to staff (no customer) keeps only the service window.
+        attributes = (message.customer.attributes or {}) if message.customer_id else {}
         if _truthy(attributes.get("dnd")):
             return Hold("dnd_list", "客户在免打扰名单中，不发送")
         start, end = self.windows.get(message.city_id, self.windows[None])
@@ -91,7 +92,7 @@ class SendRules:
                     until,
                 )
         urgent = any(code in self.urgent for code in message.moment_codes or ())
-        if message.customer_id in contacted and not urgent:
+        if message.customer_id is not None and message.customer_id in contacted and not urgent:
             return Hold(
                 "frequency_cap",
                 f"频次控制：{self.config.contact_cap_days} 天内已接触过该客户，不再发送",
