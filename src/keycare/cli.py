@@ -23,6 +23,7 @@ KEYCARE_COMMANDS = {
     "users": "create the demo users, one per role",
     "monthlyreport": "build a monthly analysis report (Excel and PDF); run from cron on the 3rd",
     "tiers": "score the key accounts and set their tiers A1/A2/B1/B2/C (--preview)",
+    "grouprules": "key-account service rules: credit, key-customer levels, candidates, points (--preview)",
     "assess": "compute the account managers' KPI assessment of a month (Excel export)",
     "reminders": "send the managers' daily reminder digest (SMS through the outbox, e-mail)",
     "sms_send": "send the SMS outbox's due messages through the gateway (progress on the terminal)",
