@@ -62,7 +62,9 @@ def test_a_staff_message_passes_the_customers_rules(world):
     send_digests(None, channels=("sms",))
     message = SmsMessage.objects.get()
     at_ten = timezone.localtime().replace(hour=10, minute=0)
-    assert SendRules(at_ten).check(message, contacted={None}) is None
+    rules = SendRules(at_ten)
+    assert rules.contacted([message]) == set()
+    assert rules.check(message, contacted={None}) is None
 
 
 def test_manager_opts_in_on_the_reminders_page(client, world):

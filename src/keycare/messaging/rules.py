@@ -104,7 +104,9 @@ class SendRules:
         """Customers of ``messages`` with a contact made inside the cap window before the
         message's business date: the contact log's sources (reached calls, delivered SMS:
         ``keycare.tasks.contacts``, which the allocation's cool-down reads too) and messages
-        still in flight to them (handed to the gateway, no delivery receipt yet)."""
+        still in flight to them (handed to the gateway, no delivery receipt yet). Messages to
+        staff (no customer) are left out."""
+        messages = [m for m in messages if m.customer_id is not None]
         if self.config.contact_cap_days <= 0 or not messages:
             return set()
         from keycare.messaging.models import IN_FLIGHT_STATES, SmsMessage

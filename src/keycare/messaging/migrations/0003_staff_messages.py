@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('customers', '0007_labels_without_english'),
-        ('messaging', '0001_sms_outbox'),
+        ('messaging', '0002_alter_smsmessage_state'),
     ]
 
     operations = [
