@@ -25,6 +25,7 @@ KEYCARE_COMMANDS = {
     "tiers": "score the key accounts and set their tiers A1/A2/B1/B2/C (--preview)",
     "grouprules": "key-account service rules: credit, key-customer levels, candidates, points (--preview)",
     "assess": "compute the account managers' KPI assessment of a month (Excel export)",
+    "reminders": "send the managers' daily reminder digest (SMS through the outbox, e-mail)",
     "sms_send": "send the SMS outbox's due messages through the gateway (progress on the terminal)",
     "sms_worker": "run the Celery worker that sends SMS (KEYCARE_SMS_BROKER, e.g. Redis)",
     "sms_receipts": "receive SMS delivery reports from the gateway (Kannel dlr-url)",

@@ -232,3 +232,42 @@ def test_satisfaction_is_the_mean_index_of_the_period_answers(world):
         Assessment.objects.get(period=period, manager=world["m2"]).values["satisfaction"]["value"]
         is None
     )
+
+
+def test_plan_completion_reads_every_plan_as_plan_actual_does(world):
+    from factories import make_appointment, make_manager_key_account
+    from keycare.managers import assessment, plans
+    from keycare.managers.models import PlanItem, WorkPlan, WorkRecord
+
+    m1, nj = world["m1"], world["nj"]
+    groups = [make_manager_key_account(nj.city, f"K{i}", m1) for i in range(3)]
+    person = make_customer(nj, "S900", m1)
+    week = WorkPlan.objects.create(
+        manager=m1, city=nj.city, period="week", start=date(2026, 11, 9),
+        end=date(2026, 11, 15), status="approved",
+    )  # fmt: skip
+    month = WorkPlan.objects.create(
+        manager=m1, city=nj.city, period="month", start=START, end=END, status="submitted"
+    )
+    done = make_appointment(person, aware(DAY), done_at=aware(DAY))
+    for plan in (week, month):
+        for group in groups:
+            PlanItem.objects.create(plan=plan, kind="visit", due_date=DAY, source="standard",
+                                    key_account=group)  # fmt: skip
+        PlanItem.objects.create(plan=plan, kind="call", due_date=DAY, source="manual",
+                                customer=person)  # fmt: skip
+        PlanItem.objects.create(plan=plan, kind="call", due_date=DAY, source="appointment",
+                                appointment=done)  # fmt: skip
+    # K0 visited inside the week, K1 after it (counts for the month only), the call note
+    # names the person (both plans).
+    for group, day in ((groups[0], DAY), (groups[1], DAY + timedelta(days=10))):
+        WorkRecord.objects.create(manager=m1, city=nj.city, kind="visit", at=aware(day),
+                                  key_account=group, content="走访")  # fmt: skip
+    call = WorkRecord.objects.create(manager=m1, city=nj.city, kind="call", at=aware(DAY),
+                                     content="电话")  # fmt: skip
+    call.persons.add(person)
+    expected = [plans.plan_actual(p) for p in (week, month)]
+    value, num, den = assessment.plan_completion(START, END)[m1.pk]
+    assert (num, den) == (3 + 4, 10)
+    assert num == sum(sum(a.achieved.values()) for a in expected)
+    assert value == pytest.approx(0.7)

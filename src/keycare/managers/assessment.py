@@ -34,6 +34,7 @@ from keycare.managers.models import (
     Indicator,
     IndicatorCategory,
     IndicatorUnit,
+    PlanItem,
     PlanStatus,
     TaskAssignment,
     WorkKind,
@@ -44,6 +45,7 @@ from keycare.org.models import ManagerRole
 from keycare.surveys.models import SurveyResponse
 from keycare.tasks.models import (
     AllocationDecision,
+    Appointment,
     ContactResult,
     Outcome,
     Recommendation,
@@ -160,15 +162,42 @@ def visits_vs_standard(start, end) -> Result:
 
 
 def plan_completion(start, end) -> Result:
-    """Items done of the items of the plans submitted or approved for the period."""
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    chosen = WorkPlan.objects.filter(
-        start__gte=start, end__lte=end, status__in=(PlanStatus.SUBMITTED, PlanStatus.APPROVED)
+    """Items done of the items of the plans submitted or approved for the period (what
+    ``plans.plan_actual`` says of each plan, read for all plans in a few queries)."""
+    chosen = dict(
+        WorkPlan.objects.filter(
+            start__gte=start, end__lte=end, status__in=(PlanStatus.SUBMITTED, PlanStatus.APPROVED)
+        ).values_list("pk", "manager_id")
     )
-    for plan in chosen:
-        actual = plans.plan_actual(plan)
-        counts[plan.manager_id][0] += sum(actual.achieved.values())
-        counts[plan.manager_id][1] += sum(actual.planned.values())
+    items = PlanItem.objects.filter(plan__in=list(chosen)).values_list(
+        "plan_id", "plan__start", "plan__end", "key_account_id", "customer_id", "appointment_id"
+    )
+    items = list(items.order_by())
+    low, high = _day_bounds(start, end)
+    records = WorkRecord.objects.filter(
+        manager_id__in=set(chosen.values()), at__gte=low, at__lt=high
+    )
+    seen: dict[tuple, set] = defaultdict(set)  # (manager, "ka"/"c", pk) -> local days
+    for manager, at, account in records.exclude(key_account=None).values_list(
+        "manager_id", "at", "key_account_id"
+    ):
+        seen[(manager, "ka", account)].add(timezone.localtime(at).date())
+    for manager, at, person in WorkRecord.persons.through.objects.filter(
+        workrecord__in=records
+    ).values_list("workrecord__manager_id", "workrecord__at", "customer_id"):
+        seen[(manager, "c", person)].add(timezone.localtime(at).date())
+    done_appointments = set(
+        Appointment.objects.filter(
+            pk__in=[i[5] for i in items if i[5]], done_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for plan, first, last, account, customer, appointment in items:
+        manager = chosen[plan]
+        days = seen.get((manager, "ka", account), set()) | seen.get((manager, "c", customer), set())
+        done = appointment in done_appointments or any(first <= d <= last for d in days)
+        counts[manager][0] += done
+        counts[manager][1] += 1
     return _ratio((m, n, d) for m, (n, d) in counts.items())
 
 

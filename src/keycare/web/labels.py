@@ -96,6 +96,8 @@ class AuditAction(models.TextChoices):
     ASSESSMENT_ADJUST = "assessment.adjust", _("调整考核得分")
     ASSESSMENT_COMPUTE = "assessment.compute", _("计算考核")
     ASSESSMENT_STATUS = "assessment.status", _("变更考核状态")
+    REMINDERS_DIGEST = "reminders.digest", _("发送提醒摘要")
+    REMINDERS_DIGEST_SETTINGS = "reminders.digest_settings", _("设置提醒摘要")
     ASSIGNED_TASK_CREATE = "assigned_task.create", _("下达任务")
     ASSIGNED_TASK_EVALUATE = "assigned_task.evaluate", _("评价任务执行")
     ASSIGNED_TASK_PROGRESS = "assigned_task.progress", _("汇报任务进度")
