@@ -22,6 +22,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keycare.access import roles
@@ -217,11 +218,11 @@ def _standards_diff(old: dict, new: dict) -> list[dict]:
 
 
 _PARTS = {
-    "visit_months": "走访间隔（月）",
-    "response_minutes": "响应时限（分钟）",
-    "restore_hours": "恢复时限（小时）",
-    "manager_level": "客户经理级别",
-    "green_channel": "绿色通道",
+    "visit_months": gettext_lazy("走访间隔（月）"),
+    "response_minutes": gettext_lazy("响应时限（分钟）"),
+    "restore_hours": gettext_lazy("恢复时限（小时）"),
+    "manager_level": gettext_lazy("客户经理级别"),
+    "green_channel": gettext_lazy("绿色通道"),
 }
 
 
