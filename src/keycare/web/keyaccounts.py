@@ -41,6 +41,7 @@ from keycare.keyaccounts.models import (
 )
 from keycare.org.models import City, Manager
 from keycare.tasks.models import ServiceTask, TaskState
+from keycare.web.group_tasks import open_group_tasks
 from keycare.web.labels import value_label
 from keycare.workorders.models import WorkOrder, WorkOrderStatus
 
@@ -323,6 +324,7 @@ def keyaccount_detail(request, pk):
             "revenue": _revenue_chart(group),
             "contracts": contracts,
             "work": _open_work(group),
+            "group_tasks": open_group_tasks(group),
             "visits": _visit_rows(group, data["roles"]),
             "standard": data["tiers"].get(group.tier),
             "standards_version": version,

@@ -103,6 +103,7 @@ class AuditAction(models.TextChoices):
     DEPARTMENT_DEFAULTS = "department.defaults", _("创建默认部门")
     DEPARTMENT_UPDATE = "department.update", _("修改部门")
     EFFECT_LOAD = "effect.load", _("加载效果评估")
+    GROUPTASK_STATE = "grouptask.state", _("处理集团预警任务")
     KEYACCOUNT_STANDARDS_PUBLISH = "keyaccount.standards.publish", _("发布集团服务标准")
     KEYACCOUNT_TIERS_APPLY = "keyaccount.tiers.apply", _("应用集团分层")
     KEYACCOUNT_TIERS_PUBLISH = "keyaccount.tiers.publish", _("发布分层规则")
