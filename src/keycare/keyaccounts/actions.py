@@ -115,17 +115,24 @@ def _reason(reason: str) -> str:
     return reason[:200]
 
 
-def apply_tiers(actor, *, reason: str, progress=None) -> dict:
+def apply_tiers(
+    actor, *, reason: str, progress=None, scored=None, policy_version: int | None = None
+) -> dict:
     """Score every active group under the policy in force and write tiers and scores.
 
     Each group whose tier moves gets a TierChange (with the reason and the policy version)
-    and a history row; every score is refreshed. Returns the counts.
+    and a history row; every score is refreshed. Returns the counts. ``scored`` (with its
+    ``policy_version``) are scores computed elsewhere -- the daily run's engine step -- to
+    write instead of scoring here.
     """
     reason = _reason(reason)
-    version, policy = tiers.current()
     say = progress or (lambda _m: None)
-    say(f"scoring groups under tier policy v{version}")
-    scored = tiers.score_groups(policy)
+    if scored is None:
+        version, policy = tiers.current()
+        say(f"scoring groups under tier policy v{version}")
+        scored = tiers.score_groups(policy)
+    else:
+        version = policy_version or 0
     moved = [s for s in scored if s.tier != s.new_tier]
     by = user_or_none(actor)
     with transaction.atomic():

@@ -111,6 +111,7 @@ class AuditAction(models.TextChoices):
     KEYACCOUNT_POTENTIAL_MOVE = "keyaccount.potential.move", _("推进潜在大客户")
     KEYACCOUNT_RULE_APPLY = "keyaccount.rule.apply", _("计算集团服务规则")
     KEYACCOUNT_RULE_PUBLISH = "keyaccount.rule.publish", _("发布集团服务规则")
+    GROUPTASK_STATE = "grouptask.state", _("处理集团预警任务")
     KEYACCOUNT_STANDARDS_PUBLISH = "keyaccount.standards.publish", _("发布集团服务标准")
     KEYACCOUNT_TIERS_APPLY = "keyaccount.tiers.apply", _("应用集团分层")
     KEYACCOUNT_TIERS_PUBLISH = "keyaccount.tiers.publish", _("发布分层规则")
