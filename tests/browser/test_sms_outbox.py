@@ -28,9 +28,10 @@ def _outbox(tasks):
     return delivered
 
 
-def test_city_admin_walks_to_a_messages_receipts(page, login, shot, staff, manager_tasks):
+def test_city_admin_walks_to_a_messages_receipts(page, login, menu, shot, staff, manager_tasks):
     delivered = _outbox(manager_tasks)
     login(page, "cityadmin")
+    menu(page, "短信发送记录")
     page.locator("nav").get_by_role("link", name="短信发送记录", exact=True).click()
     page.wait_for_url("**/sms/")
     rows = page.locator("#sms-rows tbody tr")

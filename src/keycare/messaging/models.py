@@ -67,8 +67,13 @@ class SmsMessage(TimeStampedModel):
     )
     # A campaign's messages carry its reference (campaigns sit above messaging in the layers).
     campaign_ref = models.CharField(_("计划活动"), max_length=64, blank=True)
+    # Blank for a message to staff (a manager's reminder digest): no customer's rules apply.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="sms_messages"
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sms_messages",
     )
     city = models.ForeignKey(
         "org.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -69,7 +69,8 @@ class SendRules:
     def check(self, message, contacted: set[int]) -> Hold | None:
         """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
         contact inside the cap window, including those sent earlier in this batch."""
-        attributes = message.customer.attributes or {}
+        # A message to staff (no customer) keeps only the service window.
+        attributes = (message.customer.attributes or {}) if message.customer_id else {}
         if _truthy(attributes.get("dnd")):
             return Hold("dnd_list", "客户在免打扰名单中，不发送")
         start, end = self.windows.get(message.city_id, self.windows[None])
@@ -92,7 +93,7 @@ class SendRules:
                     until,
                 )
         urgent = any(code in self.urgent for code in message.moment_codes or ())
-        if message.customer_id in contacted and not urgent:
+        if message.customer_id is not None and message.customer_id in contacted and not urgent:
             return Hold(
                 "frequency_cap",
                 f"频次控制：{self.config.contact_cap_days} 天内已接触过该客户，不再发送",
@@ -103,7 +104,9 @@ class SendRules:
         """Customers of ``messages`` with a contact made inside the cap window before the
         message's business date: the contact log's sources (reached calls, delivered SMS:
         ``keycare.tasks.contacts``, which the allocation's cool-down reads too) and messages
-        still in flight to them (handed to the gateway, no delivery receipt yet)."""
+        still in flight to them (handed to the gateway, no delivery receipt yet). Messages to
+        staff (no customer) are left out."""
+        messages = [m for m in messages if m.customer_id is not None]
         if self.config.contact_cap_days <= 0 or not messages:
             return set()
         from keycare.messaging.models import IN_FLIGHT_STATES, SmsMessage

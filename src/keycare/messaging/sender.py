@@ -111,7 +111,8 @@ class Sender:
             hold = rules.check(message, contacted)
             if hold is None:
                 ready.append(message)
-                contacted.add(message.customer_id)  # a second message in this batch is capped
+                if message.customer_id is not None:  # a second message in this batch is capped
+                    contacted.add(message.customer_id)
             else:
                 holds[message] = hold
         actions.record_holds(holds, now)
