@@ -17,7 +17,6 @@ from django.views.decorators.http import require_http_methods
 
 from keycare.access import roles
 from keycare.access.querysets import require_role
-from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments.models import Category, MomentDefinition
 from keycare.tasks.group_actions import MOVES, move_group_task
