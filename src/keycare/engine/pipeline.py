@@ -639,6 +639,43 @@ def step_indicators(ctx: RunContext) -> int:
     return table.num_rows
 
 
+# --------------------------------------------------------------------------- unified view
+
+UNIFIED_VIEW = "unified_view"
+# The customers the application archives (customers.loader): the high-value tier and every
+# key-account member. The published view holds them, every catalog field raw and derived.
+ARCHIVE_SCOPE = (
+    "value_tier = 'mid_high' OR key_account_id IS NOT NULL"
+    " OR subscriber_id IN (SELECT subscriber_id FROM key_account_members)"
+)
+# Decimal places kept of a derived double: sums of doubles add in no fixed order in a
+# parallel aggregate, so their last bits vary; rounding keeps a re-run byte-identical.
+VIEW_DIGITS = 6
+
+
+def step_unified_view(ctx: RunContext) -> int:
+    """Publish the full unified view (every catalog field) of the archived customers as
+    ``unified_view.parquet``: the application's customer 360 and segments read it."""
+    from keycare.engine.view import build_view
+
+    build_view(ctx.backend, ctx.business_date, name=UNIFIED_VIEW, subscriber_filter=ARCHIVE_SCOPE)
+    table = ctx.backend.to_arrow(f"SELECT * FROM {UNIFIED_VIEW} ORDER BY subscriber_id")
+    table = round_doubles(table, VIEW_DIGITS)
+    checkpoint("write:unified_view")
+    pub.write_table(table, ctx.staging.out / f"{UNIFIED_VIEW}.parquet")
+    ctx.outputs[UNIFIED_VIEW] = table.num_rows
+    return table.num_rows
+
+
+def round_doubles(table: pa.Table, digits: int) -> pa.Table:
+    import pyarrow.compute as pc
+
+    for i, column in enumerate(table.schema):
+        if pa.types.is_floating(column.type):
+            table = table.set_column(i, column.name, pc.round(table.column(i), digits))
+    return table
+
+
 def default_steps() -> list[Step]:
     """Detection only: ingest -> view -> detect -> groups -> write."""
     return [
@@ -651,7 +688,8 @@ def default_steps() -> list[Step]:
 
 
 def allocation_steps() -> list[Step]:
-    """The full daily run: detection, risk scoring, allocation, indicators, then write."""
+    """The full daily run: detection, risk scoring, allocation, indicators, the unified
+    view, then write."""
     steps = default_steps()
     at = index_of(steps, "write")
     steps[at:at] = [
@@ -660,6 +698,7 @@ def allocation_steps() -> list[Step]:
         Step("risk_tasks", step_risk_tasks),
     ]
     steps.insert(index_of(steps, "write"), Step("indicators", step_indicators))
+    steps.insert(index_of(steps, "write"), Step("unified_view", step_unified_view))
     return steps
 
 
