@@ -4,13 +4,16 @@ reads the task (explanation, script), starts and closes it, and finds it on the 
 from factories import Place, make_group_task, make_key_account
 
 
-def test_manager_walks_to_a_group_moment_and_closes_it(page, login, shot, staff, org, managers):
+def test_manager_walks_to_a_group_moment_and_closes_it(
+    page, login, menu, shot, staff, org, managers
+):
     place = Place(**org)
     group = make_key_account(place, "K100", managers[0], tier="A1", name="玄武钢铁集团")
     task = make_group_task(group)
     make_group_task(make_key_account(place, "K300", managers[1], name="别人的集团"))
     login(page, "mgr1")
-    page.click("nav a:has-text('集团关键时刻')")
+    menu(page, "集团关键时刻")
+    page.click("header.top nav a:has-text('集团关键时刻')")
     page.wait_for_url("**/key-accounts/moments/")
     rows = page.locator("#group-tasks tbody tr")
     assert rows.count() == 1 and "别人的集团" not in page.content()
