@@ -137,16 +137,23 @@ def _report(progress, done: int, total: int) -> None:
 
 
 def train(
-    texts: Sequence[str], causes: Sequence[str], needs: Sequence[str], taxonomy_version: int
+    texts: Sequence[str],
+    causes: Sequence[str],
+    needs: Sequence[str],
+    taxonomy_version: int,
+    weights: Sequence[float] | None = None,
 ) -> TextModel:
+    """``weights``: per-text sample weights (analysts' corrections weigh more than generated
+    texts); None weighs every text 1."""
     from sklearn.feature_extraction.text import TfidfTransformer
 
     started = time.monotonic()
     counts = _vectorizer().transform(texts)
     tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
     x = tfidf.transform(counts)
-    cause = _classifier().fit(x, causes)
-    need = _classifier().fit(x, needs)
+    weights = None if weights is None else np.asarray(weights, dtype=float)
+    cause = _classifier().fit(x, causes, sample_weight=weights)
+    need = _classifier().fit(x, needs, sample_weight=weights)
     meta = {
         "taxonomy_version": taxonomy_version,
         "trained_on": len(texts),

@@ -41,12 +41,7 @@ from keycare.web.task_detail import catalog_groups
 PAGE_SIZE = 50
 SEARCH_MAX = 32
 MOBILE_RE = re.compile(r"1[3-9]\d{9}")
-CUSTOMER_ROLES = {
-    roles.ROLE_PROVINCE_ADMIN,
-    roles.ROLE_CITY_ADMIN,
-    roles.ROLE_MANAGER,
-    roles.ROLE_ANALYST,
-}
+CUSTOMER_ROLES = set(roles.CUSTOMER_READERS)
 
 
 def _require_customer_role(user) -> None:
