@@ -22,7 +22,10 @@ def _world(runs_dir):
     customers = [make_customer(org, n, manager) for n in range(1, 5)]
     rows = []
     for n, customer in enumerate(customers, start=1):
-        row = {f.code: None for f in load_catalog().fields}
+        row = {  # a value in every field, so every category has rows to show
+            f.code: {"string": "x", "int": 1, "float": 1.5, "bool": False}.get(f.type)
+            for f in load_catalog().fields
+        }
         row |= {"subscriber_id": customer.subscriber_id, "city_id": "C025", "brand": "gotone"}
         row |= {"bill_avg_3m": 100.0 * n, "voice_change_pct_m1": -20.0 * n, "is_key_person": n == 4}
         row |= {"data_mb_8w": 512.0 * n, "tenure_months": 12 * n}
