@@ -90,6 +90,7 @@ class AuditAction(models.TextChoices):
     RUN_REQUEST_FAILED = "run.request.failed", _("日批运行失败")
     RISK_MODEL_PROMOTE = "risk.model.promote", _("启用风险模型")
     SURVEYS_DRAW = "surveys.draw", _("抽取满意度调查")
+    SCHEDULE_RUN = "schedule.run", _("运行定时任务")
     SURVEYS_ANSWER = "surveys.answer", _("记录满意度回答")
     SURVEYS_MODEL = "surveys.model", _("修改满意度模型")
     ALLOCATION_SETTINGS_PREVIEW = "allocation.settings.preview", _("预览派送设置")
