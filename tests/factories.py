@@ -521,3 +521,13 @@ def make_survey_task(customer: Customer, trigger: str = "moment_served", **overr
         "due_on": DAY + timedelta(days=7),
     }
     return SurveyTask.objects.create(**{**values, **overrides})
+
+
+def make_consent(customer: Customer, purpose: str = "marketing", **overrides):
+    """The customer's basis for ``purpose``; by default an opt-out of personalised marketing."""
+    from keycare.customers.models import ConsentRecord
+
+    values = {"basis": "consent", "opted_out": True, "source": "test"}
+    return ConsentRecord.objects.create(
+        customer=customer, purpose=purpose, **{**values, **overrides}
+    )

@@ -5,6 +5,9 @@ message is about to leave, because hours or days may have passed since the run a
 - 服务时段 (N01's ``service_start``/``service_end`` thresholds, per-city overrides included):
   outside it the message waits until the window opens (equal start and end: all day);
 - 客户免打扰时段 (``dnd_start``-``dnd_end``, may wrap past midnight): waits until it ends;
+- 服务范围 / 停机 / 拒绝个性化营销 (``no_service``): the daily run's default scope, N02's
+  suspension and the customer's opt-out of personalised marketing (PIPL Art. 24); the
+  real-time path (``keycare.signalling``) applies the same function before it acts;
 - 频次控制: the allocation's rule 2 (``AllocationConfig.is_capped``) over the customer's
   contacts actually made -- SMS accepted by the gateway and reached calls -- held for good,
   unless the message carries an urgent moment (the allocation exempts those too).
@@ -19,6 +22,8 @@ from functools import lru_cache
 
 from django.utils import timezone
 
+from keycare.customers.consent import opted_out_of_marketing
+from keycare.engine import conditions as cond
 from keycare.engine.allocate import AllocationConfig
 from keycare.moments.models import CityThreshold, MomentDefinition, threshold_value
 from keycare.tasks.models import ContactResult, Outcome
@@ -64,13 +69,17 @@ class SendRules:
         self.config = config or AllocationConfig()
         self.windows = _service_windows()
         self.urgent = urgent_codes()
+        self.opted_out: set[int] = set()  # filled per batch by contacted()
 
     def check(self, message, contacted: set[int]) -> Hold | None:
         """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
         contact inside the cap window, including those sent earlier in this batch."""
         attributes = message.customer.attributes or {}
-        if _truthy(attributes.get("dnd")):
-            return Hold("dnd_list", "客户在免打扰名单中，不发送")
+        held = no_service(
+            message.customer, self.now.date(), opted_out=message.customer_id in self.opted_out
+        )
+        if held is not None:
+            return held
         start, end = self.windows.get(message.city_id, self.windows[None])
         if window_end(self.now, start, end) is None:
             return Hold(
@@ -99,7 +108,9 @@ class SendRules:
         return None
 
     def contacted(self, messages) -> set[int]:
-        """Customers of ``messages`` with a contact made inside the cap window."""
+        """Customers of ``messages`` with a contact made inside the cap window (and, read
+        with them, the batch's customers who opted out of personalised marketing)."""
+        self.opted_out = opted_out_of_marketing({m.customer_id for m in messages})
         if self.config.contact_cap_days <= 0:
             return set()
         from keycare.messaging.models import SmsMessage, SmsState
@@ -127,6 +138,42 @@ class SendRules:
     def _next_opening(self, start: time) -> datetime:
         opening = self.now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
         return opening if opening > self.now else opening + timedelta(days=1)
+
+
+def no_service(customer, today, opted_out: bool | None = None) -> Hold | None:
+    """The daily path's customer-level rules that withhold every proactive contact, held for
+    good: the DND list (N01's ``dnd``), outside the daily scope (moments.yaml
+    ``defaults.scope``), suspended (N02), opted out of personalised marketing (PIPL Art. 24)."""
+    if on_dnd_list(customer):
+        return Hold("dnd_list", "客户在免打扰名单中，不发送")
+    row = {"value_tier": customer.value_tier, "status": customer.status}
+    scope = daily_scope()
+    if scope is not None and not cond.Evaluator(today, {})(scope, row):
+        return Hold("out_of_scope", "客户不在日常服务范围内（价值层级或在网状态），不主动服务")
+    if customer.status == "suspended":
+        return Hold("out_of_scope", "客户处于停机状态，不主动服务")
+    if opted_out is None:
+        opted_out = bool(opted_out_of_marketing({customer.pk}))
+    if opted_out:
+        return Hold("opted_out", "客户已拒绝个性化营销（个人信息保护法第二十四条），不发送")
+    return None
+
+
+def on_dnd_list(customer) -> bool:
+    return _truthy((customer.attributes or {}).get("dnd"))
+
+
+@lru_cache(maxsize=1)
+def daily_scope():
+    """The daily run's default scope (``defaults.scope`` of the moment definitions), parsed."""
+    from keycare.engine.definitions import load_definitions
+    from keycare.engine.view import field_types
+
+    definitions = load_definitions()
+    raw = (definitions.document.get("defaults") or {}).get("scope")
+    if not raw:
+        return None
+    return cond.parse_condition(raw, cond.Schema(field_types(definitions.fields)), "scope")
 
 
 @lru_cache(maxsize=1)

@@ -129,6 +129,8 @@ class AuditAction(models.TextChoices):
     TASK_NEW_ALERT = "task.new_alert", _("处理后有新预警")
     WORK_RECORD = "work.record", _("记录走访/通话")
     SIGNALLING_TASK = "signalling.task", _("实时关键时刻生成任务")
+    SIGNALLING_DETECT = "signalling.detect", _("实时关键时刻识别与派发")
+    PRIVACY_CONSENT = "privacy.consent", _("记录个人信息处理依据")
 
 
 class AuditDetailKey(models.TextChoices):
