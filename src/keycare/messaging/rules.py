@@ -176,10 +176,22 @@ def daily_scope():
     return cond.parse_condition(raw, cond.Schema(field_types(definitions.fields)), "scope")
 
 
-@lru_cache(maxsize=1)
+# Urgent moments defined outside the daily definitions (the real-time moments register theirs).
+REGISTERED_URGENT: set[str] = set()
+
+
+def register_urgent(codes) -> None:
+    REGISTERED_URGENT.update(codes)
+
+
 def urgent_codes() -> frozenset[str]:
     """Moments served even inside the cool-down (the definitions' ``urgent``), as in the
-    allocation's rule 2."""
+    allocation's rule 2, and those registered with ``register_urgent``."""
+    return _daily_urgent() | frozenset(REGISTERED_URGENT)
+
+
+@lru_cache(maxsize=1)
+def _daily_urgent() -> frozenset[str]:
     from keycare.engine.definitions import load_definitions
 
     return frozenset(code for code, m in load_definitions().by_code.items() if m.urgent)
