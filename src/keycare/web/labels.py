@@ -142,6 +142,8 @@ class AuditAction(models.TextChoices):
     SMS_RECONCILE = "sms.reconcile", _("核对短信提交与状态报告")
     WORK_RECORD = "work.record", _("记录走访/通话")
     SIGNALLING_TASK = "signalling.task", _("实时关键时刻生成任务")
+    SIGNALLING_DETECT = "signalling.detect", _("实时关键时刻识别与派发")
+    PRIVACY_CONSENT = "privacy.consent", _("记录个人信息处理依据")
 
 
 class AuditDetailKey(models.TextChoices):
