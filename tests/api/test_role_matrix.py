@@ -160,6 +160,23 @@ def _key_accounts(cities, managers, rows, tags) -> None:
         group.key_persons.update(name=FULL_NAMES[0])
         rows["key-accounts"].append(group.pk)
         tags[("key-accounts", group.pk)] = (manager.city.code, code)
+    _potential_key_accounts(managers, rows, tags)
+
+
+def _potential_key_accounts(managers, rows, tags) -> None:
+    """One candidate per manager, its contact one of their customers named in full."""
+    from keycare.keyaccounts.models import PotentialKeyAccount
+
+    rows["potential-key-accounts"] = []
+    for code, manager in managers.items():
+        contact = Customer.objects.filter(manager=manager).order_by("pk").first()
+        candidate = PotentialKeyAccount.objects.create(
+            candidate_id=f"company-{code}", source="company", name=f"{code}精密机械有限公司",
+            city=manager.city, manager=manager, subscribers=12, monthly_spend=2400, score=40,
+            contact=contact, rule_version=0,
+        )  # fmt: skip
+        rows["potential-key-accounts"].append(candidate.pk)
+        tags[("potential-key-accounts", candidate.pk)] = (manager.city.code, code)
 
 
 # --- managers: the archive, plans, visits and assessments, one of each per manager --------
@@ -221,6 +238,7 @@ SCOPED_ENDPOINTS = (
     "risk-scores",
     "complaints",
     "key-accounts",
+    "potential-key-accounts",
     *MANAGERS_ENDPOINTS,
 )
 # Unscoped reference data: which role users may list it (all rows or none).

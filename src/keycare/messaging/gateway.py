@@ -13,17 +13,28 @@ Configuration (environment):
 ``KEYCARE_SMS_DLR_URL``      where Kannel reports receipts (the listener), e.g.
                              ``http://127.0.0.1:13014/dlr``
 ``KEYCARE_SMS_SENDER``       the sender number (default 10086)
+``KEYCARE_SMS_STATUS_URL``   bearerbox's status page, e.g.
+                             ``http://127.0.0.1:13000/status.txt?password=...`` (unset: the
+                             reconciliation of pending submits waits, see actions.reconcile)
+
+A submit that times out after the request left may have been taken by the gateway: it is
+answered ``unknown`` (never ``unavailable``), and the message is not sent again until the
+reconciliation proves the gateway did not take it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 # DLR types asked for: 1 delivered, 2 undelivered, 8 accepted by SMSC, 16 rejected by SMSC.
 DLR_MASK = 1 | 2 | 8 | 16
@@ -42,8 +53,42 @@ class GatewayUnavailable(Exception):
 @dataclass(frozen=True)
 class SubmitResult:
     message_id: int
-    outcome: str  # accepted | rejected | unavailable
+    outcome: str  # accepted | rejected | unavailable (not handed over) | unknown (may have been)
     status: str
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    """What bearerbox's status page says: since when the gateway (bearerbox and every smsbox)
+    has run without a restart, and how many messages wait inside it (store and queues)."""
+
+    up_since: datetime
+    waiting: int
+
+
+_UPTIME = re.compile(r"(\d+)d (\d+)h (\d+)m (\d+)s")
+
+
+def parse_status(text: str, now: datetime | None = None) -> GatewayStatus | None:
+    """bearerbox's ``status.txt`` as a GatewayStatus; None when it is not running."""
+    now = now or timezone.now()
+    running = re.search(r"Status: running, uptime " + _UPTIME.pattern, text)
+    boxes = re.findall(r"smsbox:.*\(on-line " + _UPTIME.pattern + r"\)", text)
+    if not running or not boxes:
+        return None
+    seconds = [
+        int(d) * 86400 + int(h) * 3600 + int(m) * 60 + int(s)
+        for d, h, m, s in [running.groups(), *boxes]
+    ]
+    store = re.search(r"store size (\d+)", text)
+    # Boxes' and SMSC connections' queues (not the DLR storage: it holds every message
+    # waiting for its handset's report, which can take days).
+    queued = re.findall(r"\((\d+) queued\)|queued (\d+) msgs", text)
+    waiting = int(store.group(1)) if store else 0
+    waiting += sum(int(a or b) for a, b in queued)
+    # Uptimes are whole seconds, rounded down: the start read is at or after the real one,
+    # so "up since before the submit" is never claimed when it was not.
+    return GatewayStatus(now - timedelta(seconds=min(seconds)), waiting)
 
 
 @dataclass(frozen=True)
@@ -55,6 +100,7 @@ class GatewayConfig:
     sender: str = "10086"
     concurrency: int = 16
     timeout: float = 5.0
+    status_url: str = ""
 
     @classmethod
     def from_env(cls) -> GatewayConfig:
@@ -67,14 +113,24 @@ class GatewayConfig:
             url,
             dlr_url=os.environ.get("KEYCARE_SMS_DLR_URL", ""),
             sender=os.environ.get("KEYCARE_SMS_SENDER", "10086"),
+            status_url=os.environ.get("KEYCARE_SMS_STATUS_URL", ""),
         )
 
     @classmethod
-    def from_url(cls, url: str, *, dlr_url: str = "", sender: str = "10086") -> GatewayConfig:
+    def from_url(
+        cls, url: str, *, dlr_url: str = "", sender: str = "10086", status_url: str = ""
+    ) -> GatewayConfig:
         parts = urlsplit(url)
         netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
         plain = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-        return cls(plain, parts.username or "", parts.password or "", dlr_url, sender)
+        return cls(
+            plain,
+            parts.username or "",
+            parts.password or "",
+            dlr_url,
+            sender,
+            status_url=status_url,
+        )
 
 
 class KannelClient:
@@ -90,6 +146,16 @@ class KannelClient:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.session.close()
+
+    def status(self) -> GatewayStatus | None:
+        """The gateway's status (None: not configured or not reachable)."""
+        if not self.config.status_url:
+            return None
+        try:
+            response = self.session.get(self.config.status_url, timeout=self.config.timeout)
+        except requests.RequestException:
+            return None
+        return parse_status(response.text) if response.status_code == 200 else None
 
     def submit_many(self, messages) -> list[SubmitResult]:
         return list(self.pool.map(self.submit, messages))
@@ -110,7 +176,8 @@ class KannelClient:
         try:
             response = self.session.get(self.config.url, params=params, timeout=self.config.timeout)
         except requests.RequestException as exc:
-            return SubmitResult(message.pk, "unavailable", _short(exc))
+            outcome = "unavailable" if _not_sent(exc) else "unknown"
+            return SubmitResult(message.pk, outcome, _short(exc))
         body = response.text.strip()[:64]
         if response.status_code in (200, 202):
             return SubmitResult(message.pk, "accepted", body or str(response.status_code))
@@ -119,10 +186,24 @@ class KannelClient:
         return SubmitResult(message.pk, "rejected", f"HTTP {response.status_code} {body}")
 
 
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request never reached the gateway (no connection was made), so sending it
+    again cannot double it; a read timeout or a connection dropped after the request left
+    cannot tell."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return False
+
+
 def _short(exc: Exception) -> str:
     text = type(exc).__name__
     if isinstance(exc, requests.ConnectionError):
         text = "网关连接失败 (connection refused)"
-    elif isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout):
         text = "网关响应超时 (timeout)"
+    elif isinstance(exc, requests.ConnectionError) and not _not_sent(exc):
+        text = "网关连接中断 (connection dropped)"
     return text
