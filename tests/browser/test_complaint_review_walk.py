@@ -7,7 +7,7 @@ from keycare.complaints.models import Complaint, ComplaintLabel
 
 
 def test_analyst_corrects_a_low_confidence_reading(
-    page, login, shot, staff, managers, make_customer
+    page, login, menu, shot, staff, managers, make_customer
 ):
     customer = make_customer("C0001", managers[0], msisdn="13912345001", name="司马光")
     make_complaint(customer, "broadband_fault", "repair", text="宽带又断了", confidence=0.95)
@@ -18,7 +18,8 @@ def test_analyst_corrects_a_low_confidence_reading(
     make_complaint(customer, "staff_attitude", "apology", text="营业员爱答不理", confidence=0.52)
 
     login(page, "analyst")
-    page.get_by_role("link", name="投诉分类复核").first.click()
+    menu(page, "投诉分类复核")
+    page.get_by_role("link", name="投诉分类复核").click()
     page.wait_for_url("**/complaints/review/")
     rows = page.locator("#review-queue tbody tr")
     assert rows.count() == 2  # the confident reading is not in the queue
