@@ -94,26 +94,56 @@ def queue_task_messages(actor, tasks) -> dict:
 
 
 def _message_for(task, payload: dict) -> SmsMessage:
-    text = (payload.get("sms") or "").strip()
-    recipient = (task.customer.msisdn or "").strip()
-    message = SmsMessage(
-        task=task,
-        customer_id=task.customer_id,
-        city_id=task.city_id or task.customer.city_id,
-        manager_id=task.manager_id,
-        business_date=task.business_date,
-        moment_codes=payload.get("moment_types") or [],
-        recipient=recipient,
-        text=text,
-        idempotency_key=idempotency_key(task),
+    return _checked(
+        SmsMessage(
+            task=task,
+            customer_id=task.customer_id,
+            city_id=task.city_id or task.customer.city_id,
+            manager_id=task.manager_id,
+            business_date=task.business_date,
+            moment_codes=payload.get("moment_types") or [],
+            recipient=(task.customer.msisdn or "").strip(),
+            text=(payload.get("sms") or "").strip(),
+            idempotency_key=idempotency_key(task),
+        )
     )
-    if not recipient.isdigit():
-        message.state, message.hold_reason = SmsState.HELD, HoldReason.NO_NUMBER
-        message.reason = "客户没有有效的手机号码"
-    elif not text:
-        message.state, message.hold_reason = SmsState.HELD, HoldReason.NO_TEXT
-        message.reason = "时刻没有短信模板，无法生成短信内容"
+
+
+def queue_direct_message(customer, *, key: str, business_date, moment_codes, text: str):
+    """Queue one message without a task (the real-time path) under its idempotency ``key``:
+    the same key again returns the message already queued, so a replay sends nothing more.
+    Runs inside the caller's transaction; the caller audits."""
+    message, _ = SmsMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "customer": customer,
+            "city_id": customer.city_id,
+            "manager_id": customer.manager_id,
+            "business_date": business_date,
+            "moment_codes": list(moment_codes),
+            "recipient": (customer.msisdn or "").strip(),
+            "text": text.strip(),
+            **_unusable(customer.msisdn, text),
+        },
+    )
     return message
+
+
+def _checked(message: SmsMessage) -> SmsMessage:
+    for field, value in _unusable(message.recipient, message.text).items():
+        setattr(message, field, value)
+    return message
+
+
+def _unusable(recipient, text) -> dict:
+    """The hold for a message that cannot be sent at all (no number, no text); {} if none."""
+    if not (recipient or "").strip().isdigit():
+        hold, reason = HoldReason.NO_NUMBER, "客户没有有效的手机号码"
+    elif not (text or "").strip():
+        hold, reason = HoldReason.NO_TEXT, "时刻没有短信模板，无法生成短信内容"
+    else:
+        return {}
+    return {"state": SmsState.HELD, "hold_reason": hold, "reason": reason}
 
 
 # --- the sender's writes ------------------------------------------------------------------
