@@ -554,9 +554,10 @@ def _company_name(i: int) -> str:
 def _unaffiliated(c: _Context, vpmn_member: np.ndarray) -> dict:
     """Employers and V网 of subscribers: a group's V网 for its members; for some subscribers of
     no group, a company without a group account (one per ~1,000 subscribers, sizes skewed), most
-    of whose staff share a V网 too: the potential key accounts (潜在大客户) KeyCare finds."""
+    of whose staff share a V网 too: the potential key accounts (潜在大客户) KeyCare finds. Their
+    staff are mostly mid/high-value subscribers: the ones the application's archive holds."""
     companies = max(3, c.n // 1000)
-    works = ~c.has_ka & c.bern(0.03)
+    works = ~c.has_ka & c.bern(np.where(c.mid_high, 0.12, 0.01))
     idx = np.minimum((companies * c.rng.random(c.n) ** 1.5).astype(np.int64), companies - 1)
     names = np.array([_company_name(i) for i in range(companies)], dtype=object)
     employer = np.where(works, names[idx], None)
