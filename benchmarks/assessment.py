@@ -145,10 +145,10 @@ STEPS = [
         """
      INSERT INTO keyaccounts_keyaccount (id, key_account_id, name, industry, tier, credit_rating,
         status, created_date, city_id, manager_id, address, archive, delivered_tier,
-        main_business, notes, strategic, version, website)
+        main_business, notes, strategic, version, website, key_level)
      SELECT row_number() OVER (), 'K' || mgr.idx || '-' || k, '集团' || mgr.idx || '-' || k,
         'it', (ARRAY['A1', 'A2', 'B1', 'B2', 'C'])[1 + k %% 5], 'A', 'active', DATE '2015-01-01',
-        mgr.city_id, mgr.id, '', 'active', '', '', '', false, 1, ''
+        mgr.city_id, mgr.id, '', 'active', '', '', '', false, 1, '', ''
      FROM mgr, generate_series(0, %(ka)s - 1) k""",
     ),
     (
