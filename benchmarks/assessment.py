@@ -48,6 +48,7 @@ START, END = date(2026, 11, 1), date(2026, 11, 30)
 CITIES = 13
 
 
+@transaction.atomic
 def build(args) -> None:
     province = Province.objects.create(code="JS", name="江苏省")
     for i in range(CITIES):
@@ -68,7 +69,7 @@ def build(args) -> None:
         "start": START, "run": run.pk, "template": template.pk, "model": current_model().pk,
         "ka": args.key_accounts,
     }  # fmt: skip
-    with transaction.atomic(), connection.cursor() as cur:
+    with connection.cursor() as cur:
         for label, sql in STEPS:
             began = time.perf_counter()
             cur.execute(sql, params)
@@ -81,8 +82,6 @@ def build(args) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
             )
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE")
 
 
 # Managers by position (0..m-1), with their city's county and grid: customer g belongs to
@@ -107,7 +106,7 @@ STEPS = [
         CASE WHEN (g * 7919) %% 50 = 0 THEN %(start)s::date + (g %% 30)::int ELSE DATE '2015-01-01' END,
         'mid_high', 'active', '{}'::jsonb, g::text, now(), now(), mgr.city_id, mgr.county_id,
         mgr.grid_id, mgr.id
-     FROM generate_series(0, %(n)s - 1) g JOIN mgr ON mgr.idx = g %% %(m)s""",
+     FROM generate_series(0::bigint, %(n)s - 1) g JOIN mgr ON mgr.idx = g %% %(m)s""",
     ),
     (
         "call tasks",
@@ -146,10 +145,10 @@ STEPS = [
         """
      INSERT INTO keyaccounts_keyaccount (id, key_account_id, name, industry, tier, credit_rating,
         status, created_date, city_id, manager_id, address, archive, delivered_tier,
-        main_business, notes, strategic, version, website)
+        main_business, notes, strategic, version, website, key_level)
      SELECT row_number() OVER (), 'K' || mgr.idx || '-' || k, '集团' || mgr.idx || '-' || k,
         'it', (ARRAY['A1', 'A2', 'B1', 'B2', 'C'])[1 + k %% 5], 'A', 'active', DATE '2015-01-01',
-        mgr.city_id, mgr.id, '', 'active', '', '', '', false, 1, ''
+        mgr.city_id, mgr.id, '', 'active', '', '', '', false, 1, '', ''
      FROM mgr, generate_series(0, %(ka)s - 1) k""",
     ),
     (
@@ -243,6 +242,8 @@ def main() -> int:
             return 2
         began = time.perf_counter()
         build(args)
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
         print(f"built in {time.perf_counter() - began:.0f} s", flush=True)
     counts = {
         "managers": Manager.objects.count(),

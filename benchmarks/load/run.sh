@@ -42,8 +42,11 @@ export KEYCARE_BENCH_USERS=${KEYCARE_BENCH_USERS:-var/bench-load/users.json}
 export KEYCARE_BENCH_OUT="$OUT"
 export KEYCARE_BENCH_SECONDS="$WORKDAY_SECONDS"
 
-# locust and gunicorn are the `bench` extra (pinned in pyproject.toml).
-[ -x .venv/bin/locust ] && [ -x .venv/bin/gunicorn ] || .venv/bin/pip install -q -e '.[bench]'
+# locust and gunicorn are the `bench` extra (pinned in pyproject.toml). LOCUST / GUNICORN name
+# other executables (e.g. locust in a venv of its own, on a machine whose .venv is shared).
+LOCUST=${LOCUST:-.venv/bin/locust}
+GUNICORN=${GUNICORN:-.venv/bin/gunicorn}
+[ -x "$LOCUST" ] && [ -x "$GUNICORN" ] || .venv/bin/pip install -q -e '.[bench]'
 
 if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
   echo "port $PORT is already in use: set PORT" >&2
@@ -52,13 +55,13 @@ fi
 
 # keep-alive above the users' think time (2-6 s): with gunicorn's default of 2 s the client
 # reused connections the server had just closed (connection resets, counted as failures).
-.venv/bin/gunicorn keycare.config.wsgi:application --bind "127.0.0.1:$PORT" \
+"$GUNICORN" keycare.config.wsgi:application --bind "127.0.0.1:$PORT" \
   --workers "$WORKERS" --threads "$THREADS" --worker-class gthread --timeout 300 --preload --keep-alive 30 \
   --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" &
-GUNICORN=$!
+SERVER=$!
 LOADAVG=""
 cleanup() {
-  kill "$GUNICORN" 2>/dev/null || true
+  kill "$SERVER" 2>/dev/null || true
   [ -n "$LOADAVG" ] && kill "$LOADAVG" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -73,7 +76,7 @@ done
   > "$OUT/loadavg.txt" &
 LOADAVG=$!
 
-.venv/bin/locust -f benchmarks/load/locustfile.py --headless -u "$USERS" -r "$SPAWN_RATE" \
+"$LOCUST" -f benchmarks/load/locustfile.py --headless -u "$USERS" -r "$SPAWN_RATE" \
   -t "$MAX_DURATION" --host "http://127.0.0.1:$PORT" --csv "$OUT/locust" --only-summary \
   > "$OUT/locust.log" 2>&1 || true
 
