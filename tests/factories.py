@@ -558,3 +558,43 @@ def publish_unified_view(runs_dir, rows: list[dict], business_date: date = DAY, 
         run_id=run_id, defaults={"business_date": business_date, "loaded_at": timezone.now()}
     )
     return run
+
+
+# ----------------------------------------------------------------------------- group moments
+
+
+def make_group_task(group, code: str = "G06", business_date: date = DAY, **overrides):
+    """A group task (集团预警任务) of ``group`` for its manager; the moment row is made when
+    missing (G06 contract near expiry unless told)."""
+    from keycare.tasks.models import GroupTask
+
+    moment = MomentDefinition.objects.filter(code=code).first() or make_moment(
+        code,
+        name_zh="集团合同即将到期",
+        name_en="Group contract near expiry",
+        category="group",
+        priority=88,
+        script="您好，我是贵单位的集团客户经理。贵单位的合同即将到期，想约时间沟通续签事宜。",
+        thresholds={"days": {"default": 60, "zh": "提前天数"}},
+    )
+    values = {
+        "key_account": group,
+        "moment": moment,
+        "manager": group.manager,
+        "city": group.city,
+        "business_date": business_date,
+        "priority": moment.priority,
+        "params": {"days_to_contract_end": 28, "days": 60},
+        "explanation": "集团合同将于 28 天后到期（提前 60 天提醒续签）",
+    }
+    return GroupTask.objects.create(**{**values, **overrides})
+
+
+def make_consent(customer: Customer, purpose: str = "marketing", **overrides):
+    """The customer's basis for ``purpose``; by default an opt-out of personalised marketing."""
+    from keycare.customers.models import ConsentRecord
+
+    values = {"basis": "consent", "opted_out": True, "source": "test"}
+    return ConsentRecord.objects.create(
+        customer=customer, purpose=purpose, **{**values, **overrides}
+    )

@@ -43,6 +43,7 @@ from keycare.keyaccounts.models import (
 from keycare.org.models import City, Manager
 from keycare.tasks.models import ServiceTask, TaskState
 from keycare.web import keyrules
+from keycare.web.group_tasks import open_group_tasks
 from keycare.web.keyrules import this_month as _this_month
 from keycare.web.labels import value_label
 from keycare.workorders.models import WorkOrder, WorkOrderStatus
@@ -322,6 +323,7 @@ def keyaccount_detail(request, pk):
             "revenue": _revenue_chart(group),
             "contracts": contracts,
             "work": _open_work(group),
+            "group_tasks": open_group_tasks(group),
             "visits": _visit_rows(group, data["roles"]),
             "standard": data["tiers"].get(group.tier),
             "standards_version": version,
