@@ -164,3 +164,20 @@ def test_an_unknown_fault_class_is_refused(task, user, department):
             user, task, department=department, title="a", fault_class="bogus"
         )
     assert not WorkOrder.objects.exists()
+
+
+def test_the_work_order_page_says_which_group_standard_timed_it(client, task, user, department):
+    from factories import make_key_account, make_user
+    from keycare.access import roles
+    from keycare.keyaccounts.models import KeyAccountMember
+
+    group = make_key_account(task.customer.city, "K903", tier="A2")
+    KeyAccountMember.objects.create(
+        key_account=group, customer=task.customer, role="member", joined_date="2020-01-01"
+    )
+    order = workorder_actions.create_work_order(
+        user, task, department=department, title="专线中断", priority="urgent"
+    )
+    client.force_login(make_user("padmin9", roles.ROLE_PROVINCE_ADMIN))
+    page = client.get(f"/workorders/{order.pk}/").content.decode()
+    assert "按集团 A2 层级服务标准（一级故障，标准版本 v0）" in page and "响应截止" in page

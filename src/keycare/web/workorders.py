@@ -26,6 +26,7 @@ from keycare.access.querysets import require_role
 from keycare.core.models import AuditEvent
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
+from keycare.keyaccounts import standards
 from keycare.org.models import Department
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import WorkOrder, WorkOrderPriority, WorkOrderStatus
@@ -187,6 +188,9 @@ def workorder_detail(request, pk):
             "description": free_text(order.description),
             "resolution": free_text(order.resolution),
             "sla": sla_clock(order, timezone.now()),
+            "fault_label": standards.current()[1]["fault_classes"].get(
+                order.fault_class, order.fault_class
+            ),
             "history": [
                 {"at": e.at, "who": e.actor_name, "what": HISTORY_LABELS.get(e.action, e.action)}
                 for e in history
