@@ -45,7 +45,7 @@ def _clean_profile(values: dict) -> dict:
             clean[name] = text
     if "employees" in values:
         raw = str(values["employees"] or "").strip()
-        if raw and (not raw.isdigit() or int(raw) > MAX_EMPLOYEES):
+        if raw and (not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_EMPLOYEES):
             raise WorkflowError(f"员工数须为 0 到 {MAX_EMPLOYEES} 的整数，不是 {raw!r}")
         clean["employees"] = int(raw) if raw else None
     if "strategic" in values:
@@ -306,7 +306,7 @@ def earn_points(actor, month: str | None = None) -> dict:
 def redeem_points(actor, ka: KeyAccount, amount, *, reason: str) -> PointsEntry:
     """A manager redeems ``amount`` points of a group for ``reason``; never below zero."""
     raw = str(amount or "").strip()
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_REDEEM:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_REDEEM:
         raise WorkflowError(f"兑换积分须为 1 到 {MAX_REDEEM} 的整数，不是 {raw!r}")
     amount, reason = int(raw), _reason(reason)
     with transaction.atomic():
