@@ -65,6 +65,7 @@ class Consumer:
         self.gate, self.detector = Gate(), Detector()
         self.customers: dict[str, Customer] = {}
         self.subscribers: dict[str, Subscriber] = {}
+        self.reconnects = 0
 
     def setup(self) -> None:
         try:
@@ -120,6 +121,17 @@ class Consumer:
         self.r.xack(self.stream, GROUP, *[eid for eid, _ in entries])
         return len(entries)
 
+    def step_safely(self, block_ms: int = 1000) -> int:
+        """``step``, surviving a broker restart: on a lost connection the next read starts
+        again from our pending entries (a batch committed whose XACK was lost is replayed,
+        and the unique detection key makes the replay harmless)."""
+        try:
+            return self.step(block_ms)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.cursor, self.reconnects = "0", self.reconnects + 1
+            time.sleep(min(5.0, 0.1 * 2 ** min(self.reconnects, 6)))
+            return 0
+
     def _detect(self, entries):
         hits, touched = [], set()
         for _, fields in entries:
@@ -139,7 +151,7 @@ class Consumer:
         """Consume until interrupted (or ``idle_stop`` seconds without entries)."""
         total, idle_since = 0, time.monotonic()
         while True:
-            n = self.step()
+            n = self.step_safely()
             total += n
             if n:
                 idle_since = time.monotonic()
