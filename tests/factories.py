@@ -523,6 +523,73 @@ def make_survey_task(customer: Customer, trigger: str = "moment_served", **overr
     return SurveyTask.objects.create(**{**values, **overrides})
 
 
+# --- the published unified view (issue 19 item 3) -------------------------------------------
+
+
+def publish_unified_view(runs_dir, rows: list[dict], business_date: date = DAY, run_id=None):
+    """Publish a run holding ``unified_view.parquet`` under ``runs_dir`` and mark it loaded,
+    as the application then reads it: every catalog column, null where ``rows`` say nothing."""
+    import json
+    import os
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from keycare.catalog.fields import load_catalog
+    from keycare.engine.publish import write_table
+    from keycare.runs.models import Run
+
+    types = {"string": pa.string(), "int": pa.int64(), "float": pa.float64()}
+    types |= {"bool": pa.bool_(), "date": pa.date32()}
+    fields = load_catalog().fields
+    schema = pa.schema([(f.code, types[f.type]) for f in fields])
+    table = pa.Table.from_pylist([{f.code: r.get(f.code) for f in fields} for r in rows], schema)
+    run_id = run_id or f"{business_date:%Y%m%d}-view"
+    runs_dir = Path(runs_dir)
+    version = runs_dir / f"{business_date.isoformat()}.{run_id}.v1"
+    version.mkdir(parents=True)
+    write_table(table, version / "unified_view.parquet")
+    (version / "run.json").write_text(json.dumps({"run_id": run_id}), "utf-8")
+    link = runs_dir / business_date.isoformat()
+    if link.is_symlink():
+        link.unlink()
+    os.symlink(version.name, link)
+    run, _ = Run.objects.update_or_create(
+        run_id=run_id, defaults={"business_date": business_date, "loaded_at": timezone.now()}
+    )
+    return run
+
+
+# ----------------------------------------------------------------------------- group moments
+
+
+def make_group_task(group, code: str = "G06", business_date: date = DAY, **overrides):
+    """A group task (集团预警任务) of ``group`` for its manager; the moment row is made when
+    missing (G06 contract near expiry unless told)."""
+    from keycare.tasks.models import GroupTask
+
+    moment = MomentDefinition.objects.filter(code=code).first() or make_moment(
+        code,
+        name_zh="集团合同即将到期",
+        name_en="Group contract near expiry",
+        category="group",
+        priority=88,
+        script="您好，我是贵单位的集团客户经理。贵单位的合同即将到期，想约时间沟通续签事宜。",
+        thresholds={"days": {"default": 60, "zh": "提前天数"}},
+    )
+    values = {
+        "key_account": group,
+        "moment": moment,
+        "manager": group.manager,
+        "city": group.city,
+        "business_date": business_date,
+        "priority": moment.priority,
+        "params": {"days_to_contract_end": 28, "days": 60},
+        "explanation": "集团合同将于 28 天后到期（提前 60 天提醒续签）",
+    }
+    return GroupTask.objects.create(**{**values, **overrides})
+
+
 def make_consent(customer: Customer, purpose: str = "marketing", **overrides):
     """The customer's basis for ``purpose``; by default an opt-out of personalised marketing."""
     from keycare.customers.models import ConsentRecord

@@ -4,7 +4,8 @@ Run through ``benchmarks/load/run.sh`` (starts gunicorn, then locust headless). 
 from the file ``benchmarks/load/prepare.py`` writes (``KEYCARE_BENCH_USERS``).
 
 - An account manager logs in once (web form and an API token), then, with 2-6 s between
-  actions: the workbench (我的工作台), the task list (a page, sometimes filtered), works a task
+  actions: the workbench (我的工作台) with its reminders panel (事务提醒, which the page loads
+  right after it renders, as a browser does), the task list (a page, sometimes filtered), works a task
   (opens it, claims it, records the outcome and completes it, each write followed by the
   page reload a browser does), and lists today's open tasks through the API with the token.
 - An administrator logs in the same way, then: the administrator workbench, the web task
@@ -113,6 +114,10 @@ class AccountManager(KeyCareUser):
     @task(4)
     def workbench(self):
         self.client.get("/workbench/", name="/workbench/")
+        # The page's reminders panel (htmx, after the page renders), as a browser loads it.
+        self.client.get(
+            "/reminders/panel/", name="/reminders/panel/", headers={"HX-Request": "true"}
+        )
 
     @task(2)
     def task_list(self):

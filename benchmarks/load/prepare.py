@@ -20,7 +20,11 @@ Steps, each skipped when already done (the script is safe to re-run):
    day, each portfolio manager's daily capacity of tasks per day (85% call, 15% SMS) over
    the manager's own portfolio, 1-2 moments per task with the matching detections, past
    tasks handled with an outcome, today's tasks open; appointments and campaign tasks per
-   manager. Enough days are generated to pass ``--min-tasks``.
+   manager. Enough days are generated to pass ``--min-tasks``;
+5. reminders (issue 18's workbench panel): an assigned task per city given to every portfolio
+   manager of the city, due in three days, and a draft month plan per manager (the key
+   accounts, key persons and contracts of the delivery give visits due, birthdays and
+   renewals to the managers who have them; the appointments above are due today).
 
 Writes the logins for the locustfile to ``--users-file`` (JSON). Then VACUUM ANALYZE.
 """
@@ -55,6 +59,7 @@ def main() -> int:
     _keycare("syncmoments")
     users = _users(args.users_file, _business_date(args.delivery))
     _history(args)
+    _reminders()
     _vacuum()
     print(f"prepared {args.db} in {time.monotonic() - started:.0f} s: {_sizes()}")
     print(
@@ -277,6 +282,34 @@ def _history(args) -> None:
             started = time.monotonic()
             cur.execute(sql)
             _log(f"  {label}: {cur.rowcount:,} rows in {time.monotonic() - started:.0f} s")
+
+
+def _reminders() -> None:
+    """Reminder sources the generated history lacks: assigned tasks and month plans."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from keycare.managers import actions
+    from keycare.managers.models import AssignedTask
+    from keycare.org.models import Manager
+
+    if AssignedTask.objects.exists():
+        _log("reminders: assigned tasks already there")
+        return
+    managers = list(Manager.objects.annotate(n=Count("customers")).filter(n__gt=0, active=True))
+    deadline = timezone.now() + timedelta(days=3)
+    by_city: dict[int, list] = {}
+    for manager in managers:
+        by_city.setdefault(manager.city_id, []).append(manager)
+    for city, members in by_city.items():
+        actions.assign_task(
+            None, title="走访重点客户", description="负载测试", deadline=deadline,
+            managers=members, city_id=city,
+        )  # fmt: skip
+    today = timezone.localdate()
+    for manager in managers:
+        actions.generate_plan(None, manager, period="month", day=today)
+    _log(f"reminders: {len(by_city)} assigned tasks, {len(managers)} plans")
 
 
 def _business_date(delivery: Path) -> date:

@@ -218,6 +218,37 @@ def test_detail_is_masked_scoped_and_audited(client, customers, login):
     assert client.get("/customers/999999/").status_code == 404
 
 
+def test_detail_shows_all_fifteen_categories_from_the_published_view(
+    client, customers, login, settings, tmp_path
+):
+    """The 360 reads the loaded run's unified view: derived fields of every category, with
+    labels (not codes), personal fields never in clear, and still scoped and audited."""
+    from keycare.catalog.fields import load_catalog
+
+    catalog = load_catalog()
+    row = {"subscriber_id": "S001", "name": "欧阳修文", "msisdn": "13812340001"}
+    for field in catalog.fields:  # one value in every field of every category
+        if field.code not in row and not field.personal:
+            row[field.code] = {"string": "x", "int": 3, "float": 12.345, "bool": True}.get(
+                field.type, date(2026, 1, 31)
+            )
+    row["brand"] = "gotone"
+    settings.KEYCARE_RUNS_DIR = tmp_path / "runs"
+    factories.publish_unified_view(settings.KEYCARE_RUNS_DIR, [row])
+    user = login(roles.ROLE_MANAGER, manager="M1")
+    response = client.get(f"/customers/{customers['m1a'].pk}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    for category in catalog.categories.values():
+        assert f">{category.zh}</h3>" in html, category.code
+    for code in ("bill_avg_3m", "voice_change_pct_m1", "is_key_person", "data_mb_8w"):
+        assert f'title="{code}">{catalog.by_code[code].zh}</dt>' in html
+    assert "12.35" in html and "全球通" in html  # rounded; an enumerated value's label
+    assert_masked(response)
+    assert AuditEvent.objects.filter(actor=user, action="view_customer").count() == 1
+    assert client.get(f"/customers/{customers['w1'].pk}/").status_code == 404
+
+
 # --- unmask ---------------------------------------------------------------------------
 
 

@@ -81,3 +81,46 @@ def test_the_filters_and_the_schema(groups):
     for path in ("/api/key-accounts/", "/api/key-accounts/{id}/members/",
                  "/api/key-accounts/{id}/key-persons/", "/api/key-accounts/{id}/products/"):  # fmt: skip
         assert path in schema["paths"], path
+
+
+def test_credit_rating_and_points_balance_are_what_keycare_computes(groups):
+    from keycare.keyaccounts.actions import apply_rule, earn_points, redeem_points
+
+    apply_rule(None, "credit", reason="评定")
+    apply_rule(None, "definition", reason="界定")
+    earn_points(None)
+    group = groups["group"]
+    group.refresh_from_db()
+    redeem_points(None, group, "200", reason="兑换")
+    client = _client(make_user("km", roles.ROLE_MANAGER, manager=groups["mine"]))
+    row = client.get(f"/api/key-accounts/{group.pk}/").json()
+    group.refresh_from_db()
+    assert row["credit_rating"] == group.credit_rating != "AA"  # rated, not as delivered
+    assert (
+        row["points_balance"]
+        == group.points
+        == sum(group.points_entries.values_list("points", flat=True))
+    )
+    assert (row["key_customer"], row["key_level"]) == (True, "city")
+
+
+def test_potential_key_accounts_are_scoped_and_their_contact_masked(groups):
+    org_city = groups["group"].city
+    from keycare.keyaccounts.models import PotentialKeyAccount
+
+    contact = KeyAccountMember.objects.get().customer
+    PotentialKeyAccount.objects.create(
+        candidate_id="vpmn-1", source="vpmn", name="VPX00001", city=org_city,
+        manager=groups["mine"], subscribers=9, monthly_spend=1800, score=30, contact=contact,
+        rule_version=0,
+    )  # fmt: skip
+    client = _client(make_user("km", roles.ROLE_MANAGER, manager=groups["mine"]))
+    body = client.get("/api/potential-key-accounts/").json()
+    assert [r["candidate_id"] for r in body["results"]] == ["vpmn-1"]
+    row = body["results"][0]
+    assert row["contact_name"] != "欧阳修文" and row["contact_msisdn"] != "13812345678"
+    assert row["stage"] == "candidate"
+    other = _client(make_user("km2", roles.ROLE_MANAGER, manager=make_manager(org_city, "KM3")))
+    assert other.get("/api/potential-key-accounts/").json()["count"] == 0
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    assert "/api/potential-key-accounts/" in schema["paths"]

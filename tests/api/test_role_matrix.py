@@ -19,6 +19,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient, APIRequestFactory
 
 from factories import (
+    make_complaint,
     make_customer,
     make_department,
     make_effect_report,
@@ -76,7 +77,15 @@ def build_world() -> World:
     make_effect_report([cities[code].city for code in "AB"])  # effects: rows to hide
     tags: dict = {}
     rows: dict = {
-        name: [] for name in ("customers", "tasks", "appointments", "work-orders", "risk-scores")
+        name: []
+        for name in (
+            "customers",
+            "tasks",
+            "appointments",
+            "work-orders",
+            "risk-scores",
+            "complaints",
+        )
     }
     n = 0
     for code, manager in managers.items():
@@ -103,12 +112,19 @@ def build_world() -> World:
                 task, department, appointment.due_at, description=f"证件 {customer.id_number}"
             )
             risk = make_risk_score(customer, 0.5 + n / 100)
+            complaint = make_complaint(
+                customer, "broadband_fault", "repair", DAY,
+                text=f"我是{customer.name}，住{customer.address}，回电{customer.msisdn}，"
+                f"证件{customer.id_number}",
+                handling_result=f"已回电 {customer.msisdn}", confidence=0.4 + n / 100,
+            )  # fmt: skip
             for endpoint, obj in (
                 ("customers", customer),
                 ("tasks", task),
                 ("appointments", appointment),
                 ("work-orders", order),
                 ("risk-scores", risk),
+                ("complaints", complaint),
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
@@ -144,6 +160,23 @@ def _key_accounts(cities, managers, rows, tags) -> None:
         group.key_persons.update(name=FULL_NAMES[0])
         rows["key-accounts"].append(group.pk)
         tags[("key-accounts", group.pk)] = (manager.city.code, code)
+    _potential_key_accounts(managers, rows, tags)
+
+
+def _potential_key_accounts(managers, rows, tags) -> None:
+    """One candidate per manager, its contact one of their customers named in full."""
+    from keycare.keyaccounts.models import PotentialKeyAccount
+
+    rows["potential-key-accounts"] = []
+    for code, manager in managers.items():
+        contact = Customer.objects.filter(manager=manager).order_by("pk").first()
+        candidate = PotentialKeyAccount.objects.create(
+            candidate_id=f"company-{code}", source="company", name=f"{code}精密机械有限公司",
+            city=manager.city, manager=manager, subscribers=12, monthly_spend=2400, score=40,
+            contact=contact, rule_version=0,
+        )  # fmt: skip
+        rows["potential-key-accounts"].append(candidate.pk)
+        tags[("potential-key-accounts", candidate.pk)] = (manager.city.code, code)
 
 
 # --- managers: the archive, plans, visits and assessments, one of each per manager --------
@@ -203,7 +236,9 @@ SCOPED_ENDPOINTS = (
     "work-orders",
     "campaigns",
     "risk-scores",
+    "complaints",
     "key-accounts",
+    "potential-key-accounts",
     *MANAGERS_ENDPOINTS,
 )
 # Unscoped reference data: which role users may list it (all rows or none).
@@ -489,3 +524,57 @@ def test_sms_messages_are_for_administrators_within_their_scope(world, role_user
         if admins and expected_visible(role_user, world.tags[("sms-messages", pk)])
     ]
     assert sorted(seen) == sorted(expected)
+
+
+# --- complaints and the knowledge graph (issue 21) ---------------------------------------
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_need_graph_matrix(world, role_user):
+    """A customer's need graph: in scope 200 and masked, out of scope 404, auditor 403."""
+    client = client_for(world.users[role_user])
+    for pk in world.rows["customers"]:
+        response = client.get(f"/api/knowledge/customers/{pk}/need-graph/")
+        if role_user == AUDITOR:
+            assert response.status_code == 403, pk
+        elif expected_visible(role_user, world.tags[("customers", pk)]):
+            assert response.status_code == 200, (role_user, pk)
+            assert response.json()["predicted_need"] == "repair"
+            assert_no_personal_data(response.content, f"need graph {pk}")
+        else:
+            assert response.status_code == 404, (role_user, pk)
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_rising_causes_matrix(world, role_user):
+    """Cause trends: administrators and analysts, each over their own scope's complaints."""
+    response = client_for(world.users[role_user]).get(
+        "/api/knowledge/rising-causes/", {"min_count": 1}
+    )
+    if role_user in (MANAGER_A1, AUDITOR):
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200
+    expected = sum(
+        expected_visible(role_user, world.tags[("complaints", pk)])
+        for pk in world.rows["complaints"]
+    )
+    assert sum(r["recent"] for r in response.json()["results"]) == expected
+
+
+@pytest.mark.parametrize("role_user", ROLE_USERS)
+def test_complaint_correction_matrix(world, role_user):
+    """Administrators and analysts correct readings in their scope; managers and the auditor
+    never; out of scope 404."""
+    client = client_for(world.users[role_user])
+    reviewer = role_user in (PROVINCE, CITY_A, ANALYST)
+    for pk in world.rows["complaints"]:
+        body = {"cause": "slow_data", "need": "repair"}
+        response = client.post(f"/api/complaints/{pk}/correct/", body, format="json")
+        if not reviewer:
+            assert response.status_code == 403, (role_user, pk)
+        elif expected_visible(role_user, world.tags[("complaints", pk)]):
+            assert response.status_code == 200, (role_user, pk, response.content)
+            assert_no_personal_data(response.content, "corrected complaint")
+        else:
+            assert response.status_code == 404, (role_user, pk)

@@ -202,6 +202,30 @@ def login():
     return form_login
 
 
+def open_menu(page, label: str) -> None:
+    """Open the navigation menu that holds the link ``label`` (the bar groups its links into
+    menus by domain), by clicking the menu's button as a user would."""
+    key = page.evaluate(
+        """(label) => {
+          const link = [...document.querySelectorAll("header.top nav a")]
+            .find((a) => a.textContent.trim() === label);
+          if (!link) { return null; }
+          const group = link.closest(".nav-group");
+          return group ? (group.classList.contains("open") ? "" : group.dataset.group) : "";
+        }""",
+        label,
+    )
+    assert key is not None, f"no navigation link {label!r}"
+    if key:
+        page.locator(f'header.top .nav-group[data-group="{key}"] > .nav-group-toggle').click()
+
+
+@pytest.fixture
+def menu():
+    """``menu(page, label)``: open the navigation menu holding the link ``label``."""
+    return open_menu
+
+
 # --- people and work ------------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ def test_admin_changes_a_city_threshold_previews_saves_and_finds_the_version(
 
     login(page, "provadmin")
     page.goto("/rules/")
-    assert page.locator("table tbody tr").count() == 29
+    assert page.locator("table tbody tr").count() == 37  # 29 customer + 8 group moments
     shot(page, "admin_rules_01_list")
 
     page.get_by_role("link", name=CODE).click()

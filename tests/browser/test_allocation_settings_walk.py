@@ -32,12 +32,13 @@ def _delivery_managers(published_day, org):
 
 
 def test_admin_previews_and_saves_allocation_settings(
-    page, page_log, login, shot, staff, settings, published_day, org
+    page, page_log, login, menu, shot, staff, settings, published_day, org
 ):
     settings.KEYCARE_RUNS_DIR = published_day / "runs"
     _delivery_managers(published_day, org)
     login(page, "provadmin")
     page.goto("/")
+    menu(page, "派送设置")
     page.get_by_role("link", name="派送设置").first.click()
     page.wait_for_url("**/allocation/settings/")
     assert page.locator("#live-version").inner_text() == "默认"

@@ -5,9 +5,11 @@ the table; on a phone the table scrolls inside its card."""
 from factories import make_effect_report
 
 
-def test_province_admin_walks_the_effect_page(page, login, shot, staff, org, managers):
+def test_province_admin_walks_the_effect_page(page, login, menu, shot, staff, org, managers):
     report = make_effect_report([org["city"]], manager=managers[0], horizons=(30, 60))
     login(page, "provadmin")
+    menu(page, "效果评估")
+    shot(page, "nav_menu_open")
     page.get_by_role("link", name="效果评估").click()
     page.wait_for_url("**/effects/")
     assert page.locator("#effect-chart canvas").count() == 1, "ECharts drew the chart"

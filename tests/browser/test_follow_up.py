@@ -16,7 +16,7 @@ def flash(page) -> str:
     return page.locator("ul.messages").inner_text()
 
 
-def test_manager_marks_an_overdue_appointment_done(page, login, shot, staff, manager_tasks):
+def test_manager_marks_an_overdue_appointment_done(page, login, menu, shot, staff, manager_tasks):
     task = manager_tasks[0]
     overdue = make_appointment(
         task.customer, timezone.now() - timedelta(days=2), task=task, notes="回访宽带"
@@ -25,6 +25,7 @@ def test_manager_marks_an_overdue_appointment_done(page, login, shot, staff, man
     login(page, "mgr1")
     assert page.url.endswith("/workbench/")
     assert page.locator("#appointments-due form.appointment-done").count() == 1
+    menu(page, "预约")
     page.locator("nav").get_by_role("link", name="预约", exact=True).click()
     page.wait_for_url("**/appointments/")
     shot(page, "follow_up_01_appointments")
@@ -45,8 +46,9 @@ def test_manager_marks_an_overdue_appointment_done(page, login, shot, staff, man
     assert AuditEvent.objects.filter(action="appointment.complete").count() == 1
 
 
-def test_city_admin_creates_and_deactivates_a_department(page, login, shot, staff, org):
+def test_city_admin_creates_and_deactivates_a_department(page, login, menu, shot, staff, org):
     login(page, "cityadmin")
+    menu(page, "部门管理")
     page.locator("nav").get_by_role("link", name="部门管理", exact=True).click()
     page.wait_for_url("**/departments/")
     page.click("#department-new")

@@ -59,3 +59,68 @@ def test_the_group_360_fits_a_phone(phone, login, shot, staff, org, managers, ma
     phone.wait_for_function("document.querySelectorAll('#revenue-chart canvas').length > 0")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, "keyaccounts_03_360_phone")
+
+
+def test_the_province_admin_previews_and_publishes_a_rule_and_the_standards(
+    page, login, shot, staff, org, managers, make_customer
+):
+    _groups(org, managers, make_customer)
+    login(page, "provadmin")
+    page.goto("/key-accounts/rules/")
+    assert page.locator("#rules tbody tr").count() == 5
+    page.click("#rules a[href$='/rules/credit/']")
+    page.wait_for_url("**/key-accounts/rules/credit/")
+    page.click("#rule-form button[value=preview]")
+    page.wait_for_selector("#rule-preview")
+    assert "将变化" in page.locator("#rule-preview").inner_text()
+    shot(page, "keyaccounts_04_rule_preview")
+    page.fill("#rule-form input[name=reason]", "年度评定")
+    page.click("#rule-form button[value=publish]")
+    page.wait_for_url("**/key-accounts/rules/credit/")
+    assert "v1 已生效" in page.locator("ul.messages").inner_text()
+    assert "v1" in page.locator("#rule-history").inner_text()
+    page.goto("/key-accounts/standards/")
+    page.fill("input[name='A1.restore_hours.critical']", "1.5")
+    page.click("#standards-form button[value=preview]")
+    page.wait_for_selector("#standards-preview")
+    assert "1 项变化" in page.locator("#standards-preview").inner_text()
+    shot(page, "keyaccounts_05_standards_preview")
+    page.fill("#standards-form input[name=note]", "A1 一级故障提速")
+    page.click("#standards-form button[value=publish]")
+    page.wait_for_url("**/key-accounts/standards/")
+    assert "服务标准 v1 已发布" in page.locator("ul.messages").inner_text()
+
+
+def test_a_manager_redeems_points_and_moves_a_potential_key_account(
+    page, login, shot, staff, org, managers, make_customer
+):
+    from keycare.keyaccounts.actions import apply_rule, earn_points
+    from keycare.keyaccounts.models import PotentialKeyAccount
+
+    group = _groups(org, managers, make_customer)
+    for n in range(9):
+        make_customer(f"S8{n:02d}", None, attributes={"employer_name": "玄武精密机械有限公司"})
+    apply_rule(None, "credit", reason="评定")
+    earn_points(None)
+    apply_rule(None, "potential", reason="发现")
+    PotentialKeyAccount.objects.update(manager=managers[0])
+    login(page, "mgr1")
+    page.goto(f"/key-accounts/{group.pk}/")
+    assert page.locator("#group-credit").inner_text() != "—"
+    assert "积分累积" in page.locator("#points").inner_text()
+    page.fill("#redeem input[name=points]", "100")
+    page.fill("#redeem input[name=reason]", "兑换会议室")
+    page.click("#redeem button[type=submit]")
+    page.wait_for_url(f"**/key-accounts/{group.pk}/")
+    assert "已兑换 100 积分" in page.locator("ul.messages").inner_text()
+    assert "V网网内通话免费" in page.locator("#offers").inner_text()
+    shot(page, "keyaccounts_06_points")
+    page.goto("/key-accounts/potential/")
+    row = page.locator("#potential tbody tr").first
+    assert "玄武精密机械有限公司" in row.inner_text()
+    row.locator("select[name=stage]").select_option("contacted")
+    row.locator("input[name=note]").fill("电话联系")
+    row.locator("button[type=submit]").click()
+    page.wait_for_url("**/key-accounts/potential/")
+    assert "已接触" in page.locator("#potential tbody tr").first.inner_text()
+    shot(page, "keyaccounts_07_potential")

@@ -35,7 +35,7 @@ def _models(directory):
 
 
 def test_high_risk_list_and_model_promotion(
-    page, phone, login, shot, staff, managers, make_customer, settings, tmp_path
+    page, phone, login, menu, shot, staff, managers, make_customer, settings, tmp_path
 ):
     settings.KEYCARE_RUNS_DIR = tmp_path / "runs"
     _models(tmp_path / "models")
@@ -44,6 +44,7 @@ def test_high_risk_list_and_model_promotion(
     make_risk_score(make_customer("S3", managers[1]), 0.05)
 
     login(page, "provadmin")
+    menu(page, "高风险客户")
     page.get_by_role("link", name="高风险客户").click()
     page.wait_for_url("**/risk/high/")
     rows = page.locator("#high-risk tbody tr")
@@ -59,6 +60,7 @@ def test_high_risk_list_and_model_promotion(
     assert download.value.suggested_filename.endswith(".xlsx")
     assert AuditEvent.objects.filter(action="export", detail__rows=1).exists()
 
+    menu(page, "风险模型")
     page.get_by_role("link", name="风险模型").click()
     page.wait_for_url("**/risk/models/")
     assert "aaaa000011112222" in page.locator("#champion").inner_text()

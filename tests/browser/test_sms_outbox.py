@@ -7,6 +7,7 @@ from django.utils import timezone
 from factories import make_sms_message
 from keycare.messaging import actions
 from keycare.messaging.models import SmsMessage, SmsState
+from keycare.tasks.models import ServiceTask
 
 
 def _outbox(tasks):
@@ -27,9 +28,10 @@ def _outbox(tasks):
     return delivered
 
 
-def test_city_admin_walks_to_a_messages_receipts(page, login, shot, staff, manager_tasks):
+def test_city_admin_walks_to_a_messages_receipts(page, login, menu, shot, staff, manager_tasks):
     delivered = _outbox(manager_tasks)
     login(page, "cityadmin")
+    menu(page, "短信发送记录")
     page.locator("nav").get_by_role("link", name="短信发送记录", exact=True).click()
     page.wait_for_url("**/sms/")
     rows = page.locator("#sms-rows tbody tr")
@@ -56,3 +58,20 @@ def test_the_list_fits_a_phone(phone, login, shot, staff, manager_tasks):
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
     shot(phone, "sms_03_phone")
+
+
+def test_sms_task_list_links_each_tasks_message(page, login, shot, staff, manager_tasks):
+    """短信任务: the delivered message's task is handled; its status links to 短信发送记录."""
+    ServiceTask.objects.filter(pk__in=[t.pk for t in manager_tasks]).update(channel="sms")
+    delivered = _outbox(manager_tasks)
+    login(page, "cityadmin")
+    page.locator("nav").get_by_role("link", name="短信任务", exact=True).click()
+    page.wait_for_url("**/sms-tasks/")
+    assert "稍后提供" not in page.locator("#sms-note").inner_text()
+    statuses = page.locator("td.sms-status").all_inner_texts()
+    assert sorted(statuses) == sorted(["已送达", "已拦截", "待发送", "待发送"]), statuses
+    assert "处理后无变化" in page.locator("tbody").inner_text()  # the delivered task is handled
+    shot(page, "sms_04_task_list")
+    page.locator("td.sms-status a", has_text="已送达").click()
+    page.wait_for_url(f"**/sms/{delivered.pk}/")
+    assert "已送达" in page.locator("#sms-state").inner_text()

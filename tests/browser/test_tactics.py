@@ -7,7 +7,7 @@ from keycare.tasks.models import Outcome
 
 
 def test_manager_sees_tactics_and_records_one_then_admin_sees_the_count(
-    page, login, shot, staff, manager_tasks
+    page, login, menu, shot, staff, manager_tasks
 ):
     make_tactics()
     top = manager_tasks[0]  # A03 bill drop, risk 0.72, a mid/high-value customer
@@ -37,6 +37,7 @@ def test_manager_sees_tactics_and_records_one_then_admin_sees_the_count(
 
     page.context.clear_cookies()
     login(page, "provadmin")
+    menu(page, "保有战术库")
     page.get_by_role("link", name="保有战术库").click()
     page.wait_for_url("**/tactics/")
     assert "产品捆绑法" in page.locator("#tactics").inner_text()

@@ -1,11 +1,12 @@
-"""Segments: conditions validated against the catalog, evaluated with the ORM in the user's scope."""
+"""Segments: conditions validated against the catalog, evaluated in the user's scope over the
+loaded run's unified view (any catalog field), or with the ORM before any run is loaded."""
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from factories import make_user
+from factories import make_user, publish_unified_view
 from factories import numbered_customer as make_customer
 from keycare.access import roles
 from keycare.campaigns import actions as campaign_actions
@@ -13,11 +14,13 @@ from keycare.campaigns.segments import (
     SegmentError,
     describe,
     parse_conditions,
+    segment_count,
     segment_customers,
     segment_fields,
 )
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
+from keycare.errors import UserError
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +54,12 @@ def province(db):
     return make_user("u_province_admin", roles.ROLE_PROVINCE_ADMIN)
 
 
-def test_catalog_fields_exclude_personal_and_derived():
+def test_catalog_fields_exclude_personal_only():
     fields = segment_fields()
     assert {"brand", "balance", "plan_5g", "city_id", "manager_id"} <= fields.keys()
     assert not {"name", "msisdn", "id_number", "address", "birth_date"} & fields.keys()
-    assert "arrears_amount" not in fields  # derived by the daily run, not in the archive
+    assert fields["arrears_amount"].path is None  # derived by the daily run: view only
+    assert {"bill_avg_3m", "voice_change_pct_m1", "is_key_person"} <= fields.keys()
     assert fields["city_id"].path == "city__code" and fields["balance"].in_json
     assert fields["brand"].choices == ("gotone", "mzone", "easyown")
 
@@ -102,7 +106,8 @@ def test_scope_limits_the_selection(archive, org):
     [
         ({"field": "nope", "op": "eq", "value": "1"}, "未知字段"),
         ({"field": "name", "op": "eq", "value": "张三"}, "不能用于客户群筛选"),
-        ({"field": "arrears_amount", "op": "gt", "value": "1"}, "不能用于客户群筛选"),
+        ({"field": "bill_avg_3m", "op": "gt", "value": "many"}, "应为数字"),
+        ({"field": "is_key_person", "op": "gt", "value": "1"}, "是/否字段"),
         ({"field": "balance", "op": "contains", "value": "1"}, "数值字段，不支持“包含”"),
         ({"field": "balance", "op": "lt", "value": "abc"}, "应为数字"),
         ({"field": "balance", "op": "lt", "value": "NaN"}, "有限的数字"),
@@ -169,3 +174,106 @@ def test_save_segment_validates_audits_and_updates(archive, province):
         AuditEvent.objects.filter(object_id=str(segment.pk)).values_list("action", flat=True)
     )
     assert sorted(logged) == ["segment.create", "segment.update"]
+
+
+# --- over the loaded run's unified view ------------------------------------------------------
+
+# The archive fixture's customers as the run's unified view holds them, plus derived fields.
+VIEW_ROWS = [
+    {"subscriber_id": "S001", "city_id": "C025", "manager_id": "M001", "brand": "gotone",
+     "balance": 5.0, "plan_5g": True, "contract_end_date": date(2026, 12, 15), "plan_fee": 120.0,
+     "join_date": date(2011, 1, 1), "handset_brand": "华为", "bill_avg_3m": 300.0,
+     "voice_change_pct_m1": -45.0, "arrears_amount": 0.0},
+    {"subscriber_id": "S002", "city_id": "C025", "manager_id": "M001", "brand": "mzone",
+     "balance": 50.0, "plan_5g": False, "arrears_days": 3, "plan_fee": 140.0,
+     "join_date": date(2012, 1, 1), "handset_brand": "华为", "bill_avg_3m": 80.0,
+     "voice_change_pct_m1": 10.0, "arrears_amount": 35.5},
+    {"subscriber_id": "S003", "city_id": "C025", "manager_id": "M001", "brand": "gotone",
+     "balance": -20.5, "plan_fee": 160.0, "join_date": date(2013, 1, 1),
+     "handset_brand": "华为 Mate", "bill_avg_3m": 210.0, "arrears_amount": 20.5},
+    {"subscriber_id": "S004", "city_id": "C025", "manager_id": "M001", "brand": "easyown",
+     "plan_fee": 180.0, "join_date": date(2014, 1, 1), "bill_avg_3m": 20.0},
+    {"subscriber_id": "S005", "city_id": "C0512", "brand": "gotone", "balance": 1.0,
+     "plan_5g": True, "plan_fee": 200.0, "join_date": date(2015, 1, 1), "handset_brand": "华为",
+     "bill_avg_3m": 500.0, "voice_change_pct_m1": -60.0},
+    {"subscriber_id": "S006", "city_id": "C0512", "brand": "mzone", "balance": 80.0,
+     "plan_fee": 220.0, "join_date": date(2016, 1, 1), "handset_brand": "华为",
+     "bill_avg_3m": 90.0},
+]  # fmt: skip
+
+
+@pytest.fixture
+def view(archive, settings, tmp_path):
+    settings.KEYCARE_RUNS_DIR = tmp_path / "runs"
+    return publish_unified_view(settings.KEYCARE_RUNS_DIR, VIEW_ROWS)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([{"field": "bill_avg_3m", "op": "gte", "value": "200"}], [1, 3, 5]),
+        ([{"field": "voice_change_pct_m1", "op": "lt", "value": "-40"}], [1, 5]),
+        ([{"field": "voice_change_pct_m1", "op": "empty"}], [3, 4, 6]),
+        ([{"field": "arrears_amount", "op": "gt", "value": "0"}], [2, 3]),
+        (
+            [
+                {"field": "bill_avg_3m", "op": "gt", "value": "100"},
+                {"field": "brand", "op": "eq", "value": "gotone"},
+                {"field": "plan_5g", "op": "true"},
+            ],
+            [1, 5],
+        ),
+    ],
+)
+def test_derived_fields_filter_over_the_unified_view(view, province, rows, expected):
+    assert _ids(province, rows) == expected
+    assert segment_count(province, parse_conditions(rows)) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"field": "balance", "op": "lt", "value": "10"}],
+        [{"field": "plan_5g", "op": "false"}],
+        [{"field": "brand", "op": "in", "value": "mzone，easyown"}],
+        [{"field": "brand", "op": "ne", "value": "gotone"}],
+        [{"field": "plan_fee", "op": "gt", "value": "160"}],
+        [{"field": "join_date", "op": "lte", "value": "2013-06-30"}],
+        [{"field": "contract_end_date", "op": "lt", "value": "2027-01-01"}],
+        [{"field": "arrears_days", "op": "not_empty"}],
+        [{"field": "handset_brand", "op": "contains", "value": "mate"}],
+        [{"field": "city_id", "op": "eq", "value": "C0512"}],
+        [{"field": "manager_id", "op": "empty"}],
+    ],
+)
+def test_the_view_and_the_archive_agree_on_stored_fields(
+    archive, province, rows, settings, tmp_path
+):
+    archived = _ids(province, rows)
+    settings.KEYCARE_RUNS_DIR = tmp_path / "runs"
+    publish_unified_view(settings.KEYCARE_RUNS_DIR, VIEW_ROWS)
+    assert _ids(province, rows) == archived
+
+
+def test_the_view_is_read_in_the_users_scope(view, org):
+    rows = [{"field": "bill_avg_3m", "op": "gt", "value": "85"}]
+    city_admin = make_user("ca", roles.ROLE_CITY_ADMIN, city=org["C0512"].city)
+    assert segment_count(city_admin, parse_conditions(rows)) == 2
+    assert _ids(city_admin, rows) == [5, 6]
+    assert segment_count(make_user("au", roles.ROLE_AUDITOR), parse_conditions(rows)) == 0
+
+
+def test_hostile_values_over_the_view_are_parameters(view, province):
+    rows = [{"field": "plan_code", "op": "eq", "value": "P188' OR '1'='1"}]
+    assert segment_count(province, parse_conditions(rows)) == 0
+    rows = [{"field": "handset_brand", "op": "contains", "value": "%"}]
+    assert segment_count(province, parse_conditions(rows)) == 0
+    rows = [{"field": "plan_code", "op": "eq", "value": 'x"; DROP TABLE t; --\x00'}]
+    assert segment_count(province, parse_conditions(rows)) == 0
+
+
+def test_a_derived_field_before_any_run_is_loaded_says_why(archive, province, settings, tmp_path):
+    settings.KEYCARE_RUNS_DIR = tmp_path / "none"
+    clean = parse_conditions([{"field": "bill_avg_3m", "op": "gt", "value": "1"}])
+    with pytest.raises(UserError, match="尚无已加载的日批结果"):
+        segment_count(province, clean)

@@ -31,6 +31,7 @@ def test_contract_files_and_keys():
         "key_account_products",
         "key_persons",
         "key_account_contracts",
+        "key_account_faults",
     ]
     assert contract.files["manifest"].format == "json"
     assert contract.files["bills"].key == ["subscriber_id", "bill_month"]

@@ -28,6 +28,7 @@ EXPECTED_NEEDS = {
     "syncmoments": "migrate",
     "runjob": "require",
     "escalate": "require",
+    "reminders": "require",  # the managers' daily digest, from cron
     "monthlyreport": "require",
     "tiers": "require",
     "catalog": None,

@@ -61,7 +61,7 @@ def test_run_publishes_detections_suppressions_quarantine_and_record(
     assert (subs["rows_in"], subs["accepted"], subs["quarantined"]) == (4, 3, 1)
     assert subs["sha256"] == pub.sha256_file(delivery / "subscribers.parquet")
     assert all(f["rows_in"] == f["accepted"] + f["quarantined"] for f in record["inputs"].values())
-    assert [s["name"] for s in record["steps"]] == ["ingest", "view", "detect", "write"]
+    assert [s["name"] for s in record["steps"]] == ["ingest", "view", "detect", "groups", "write"]
     assert all(s["seconds"] >= 0 for s in record["steps"])
     assert record["definitions_version"] == load_definitions().version
     assert record["counts"]["A04"] == 1 and record["suppressed"] == 1

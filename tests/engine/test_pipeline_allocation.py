@@ -94,3 +94,29 @@ def test_rerun_gives_the_same_content(published, delivery):
     assert second.content_hash == first.content_hash
     assert second.record["risk_model"]["source"] == "promoted"
     assert len(list((base / "models").glob("*/metadata.json"))) == 1  # the run never trains
+
+
+def test_unified_view_holds_every_catalog_field_of_the_archived_customers(published, delivery):
+    """The run publishes the full unified view (raw and derived fields) of the customers the
+    application archives: the high-value tier and every key-account member."""
+    from keycare.catalog.fields import load_catalog
+
+    _, base = published
+    run = pub.read_published(base / "runs", DAY)  # a re-run above replaced first's version
+    view = run.table("unified_view")
+    catalog = load_catalog()
+    assert set(view.column_names) >= {f.code for f in catalog.fields}
+    derived = [f.code for f in catalog.fields if not f.is_raw]
+    assert len(derived) > 100 and all(code in view.column_names for code in derived)
+    subscribers = pq.read_table(delivery / "subscribers.parquet").to_pylist()
+    members = pq.read_table(delivery / "key_account_members.parquet")
+    members = set(members.column("subscriber_id").to_pylist())
+    expected = {
+        s["subscriber_id"]
+        for s in subscribers
+        if s["value_tier"] == "mid_high" or s["key_account_id"] or s["subscriber_id"] in members
+    }
+    ids = view.column("subscriber_id").to_pylist()
+    assert ids == sorted(expected), "one row per archived customer, in subscriber order"
+    assert run.record["outputs"]["unified_view.parquet"]["rows"] == len(expected)
+    assert any(v is not None for v in view.column("bill_avg_3m").to_pylist())

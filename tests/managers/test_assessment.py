@@ -1,5 +1,5 @@
-"""业绩考核: indicators as data computed per period from recorded work; churn judged against
-the control group; adjustments with a reason re-rank within comparable managers; periods move
+"""业绩考核: indicators as data computed per period from recorded work; churn and revenue judged
+against the control group; satisfaction from the survey answers; adjustments with a reason re-rank within comparable managers; periods move
 computed → reviewed → approved → locked; managers see their own results once approved; the
 Excel export and ``keycare assess``."""
 
@@ -11,13 +11,23 @@ from django.core.management import call_command
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from factories import make_customer, make_manager, make_org, make_task, make_user
+from factories import (
+    make_customer,
+    make_manager,
+    make_org,
+    make_survey_task,
+    make_task,
+    make_user,
+)
 from keycare.access import roles
 from keycare.core.models import AuditEvent
+from keycare.customers.models import CustomerHistory
 from keycare.errors import UserError
 from keycare.managers import actions
 from keycare.managers.models import Assessment, AssessmentPeriod, Indicator
 from keycare.runs.models import Run
+from keycare.surveys.actions import record_answer
+from keycare.surveys.models import SurveyResponse
 from keycare.tasks.models import AllocationDecision, Outcome
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +92,7 @@ def compute(world):
 
 def test_values_scores_and_ranking(world):
     period = compute(world)
-    assert Indicator.objects.count() == 9
+    assert Indicator.objects.count() == 11
     a1 = Assessment.objects.get(period=period, manager=world["m1"])
     a2 = Assessment.objects.get(period=period, manager=world["m2"])
     v = a1.values
@@ -94,7 +104,14 @@ def test_values_scores_and_ranking(world):
     assert v["churn_vs_control"]["value"] == pytest.approx(0.5)
     assert a2.values["churn_vs_control"]["value"] == pytest.approx(-0.5)
     assert a2.values["churn_vs_control"]["score"] == 0
-    # No work orders: no data, left out of the score rather than counted as zero.
+    # Revenue (fee 188): the control group lost 2 × 188 over 4 customers (−94 each); M1 kept
+    # both fees (+94 against control), M2 lost both (−94).
+    assert v["revenue_vs_control"]["value"] == pytest.approx(94)
+    assert (v["revenue_vs_control"]["num"], v["revenue_vs_control"]["den"]) == (0, 2)
+    assert a2.values["revenue_vs_control"]["value"] == pytest.approx(-94)
+    assert v["revenue_vs_control"]["score"] == 100 and a2.values["revenue_vs_control"]["score"] == 0
+    # No work orders and no survey answers: no data, left out of the score, not zero.
+    assert v["satisfaction"]["score"] is None
     assert v["sla_met"]["score"] is None
     assert (a1.rank, a1.group_size, a2.rank) == (1, 2, 2)
     a3 = Assessment.objects.get(period=period, manager=world["m3"])
@@ -166,3 +183,91 @@ def test_assess_command_writes_the_excel(world, tmp_path):
     assert AssessmentPeriod.objects.get().name == "2026-11"
     with pytest.raises(Exception, match="YYYY-MM"):
         call_command("assess", "--month", "11/2026", stdout=StringIO())
+
+
+def _fee_change(customer, old, new, day):
+    row = CustomerHistory.objects.create(customer=customer, changes={"plan_fee": [old, new]})
+    CustomerHistory.objects.filter(pk=row.pk).update(at=aware(day))
+
+
+def test_revenue_follows_the_archive_history_of_plan_fees(world):
+    treated = [d.customer for d in AllocationDecision.objects.filter(manager=world["m1"])]
+    # One downgrade after the decision (188 -> 128: −60), one change loaded before it (counts
+    # as the fee the customer already paid when decided: no change), and a control customer
+    # who upgraded after (+12 in the control group: mean −91).
+    treated[0].plan_fee = 128
+    treated[0].save()
+    _fee_change(treated[0], "188.00", "128.00", DAY + timedelta(days=3))
+    treated[1].plan_fee = 88
+    treated[1].save()
+    _fee_change(treated[1], "188.00", "88.00", DAY - timedelta(days=1))
+    control = AllocationDecision.objects.filter(decision="control", customer__status="active")
+    upgraded = control.first().customer
+    upgraded.plan_fee = 200
+    upgraded.save()
+    _fee_change(upgraded, "188.00", "200.00", DAY + timedelta(days=2))
+    v = Assessment.objects.get(period=compute(world), manager=world["m1"]).values
+    assert v["revenue_vs_control"]["value"] == pytest.approx((-60 - 0) / 2 + 91)
+    assert v["revenue_vs_control"]["num"] == pytest.approx(-60)
+
+
+def test_satisfaction_is_the_mean_index_of_the_period_answers(world):
+    customers = [d.customer for d in AllocationDecision.objects.filter(manager=world["m1"])]
+    answered = zip(customers[:1] * 3, (9, 7, 2), (DAY, DAY, END + timedelta(1)), strict=True)
+    for customer, mood, day in answered:
+        task = make_survey_task(customer, source=f"test:{customer.pk}:{mood}")
+        answers = {q["code"]: mood for q in task.template.questions}
+        response = record_answer(None, task, answers, "sms")
+        SurveyResponse.objects.filter(pk=response.pk).update(answered_at=aware(day))
+    indexes = list(
+        SurveyResponse.objects.filter(answered_at__lt=aware(END + timedelta(1), 0))
+        .values_list("index", flat=True)
+    )  # fmt: skip
+    period = compute(world)
+    v = Assessment.objects.get(period=period, manager=world["m1"]).values["satisfaction"]
+    assert len(indexes) == 2 and v["den"] == 2  # the answer after the period is left out
+    assert v["value"] == pytest.approx(sum(indexes) / 2)
+    assert v["score"] == pytest.approx(min(v["value"] / 85.0, 1) * 100)
+    assert (
+        Assessment.objects.get(period=period, manager=world["m2"]).values["satisfaction"]["value"]
+        is None
+    )
+
+
+def test_plan_completion_reads_every_plan_as_plan_actual_does(world):
+    from factories import make_appointment, make_manager_key_account
+    from keycare.managers import assessment, plans
+    from keycare.managers.models import PlanItem, WorkPlan, WorkRecord
+
+    m1, nj = world["m1"], world["nj"]
+    groups = [make_manager_key_account(nj.city, f"K{i}", m1) for i in range(3)]
+    person = make_customer(nj, "S900", m1)
+    week = WorkPlan.objects.create(
+        manager=m1, city=nj.city, period="week", start=date(2026, 11, 9),
+        end=date(2026, 11, 15), status="approved",
+    )  # fmt: skip
+    month = WorkPlan.objects.create(
+        manager=m1, city=nj.city, period="month", start=START, end=END, status="submitted"
+    )
+    done = make_appointment(person, aware(DAY), done_at=aware(DAY))
+    for plan in (week, month):
+        for group in groups:
+            PlanItem.objects.create(plan=plan, kind="visit", due_date=DAY, source="standard",
+                                    key_account=group)  # fmt: skip
+        PlanItem.objects.create(plan=plan, kind="call", due_date=DAY, source="manual",
+                                customer=person)  # fmt: skip
+        PlanItem.objects.create(plan=plan, kind="call", due_date=DAY, source="appointment",
+                                appointment=done)  # fmt: skip
+    # K0 visited inside the week, K1 after it (counts for the month only), the call note
+    # names the person (both plans).
+    for group, day in ((groups[0], DAY), (groups[1], DAY + timedelta(days=10))):
+        WorkRecord.objects.create(manager=m1, city=nj.city, kind="visit", at=aware(day),
+                                  key_account=group, content="走访")  # fmt: skip
+    call = WorkRecord.objects.create(manager=m1, city=nj.city, kind="call", at=aware(DAY),
+                                     content="电话")  # fmt: skip
+    call.persons.add(person)
+    expected = [plans.plan_actual(p) for p in (week, month)]
+    value, num, den = assessment.plan_completion(START, END)[m1.pk]
+    assert (num, den) == (3 + 4, 10)
+    assert num == sum(sum(a.achieved.values()) for a in expected)
+    assert value == pytest.approx(0.7)

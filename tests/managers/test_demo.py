@@ -1,11 +1,14 @@
 """The managers' demo step on a small world: teams, plans (the demo manager's submitted),
 visits and calls, an assigned task and the month's assessment; run twice, it still works."""
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from factories import (
+    make_appointment,
     make_customer,
     make_manager,
     make_manager_key_account,
@@ -20,6 +23,7 @@ from keycare.managers.models import (
     AssignedTask,
     ManagerProfile,
     PlanStatus,
+    ReminderDigest,
     WorkPlan,
     WorkRecord,
 )
@@ -33,6 +37,7 @@ def test_demo_step_fills_every_managers_page(db):
     lead, other = make_manager(nj, "M1"), make_manager(nj, "M2")
     for i in range(3):
         make_task(make_customer(nj, f"S{i}", lead))
+    make_appointment(lead.customers.first(), timezone.make_aware(datetime(2026, 11, 22, 10)))
     group = make_manager_key_account(nj.city, "K1", lead)
     KeyPerson.objects.create(person_id="KP1", key_account=group, role="contact", name="王芳")
     context = DemoContext(data_dir=Path("."), date="2026-11-22", opts={})
@@ -45,6 +50,9 @@ def test_demo_step_fills_every_managers_page(db):
     assert AssignedTask.objects.get().assignments.count() == 2
     period = AssessmentPeriod.objects.get(name="2026-11")
     assert period.assessments.count() == 2
+    # The demo manager's digest: queued in the outbox, mailed to their demo account.
+    assert ManagerProfile.objects.get(manager=lead).digest_sms
+    assert ReminderDigest.objects.filter(manager=lead).count() == 2
     step.run(context)  # a second demo run on the same database
     assert (
         AssessmentPeriod.objects.count() == 1

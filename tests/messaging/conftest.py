@@ -34,7 +34,9 @@ def receipts(transactional_db):
 def sender(gateway, receipts, monkeypatch):
     """A sender through the gateway at any hour (the service window made all-day)."""
     set_service_window("00:00", "00:00")
-    config = GatewayConfig.from_url(gateway.sendsms_url, dlr_url=receipts.url)
+    config = GatewayConfig.from_url(
+        gateway.sendsms_url, dlr_url=receipts.url, status_url=gateway.status_url
+    )
     monkeypatch.setenv("KEYCARE_SMS_GATEWAY_URL", gateway.sendsms_url)
     monkeypatch.setenv("KEYCARE_SMS_DLR_URL", receipts.url)
     sender = Sender(KannelClient(config), rate=2000)

@@ -3,14 +3,20 @@ the gateway going down loses nothing and sends nothing twice."""
 
 from __future__ import annotations
 
+import signal
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from factories import make_sms_message, numbered_customer
+from keycare.core.models import AuditEvent
 from keycare.messaging import actions
+from keycare.messaging.gateway import KannelClient
 from keycare.messaging.models import SmsMessage, SmsReceipt, SmsState
-from keycare.messaging.sender import state_counts
+from keycare.messaging.sender import Sender, state_counts
 
 
 def _customers(org, manager, n):
@@ -104,3 +110,115 @@ def test_gateway_down_mid_run_loses_nothing_and_doubles_nothing(
     recipients = gateway.wait_delivered(60)
     assert sorted(recipients) == sorted(c.msisdn for c in customers)  # each exactly once
     assert SmsReceipt.objects.filter(dlr_type=1).count() == 60
+
+
+def _kill(gateway, box):
+    process = gateway.processes[box]
+    process.kill()
+    process.wait(timeout=10)
+
+
+def _slow(sender) -> Sender:
+    """A sender whose submits give up after 1 s."""
+    return Sender(KannelClient(replace(sender.client.config, timeout=1.0)), rate=0)
+
+
+def _timed_out_submit(sender, gateway, box, limit=10):
+    """``box`` stops answering (SIGSTOP): smsbox stopped never reads the requests; bearerbox
+    stopped gets them from smsbox but does not acknowledge them yet. The sender times out."""
+    process = gateway.processes[box]
+    process.send_signal(signal.SIGSTOP)
+    try:
+        return _slow(sender).send_batch(limit=limit)
+    except BaseException:
+        process.send_signal(signal.SIGCONT)
+        raise
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_that_times_out_after_the_gateway_took_it_is_not_sent_twice(
+    org, manager, sender, gateway, receipts
+):
+    customers = _customers(org, manager, 3)
+    for c in customers:
+        make_sms_message(c)
+    result = _timed_out_submit(sender, gateway, "bearerbox")
+    gateway.processes["bearerbox"].send_signal(signal.SIGCONT)
+    assert result.counts["unknown"] == 3 and result.counts["submitted"] == 0, result.counts
+    assert state_counts()["submit_unknown"] == 3
+    assert "核对前不重发" in SmsMessage.objects.first().reason
+    assert sender.send_batch(limit=10).claimed == 0  # not due: never sent again blindly
+    # bearerbox wakes and takes the messages smsbox handed it: the receipts confirm them.
+    assert _receipts_in(receipts, 3), (receipts.counts, state_counts())
+    assert state_counts()["delivered"] == 3
+    later = timezone.now() + timedelta(hours=1)
+    assert actions.reconcile(sender.client.status(), later) == {"requeued": 0, "unconfirmed": 0}
+    time.sleep(1)
+    assert sorted(gateway.wait_delivered(3)) == sorted(c.msisdn for c in customers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_timed_out_submit_is_requeued_only_when_the_gateway_proves_it_never_took_it(
+    org, manager, sender, gateway, receipts, user
+):
+    lost, quiet = _customers(org, manager, 2)
+    make_sms_message(lost)
+    assert _timed_out_submit(sender, gateway, "smsbox").counts["unknown"] == 1
+    _kill(gateway, "smsbox")  # dies with the request unread
+    gateway.start()  # a new smsbox: the old one may have taken it and lost its receipts
+    status = sender.client.status()
+    assert status is not None and status.waiting == 0
+    check = timezone.now() + actions.SUBMIT_CHECK_AFTER
+    assert actions.reconcile(status, check - timedelta(seconds=5)) == {
+        "requeued": 0,
+        "unconfirmed": 0,
+    }  # too early: a receipt may still come
+    assert actions.reconcile(status, check) == {"requeued": 0, "unconfirmed": 1}
+    unconfirmed = SmsMessage.objects.get(customer=lost)
+    assert unconfirmed.state == SmsState.UNCONFIRMED and "不自动重发" in unconfirmed.reason
+    assert sender.send_batch().claimed == 0 and gateway.delivered_count() == 0
+    # The gateway ran throughout since this submit and holds nothing: it never took it.
+    pending = make_sms_message(
+        quiet, state=SmsState.SUBMIT_UNKNOWN, submitted_at=timezone.now() + timedelta(seconds=1)
+    )
+    assert actions.reconcile(sender.client.status(), check + timedelta(seconds=5)) == {
+        "requeued": 1,
+        "unconfirmed": 0,
+    }
+    assert AuditEvent.objects.filter(action="sms.reconcile").count() == 2
+    actions.resend(user, unconfirmed)  # an administrator's decision for the unknown one
+    assert sender.send_batch().counts["submitted"] == 2
+    assert _receipts_in(receipts, 2), (receipts.counts, state_counts())
+    assert SmsMessage.objects.get(pk=pending.pk).state == SmsState.DELIVERED
+    time.sleep(1)
+    assert sorted(gateway.wait_delivered(2)) == sorted([lost.msisdn, quiet.msisdn])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reports_lost_with_smsbox_are_reconciled_not_resent(
+    org, manager, sender, gateway, receipts
+):
+    customers = _customers(org, manager, 5)
+    for c in customers:
+        make_sms_message(c)
+    receipts.stop()  # KeyCare's listener is down: smsbox holds the reports, retrying
+    assert sender.send_batch(limit=10).counts["submitted"] == 5
+    assert len(gateway.wait_delivered(5)) == 5
+    assert _wait_until(lambda: "DLR: received 10" in gateway.status())  # 5 accepted + 5 final
+    time.sleep(0.5)  # smsbox has them from bearerbox
+    _kill(gateway, "smsbox")  # and dies holding them
+    gateway.start()
+    time.sleep(1)
+    assert state_counts()["submitted"] == 5
+    status = sender.client.status()
+    waited = timezone.now() + actions.DLR_WAIT
+    assert actions.reconcile(status, waited - timedelta(seconds=5))["unconfirmed"] == 0
+    assert actions.reconcile(status, waited) == {"requeued": 0, "unconfirmed": 5}
+    message = SmsMessage.objects.first()
+    assert message.state == SmsState.UNCONFIRMED and "未收到状态报告" in message.reason
+    assert sender.send_batch().claimed == 0  # not sent again: the SMSC has them once
+    time.sleep(1)
+    assert sorted(gateway.delivered_recipients()) == sorted(c.msisdn for c in customers)
+    # A report that comes late still lands.
+    actions.record_receipts([{"message_id": message.pk, "dlr_type": 1, "gateway_id": "late"}])
+    assert SmsMessage.objects.get(pk=message.pk).state == SmsState.DELIVERED

@@ -104,26 +104,48 @@ def test_dnd_list_and_the_customers_own_window(customers, moments):
 
 def test_frequency_cap_counts_contacts_made_in_the_allocation_window(customers, moments):
     set_service_window("00:00", "00:00")
-    now = timezone.now()
-    make_sms_message(
-        customers[0], 1, state=SmsState.DELIVERED, submitted_at=now - timedelta(days=2)
-    )
-    make_sms_message(
-        customers[1], 1, state=SmsState.DELIVERED, submitted_at=now - timedelta(days=8)
-    )
-    make_sms_message(customers[2], 1, state=SmsState.FAILED, submitted_at=now - timedelta(days=1))
-    call = make_task(customers[3])
+    make_sms_message(customers[0], 1, state=SmsState.DELIVERED, business_date=DAY - timedelta(2))
+    make_sms_message(customers[1], 1, state=SmsState.DELIVERED, business_date=DAY - timedelta(8))
+    make_sms_message(customers[2], 1, state=SmsState.FAILED, business_date=DAY - timedelta(1))
+    call = make_task(customers[3], DAY - timedelta(days=1))
     Outcome.objects.create(task=call, contact_result="reached")
-    waiting = [make_sms_message(c, 2) for c in customers[:5]]
+    # Handed to the gateway, no receipt yet: in flight, a second message would double up.
+    make_sms_message(customers[4], 1, state=SmsState.SUBMITTED, business_date=DAY - timedelta(1))
+    waiting = [make_sms_message(c, 2) for c in customers]
     rules = SendRules()
     contacted = rules.contacted(waiting)
-    assert contacted == {customers[0].pk, customers[3].pk}
+    assert contacted == {customers[0].pk, customers[3].pk, customers[4].pk}
     hold = rules.check(waiting[0], contacted)
     assert hold.code == HoldReason.FREQUENCY_CAP and hold.until is None
     # An urgent moment (about to be suspended) goes out inside the cool-down, as in allocation.
     assert "A05" in rules.urgent
     waiting[0].moment_codes = ["A04", "A05"]
     assert rules.check(waiting[0], contacted) is None
+
+
+def test_the_cool_down_and_the_send_time_cap_read_the_same_contacts(customers, moments, tmp_path):
+    """Delivered SMS are a source of the contact log: the allocation's cool-down (contact log
+    export) and the sender's cap (contact_dates) see the same delivered message."""
+    from keycare.engine.history import previous_contacts
+    from keycare.tasks import contacts
+
+    sent = make_sms_message(customers[0], 1, state=SmsState.DELIVERED, business_date=DAY)
+    make_sms_message(customers[1], 1, state=SmsState.FAILED, business_date=DAY)
+    assert [s.__name__ for s in contacts.SOURCES] == ["reached_calls", "delivered_sms"]
+    table = contacts.contacts_between(DAY - timedelta(days=7), DAY + timedelta(days=1))
+    assert table.to_pylist() == [
+        {"subscriber_id": customers[0].subscriber_id, "contact_date": DAY, "channel": "sms"}
+    ]
+    seen = contacts.contact_dates([c.subscriber_id for c in customers], DAY - timedelta(7))
+    assert seen == {customers[0].subscriber_id: {DAY}}
+    # The next day's run caps the customer (cool-down) ...
+    contacts.export_contact_log(DAY + timedelta(days=1), tmp_path)
+    capped = previous_contacts(tmp_path, DAY + timedelta(days=1), 7).to_pylist()
+    assert [r["subscriber_id"] for r in capped] == [customers[0].subscriber_id]
+    # ... and so does the sender for a message of that day.
+    later = make_sms_message(customers[0], 2, business_date=DAY + timedelta(days=1))
+    other = make_sms_message(customers[1], 2, business_date=DAY + timedelta(days=1))
+    assert SendRules().contacted([later, other]) == {sent.customer_id}
 
 
 def test_claims_are_exclusive_and_holds_are_recorded(customers, moments):

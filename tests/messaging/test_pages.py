@@ -116,3 +116,43 @@ def test_api_lists_scoped_masked_messages_and_receipts(world):
 def test_make_sms_message_factory_is_queued(org, manager):
     message = make_sms_message(numbered_customer(org, 4, manager))
     assert message.state == SmsState.QUEUED
+
+
+def test_a_delivered_sms_handles_its_task_and_a_failed_one_shows(client, world):
+    """The delivered message's task is handled (audited); a failed one stays open and shows why;
+    the SMS-task list shows each task's message status linked to its 短信发送记录 page."""
+    delivered_task = world["delivered"].task
+    delivered_task.refresh_from_db()
+    assert delivered_task.state == "handled_no_change" and delivered_task.handled_at
+    assert delivered_task.version == 2
+    handled = AuditEvent.objects.get(action="task.sms_delivered")
+    assert handled.detail["tasks"] == [delivered_task.pk]
+    failing = SmsMessage.objects.get(customer=world["mine"][2])
+    SmsMessage.objects.filter(pk=failing.pk).update(state=SmsState.SUBMITTED)
+    actions.record_receipts([{"message_id": failing.pk, "dlr_type": 2, "detail": "stat:UNDELIV"}])
+    failing.task.refresh_from_db()
+    assert failing.task.state == "unhandled"
+    assert AuditEvent.objects.get(action="task.sms_failed").detail["tasks"] == [failing.task_id]
+    # A repeated receipt moves nothing and audits nothing more.
+    actions.record_receipts([{"message_id": world["delivered"].pk, "dlr_type": 1}])
+    assert AuditEvent.objects.filter(action__startswith="task.sms_").count() == 2
+
+    client.force_login(world["city_admin"])
+    response = client.get("/sms-tasks/")
+    page = response.content.decode()
+    assert "稍后提供" not in page
+    status = {row["pk"]: row["sms"] for row in response.context["rows"]}
+    assert status[delivered_task.pk]["label"] == "已送达"
+    assert status[delivered_task.pk]["url"] == f"/sms/{world['delivered'].pk}/"
+    assert status[failing.task_id]["label"] == "发送失败"
+    assert f'href="/sms/{failing.pk}/" title="stat:UNDELIV">发送失败</a>' in page
+
+
+def test_the_page_states_the_reconciliation_policy(client, world):
+    client.force_login(world["city_admin"])
+    page = client.get("/sms/").content.decode()
+    assert "提交超时的短信不重发" in page and "120 秒" in page and "30 分钟" in page
+    unconfirmed = SmsMessage.objects.get(customer=world["mine"][2])
+    SmsMessage.objects.filter(pk=unconfirmed.pk).update(state=SmsState.UNCONFIRMED)
+    page = client.get(f"/sms/{unconfirmed.pk}/").content.decode()
+    assert "未收到状态报告" in page and "/resend/" in page  # an administrator may resend it

@@ -29,15 +29,16 @@ def nanjing(db):
 
 def test_sync_is_idempotent_and_starts_at_version_1():
     first = actions.sync_builtin_definitions(actor=None)
-    assert first["created"] == 29
+    assert first["created"] == 37  # the 29 customer moments and the 8 group moments
     assert actions.sync_builtin_definitions(actor=None) == {
         "created": 0,
-        "existing": 29,
+        "existing": 37,
         "codes": [],
     }
-    assert MomentDefinition.objects.count() == 29
+    assert MomentDefinition.objects.count() == 37
+    assert MomentDefinition.objects.filter(category="group").count() == 8
     assert set(RuleVersion.objects.values_list("number", flat=True)) == {1}
-    assert RuleVersion.objects.count() == 29
+    assert RuleVersion.objects.count() == 37
     assert AuditEvent.objects.filter(action="moments.sync").count() == 1
     a07 = MomentDefinition.objects.get(code="A07")
     assert a07.threshold_defaults()["spend_drop_pct"] == 30 and a07.category == "anomaly"

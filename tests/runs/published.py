@@ -85,6 +85,7 @@ def publish_run(
     risk=None,
     business_date="2026-11-20",
     run_id=None,
+    extra: dict | None = None,
 ) -> Path:
     """Write one run version and point runs_dir/<date> at it (as engine.publish does)."""
     out = runs_dir / f"{business_date}.{version}"
@@ -100,8 +101,9 @@ def publish_run(
         tables["decisions"] = list(decisions)
     if risk is not None:
         tables["risk_scores"] = list(risk)
+    tables.update({name: list(rows) for name, rows in (extra or {}).items()})
     for name, rows in tables.items():
-        if rows:
+        if rows or name in (extra or {}):
             pq.write_table(pa.Table.from_pylist(rows), out / f"{name}.parquet")
     record = {
         "run_id": run_id or f"{business_date.replace('-', '')}-{version}",

@@ -18,7 +18,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     generate(tmp_path / "a", subscribers=1_500, months=3, seed=11, chunk_size=600)
     generate(tmp_path / "b", subscribers=1_500, months=3, seed=11, chunk_size=600)
     a, b = _digests(tmp_path / "a"), _digests(tmp_path / "b")
-    assert len(a) == 16  # 14 contract files, the manifest and the complaint-text truth
+    assert len(a) == 17  # 15 contract files, the manifest and the complaint-text truth
     assert a == b
 
 

@@ -14,6 +14,7 @@ def test_archive_files_reference_known_key_accounts(duck):
         "key_account_products",
         "key_persons",
         "key_account_contracts",
+        "key_account_faults",
     ):
         orphans = _one(
             duck, f"SELECT count(*) FROM {name} ANTI JOIN key_accounts USING (key_account_id)"
@@ -80,3 +81,26 @@ def test_contracts_renew_before_they_end_and_some_are_due(duck):
         "AND end_date <= DATE '2026-11-22' + INTERVAL 365 DAY",
     )
     assert due[0] > 0
+
+
+def test_faults_are_on_active_dedicated_lines_of_their_group(duck):
+    total = _one(duck, "SELECT count(*) FROM key_account_faults")[0]
+    assert total > 0
+    misplaced = _one(
+        duck,
+        "SELECT count(*) FROM key_account_faults f LEFT JOIN key_account_products p "
+        "ON p.product_id = f.product_id AND p.key_account_id = f.key_account_id "
+        "WHERE p.product_type NOT IN ('data_line', 'internet_line') OR p.status <> 'active' "
+        "OR p.product_id IS NULL",
+    )
+    assert misplaced == (0,)
+
+
+def test_recent_leavers_stay_listed_as_members_with_a_churned_subscriber(duck):
+    rows = duck.execute(
+        "SELECT s.status, min(s.status_date), count(*) FROM key_account_members m "
+        "JOIN subscribers s USING (subscriber_id) WHERE s.status = 'churned' GROUP BY 1"
+    ).fetchall()
+    assert rows and rows[0][2] > 0
+    changed = _one(duck, "SELECT count(mobile_changed_date) FROM key_persons")[0]
+    assert changed > 0

@@ -26,8 +26,12 @@ def sms_source():
     """A stand-in for the messaging app's delivery receipts, registered like it will be."""
     delivered = []
 
-    def source(since, until):
-        return [row for row in delivered if since <= row[1] < until]
+    def source(since, until, subscribers=None):
+        return [
+            row
+            for row in delivered
+            if since <= row[1] < until and (subscribers is None or row[0] in subscribers)
+        ]
 
     contacts.register_contact_source(source)
     yield delivered

@@ -122,8 +122,8 @@ def test_analysts_read_but_cannot_capture_and_auditors_see_nothing(client, world
     assert client.get("/key-accounts/").status_code == 403
 
 
-def test_the_standards_page_shows_every_tier_with_labels(client, world):
-    client.force_login(make_user("admin", roles.ROLE_PROVINCE_ADMIN))
+def test_the_standards_page_shows_every_tier_with_labels(client, world, org):
+    client.force_login(make_user("cadmin", roles.ROLE_CITY_ADMIN, city=world["group"].city))
 
     page = client.get("/key-accounts/standards/").content.decode()
 

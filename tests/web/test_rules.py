@@ -72,7 +72,7 @@ def test_list_shows_the_29_moments_with_version_and_last_change(client, synced, 
     response = client.get(reverse("web:rule-list"))
     assert response.status_code == 200
     page = response.context["page"]
-    assert page.paginator.count == 29
+    assert page.paginator.count == 37  # and the 8 group moments
     first = page.object_list[0]
     assert first.code == "A01" and first.current_version == 1 and first.changed_at is not None
     body = response.content.decode()
@@ -83,12 +83,13 @@ def test_list_filters_by_category_enabled_and_search(client, synced, province_ad
     MomentDefinition.objects.filter(code="S02").update(enabled=False)
     url = reverse("web:rule-list")
     assert client.get(url, {"category": "special"}).context["page"].paginator.count == 3
+    assert client.get(url, {"category": "group"}).context["page"].paginator.count == 8
     disabled = client.get(url, {"enabled": "0"}).context["page"]
     assert [m.code for m in disabled] == ["S02"]
     assert [m.code for m in client.get(url, {"q": "余额"}).context["page"]] == ["A04"]
     assert client.get(url, {"q": "a03"}).context["page"][0].code == "A03"
     # Unknown filter values are ignored, not an error.
-    assert client.get(url, {"category": "x", "enabled": "y"}).context["page"].paginator.count == 29
+    assert client.get(url, {"category": "x", "enabled": "y"}).context["page"].paginator.count == 37
 
 
 def test_list_query_count_does_not_grow_with_versions(client, synced, province_admin, monkeypatch):
@@ -296,6 +297,21 @@ def test_preview_without_published_data_says_so(client, synced, province_admin, 
     assert response.status_code == 200
     assert "暂无可用数据" in response.content.decode()
     assert MomentDefinition.objects.get(code=CODE).current_version == 1
+
+
+def test_a_group_moment_is_edited_per_city_and_not_replayed(client, synced, province_admin, org):
+    """Group moments (集团时刻) are rules like the others: a city threshold is saved as a new
+    version and reaches the group run; the customer-view replay says it does not apply."""
+    g06 = MomentDefinition.objects.get(code="G06")
+    form = _form(g06, **{"c__3201__days": "10"})
+    preview = client.post(reverse("web:rule-preview", args=["G06"]), form)
+    assert "集团时刻暂不能按最新数据预览" in preview.content.decode()
+    assert client.post(reverse("web:rule-detail", args=["G06"]), form).status_code == 302
+    g06.refresh_from_db()
+    assert g06.current_version == 2
+    from keycare.moments.services import current_group_definitions
+
+    assert current_group_definitions().by_code["G06"].thresholds_for("3201") == {"days": 10}
 
 
 def test_preview_of_an_invalid_form_lists_the_errors(client, synced, province_admin, org):

@@ -198,6 +198,23 @@ def test_every_navigation_entry_resolves_and_leads_somewhere():
     assert by_label.get("统计分析", "web:analytics-home") == "web:analytics-home"
 
 
+def test_every_navigation_entry_belongs_to_a_menu():
+    """The bar shows menus by domain; an entry left out of GROUP_OF would land in a catch-all."""
+    unfiled = [name for name, _label, _allowed in navigation.NAV if name not in navigation.GROUP_OF]
+    assert not unfiled, f"add these to navigation.GROUP_OF: {unfiled}"
+    assert set(navigation.GROUP_OF.values()) <= {key for key, _label in navigation.GROUPS}
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_menus_hold_every_link_of_the_role_once(client, user_of, role):
+    client.force_login(user_of(role))
+    context = client.get("/", follow=True).context
+    grouped = [item["url"] for group in context["nav_groups"] for item in group["items"]]
+    assert sorted(grouped) == sorted(item["url"] for item in context["nav_items"])
+    current = [group["label"] for group in context["nav_groups"] if group["current"]]
+    assert len(current) == 1, f"{role}: the home page's menu is marked ({current})"
+
+
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_home_sends_every_role_to_a_page_of_its_navigation(client, user_of, role):
     client.force_login(user_of(role))

@@ -11,6 +11,7 @@ from django.utils import timezone
 from factories import BUSINESS_DATE, make_department, make_task
 from keycare.core import workflow
 from keycare.core.models import AuditEvent
+from keycare.errors import UserError
 from keycare.tasks import actions as task_actions
 from keycare.workorders import actions as workorder_actions
 from keycare.workorders.models import SLA_BY_PRIORITY, WorkOrder, WorkOrderStatus
@@ -95,3 +96,71 @@ def test_stale_version_is_refused(task, user, department):
     workorder_actions.start_work_order(user, order)
     with pytest.raises(workflow.StaleTaskError, match="已被他人更新"):
         workorder_actions.close_work_order(user, order, resolution="x", version=stale_version)
+
+
+@pytest.mark.parametrize(
+    ("tier", "priority", "fault", "restore_hours", "response_minutes"),
+    [("A1", "urgent", "", 2, 15), ("C", "normal", "critical", 12, 120), ("B2", "low", "", 48, 480)],
+)
+def test_a_group_members_order_takes_its_sla_from_the_tier_standard(
+    task, user, department, tier, priority, fault, restore_hours, response_minutes
+):
+    from factories import make_key_account
+    from keycare.keyaccounts.models import KeyAccountMember
+
+    group = make_key_account(task.customer.city, "K900", tier=tier)
+    KeyAccountMember.objects.create(
+        key_account=group, customer=task.customer, role="member", joined_date="2020-01-01"
+    )
+    order = workorder_actions.create_work_order(
+        user, task, department=department, title="专线中断", priority=priority, fault_class=fault
+    )
+    assert (order.sla_tier, order.sla_standards_version) == (tier, 0)
+    assert order.fault_class == (fault or {"urgent": "critical", "low": "minor"}[priority])
+    assert order.due_at - order.created_at == pytest.approx(
+        timedelta(hours=restore_hours), abs=timedelta(seconds=5)
+    )
+    assert order.response_due_at - order.created_at == pytest.approx(
+        timedelta(minutes=response_minutes), abs=timedelta(seconds=5)
+    )
+
+
+def test_a_published_standard_sets_the_sla_of_the_next_group_order(task, user, department):
+    import copy
+
+    from factories import make_key_account
+    from keycare.keyaccounts import standards
+    from keycare.keyaccounts.actions import publish_standards
+    from keycare.keyaccounts.models import KeyAccountMember
+
+    group = make_key_account(task.customer.city, "K901", tier="A1")
+    KeyAccountMember.objects.create(
+        key_account=group, customer=task.customer, role="member", joined_date="2020-01-01"
+    )
+    data = copy.deepcopy(standards.default_standards())
+    data["tiers"]["A1"]["restore_hours"]["major"] = 3
+    publish_standards(user, data, note="A1 二级故障 3 小时")
+    order = workorder_actions.create_work_order(
+        user, task, department=department, title="a", priority="high"
+    )
+    assert (order.sla_standards_version, order.fault_class) == (1, "major")
+    assert order.due_at - order.created_at == pytest.approx(
+        timedelta(hours=3), abs=timedelta(seconds=5)
+    )
+    event = AuditEvent.objects.filter(action="workorder.create").latest("pk")
+    assert event.detail["sla_tier"] == "A1"
+
+
+def test_an_unknown_fault_class_is_refused(task, user, department):
+    from factories import make_key_account
+    from keycare.keyaccounts.models import KeyAccountMember
+
+    group = make_key_account(task.customer.city, "K902", tier="A1")
+    KeyAccountMember.objects.create(
+        key_account=group, customer=task.customer, role="member", joined_date="2020-01-01"
+    )
+    with pytest.raises(UserError, match="未知的故障等级"):
+        workorder_actions.create_work_order(
+            user, task, department=department, title="a", fault_class="bogus"
+        )
+    assert not WorkOrder.objects.exists()

@@ -5,6 +5,8 @@ already masked on the server. A template never decides what to mask; it prints w
   masked by field (``masking.FIELD_MASKS``), from a model instance or a ``values()`` row;
 - ``free_text``: what people type (notes, titles, descriptions) with any mobile or ID number
   inside it masked;
+- ``customer_text``: a customer's own words (complaint texts) as ``free_text``, with their
+  own name and address masked too where they say them;
 - ``masked_value``: one value of a named field (catalog or model field code).
 """
 
@@ -40,3 +42,14 @@ def masked_value(code: str, value: Any, *, personal: bool = False) -> Any:
 
 def free_text(value: Any) -> str:
     return scrub_text(str(value)) if value is not None else ""
+
+
+def customer_text(value: Any, customer) -> str:
+    """``free_text`` of what ``customer`` said, with their own name and address (as the
+    archive holds them) masked where the text repeats them."""
+    text = free_text(value)
+    for field in ("name", "address"):
+        own = getattr(customer, field, None)
+        if own and len(own) >= 2 and own in text:
+            text = text.replace(own, mask_field(field, own))
+    return text

@@ -30,6 +30,10 @@ ROLES: dict[str, tuple[str, str, str]] = {
 }
 
 # The choices shown to users: Chinese msgids, English in the catalog (locale/en).
+# The roles that read customer data at all (masked, in their scope); the auditor reads the
+# audit log only, the CTI account only its feed.
+CUSTOMER_READERS = frozenset({ROLE_PROVINCE_ADMIN, ROLE_CITY_ADMIN, ROLE_MANAGER, ROLE_ANALYST})
+
 ROLE_LABELS = {
     ROLE_PROVINCE_ADMIN: gettext_lazy("省级管理员"),
     ROLE_CITY_ADMIN: gettext_lazy("地市管理员"),

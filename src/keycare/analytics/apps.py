@@ -8,7 +8,11 @@ class AnalyticsConfig(AppConfig):
     label = "analytics"
 
     def ready(self):
-        from keycare.analytics.loaders import load_indicator_values
+        from keycare.analytics.loaders import (
+            load_indicator_values,
+            load_survey_indicators_step,
+        )
         from keycare.runs.loaders import register_load_step
 
         register_load_step(load_indicator_values)
+        register_load_step(load_survey_indicators_step)

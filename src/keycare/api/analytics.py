@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from keycare.access.querysets import user_scope
 from keycare.analytics import queries
+from keycare.engine.indicators import SURVEY_COLUMNS
 
 
 class IsAnalyst(permissions.BasePermission):
@@ -53,6 +54,8 @@ def _indicator(indicator) -> dict:
 def _offers(indicator, dimension) -> bool:
     if indicator.source == "bills":
         return dimension.bills
+    if indicator.source == "surveys":
+        return dimension.constant or dimension.column in SURVEY_COLUMNS
     return True
 
 

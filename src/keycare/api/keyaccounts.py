@@ -12,7 +12,13 @@ from rest_framework.decorators import action
 from keycare.api.serializers import MaskedField
 from keycare.api.views import ScopedViewSet
 from keycare.core.audit import record
-from keycare.keyaccounts.models import KeyAccount, KeyAccountMember, KeyAccountProduct, KeyPerson
+from keycare.keyaccounts.models import (
+    KeyAccount,
+    KeyAccountMember,
+    KeyAccountProduct,
+    KeyPerson,
+    PotentialKeyAccount,
+)
 
 
 class KeyAccountSerializer(serializers.ModelSerializer):
@@ -27,7 +33,7 @@ class KeyAccountSerializer(serializers.ModelSerializer):
         model = KeyAccount
         fields = [
             "id", "key_account_id", "name", "industry", "tier", "delivered_tier", "value_score",
-            "credit_rating", "points_balance", "status", "archive", "city", "manager",
+            "credit_rating", "credit_score", "key_customer", "key_level", "points_balance", "status", "archive", "city", "manager",
             "employees", "strategic", "annual_revenue", "created_date", "member_count",
         ]  # fmt: skip
         read_only_fields = fields
@@ -116,3 +122,40 @@ class KeyAccountViewSet(ScopedViewSet):
     @action(detail=True, serializer_class=ProductSerializer, filterset_fields=[])
     def products(self, request, pk=None):
         return self._page(KeyAccountProduct.objects.order_by("product_id"), ProductSerializer)
+
+
+class PotentialKeyAccountSerializer(serializers.ModelSerializer):
+    """A potential key account; its contact person masked."""
+
+    city = serializers.CharField(source="city.code", read_only=True)
+    manager = serializers.CharField(
+        source="manager.manager_id", read_only=True, default=None, allow_null=True
+    )
+    contact_name = MaskedField("name", source="contact.name", default=None)
+    contact_msisdn = MaskedField("msisdn", source="contact.msisdn", default=None)
+    key_account = serializers.CharField(
+        source="key_account.key_account_id", read_only=True, default=None, allow_null=True
+    )
+
+    class Meta:
+        model = PotentialKeyAccount
+        fields = [
+            "id", "candidate_id", "source", "name", "city", "manager", "subscribers",
+            "monthly_spend", "score", "contact_name", "contact_msisdn", "stage", "key_account",
+            "rule_version", "found_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class PotentialKeyAccountViewSet(ScopedViewSet):
+    """Potential key accounts (潜在大客户) in the user's scope, found by the potential rule;
+    ``stage`` is the pipeline candidate → contacted → qualified → converted (or dropped)."""
+
+    model = PotentialKeyAccount
+    select_related = ("city", "manager", "contact", "key_account")
+    serializer_class = PotentialKeyAccountSerializer
+    filterset_fields = ["stage", "source"]
+    ordering_fields = ["score", "subscribers", "candidate_id"]
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("-score", "candidate_id")

@@ -30,7 +30,7 @@ class SmsReceiptSerializer(serializers.ModelSerializer):
 
 
 class SmsMessageSerializer(serializers.ModelSerializer):
-    customer = CustomerBriefSerializer(read_only=True)
+    customer = CustomerBriefSerializer(read_only=True, allow_null=True)  # null: to staff
     recipient = MaskedField("msisdn")
     text = ScrubbedTextField()
     reason = ScrubbedTextField()

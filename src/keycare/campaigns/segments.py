@@ -1,17 +1,18 @@
-"""Segments (目标客户群锁定): saved filters over the catalog fields kept in the customer archive.
+"""Segments (目标客户群锁定): saved filters over any non-personal catalog field.
 
 A segment's ``filter`` is ``{"all": [{"field": code, "op": op, "value": v}, ...]}``: every
 condition must hold (conditions stack, as the seed's alert conditions do). Conditions name
 catalog field codes; ``parse_conditions`` checks each one against the catalog's field type
 and allowed values and returns clean conditions or Chinese messages naming what is wrong.
-``segment_customers`` turns clean conditions into an ORM filter over the user's scoped
-customers: values are always ORM parameters, never SQL text.
 
-Only fields the archive stores can be filtered: the raw fields of the ``subscribers`` file
-(customer columns and the ``attributes`` JSON) and the current manager. Fields the daily run
-derives (monthly spend, usage trends...) live in the run's unified view, not in the archive.
-Personal fields (name, number, ID, address, birth date) cannot be filtered on: a filter on
-them would reveal the masked values one guess at a time.
+Every catalog field, raw or derived (monthly spend, usage trends...), can be filtered: the
+conditions are evaluated over the unified view the latest loaded run published
+(``keycare.runs.unified_view``, DuckDB over Parquet: a count at 1M customers takes well under
+a second), restricted to the user's scope, values always bound as parameters. Before any run
+is loaded, the fields the customer archive stores are evaluated by the ORM instead and a
+derived field is refused with a message saying why. Personal fields (name, number, ID,
+address, birth date) cannot be filtered on: a filter on them would reveal the masked values
+one guess at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from django.utils.dateparse import parse_date
 from keycare.catalog.contract import load_core_contract
 from keycare.catalog.fields import load_catalog
 from keycare.customers.models import Customer
+from keycare.errors import UserError
+from keycare.runs import unified_view
 
 MAX_CONDITIONS = 20
 MAX_IN_VALUES = 200
@@ -65,10 +68,15 @@ class SegmentField:
     category: str
     category_zh: str
     type: str
-    path: str  # ORM path on Customer
+    path: str | None  # ORM path on Customer; None: only in the run's unified view
     choices: tuple[str, ...] | None
     range: tuple[float, float] | None
     in_json: bool  # stored in Customer.attributes (JSON) rather than a column
+
+    @property
+    def stored(self) -> bool:
+        """The customer archive stores it (filterable before any run is loaded)."""
+        return self.path is not None
 
     @property
     def operators(self) -> list[tuple[str, str]]:
@@ -91,18 +99,9 @@ def segment_fields() -> dict[str, SegmentField]:
     columns = {f.name for f in Customer._meta.get_fields() if getattr(f, "concrete", False)}
     fields = {}
     for f in catalog.fields:
-        if f.personal or not f.is_raw or f.code == "subscriber_id":
+        if f.personal or f.code == "subscriber_id":
             continue
-        if f.source == "assignments" and f.code != "manager_id":
-            continue  # assignment dates are history, not a column of the archive
-        if f.code in COLUMN_PATHS:
-            path, in_json = COLUMN_PATHS[f.code], False
-        elif f.code in columns:
-            path, in_json = f.code, False
-        elif f.source == "subscribers":
-            path, in_json = f"attributes__{f.code}", True
-        else:
-            continue
+        path, in_json = _archive_path(f, columns)
         core = contract.get(f.column or f.code) if f.source == "subscribers" else None
         choices = f.enum or (core.enum if core else None)
         rng = f.range or (core.range if core else None)
@@ -118,6 +117,19 @@ def segment_fields() -> dict[str, SegmentField]:
             in_json=in_json,
         )
     return fields
+
+
+def _archive_path(f, columns) -> tuple[str | None, bool]:
+    """Where the customer archive stores a catalog field (None: only in the unified view)."""
+    if not f.is_raw or (f.source == "assignments" and f.code != "manager_id"):
+        return None, False  # derived, or assignment history rather than a column
+    if f.code in COLUMN_PATHS:
+        return COLUMN_PATHS[f.code], False
+    if f.code in columns:
+        return f.code, False
+    if f.source == "subscribers":
+        return f"attributes__{f.code}", True
+    return None, False
 
 
 def grouped_fields() -> list[tuple[str, list[SegmentField]]]:
@@ -161,8 +173,7 @@ def _parse_one(row) -> dict:
     if field is None:
         if code in load_catalog().by_code:
             raise ValueError(
-                f"字段“{load_catalog().by_code[code].zh}”不能用于客户群筛选"
-                "（只能使用客户档案中保存的非个人信息字段）"
+                f"字段“{load_catalog().by_code[code].zh}”是个人信息，不能用于客户群筛选"
             )
         raise ValueError(f"未知字段 {code!r}，请从列表中选择")
     op = str(row.get("op") or "").strip()
@@ -276,9 +287,57 @@ def _empty_q(field: SegmentField) -> Q:
     return empty
 
 
-def segment_customers(user, conditions: list[dict], action: str = "view"):
-    """The customers in ``user``'s scope matching clean conditions."""
-    return Customer.objects.restrict(user, action).filter(segment_q(conditions))
+def view_where(conditions: list[dict]) -> tuple[str, list]:
+    """Clean conditions as one SQL predicate over the unified view, with its parameters."""
+    fields = segment_fields()
+    parts, params = [], []
+    for condition in conditions:
+        field = fields[condition["field"]]
+        sql, values = unified_view.condition_sql(
+            field.code, field.type, condition["op"], condition["value"]
+        )
+        parts.append(sql)
+        params += values
+    return " AND ".join(parts) or "TRUE", params
+
+
+def _view_or_refuse(conditions: list[dict]):
+    """The loaded run's unified view; without one, the archive can answer only for the fields
+    it stores (None), and a derived field is refused with the reason."""
+    view = unified_view.current_view()
+    if view is None:
+        fields = segment_fields()
+        derived = [fields[c["field"]].zh for c in conditions if not fields[c["field"]].stored]
+        if derived:
+            raise UserError(
+                f"字段“{derived[0]}”由日批计算，尚无已加载的日批结果（统一视图），暂不能筛选"
+            )
+    return view
+
+
+def _scoped_where(user, conditions: list[dict], action: str) -> tuple[str, list]:
+    where, params = view_where(conditions)
+    scope, scope_params = unified_view.scope_sql(user, action)
+    return f"({scope}) AND ({where})", [*scope_params, *params]
+
+
+def segment_count(user, conditions: list[dict], action: str = "view") -> int:
+    """How many customers in ``user``'s scope match clean conditions."""
+    view = _view_or_refuse(conditions)
+    if view is None:
+        return Customer.objects.restrict(user, action).filter(segment_q(conditions)).count()
+    return unified_view.count(view, *_scoped_where(user, conditions, action))
+
+
+def segment_customers(user, conditions: list[dict], action: str = "view", limit: int = 20_000):
+    """The customers in ``user``'s scope matching clean conditions (a queryset). Over the
+    unified view, the first ``limit`` matches by subscriber id: callers count first."""
+    customers = Customer.objects.restrict(user, action)
+    view = _view_or_refuse(conditions)
+    if view is None:
+        return customers.filter(segment_q(conditions))
+    ids = unified_view.subscriber_ids(view, *_scoped_where(user, conditions, action), limit)
+    return customers.filter(subscriber_id__in=ids)
 
 
 def describe(conditions: list[dict]) -> str:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from keycare.complaints import taxonomy, textmodel
-from keycare.complaints.models import Complaint
+from keycare.complaints.models import Complaint, ComplaintLabel, LabelSource
 from keycare.errors import UserError
 
 HANDWRITTEN_PATH = Path(__file__).parent / "data" / "handwritten.csv"
@@ -19,6 +19,10 @@ TRAIN_SEED, HOLDOUT_SEED = 20261, 20262
 TRAIN_SIZE, HOLDOUT_SIZE = 24_000, 4_000
 
 _LOADED: dict[str, textmodel.TextModel] = {}
+# An analyst's correction weighs as much as this many generated texts in training: a few
+# hundred real texts would otherwise drown in 24,000 synthetic ones.
+CORRECTION_WEIGHT = 10.0
+LOW_CONFIDENCE = 0.6  # below: worth a human look (the review queue)
 
 
 def models_dir() -> Path:
@@ -64,6 +68,32 @@ def read_labelled_csv(path: Path, labelled: bool = True) -> dict:
     if missing:
         raise UserError(f"{path}: 缺少列 (missing column): {', '.join(missing)}")
     return {c: [r[c] or "" for r in rows] for c in (rows[0].keys() if rows else needed)}
+
+
+def corrections_set(tax=None) -> dict:
+    """The texts analysts corrected, with their current (latest) cause and need, for
+    training; causes or needs the taxonomy no longer has are left out."""
+    tax = tax or taxonomy.load()
+    rows = (
+        Complaint.objects.filter(label_source=LabelSource.ANALYST)
+        .order_by("id")
+        .values_list("text", "cause", "need")
+    )
+    kept = [r for r in rows if r[1] in tax.causes and r[2] in tax.needs and r[0]]
+    latest = ComplaintLabel.objects.order_by("-id").values_list("id", flat=True).first()
+    return {
+        "text": [r[0] for r in kept],
+        "cause": [r[1] for r in kept],
+        "need": [r[2] for r in kept],
+        "latest_id": latest,
+    }
+
+
+def review_queue(complaints):
+    """Model readings below LOW_CONFIDENCE not yet corrected, least confident first."""
+    return complaints.filter(
+        label_source=LabelSource.MODEL, confidence__lt=LOW_CONFIDENCE
+    ).order_by("confidence", "-occurred_at", "-id")
 
 
 def latest_reading(customer_id: int, business_date: date, days: int = 30) -> Complaint | None:

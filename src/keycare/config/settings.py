@@ -183,6 +183,18 @@ STATIC_URL = "static/"
 STATIC_ROOT = KEYCARE_HOME / "static"
 
 # Where the data plane reads operator files and publishes runs.
+# E-mail (the managers' reminder digest): files under KEYCARE_HOME/mail unless a backend is
+# configured (production: KEYCARE_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend
+# with KEYCARE_EMAIL_HOST / _PORT / _USER / _PASSWORD). Nothing is sent from a dev box.
+EMAIL_BACKEND = os.environ.get(
+    "KEYCARE_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = KEYCARE_HOME / "mail"
+EMAIL_HOST = os.environ.get("KEYCARE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("KEYCARE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("KEYCARE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KEYCARE_EMAIL_PASSWORD", "")
+DEFAULT_FROM_EMAIL = os.environ.get("KEYCARE_EMAIL_FROM", "keycare@localhost")
 KEYCARE_DATA_DIR = Path(os.environ.get("KEYCARE_DATA_DIR", KEYCARE_HOME / "data"))
 KEYCARE_RUNS_DIR = Path(os.environ.get("KEYCARE_RUNS_DIR", KEYCARE_HOME / "runs"))
 

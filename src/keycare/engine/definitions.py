@@ -32,6 +32,7 @@ CATEGORIES = {
     "anomaly": "异动时刻",
     "special": "特殊时刻",
     "no_service": "免服务时刻",
+    "group": "集团时刻",  # group (key-account) moments: engine/group_moments.yaml
 }
 CYCLES = ("daily", "weekly", "monthly")
 CHANNELS = ("call", "sms")

@@ -34,8 +34,25 @@ from keycare.yamlio import safe_load
 
 DEFINITIONS_PATH = Path(__file__).with_name("indicators.yaml")
 GROUPS = ("customer", "volume", "revenue", "manager", "service", "marketing")
-SOURCES = ("view", "bills")
-GRAIN_BY_SOURCE = {"view": "day", "bills": "month"}
+SOURCES = ("view", "bills", "surveys")
+GRAIN_BY_SOURCE = {"view": "day", "bills": "month", "surveys": "month"}
+# One row per answered satisfaction survey (built by the application from its survey
+# responses, not by the run): the month answered, the customer's dimensions, the index,
+# whether it fell below the model's threshold, and the five dimension scores (0-100).
+SURVEY_DIMENSIONS = ("product", "manager", "channel", "communication", "relationship")
+SURVEY_COLUMNS = (
+    "month",
+    "city_id",
+    "county_id",
+    "grid_id",
+    "value_tier",
+    "brand",
+    "manager_id",
+    "industry",
+    "satisfaction_index",
+    "low_score",
+    *(f"dim_{d}" for d in SURVEY_DIMENSIONS),
+)
 # Columns the run adds to the unified view for the indicators (from its published outputs).
 RUN_COLUMNS = ("n_detections", "has_task", "risk_probability", "industry")
 # Dimension columns the base always carries (besides subscriber_id).
@@ -137,7 +154,11 @@ def load_indicators(path: Path = DEFINITIONS_PATH) -> IndicatorSet:
         code: Dimension(code, d["zh"], d["en"], d["column"], bool(d.get("bills", True)))
         for code, d in (data.get("dimensions") or {}).items()
     }
-    allowed = {"view": _view_columns(), "bills": set(BILL_COLUMNS)}
+    allowed = {
+        "view": _view_columns(),
+        "bills": set(BILL_COLUMNS),
+        "surveys": set(SURVEY_COLUMNS),
+    }
     indicators: dict[str, Indicator] = {}
     for raw in data.get("indicators") or []:
         ind = _indicator(raw, allowed)
@@ -338,13 +359,40 @@ def _register_base(backend, business_date, defs: IndicatorSet, outputs: RunOutpu
         )
 
 
-def _grouped(backend, relation: str, dim: Dimension, indicators, day: str | None) -> list[dict]:
+def compute_survey_indicators(responses: pa.Table, definitions=None) -> pa.Table:
+    """The ``surveys`` indicators over answered surveys (one row each, ``SURVEY_COLUMNS``):
+    the same long rows as ``indicators.parquet``, one month per ``month`` in the input."""
+    from keycare.engine.backends import connect
+
+    defs = definitions or load_indicators()
+    indicators = defs.of_source("surveys")
+    parts: list[dict] = []
+    if indicators and responses.num_rows:
+        with connect("duckdb", threads=1) as backend:
+            backend.register_arrow("_survey_rows", responses)
+            for dim in defs.dimensions.values():
+                if dim.constant or dim.column in SURVEY_COLUMNS:
+                    parts += _grouped(backend, "_survey_rows", dim, indicators, None, "month")
+    table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
+    return table.sort_by(
+        [(c, "ascending") for c in ("indicator", "period", "dimension", "member", "city_id")]
+    )
+
+
+def _grouped(
+    backend,
+    relation: str,
+    dim: Dimension,
+    indicators,
+    day: str | None,
+    period_column: str = "bill_month",
+) -> list[dict]:
     """One GROUP BY over ``relation`` for all ``indicators``, unpivoted into long rows."""
     member = "'all'" if dim.constant else f"COALESCE(CAST({dim.column} AS VARCHAR), '')"
     keys = ["COALESCE(city_id, '')"] + ([] if dim.constant else [member])
-    period = "CAST(NULL AS VARCHAR)" if day else "bill_month"
+    period = "CAST(NULL AS VARCHAR)" if day else period_column
     if not day:
-        keys.append("bill_month")
+        keys.append(period_column)
     cols = []
     for n, ind in enumerate(indicators):
         cols.append(f"CAST({ind.num} AS DOUBLE) AS n{n}")

@@ -97,6 +97,8 @@ class RunContext:
     models_dir: Path | None = None
     allocation_config: Any = None
     risk_tasks_above: float | None = None  # raise risk tasks in spare capacity (None: off)
+    group_definitions: Any = None  # group moments (None: the built-in group_moments.yaml)
+    tier_policy: tuple[int, dict] | None = None  # (version, policy) to tier groups with
     _definitions: Any = None
     ingest: IngestResult | None = None
     moment_codes: list[str] = field(default_factory=list)
@@ -222,6 +224,48 @@ def step_detect(ctx: RunContext) -> int:
     return result.detections
 
 
+def step_groups(ctx: RunContext) -> int:
+    """Key accounts: the due group moments (each for the group's manager) and, with a tier
+    policy, every group's value score and tier (see engine/groups.py, engine/group_tiers.py)."""
+    from keycare.engine.group_tiers import score_tiers
+    from keycare.engine.groups import detect_groups
+
+    result = detect_groups(
+        ctx.backend,
+        ctx.business_date,
+        ctx.group_definitions,
+        weekly_weekday=ctx.weekly_weekday,
+        monthly_day=ctx.monthly_day,
+    )
+    ctx.results["groups"] = result
+    ctx.record_extra["group_moments"] = {
+        "definitions_version": result.definitions_version,
+        "groups": result.groups,
+        "counts": result.counts,
+    }
+    if ctx.tier_policy is not None:
+        version, policy = ctx.tier_policy
+        ctx.record_extra["group_tiers"] = score_tiers(ctx.backend, policy, version)
+    return result.detections
+
+
+def _write_groups(ctx: RunContext) -> int:
+    from keycare.engine.group_tiers import GROUP_TIERS, GROUP_TIERS_ORDER
+    from keycare.engine.groups import GROUP_DETECTIONS, GROUP_DETECTIONS_ORDER
+
+    outputs = [(GROUP_DETECTIONS, GROUP_DETECTIONS_ORDER)]
+    if "group_tiers" in ctx.record_extra:
+        outputs.append((GROUP_TIERS, GROUP_TIERS_ORDER))
+    total = 0
+    for name, order in outputs:
+        checkpoint(f"write:{name}")
+        table = ctx.backend.to_arrow(f'SELECT * FROM "{name}" ORDER BY {order}')
+        pub.write_table(table, ctx.staging.out / f"{name}.parquet")
+        ctx.outputs[name] = table.num_rows
+        total += table.num_rows
+    return total
+
+
 def step_write(ctx: RunContext) -> int:
     """Write the outputs in a deterministic order (same content -> same bytes)."""
     total = 0
@@ -231,6 +275,8 @@ def step_write(ctx: RunContext) -> int:
         pub.write_table(table, ctx.staging.out / f"{name}.parquet")
         ctx.outputs[name] = table.num_rows
         total += table.num_rows
+    if "groups" in ctx.results:
+        total += _write_groups(ctx)
     if "allocation" in ctx.record_extra:
         total += _write_allocation(ctx)
     checkpoint("write:moment_counts")
@@ -593,18 +639,57 @@ def step_indicators(ctx: RunContext) -> int:
     return table.num_rows
 
 
+# --------------------------------------------------------------------------- unified view
+
+UNIFIED_VIEW = "unified_view"
+# The customers the application archives (customers.loader): the high-value tier and every
+# key-account member. The published view holds them, every catalog field raw and derived.
+ARCHIVE_SCOPE = (
+    "value_tier = 'mid_high' OR key_account_id IS NOT NULL"
+    " OR subscriber_id IN (SELECT subscriber_id FROM key_account_members)"
+)
+# Decimal places kept of a derived double: sums of doubles add in no fixed order in a
+# parallel aggregate, so their last bits vary; rounding keeps a re-run byte-identical.
+VIEW_DIGITS = 6
+
+
+def step_unified_view(ctx: RunContext) -> int:
+    """Publish the full unified view (every catalog field) of the archived customers as
+    ``unified_view.parquet``: the application's customer 360 and segments read it."""
+    from keycare.engine.view import build_view
+
+    build_view(ctx.backend, ctx.business_date, name=UNIFIED_VIEW, subscriber_filter=ARCHIVE_SCOPE)
+    table = ctx.backend.to_arrow(f"SELECT * FROM {UNIFIED_VIEW} ORDER BY subscriber_id")
+    table = round_doubles(table, VIEW_DIGITS)
+    checkpoint("write:unified_view")
+    pub.write_table(table, ctx.staging.out / f"{UNIFIED_VIEW}.parquet")
+    ctx.outputs[UNIFIED_VIEW] = table.num_rows
+    return table.num_rows
+
+
+def round_doubles(table: pa.Table, digits: int) -> pa.Table:
+    import pyarrow.compute as pc
+
+    for i, column in enumerate(table.schema):
+        if pa.types.is_floating(column.type):
+            table = table.set_column(i, column.name, pc.round(table.column(i), digits))
+    return table
+
+
 def default_steps() -> list[Step]:
-    """Detection only: ingest -> view -> detect -> write."""
+    """Detection only: ingest -> view -> detect -> groups -> write."""
     return [
         Step("ingest", step_ingest),
         Step("view", step_view),
         Step("detect", step_detect),
+        Step("groups", step_groups),
         Step("write", step_write),
     ]
 
 
 def allocation_steps() -> list[Step]:
-    """The full daily run: detection, risk scoring, allocation, indicators, then write."""
+    """The full daily run: detection, risk scoring, allocation, indicators, the unified
+    view, then write."""
     steps = default_steps()
     at = index_of(steps, "write")
     steps[at:at] = [
@@ -613,6 +698,7 @@ def allocation_steps() -> list[Step]:
         Step("risk_tasks", step_risk_tasks),
     ]
     steps.insert(index_of(steps, "write"), Step("indicators", step_indicators))
+    steps.insert(index_of(steps, "write"), Step("unified_view", step_unified_view))
     return steps
 
 
@@ -642,6 +728,8 @@ def run_daily(
     models_dir: Path | None = None,
     allocation_config=None,
     risk_tasks_above: float | None = None,
+    group_definitions=None,
+    tier_policy: tuple[int, dict] | None = None,
 ) -> RunSummary:
     """Run the cycles due on ``business_date`` over the delivery in ``data_dir``.
 
@@ -676,6 +764,8 @@ def run_daily(
                 models_dir=Path(models_dir) if models_dir is not None else None,
                 allocation_config=allocation_config,
                 risk_tasks_above=risk_tasks_above,
+                group_definitions=group_definitions,
+                tier_policy=tier_policy,
                 _definitions=definitions,
             )
             if steps is None:
@@ -756,6 +846,10 @@ def run_id_for(ctx: RunContext) -> str:
         basis["risk_tasks"] = ctx.record_extra["risk_tasks"]["threshold"]
     if ctx.record_extra.get("indicators"):  # another indicator definition, another output
         basis["indicators"] = ctx.record_extra["indicators"]["version"]
+    if ctx.record_extra.get("group_moments"):
+        basis["group_moments"] = ctx.record_extra["group_moments"]["definitions_version"]
+    if ctx.tier_policy is not None:  # the policy's content: a version number alone could lie
+        basis["tier_policy"] = [ctx.tier_policy[0], ctx.tier_policy[1]]
     digest = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:10]
     return f"{ctx.business_date:%Y%m%d}-{digest}"
 

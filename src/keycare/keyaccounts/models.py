@@ -46,6 +46,14 @@ class CreditRating(models.TextChoices):
     C = "C", _("C级")
 
 
+class KeyLevel(models.TextChoices):
+    """004 §4.3 大客户级别: who manages the group."""
+
+    PROVINCIAL = "provincial", _("省级大客户")
+    CITY = "city", _("市级大客户")
+    COUNTY = "county", _("县级大客户")
+
+
 class KeyAccountStatus(models.TextChoices):
     ACTIVE = "active", _("正常")
     CHURNED = "churned", _("已离网")
@@ -80,7 +88,15 @@ class KeyAccount(models.Model):
     credit_rating = models.CharField(
         _("credit rating"), max_length=3, choices=CreditRating.choices, blank=True
     )
+    # The points balance: the sum of the group's PointsEntry ledger (004 §4.2).
     points = models.PositiveBigIntegerField(_("points"), null=True, blank=True)
+    credit_score = models.FloatField(_("credit score"), null=True, blank=True)
+    # 004 §4.3: whether the group qualifies as a key customer and at which management level,
+    # as KeyCare's definition rule computes it (None until computed).
+    key_customer = models.BooleanField(_("key customer"), null=True, blank=True)
+    key_level = models.CharField(
+        _("key-customer level"), max_length=16, choices=KeyLevel.choices, blank=True
+    )
     status = models.CharField(_("status"), max_length=16, choices=KeyAccountStatus.choices)
     archive = models.CharField(
         _("archive"),
@@ -149,6 +165,7 @@ class ChangeSource(models.TextChoices):
     LOAD = "load", _("数据加载")
     MANAGER = "manager", _("经理采集")
     TIERS = "tiers", _("分层分级")
+    RULES = "rules", _("服务规则")
 
 
 class KeyAccountChange(models.Model):
@@ -413,3 +430,168 @@ class TierChange(models.Model):
 
     def __str__(self):
         return f"{self.key_account_id} {self.from_tier}->{self.to_tier}"
+
+
+# --- service rules (004 §4) -------------------------------------------------------------------
+
+
+class RuleKind(models.TextChoices):
+    CREDIT = "credit", _("信誉度评定规则")
+    POINTS = "points", _("积分规则")
+    DEFINITION = "definition", _("大客户界定与级别规则")
+    POTENTIAL = "potential", _("潜在大客户资格规则")
+    PREFERENTIAL = "preferential", _("大客户优惠规则")
+
+
+class ServiceRule(models.Model):
+    """One version of a service rule (keycare.keyaccounts.rules): the newest active version of
+    a kind is in force, older ones are kept retired. Tier policies are TierPolicy rows."""
+
+    kind = models.CharField(_("rule"), max_length=16, choices=RuleKind.choices)
+    version = models.PositiveIntegerField(_("version"))
+    data = models.JSONField(_("rule"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=TierPolicyStatus.choices, default=TierPolicyStatus.DRAFT
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        verbose_name = _("service rule")
+        verbose_name_plural = _("service rules")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="unique_rule_version")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} v{self.version}"
+
+
+class PointsKind(models.TextChoices):
+    OPENING = "opening", _("期初余额")
+    EARN = "earn", _("积分累积")
+    REDEEM = "redeem", _("积分兑换")
+
+
+class PointsEntry(models.Model):
+    """One line of a group's points ledger: the balance is the sum of ``points``.
+
+    An earn line per group and month (re-earning a month adds nothing); a redeem line is
+    negative and never takes the balance below zero."""
+
+    key_account = models.ForeignKey(
+        KeyAccount, on_delete=models.CASCADE, related_name="points_entries"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=PointsKind.choices)
+    points = models.BigIntegerField(_("points"))
+    balance = models.BigIntegerField(_("balance"))
+    month = models.CharField(_("month"), max_length=7, blank=True)
+    rule_version = models.PositiveIntegerField(_("rule version"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    scope = {"city": "key_account__city", "manager": "key_account__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_account", "month"],
+                condition=models.Q(kind="earn"),
+                name="unique_points_earn_month",
+            )
+        ]
+        indexes = [models.Index(fields=["key_account", "-at"])]
+
+    def __str__(self):
+        return f"{self.key_account_id} {self.kind} {self.points}"
+
+
+class PotentialStage(models.TextChoices):
+    CANDIDATE = "candidate", _("候选")
+    CONTACTED = "contacted", _("已接触")
+    QUALIFIED = "qualified", _("已确认资格")
+    CONVERTED = "converted", _("已转化")
+    DROPPED = "dropped", _("已放弃")
+
+
+class PotentialSource(models.TextChoices):
+    COMPANY = "company", _("同一单位")
+    VPMN = "vpmn", _("同一V网")
+
+
+class PotentialKeyAccount(models.Model):
+    """A potential key account (潜在大客户, 004 §4.4): subscribers sharing a company or a V网
+    but no group account, found by the potential rule and worked through the pipeline."""
+
+    candidate_id = models.CharField(_("candidate ID"), max_length=64, unique=True)
+    source = models.CharField(_("found by"), max_length=16, choices=PotentialSource.choices)
+    name = models.CharField(_("name"), max_length=200)
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    manager = models.ForeignKey(
+        "org.Manager", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subscribers = models.PositiveIntegerField(_("subscribers"))
+    monthly_spend = models.DecimalField(_("monthly spend (RMB)"), max_digits=14, decimal_places=2)
+    score = models.FloatField(_("score"))
+    # The highest-spending subscriber: the first person to contact (personal: masked).
+    contact = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=PotentialStage.choices, default=PotentialStage.CANDIDATE
+    )
+    key_account = models.ForeignKey(
+        KeyAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule_version = models.PositiveIntegerField(_("rule version"))
+    notes = models.TextField(_("notes"), blank=True)
+    found_at = models.DateTimeField(_("found"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-score", "candidate_id"]
+        verbose_name = _("potential key account")
+        verbose_name_plural = _("potential key accounts")
+        indexes = [models.Index(fields=["city", "stage"])]
+
+    def __str__(self):
+        return f"{self.candidate_id} {self.name}"
+
+
+class PotentialStep(models.Model):
+    """A move of a potential key account along the pipeline, with who and why."""
+
+    potential = models.ForeignKey(
+        PotentialKeyAccount, on_delete=models.CASCADE, related_name="steps"
+    )
+    from_stage = models.CharField(_("from"), max_length=16, choices=PotentialStage.choices)
+    to_stage = models.CharField(_("to"), max_length=16, choices=PotentialStage.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    scope = {"city": "potential__city", "manager": "potential__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("pipeline step")
+        verbose_name_plural = _("pipeline steps")
+
+    def __str__(self):
+        return f"{self.potential_id} {self.from_stage}->{self.to_stage}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from keycare.errors import UserError
@@ -101,17 +101,20 @@ def _cycles_ending(period_start: date, period_end: date, months: int):
                 yield date(year, first, 1), end
 
 
-def planned_visits(period_start: date, period_end: date, accounts=None) -> list[PlannedVisit]:
+def planned_visits(
+    period_start: date, period_end: date, accounts=None, *, data: dict | None = None
+) -> list[PlannedVisit]:
     """The visits due in [period_start, period_end] per active group, its manager and role.
 
     A role visiting every n months owes one visit per n-month cycle of the calendar year
     (Jan-Mar, Apr-Jun... for 3), due by the cycle's last day; the visits due in a period are
     those of the cycles ending in it, so consecutive periods never count a visit twice.
-    ``accounts``: a KeyAccount queryset (e.g. restricted to a user), default all.
+    ``accounts``: a KeyAccount queryset (e.g. restricted to a user), default all; ``data``:
+    standards to plan under (a preview), default those in force.
     """
     if period_end < period_start:
         raise UserError("计划结束日期早于开始日期")
-    tiers = current()[1]["tiers"]
+    tiers = (data or current()[1])["tiers"]
     groups = (accounts if accounts is not None else KeyAccount.objects.all()).filter(
         archive=KeyAccountArchive.ACTIVE
     )
@@ -128,3 +131,40 @@ def planned_visits(period_start: date, period_end: date, accounts=None) -> list[
                     )
                 )
     return visits
+
+
+# Fault class of a work order raised without one, by its priority.
+FAULT_OF_PRIORITY = {"urgent": "critical", "high": "major", "normal": "minor", "low": "minor"}
+
+
+def group_tier_of(customer_id: int) -> str:
+    """The tier of the active group ``customer_id`` belongs to ("" when none)."""
+    tier = (
+        KeyAccount.objects.filter(
+            archive=KeyAccountArchive.ACTIVE, members__customer_id=customer_id
+        )
+        .order_by("tier")
+        .values_list("tier", flat=True)
+        .first()
+    )
+    return tier or ""
+
+
+def group_sla(customer_id: int, priority: str, fault_class: str, now) -> dict | None:
+    """The SLA of a group member's work order from the tier standard in force: the restore
+    time of the fault class sets ``due_at``, the response time ``response_due_at``. None when
+    the customer belongs to no active group. A bad fault class is a UserError."""
+    tier = group_tier_of(customer_id)
+    if not tier:
+        return None
+    version, data = current()
+    fault = fault_class or FAULT_OF_PRIORITY.get(priority, "minor")
+    if fault not in data["fault_classes"]:
+        raise UserError(f"未知的故障等级：{fault!r}")
+    return {
+        "due_at": now + timedelta(hours=restore_hours(tier, fault, data)),
+        "response_due_at": now + timedelta(minutes=response_minutes(tier, fault, data)),
+        "fault_class": fault,
+        "sla_tier": tier,
+        "sla_standards_version": version,
+    }

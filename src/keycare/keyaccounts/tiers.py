@@ -167,6 +167,26 @@ def score_groups(policy: dict, groups=None) -> list[Scored]:
     return out
 
 
+def scored_from_rows(rows: list[dict]) -> list[Scored]:
+    """The daily run's scores and tiers (engine/group_tiers.py) as ``Scored`` for the groups
+    in the archive (active ones; a group the run scored but the archive lacks is left out)."""
+    current = {
+        key: (pk, tier)
+        for pk, key, tier in KeyAccount.objects.filter(
+            archive=KeyAccountArchive.ACTIVE
+        ).values_list("pk", "key_account_id", "tier")
+    }
+    out = []
+    for row in rows:
+        known = current.get(row["key_account_id"])
+        if known is not None and row.get("tier") in Tier.values:
+            pk, tier = known
+            out.append(
+                Scored(pk, row["key_account_id"], tier, float(row["value_score"]), row["tier"])
+            )
+    return out
+
+
 def preview(policy: dict, groups=None) -> dict:
     """How the groups would move under ``policy``: counts per (from, to), per new tier."""
     policy = validate(policy)

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import networkx as nx
 from django.db.models import Count, Max, Q, Sum
 
+from keycare.access import roles
 from keycare.access.presenter import masked_customer
 from keycare.complaints import taxonomy
 from keycare.complaints.models import Complaint
@@ -30,6 +31,9 @@ KIND_LABELS = {
     "tactic": "战术",
     "outcome": "结果",
 }
+# Who reads the causes rising by area (pages and API): administrators and analysts.
+TREND_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST}
+WINDOWS = (7, 30, 90)
 SIGNAL_DAYS = 90
 MIN_TRIES = 2  # a tactic "worked" only with at least this many recorded tries
 
@@ -267,6 +271,22 @@ RELATION_LABELS = {
     "work_order": "工单",
     "worked_for_similar": "相似客户有效",
 }
+
+
+def graph_rows(g: nx.DiGraph) -> dict:
+    """The graph as plain rows for the API: nodes (id "kind:key", kind, labels, weight) and
+    edges (relation and its label, count)."""
+    nodes = [
+        {"id": n, "kind": d["kind"], "kind_label": KIND_LABELS[d["kind"]], "label": d["label"],
+         "weight": round(float(d["weight"]), 4)}
+        for n, d in g.nodes(data=True)
+    ]  # fmt: skip
+    edges = [
+        {"source": a, "target": b, "relation": d.get("relation", ""),
+         "relation_label": RELATION_LABELS.get(d.get("relation"), ""), "count": d.get("count", 1)}
+        for a, b, d in g.edges(data=True)
+    ]  # fmt: skip
+    return {"nodes": nodes, "edges": edges}
 
 
 def echarts_graph(g: nx.DiGraph) -> dict:

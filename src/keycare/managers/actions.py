@@ -763,3 +763,14 @@ def advance_period(actor, period: AssessmentPeriod, status: str) -> AssessmentPe
         old, period.status = period.status, status
         audit.record(actor, "assessment.status", period, changes={"status": [old, status]})
     return period
+
+
+@transaction.atomic
+def set_digest(actor, manager: Manager, *, sms: bool, email: bool) -> ManagerProfile:
+    """Opt a manager in or out of the daily digest by SMS and by e-mail."""
+    profile = profile_of(manager)
+    before = {"sms": profile.digest_sms, "email": profile.digest_email}
+    profile.digest_sms, profile.digest_email = bool(sms), bool(email)
+    profile.save()
+    audit.record(actor, "reminders.digest_settings", profile, before=before, sms=sms, email=email)
+    return profile

@@ -9,7 +9,12 @@ Churn is judged against the control group (``churn_vs_control``): the churn of t
 the manager was given to serve, compared with the churn of the control group (customers
 detected the same way but held out, ``AllocationDecision.decision == "control"``) of the same
 city in the same period. A manager given riskier customers is not punished, because the
-control group carries the same risk.
+control group carries the same risk. Revenue is judged the same way (``revenue_vs_control``):
+the change of the monthly fee of the manager's treated customers from the day they were
+decided to the end of the period, minus the same change in the city's control group.
+
+Satisfaction (``satisfaction``) is the mean satisfaction index (0-100) of the survey answers
+given in the period by the manager's customers (the surveys app's ``SurveyResponse``).
 """
 
 from __future__ import annotations
@@ -18,16 +23,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from keycare.customers.models import Status
+from keycare.customers.models import CustomerHistory, Status
 from keycare.keyaccounts.models import KeyAccount
 from keycare.keyaccounts.standards import planned_visits
 from keycare.managers import plans
 from keycare.managers.models import (
     Indicator,
     IndicatorCategory,
+    IndicatorUnit,
+    PlanItem,
     PlanStatus,
     TaskAssignment,
     WorkKind,
@@ -35,8 +42,10 @@ from keycare.managers.models import (
     WorkRecord,
 )
 from keycare.org.models import ManagerRole
+from keycare.surveys.models import SurveyResponse
 from keycare.tasks.models import (
     AllocationDecision,
+    Appointment,
     ContactResult,
     Outcome,
     Recommendation,
@@ -153,15 +162,42 @@ def visits_vs_standard(start, end) -> Result:
 
 
 def plan_completion(start, end) -> Result:
-    """Items done of the items of the plans submitted or approved for the period."""
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    chosen = WorkPlan.objects.filter(
-        start__gte=start, end__lte=end, status__in=(PlanStatus.SUBMITTED, PlanStatus.APPROVED)
+    """Items done of the items of the plans submitted or approved for the period (what
+    ``plans.plan_actual`` says of each plan, read for all plans in a few queries)."""
+    chosen = dict(
+        WorkPlan.objects.filter(
+            start__gte=start, end__lte=end, status__in=(PlanStatus.SUBMITTED, PlanStatus.APPROVED)
+        ).values_list("pk", "manager_id")
     )
-    for plan in chosen:
-        actual = plans.plan_actual(plan)
-        counts[plan.manager_id][0] += sum(actual.achieved.values())
-        counts[plan.manager_id][1] += sum(actual.planned.values())
+    items = PlanItem.objects.filter(plan__in=list(chosen)).values_list(
+        "plan_id", "plan__start", "plan__end", "key_account_id", "customer_id", "appointment_id"
+    )
+    items = list(items.order_by())
+    low, high = _day_bounds(start, end)
+    records = WorkRecord.objects.filter(
+        manager_id__in=set(chosen.values()), at__gte=low, at__lt=high
+    )
+    seen: dict[tuple, set] = defaultdict(set)  # (manager, "ka"/"c", pk) -> local days
+    for manager, at, account in records.exclude(key_account=None).values_list(
+        "manager_id", "at", "key_account_id"
+    ):
+        seen[(manager, "ka", account)].add(timezone.localtime(at).date())
+    for manager, at, person in WorkRecord.persons.through.objects.filter(
+        workrecord__in=records
+    ).values_list("workrecord__manager_id", "workrecord__at", "customer_id"):
+        seen[(manager, "c", person)].add(timezone.localtime(at).date())
+    done_appointments = set(
+        Appointment.objects.filter(
+            pk__in=[i[5] for i in items if i[5]], done_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for plan, first, last, account, customer, appointment in items:
+        manager = chosen[plan]
+        days = seen.get((manager, "ka", account), set()) | seen.get((manager, "c", customer), set())
+        done = appointment in done_appointments or any(first <= d <= last for d in days)
+        counts[manager][0] += done
+        counts[manager][1] += 1
     return _ratio((m, n, d) for m, (n, d) in counts.items())
 
 
@@ -231,6 +267,90 @@ def churn_vs_control(start, end) -> Result:
     return {m: (lift / d, n, d) for m, (lift, n, d) in sums.items() if d}
 
 
+def _fee_changes(start, customer_ids=None) -> dict[int, list]:
+    """customer pk -> [(day, old fee)] of the plan-fee changes loaded on or after ``start``,
+    in load order (the archive's history: the fee a customer paid before each change)."""
+    rows = CustomerHistory.objects.filter(at__gte=_day_bounds(start, start)[0])
+    rows = rows.filter(changes__has_key="plan_fee").order_by("at", "id")
+    if customer_ids is not None:
+        rows = rows.filter(customer_id__in=customer_ids)
+    found: dict[int, list] = defaultdict(list)
+    tz = timezone.get_current_timezone()
+    for customer, at, changes in rows.values_list("customer_id", "at", "changes").iterator():
+        try:
+            found[customer].append(
+                (timezone.localtime(at, tz).date(), float(changes["plan_fee"][0]))
+            )
+        except (TypeError, ValueError, IndexError):
+            continue  # an unreadable old value: the current fee stands for it
+    return found
+
+
+def _fee_on(day, fee, status, since, changes) -> float:
+    """The monthly fee a customer paid on ``day``: the old fee of the first change loaded after
+    that day, else today's fee; nothing once churned."""
+    if status == Status.CHURNED and since <= day:
+        return 0.0
+    for changed, old in changes:
+        if changed > day:
+            return old
+    return float(fee)
+
+
+def _fee_deltas(decisions, keys, end, changes) -> dict:
+    """key -> [sum of fee changes, customers]: each customer's fee at the end of the period
+    minus their fee on the first day they were decided in it."""
+    fields = ["customer", *keys, "customer__plan_fee", "customer__status", "customer__status_date"]
+    rows = decisions.values(*fields).annotate(day=Min("business_date")).order_by()
+    found: dict = defaultdict(lambda: [0.0, 0])
+    for row in rows.values_list(*fields, "day").iterator():
+        customer, *key, fee, status, since, day = row
+        history = changes.get(customer, ())
+        bucket = found[tuple(key) if len(key) > 1 else key[0]]
+        bucket[0] += _fee_on(end, fee, status, since, history)
+        bucket[0] -= _fee_on(day, fee, status, since, history)
+        bucket[1] += 1
+    return found
+
+
+def revenue_vs_control(start, end) -> Result:
+    """Monthly-fee change of the manager's treated customers (from the day decided to the end
+    of the period; churn counts as losing the whole fee) minus the mean change in the control
+    group of the same city, RMB per customer per month (positive: the manager kept or grew
+    more revenue than the hold-out)."""
+    decisions = AllocationDecision.objects.filter(business_date__range=(start, end))
+    changes = _fee_changes(start)
+    control = _fee_deltas(decisions.filter(decision="control"), ["customer__city"], end, changes)
+    treated = _fee_deltas(
+        decisions.filter(decision__in=TREATED, manager__isnull=False),
+        ["manager", "customer__city"], end, changes,
+    )  # fmt: skip
+    sums: dict[int, list] = defaultdict(lambda: [0.0, 0.0, 0])
+    for (manager, city), (change, n) in treated.items():
+        total_c, n_c = control.get(city, (0.0, 0))
+        if n_c:
+            sums[manager][0] += change - total_c / n_c * n
+            sums[manager][1] += change
+            sums[manager][2] += n
+    return {m: (lift / n, round(change, 2), n) for m, (lift, change, n) in sums.items()}
+
+
+def satisfaction(start, end) -> Result:
+    """Mean satisfaction index (0-100) of the answers given in the period by the customers
+    of the manager's surveys."""
+    low, high = _day_bounds(start, end)
+    rows = (
+        SurveyResponse.objects.filter(
+            answered_at__gte=low, answered_at__lt=high, task__manager__isnull=False
+        )
+        .values("task__manager")
+        .annotate(num=Sum("index"), den=Count("id"))
+        .values_list("task__manager", "num", "den")
+        .order_by()
+    )
+    return _ratio(rows)
+
+
 FORMULAS: dict[str, Callable[[date, date], Result]] = {
     "tasks_handled": tasks_handled,
     "tasks_on_time": tasks_on_time,
@@ -241,10 +361,13 @@ FORMULAS: dict[str, Callable[[date, date], Result]] = {
     "assigned_tasks": assigned_tasks,
     "sla_met": sla_met,
     "churn_vs_control": churn_vs_control,
+    "revenue_vs_control": revenue_vs_control,
+    "satisfaction": satisfaction,
 }
 
-# (code, category, name, formula, source, weight, target): the first version of the
-# indicators, loaded when there are none; administrators change weights and targets after.
+# (code, category, name, formula, source, weight, target[, unit]): the first version of the
+# indicators, loaded when there are none (migration 0009 adds the later ones to an existing
+# set); administrators change weights and targets after.
 DEFAULT_INDICATORS = (
     ("recommendation_acceptance", IndicatorCategory.ABILITY, "推荐接受率",
      "接受建议数 / 提出建议数", "处理结果", 15, 0.3),
@@ -264,17 +387,29 @@ DEFAULT_INDICATORS = (
      "时限内关闭工单 / 关闭工单", "工单", 10, 0.95),
     ("churn_vs_control", IndicatorCategory.RESULTS, "保有提升（对照组）",
      "对照组离网率 − 所服务客户离网率", "派送决策、客户状态", 10, 0.02),
+    ("revenue_vs_control", IndicatorCategory.RESULTS, "收入提升（对照组）",
+     "所服务客户月费变化 − 对照组月费变化（元/户/月）", "派送决策、客户档案历史", 10, 1.0,
+     IndicatorUnit.RMB),
+    ("satisfaction", IndicatorCategory.RESULTS, "客户满意度",
+     "考核期内所服务客户满意度指数均值", "满意度调查", 10, 85.0, IndicatorUnit.POINTS),
 )  # fmt: skip
 
 
 def ensure_default_indicators() -> int:
     if Indicator.objects.exists():
         return 0
-    Indicator.objects.bulk_create(
-        Indicator(code=c, category=cat, name=n, formula=f, source=s, weight=w, target=t)
-        for c, cat, n, f, s, w, t in DEFAULT_INDICATORS
-    )
+    Indicator.objects.bulk_create(indicator_rows(Indicator, DEFAULT_INDICATORS))
     return len(DEFAULT_INDICATORS)
+
+
+def indicator_rows(model, rows) -> list:
+    """Unsaved ``model`` rows from DEFAULT_INDICATORS-shaped tuples (the migration passes its
+    historical model)."""
+    return [
+        model(code=c, category=cat, name=n, formula=f, source=s, weight=w, target=t,
+              unit=rest[0] if rest else IndicatorUnit.RATIO)
+        for c, cat, n, f, s, w, t, *rest in rows
+    ]  # fmt: skip
 
 
 def indicators_by_role() -> dict[str, list[Indicator]]:

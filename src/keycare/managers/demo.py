@@ -1,6 +1,7 @@
 """Demo steps of the managers app, after the daily run's tasks are loaded: teams in the
 archive, this month's work plans (the demo manager's submitted for approval), a few visits and
-call notes, an assigned task, and the month's KPI assessment, so every managers page has
+call notes, an assigned task, the demo manager's reminder digest (SMS in the outbox, e-mail
+under KEYCARE_HOME/mail) and the month's KPI assessment, so every managers page has
 something to show. Seconds on the 60k demo (plans for one city's managers only)."""
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ TEAMS = ("一组", "二组")
 
 
 def managers_work(context: DemoContext) -> None:
+    from django.contrib.auth import get_user_model
+
+    from keycare.access import roles
     from keycare.errors import UserError
     from keycare.keyaccounts.models import KeyAccount, KeyPerson
     from keycare.managers import actions
+    from keycare.managers.digest import send_digests
     from keycare.managers.models import ManagerProfile
     from keycare.org.models import Manager
     from keycare.tasks.models import ServiceTask
@@ -59,6 +64,15 @@ def managers_work(context: DemoContext) -> None:
         None, title="摸排重点集团信息化需求", description="每位经理至少走访两家集团并记录需求",
         deadline=timezone.now() + timedelta(days=7), managers=same_city, city_id=lead.city_id,
     )  # fmt: skip
+    # The demo manager's daily digest needs their account (passwords are reset and shown at
+    # the end of the demo) with an address for the e-mail.
+    actions.create_demo_users()
+    get_user_model().objects.filter(username=f"demo_{roles.ROLE_MANAGER}", email="").update(
+        email="demo_manager@keycare.invalid"
+    )
+    actions.set_digest(None, lead, sms=True, email=True)
+    sent = send_digests(None, day)
+    print(f"   提醒摘要：短信 {sent.sent['sms']}，邮件 {sent.sent['email']}", flush=True)
     start = day.replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     try:

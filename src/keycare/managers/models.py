@@ -23,6 +23,11 @@ class ManagerStatus(models.TextChoices):
     LEFT = "left", _("离岗")
 
 
+class DigestChannel(models.TextChoices):
+    SMS = "sms", _("短信")
+    EMAIL = "email", _("邮件")
+
+
 class QualificationKind(models.TextChoices):
     QUALIFICATION = "qualification", _("资格")
     CERTIFICATE = "certificate", _("证书")
@@ -48,6 +53,9 @@ class ManagerProfile(models.Model):
     visit_capacity = models.PositiveSmallIntegerField(_("每周走访能力"), default=10)
     key_account_capacity = models.PositiveSmallIntegerField(_("集团客户容量"), default=30)
     notes = models.TextField(_("备注"), blank=True)
+    # Opt-in daily digest of the workbench reminders (``keycare reminders digest``).
+    digest_sms = models.BooleanField(_("短信提醒摘要"), default=False)
+    digest_email = models.BooleanField(_("邮件提醒摘要"), default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     scope = {"city": "manager__city", "manager": "manager"}
@@ -368,6 +376,12 @@ class IndicatorCategory(models.TextChoices):
     RESULTS = "results", _("服务成效")
 
 
+class IndicatorUnit(models.TextChoices):
+    RATIO = "ratio", _("比率")
+    RMB = "rmb", _("元/户/月")
+    POINTS = "points", _("分")
+
+
 class Indicator(models.Model):
     """One KPI as data: the formula it computes (a registered computation in
     ``keycare.managers.assessment``), its source, weight and target, per manager role
@@ -381,6 +395,10 @@ class Indicator(models.Model):
     source = models.CharField(_("数据来源"), max_length=200)
     weight = models.FloatField(_("权重"))
     target = models.FloatField(_("目标值"))
+    # How a value reads: a share (shown as %), RMB per customer per month, or index points.
+    unit = models.CharField(
+        _("单位"), max_length=8, choices=IndicatorUnit.choices, default=IndicatorUnit.RATIO
+    )
     active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
@@ -467,3 +485,36 @@ class Assessment(models.Model):
 
     def __str__(self):
         return f"{self.period_id} {self.manager_id} {self.final_score:.1f}"
+
+
+class ReminderDigest(models.Model):
+    """One reminder digest sent to one manager on one day by one channel (the unique key makes
+    ``keycare reminders digest`` idempotent per manager per day)."""
+
+    manager = models.ForeignKey("org.Manager", on_delete=models.CASCADE, related_name="digests")
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField(_("日期"))
+    channel = models.CharField(_("渠道"), max_length=8, choices=DigestChannel.choices)
+    reminders = models.PositiveIntegerField(_("提醒数"), default=0)
+    # The outbox row of an SMS digest (the messaging app sends it and records its receipts).
+    sms = models.ForeignKey(
+        "messaging.SmsMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipients = models.PositiveSmallIntegerField(_("收件人数"), default=0)
+    sent_at = models.DateTimeField(_("发送时间"), auto_now_add=True)
+
+    scope = {"city": "city", "manager": "manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "manager", "channel"]
+        verbose_name = _("提醒摘要")
+        verbose_name_plural = _("提醒摘要")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["manager", "day", "channel"], name="one_digest_per_manager_day_channel"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.manager_id} {self.day} {self.channel}"

@@ -37,14 +37,14 @@ def send_demo_sms(context: DemoContext) -> None:
     if not due:
         print("   没有待发送的短信", flush=True)
         return
-    gateway = None
+    gateway, status_url = None, os.environ.get("KEYCARE_SMS_STATUS_URL", "")
     if os.environ.get("KEYCARE_SMS_GATEWAY_URL"):
         url = os.environ["KEYCARE_SMS_GATEWAY_URL"]
     elif kannel.available():
         gateway = kannel.KannelGateway(settings.KEYCARE_HOME / "kannel-demo")
         gateway.write_config()
         gateway.start()
-        url = gateway.sendsms_url
+        url, status_url = gateway.sendsms_url, gateway.status_url
         print("   已启动本地短信网关 (Kannel + fake SMSC, 回环地址)", flush=True)
     else:
         print(
@@ -54,7 +54,8 @@ def send_demo_sms(context: DemoContext) -> None:
         )
         return
     listener = ReceiptListener().start()
-    sender = Sender(KannelClient(GatewayConfig.from_url(url, dlr_url=listener.url)))
+    config = GatewayConfig.from_url(url, dlr_url=listener.url, status_url=status_url)
+    sender = Sender(KannelClient(config))
     try:
         summary = send_all(sender, progress=_progress)
         _wait_for_receipts(summary.sent, listener)

@@ -69,6 +69,11 @@ class KannelGateway:
         return f"http://{USERNAME}:{PASSWORD}@127.0.0.1:{self.ports['sendsms']}/cgi-bin/sendsms"
 
     @property
+    def status_url(self) -> str:
+        """bearerbox's status page (``KEYCARE_SMS_STATUS_URL``: the reconciliation reads it)."""
+        return f"http://127.0.0.1:{self.ports['admin']}/status.txt?password={PASSWORD}"
+
+    @property
     def config_path(self) -> Path:
         return self.workdir / "kannel.conf"
 
@@ -156,10 +161,9 @@ text = "received"
 
     def status(self) -> str:
         """bearerbox's status page (text): boxes and SMSC connections."""
-        url = f"http://127.0.0.1:{self.ports['admin']}/status.txt"
         try:
             # An http URL built here to our own loopback bearerbox: no user-given scheme.
-            with urlopen(f"{url}?password={PASSWORD}", timeout=2) as response:  # nosec B310
+            with urlopen(self.status_url, timeout=2) as response:  # nosec B310
                 return response.read().decode("utf-8", "replace")
         except OSError:
             return ""

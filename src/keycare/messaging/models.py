@@ -23,14 +23,28 @@ class SmsState(models.TextChoices):
     QUEUED = "queued", _("待发送")
     SENDING = "sending", _("发送中")
     SUBMITTED = "submitted", _("已提交网关")
+    # The submit timed out after the request left: the gateway may have taken it. Never sent
+    # again until reconciled (actions.reconcile).
+    SUBMIT_UNKNOWN = "submit_unknown", _("提交结果待核对")
     DELIVERED = "delivered", _("已送达")
     FAILED = "failed", _("发送失败")
     EXPIRED = "expired", _("已过期")
     HELD = "held", _("已拦截")
+    # Handed to the gateway, but no delivery report came within the wait (actions.reconcile):
+    # not sent again automatically, which could double it.
+    UNCONFIRMED = "unconfirmed", _("未收到状态报告")
 
 
-OPEN_STATES = (SmsState.QUEUED, SmsState.SENDING, SmsState.SUBMITTED)
-FINAL_STATES = (SmsState.DELIVERED, SmsState.FAILED, SmsState.EXPIRED, SmsState.HELD)
+OPEN_STATES = (SmsState.QUEUED, SmsState.SENDING, SmsState.SUBMITTED, SmsState.SUBMIT_UNKNOWN)
+FINAL_STATES = (
+    SmsState.DELIVERED,
+    SmsState.FAILED,
+    SmsState.EXPIRED,
+    SmsState.HELD,
+    SmsState.UNCONFIRMED,
+)
+# Messages the gateway has (or may have): a second message to the customer would double up.
+IN_FLIGHT_STATES = (SmsState.SUBMITTED, SmsState.SUBMIT_UNKNOWN, SmsState.UNCONFIRMED)
 
 
 class HoldReason(models.TextChoices):
@@ -55,8 +69,13 @@ class SmsMessage(TimeStampedModel):
     )
     # A campaign's messages carry its reference (campaigns sit above messaging in the layers).
     campaign_ref = models.CharField(_("计划活动"), max_length=64, blank=True)
+    # Blank for a message to staff (a manager's reminder digest): no customer's rules apply.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="sms_messages"
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sms_messages",
     )
     city = models.ForeignKey(
         "org.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -9,15 +9,17 @@ message is about to leave, because hours or days may have passed since the run a
   suspension and the customer's opt-out of personalised marketing (PIPL Art. 24); the
   real-time path (``keycare.signalling``) applies the same function before it acts;
 - 频次控制: the allocation's rule 2 (``AllocationConfig.is_capped``) over the customer's
-  contacts actually made -- SMS accepted by the gateway and reached calls -- held for good,
-  unless the message carries an urgent moment (the allocation exempts those too).
+  contacts actually made -- the contact log's sources (delivered SMS, reached calls), dated on
+  the run calendar and checked against the message's business date, plus messages still in
+  flight to the customer -- held for good, unless the message carries an urgent moment (the
+  allocation exempts those too).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from django.utils import timezone
@@ -26,7 +28,6 @@ from keycare.customers.consent import opted_out_of_marketing
 from keycare.engine import conditions as cond
 from keycare.engine.allocate import AllocationConfig
 from keycare.moments.models import CityThreshold, MomentDefinition, threshold_value
-from keycare.tasks.models import ContactResult, Outcome
 
 DND_MOMENT = "N01"
 DEFAULT_WINDOW = ("09:00", "21:00")
@@ -74,12 +75,14 @@ class SendRules:
     def check(self, message, contacted: set[int]) -> Hold | None:
         """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
         contact inside the cap window, including those sent earlier in this batch."""
-        attributes = message.customer.attributes or {}
-        held = no_service(
-            message.customer, self.now.date(), opted_out=message.customer_id in self.opted_out
-        )
-        if held is not None:
-            return held
+        # A message to staff (no customer) keeps only the service window.
+        attributes = (message.customer.attributes or {}) if message.customer_id else {}
+        if message.customer_id:
+            held = no_service(
+                message.customer, self.now.date(), opted_out=message.customer_id in self.opted_out
+            )
+            if held is not None:
+                return held
         start, end = self.windows.get(message.city_id, self.windows[None])
         if window_end(self.now, start, end) is None:
             return Hold(
@@ -100,7 +103,7 @@ class SendRules:
                     until,
                 )
         urgent = any(code in self.urgent for code in message.moment_codes or ())
-        if message.customer_id in contacted and not urgent:
+        if message.customer_id is not None and message.customer_id in contacted and not urgent:
             return Hold(
                 "frequency_cap",
                 f"频次控制：{self.config.contact_cap_days} 天内已接触过该客户，不再发送",
@@ -108,32 +111,34 @@ class SendRules:
         return None
 
     def contacted(self, messages) -> set[int]:
-        """Customers of ``messages`` with a contact made inside the cap window (and, read
-        with them, the batch's customers who opted out of personalised marketing)."""
+        """Customers of ``messages`` with a contact made inside the cap window before the
+        message's business date: the contact log's sources (reached calls, delivered SMS:
+        ``keycare.tasks.contacts``, which the allocation's cool-down reads too) and messages
+        still in flight to them (handed to the gateway, no delivery receipt yet). Messages to
+        staff (no customer) are left out. Read with them: the batch's customers who opted out
+        of personalised marketing (``self.opted_out``)."""
+        messages = [m for m in messages if m.customer_id is not None]
         self.opted_out = opted_out_of_marketing({m.customer_id for m in messages})
-        if self.config.contact_cap_days <= 0:
+        if self.config.contact_cap_days <= 0 or not messages:
             return set()
-        from keycare.messaging.models import SmsMessage, SmsState
+        from keycare.messaging.models import IN_FLIGHT_STATES, SmsMessage
+        from keycare.tasks.contacts import contact_dates
 
-        customers = {m.customer_id for m in messages}
-        today = self.now.date()
-        since = timezone.make_aware(
-            datetime.combine(self.config.contact_cutoff(today) + timedelta(days=1), time.min)
-        )
-        dates = defaultdict(list)
-        sent = SmsMessage.objects.filter(
-            customer_id__in=customers,
-            state__in=(SmsState.SUBMITTED, SmsState.DELIVERED),
-            submitted_at__gte=since,
-        ).values_list("customer_id", "submitted_at")
-        calls = Outcome.objects.filter(
-            task__customer_id__in=customers,
-            contact_result=ContactResult.REACHED,
-            recorded_at__gte=since,
-        ).values_list("task__customer_id", "recorded_at")
-        for customer, at in [*sent, *calls]:
-            dates[customer].append(timezone.localtime(at).date())
-        return {c for c, days in dates.items() if self.config.is_capped(days, today)}
+        day_of, subscriber_of = {}, {}
+        for m in messages:
+            # A real-time detection (keycare.signalling) has no business date: it is today's.
+            day = getattr(m, "business_date", None) or self.now.date()
+            day_of[m.customer_id] = min(day, day_of.get(m.customer_id, date.max))
+            subscriber_of[m.customer_id] = m.customer.subscriber_id
+        since = self.config.contact_cutoff(min(day_of.values())) + timedelta(days=1)
+        logged = contact_dates(set(subscriber_of.values()), since)
+        dates = {c: set(logged.get(s, ())) for c, s in subscriber_of.items()}
+        in_flight = SmsMessage.objects.filter(
+            customer_id__in=list(day_of), state__in=IN_FLIGHT_STATES, business_date__gte=since
+        ).values_list("customer_id", "business_date")
+        for customer, day in in_flight:
+            dates[customer].add(day)
+        return {c for c, days in dates.items() if self.config.is_capped(days, day_of[c])}
 
     def _next_opening(self, start: time) -> datetime:
         opening = self.now.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)

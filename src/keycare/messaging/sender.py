@@ -23,6 +23,8 @@ from keycare.messaging.rules import SendRules
 BATCH_SIZE = 500
 # Messages per second handed to the gateway; the operator's SMSC contract sets the real value.
 DEFAULT_RATE = float(os.environ.get("KEYCARE_SMS_RATE", "1000"))
+# How often a sender reconciles pending submits and missing reports (actions.reconcile).
+RECONCILE_EVERY = 60.0
 
 
 class RateLimiter:
@@ -54,13 +56,16 @@ class BatchResult:
 
     @property
     def gateway_down(self) -> bool:
-        return self.counts.get("retry", 0) > 0 and not self.counts.get("submitted", 0)
+        # Unreachable, or not answering (pending submits): stop and wait for it.
+        stuck = self.counts.get("retry", 0) + self.counts.get("unknown", 0)
+        return stuck > 0 and not self.counts.get("submitted", 0)
 
 
 class Sender:
     def __init__(self, client: KannelClient, rate: float = DEFAULT_RATE):
         self.client = client
         self.limiter = RateLimiter(rate)
+        self.reconciled_at = -RECONCILE_EVERY
 
     @classmethod
     def from_env(cls, **kwargs) -> Sender:
@@ -69,8 +74,17 @@ class Sender:
     def close(self) -> None:
         self.client.close()
 
+    def reconcile(self, now=None) -> dict:
+        """Settle pending submits and missing reports against the gateway's status now."""
+        self.reconciled_at = time.monotonic()
+        status = self.client.status()
+        with actions.db_turn():
+            return actions.reconcile(status, now)
+
     def send_batch(self, limit: int = BATCH_SIZE) -> BatchResult:
         now = timezone.now()
+        if time.monotonic() - self.reconciled_at >= RECONCILE_EVERY:
+            self.reconcile()
         with actions.db_turn():
             actions.release_due(now)
             claimed = actions.claim_due(limit, now)
@@ -82,7 +96,7 @@ class Sender:
             self.limiter.take(len(chunk))
             submitted += self.client.submit_many(chunk)
         with actions.db_turn():
-            result.counts = actions.record_submissions(submitted)
+            result.counts = actions.record_submissions(submitted, sent_at=now)
         result.counts["held"] = len(claimed) - len(ready)
         return result
 
@@ -97,7 +111,8 @@ class Sender:
             hold = rules.check(message, contacted)
             if hold is None:
                 ready.append(message)
-                contacted.add(message.customer_id)  # a second message in this batch is capped
+                if message.customer_id is not None:  # a second message in this batch is capped
+                    contacted.add(message.customer_id)
             else:
                 holds[message] = hold
         actions.record_holds(holds, now)

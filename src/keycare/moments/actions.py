@@ -34,9 +34,13 @@ def sync_builtin_definitions(actor=None) -> dict:
 
     Idempotent: existing moments, including their administrators' edits, are left alone.
     """
+    from keycare.engine.groups import parse_group_definitions
+
     document = services.read_builtin_document()
     services.load_engine_definitions(document, {})  # the shipped YAML must itself be valid
-    entries = services.moment_entries(document)
+    groups = services.read_group_document()
+    parse_group_definitions(groups)  # and the group moments beside them
+    entries = services.moment_entries(document) + services.moment_entries(groups)
     with transaction.atomic():
         existing = set(MomentDefinition.objects.values_list("code", flat=True))
         created = []
@@ -95,9 +99,13 @@ def candidate_definitions(moment: MomentDefinition, changes: dict, city_threshol
     candidate = copy.copy(moment)
     for field, value in new_columns.items():
         setattr(candidate, field, value)
-    current = services.load_engine_definitions(
-        services.definitions_document(), services.all_city_overrides()
-    )
+    if moment.category == services.GROUP:
+        current = services.current_group_definitions()
+    else:
+        current = services.load_engine_definitions(
+            services.definitions_document(),
+            services.split_overrides(services.all_city_overrides())[0],
+        )
     return current, _validate(candidate, new_cities)
 
 
@@ -306,14 +314,22 @@ def _save_new_version(actor, moment, new_columns: dict, new_cities: dict, note: 
 
 def _validate(candidate: MomentDefinition, new_cities: dict):
     """Run the engine's validator over the whole set with this moment replaced; the set."""
-    others = MomentDefinition.objects.exclude(pk=candidate.pk).order_by("code")
+    group = candidate.category == services.GROUP
+    same_kind = (
+        MomentDefinition.objects.filter(category=services.GROUP)
+        if group
+        else services.customer_moments()
+    )
+    others = same_kind.exclude(pk=candidate.pk).order_by("code")
     moments = sorted([*others, candidate], key=lambda m: m.code)
-    overrides = services.all_city_overrides()
+    overrides = services.split_overrides(services.all_city_overrides())[group]
     for values in overrides.values():
         values.pop(candidate.code, None)
     for code, values in new_cities.items():
         overrides.setdefault(code, {})[candidate.code] = values
     overrides = {code: per_moment for code, per_moment in overrides.items() if per_moment}
+    if group:
+        return services.load_group_engine_definitions(moments, overrides)
     return services.load_engine_definitions(services.definitions_document(moments), overrides)
 
 

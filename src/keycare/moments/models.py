@@ -18,6 +18,7 @@ class Category(models.TextChoices):
     ANOMALY = "anomaly", _("异动时刻")
     SPECIAL = "special", _("特殊时刻")
     NO_SERVICE = "no_service", _("免服务时刻")
+    GROUP = "group", _("集团时刻")
 
 
 class Cycle(models.TextChoices):

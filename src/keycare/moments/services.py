@@ -119,7 +119,7 @@ def definitions_document(moments=None) -> dict:
         document = {}
     document = {k: v for k, v in document.items() if k != "moments"}
     if moments is None:
-        moments = MomentDefinition.objects.order_by("code")
+        moments = customer_moments().order_by("code")
     document["moments"] = [moment_to_entry(m) for m in moments]
     return document
 
@@ -142,8 +142,8 @@ def current_definitions():
         from keycare.engine.definitions import load_definitions
 
         return load_definitions(), {}
-    overrides = all_city_overrides()
-    moments = list(MomentDefinition.objects.order_by("code"))
+    overrides = split_overrides(all_city_overrides())[0]
+    moments = list(customer_moments().order_by("code"))
     definition_set = load_engine_definitions(definitions_document(moments), overrides)
     record_definition_set(definition_set.version, moments, overrides)
     return definition_set, overrides
@@ -158,3 +158,49 @@ def record_definition_set(content_hash: str, moments, overrides: dict) -> Defini
         },
     )
     return version
+
+
+# --- group moments (集团时刻: engine/group_moments.yaml) ---------------------------------------
+
+GROUP = "group"
+
+
+def customer_moments():
+    """The customer moments (the 29 and any added beside them); group moments run apart."""
+    return MomentDefinition.objects.exclude(category=GROUP)
+
+
+def read_group_document() -> dict:
+    from keycare.engine.groups import DEFAULT_PATH
+
+    return copy.deepcopy(_parsed_yaml(DEFAULT_PATH, DEFAULT_PATH.stat().st_mtime_ns))
+
+
+def split_overrides(overrides: dict) -> tuple[dict, dict]:
+    """(customer moments' overrides, group moments' overrides), by the moments' category."""
+    groups = set(MomentDefinition.objects.filter(category=GROUP).values_list("code", flat=True))
+    split: tuple[dict, dict] = ({}, {})
+    for city, per_moment in overrides.items():
+        for code, values in per_moment.items():
+            split[code in groups].setdefault(city, {})[code] = values
+    return split
+
+
+def current_group_definitions():
+    """The group moments for the daily run, from the database (the built-in YAML when they
+    were never synced), with their per-city thresholds."""
+    from keycare.engine.groups import load_group_definitions
+
+    rows = list(MomentDefinition.objects.filter(category=GROUP).order_by("code"))
+    if not rows:
+        return load_group_definitions()
+    return load_group_engine_definitions(rows, split_overrides(all_city_overrides())[1])
+
+
+def load_group_engine_definitions(moments, city_overrides: dict):
+    """Validate and parse group moment rows with the engine; UserError when invalid."""
+    from keycare.engine.groups import parse_group_definitions
+
+    document = {k: v for k, v in read_group_document().items() if k != "moments"}
+    document["moments"] = [moment_to_entry(m) for m in moments]
+    return parse_group_definitions(document, copy.deepcopy(city_overrides) or None)

@@ -15,9 +15,25 @@ FILES = {
     "decisions": "decisions.parquet",  # allocation output (issue 4); optional
     "risk": "risk_scores.parquet",  # risk scoring output (issue 4); optional
     "indicators": "indicators.parquet",  # indicator layer (issue 19); optional
+    "group_detections": "group_detections.parquet",  # group moments (issue 17); optional
+    "group_tiers": "group_tiers.parquet",  # value score and tier per group (issue 17); optional
 }
 
 COLUMNS = {
+    # engine/groups.py: one row per group and moment, with the group's manager.
+    "group_detections": {
+        c: (c,)
+        for c in (
+            "key_account_id",
+            "moment_code",
+            "priority",
+            "params",
+            "explanation",
+            "manager_id",
+        )
+    },
+    # engine/group_tiers.py: one row per active group.
+    "group_tiers": {c: (c,) for c in ("key_account_id", "value_score", "tier", "policy_version")},
     # engine/indicators.py: one row per indicator, period, dimension member and city.
     "indicators": {
         c: (c,)

@@ -196,8 +196,8 @@ class RunLoader:
         self.customers = _lookup(Customer, "subscriber_id", subscriber_ids)
         manager_ids = {
             row.get("manager_id")
-            for name in ("tasks", "decisions")
-            for row in (self.tables[name] or [])
+            for name in ("tasks", "decisions", "group_detections")
+            for row in (self.tables.get(name) or [])
             if row.get("manager_id")
         }
         self.managers = _lookup(Manager, "manager_id", manager_ids)

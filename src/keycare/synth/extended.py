@@ -105,6 +105,7 @@ class _Context:
         ka = col("key_account_id", np.full(n, None, object))
         ka = np.asarray(ka, dtype=object)
         self.has_ka = (ka != None) & (ka != "")  # noqa: E711 - elementwise None test
+        self.ka = ka
 
     # random helpers ------------------------------------------------------------------
     def bern(self, p) -> np.ndarray:
@@ -520,7 +521,7 @@ def _credit(c: _Context, v: dict) -> dict:
 def _key_account(c: _Context, v: dict) -> dict:
     ka = c.has_ka
     paid = ka & c.bern(0.35)
-    return {
+    out = {
         "group_paid": paid,
         "group_pay_amount": np.where(paid, np.round(c.fee * c.rng.uniform(0.3, 1.0, c.n)), 0.0),
         "vpmn_member": ka & c.bern(0.7),
@@ -528,6 +529,43 @@ def _key_account(c: _Context, v: dict) -> dict:
         "mobile_office": ka & c.bern(0.25),
         "group_data_pool": ka & c.bern(0.15),
     }
+    return {**out, **_unaffiliated(c, out["vpmn_member"])}
+
+
+COMPANY_PREFIXES = ["华信", "恒通", "金石", "东方", "瑞丰", "宏达", "新元", "天成", "安和", "博远"]
+COMPANY_TRADES = [
+    "精密机械",
+    "物流",
+    "建材",
+    "电子科技",
+    "医药",
+    "餐饮管理",
+    "印务",
+    "纺织",
+    "软件",
+]
+
+
+def _company_name(i: int) -> str:
+    name = COMPANY_PREFIXES[i % 10] + COMPANY_TRADES[(i // 10) % len(COMPANY_TRADES)]
+    return f"{name}{'' if i < 90 else i // 90}有限公司"
+
+
+def _unaffiliated(c: _Context, vpmn_member: np.ndarray) -> dict:
+    """Employers and V网 of subscribers: a group's V网 for its members; for some subscribers of
+    no group, a company without a group account (one per ~1,000 subscribers, sizes skewed), most
+    of whose staff share a V网 too: the potential key accounts (潜在大客户) KeyCare finds. Their
+    staff are mostly mid/high-value subscribers: the ones the application's archive holds."""
+    companies = max(3, c.n // 1000)
+    works = ~c.has_ka & c.bern(np.where(c.mid_high, 0.12, 0.01))
+    idx = np.minimum((companies * c.rng.random(c.n) ** 1.5).astype(np.int64), companies - 1)
+    names = np.array([_company_name(i) for i in range(companies)], dtype=object)
+    employer = np.where(works, names[idx], None)
+    own_vpmn = np.array([f"VPX{i:05d}" for i in range(companies)], dtype=object)
+    group_vpmn = np.array([f"VP{k}" for k in np.where(c.has_ka, c.ka, "")], dtype=object)
+    own = np.where(works & c.bern(0.6), own_vpmn[idx], None)
+    vpmn = np.where(vpmn_member, group_vpmn, own)
+    return {"employer_name": employer, "vpmn_id": vpmn}
 
 
 # --------------------------------------------------------------------------- fallback & types

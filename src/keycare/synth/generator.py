@@ -326,8 +326,15 @@ def _chunk_tables(the_world, seed, chunk, first, n, extend) -> dict:
         "events": events,
         "call_circle": circle,
         "assignments": sim.assignments_table(rng, the_world, s, snap),
-        "key_account_members": sim.members_table(rng, the_world, s, snap),
+        "key_account_members": _concat(
+            sim.members_table(rng, the_world, s, snap),
+            sim.recent_leavers(np.random.default_rng([seed, 8, chunk]), the_world, s, snap),
+        ),
     }
+
+
+def _concat(first: dict, second: dict) -> dict:
+    return {k: np.concatenate([np.asarray(first[k]), np.asarray(second[k])]) for k in first}
 
 
 def _manifest(cal, n_subscribers, months, seed, as_of, fmt, chunk_size, writers) -> dict:

@@ -20,6 +20,7 @@ ARCHIVE_FILES = [
     "key_account_products",
     "key_persons",
     "key_account_contracts",
+    "key_account_faults",
 ]
 TIER_INDEX = {"A1": 0, "A2": 1, "B1": 2, "B2": 3, "C": 4}
 # Per tier: product count range and the share of revenue from informatization products.
@@ -60,15 +61,23 @@ CONTRACT_TITLES = {
 
 
 def build_archive(seed: int, kas: KeyAccounts, ka_table, cal: Calendar) -> dict[str, dict]:
-    """{file name: columns} for the four key-account archive files."""
+    """{file name: columns} for the key-account archive files."""
     rng = np.random.default_rng([seed, 6])
     tiers = [TIER_INDEX.get(t, 4) for t in kas.tier]
     revenue = kas.revenue if kas.revenue is not None else np.full(len(kas.ids), 100_000.0)
+    revenue_by_month = _revenue(rng, kas, tiers, revenue, cal)
+    products = _products(rng, kas, tiers, cal.as_of)
+    persons = _persons(rng, kas)
+    contracts = _contracts(rng, kas, tiers, revenue, cal.as_of)
+    # Drawn last, from a stream of their own, so the files above stay as they were.
+    extra = np.random.default_rng([seed, 7])
+    persons["mobile_changed_date"] = _number_changes(extra, len(persons["person_id"]), cal.as_of)
     return {
-        "key_account_revenue": _revenue(rng, kas, tiers, revenue, cal),
-        "key_account_products": _products(rng, kas, tiers, cal.as_of),
-        "key_persons": _persons(rng, kas),
-        "key_account_contracts": _contracts(rng, kas, tiers, revenue, cal.as_of),
+        "key_account_revenue": revenue_by_month,
+        "key_account_products": products,
+        "key_persons": persons,
+        "key_account_contracts": contracts,
+        "key_account_faults": _faults(extra, products, cal.as_of),
     }
 
 
@@ -208,6 +217,50 @@ def _contracts(rng, kas: KeyAccounts, tiers, annual, as_of: date) -> dict:
             cols["renewal_date"].append(_day(end - 60))
             cols["amount"].append(round(float(annual[k] * years * rng.uniform(0.2, 0.8)), 2))
             cols["status"].append(status)
+    return cols
+
+
+def _number_changes(rng, n: int, as_of: date) -> list:
+    """Most key persons never changed number; 8% did, 1 to 700 days ago (a few this month)."""
+    as_of64 = np.datetime64(as_of, "D")
+    changed = rng.random(n) < 0.08
+    ago = rng.integers(0, 700, n)
+    return [_day(as_of64 - int(a)) if c else None for c, a in zip(changed, ago, strict=True)]
+
+
+FAULT_CLASSES = ["outage", "degraded", "intermittent", "other"]
+FAULT_CLASS_P = [0.3, 0.35, 0.3, 0.05]
+
+
+def _faults(rng, products: dict, as_of: date) -> dict:
+    """Faults on active dedicated lines over the last 90 days: most lines have none, 4% are
+    troubled (several faults in a month: the repeated-faults group moment)."""
+    as_of64 = np.datetime64(as_of, "D")
+    cols = {
+        k: []
+        for k in "fault_id key_account_id product_id fault_date fault_class restore_hours".split()
+    }
+    serial = 0
+    for pid, ka, kind, status in zip(
+        products["product_id"],
+        products["key_account_id"],
+        products["product_type"],
+        products["status"],
+        strict=True,
+    ):
+        if kind not in LINES or status != "active":
+            continue
+        troubled = rng.random() < 0.04
+        count = int(rng.integers(3, 7)) if troubled else int(rng.poisson(0.3))
+        span = 30 if troubled else 90
+        for ago in sorted(rng.integers(0, span, count).tolist(), reverse=True):
+            serial += 1
+            cols["fault_id"].append(f"GZ{serial:09d}")
+            cols["key_account_id"].append(ka)
+            cols["product_id"].append(pid)
+            cols["fault_date"].append(_day(as_of64 - int(ago)))
+            cols["fault_class"].append(str(rng.choice(FAULT_CLASSES, p=FAULT_CLASS_P)))
+            cols["restore_hours"].append(round(float(rng.lognormal(1.0, 0.7)), 1))
     return cols
 
 

@@ -973,6 +973,35 @@ def members_table(rng, world: World, s: dict, snap: dict) -> dict:
     }
 
 
+#: Members who left the network this recently are still listed by their group (their
+#: subscriber row says churned): what the member-attrition and key-person group moments read.
+LEAVER_DAYS = 60
+
+
+def recent_leavers(rng, world: World, s: dict, snap: dict) -> dict:
+    """Membership rows of the group members who churned in the last ``LEAVER_DAYS`` days.
+
+    Drawn from a stream of their own (after ``members_table``) so the current members and
+    every other file stay as they were."""
+    kas = world.key_accounts
+    as_of = world.calendar.as_of64
+    left = (snap["status"] == "churned") & (
+        snap["status_date"].astype("datetime64[D]") >= as_of - LEAVER_DAYS
+    )
+    sel = np.nonzero((snap["key_account_id"] != None) & left)[0]  # noqa: E711
+    ka_ids = snap["key_account_id"][sel]
+    ka_index = np.searchsorted(kas.ids, ka_ids.astype(str))
+    start = np.maximum(s["join"][sel], kas.created[ka_index])
+    status_date = snap["status_date"][sel].astype("datetime64[D]")
+    joined = np.minimum(start + rng.integers(0, 200, len(sel)), status_date)
+    return {
+        "key_account_id": ka_ids,
+        "subscriber_id": snap["subscriber_id"][sel],
+        "role": np.where(rng.random(len(sel)) < 0.08, "key_person", "member").astype(object),
+        "joined_date": joined.astype("datetime64[D]"),
+    }
+
+
 def assignments_table(rng, world: World, s: dict, snap: dict) -> dict:
     staff = world.staff
     as_of = world.calendar.as_of64

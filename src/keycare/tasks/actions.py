@@ -24,6 +24,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,6 +53,7 @@ from keycare.tasks.models import (
     Outcome,
     Recommendation,
     ServiceTask,
+    TaskChannel,
     TaskState,
 )
 
@@ -412,6 +414,40 @@ def flag_new_alerts(actor, business_date, moments_by_customer: dict[int, list[st
                 moments=sorted(moments_by_customer[task.customer_id]),
             )
     return len(tasks)
+
+
+def record_sms_results(delivered, failed, at=None) -> int:
+    """System action for the SMS outbox's final receipts (``keycare.messaging``): an SMS task
+    whose message was delivered is handled (处理后无变化, handled at the receipt's time); one
+    whose message failed keeps its state, so it stays open for an administrator to resend or
+    serve otherwise. One audit event per batch lists the tasks. The delivery itself is the
+    outcome (shown from the message on the task): no ``Outcome`` row is written, because
+    outcomes are the managers' contacts and their reach rate and tactic comparison count them.
+    Returns the number of tasks handled."""
+    delivered, failed = sorted(set(delivered)), sorted(set(failed))
+    if not delivered and not failed:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        open_tasks = ServiceTask.objects.filter(
+            pk__in=delivered,
+            channel=TaskChannel.SMS,
+            state__in=(TaskState.UNHANDLED, TaskState.IN_PROGRESS),
+        )
+        handled = sorted(open_tasks.values_list("pk", flat=True))
+        ServiceTask.objects.filter(
+            pk__in=handled, state__in=(TaskState.UNHANDLED, TaskState.IN_PROGRESS)
+        ).update(
+            state=TaskState.HANDLED_NO_CHANGE,
+            handled_at=at or now,
+            version=F("version") + 1,
+            updated_at=now,
+        )
+        if handled:
+            record(None, "task.sms_delivered", object_type="tasks.servicetask", tasks=handled)
+        if failed:
+            record(None, "task.sms_failed", object_type="tasks.servicetask", tasks=failed)
+    return len(handled)
 
 
 def transition(task: ServiceTask, version, *, from_states, action: str, **fields) -> None:

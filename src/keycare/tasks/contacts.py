@@ -10,12 +10,17 @@ Sources:
   (the day the contact was allocated for, so the cool-down follows the run calendar even
   when an outcome is keyed in a day later);
 * any source another app registers with ``register_contact_source`` -- the messaging app
-  adds delivered SMS from its delivery receipts this way.
+  adds delivered SMS from its delivery receipts this way (dated by the message's business
+  date, like calls).
+
+The SMS sender's frequency cap reads the same sources (``contact_dates``) for the customers of
+a batch, so the allocation's cool-down and the send-time cap count the same contacts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -27,8 +32,9 @@ from keycare.tasks.models import ContactResult, Outcome
 # How far back the log reaches: the longest cool-down the allocation settings accept.
 CONTACT_LOG_DAYS = 90
 
-# source(since, until) -> (subscriber_id, contact_date, channel) for since <= date < until
-ContactSource = Callable[[date, date], Iterable[tuple[str, date, str]]]
+# source(since, until, subscribers=None) -> (subscriber_id, contact_date, channel) for
+# since <= date < until, of ``subscribers`` only when given (None: everybody).
+ContactSource = Callable[..., Iterable[tuple[str, date, str]]]
 SOURCES: list[ContactSource] = []
 
 
@@ -38,17 +44,18 @@ def register_contact_source(source: ContactSource) -> None:
         SOURCES.append(source)
 
 
-def reached_calls(since: date, until: date) -> Iterable[tuple[str, date, str]]:
+def reached_calls(
+    since: date, until: date, subscribers: Collection[str] | None = None
+) -> Iterable[tuple[str, date, str]]:
     """Outcomes recorded as reached, one per task (several attempts are one contact)."""
-    rows = (
-        Outcome.objects.filter(
-            contact_result=ContactResult.REACHED,
-            task__business_date__gte=since,
-            task__business_date__lt=until,
-        )
-        .values_list("task__customer__subscriber_id", "task__business_date")
-        .distinct()
+    rows = Outcome.objects.filter(
+        contact_result=ContactResult.REACHED,
+        task__business_date__gte=since,
+        task__business_date__lt=until,
     )
+    if subscribers is not None:
+        rows = rows.filter(task__customer__subscriber_id__in=list(subscribers))
+    rows = rows.values_list("task__customer__subscriber_id", "task__business_date").distinct()
     for subscriber_id, day in rows.iterator(chunk_size=5000):
         yield subscriber_id, day, "call"
 
@@ -66,6 +73,19 @@ def contacts_between(since: date, until: date) -> pa.Table:
         {"subscriber_id": list(ids), "contact_date": list(days), "channel": list(channels)},
         schema=CONTACT_LOG_SCHEMA,
     )
+
+
+def contact_dates(subscribers: Collection[str], since: date) -> dict[str, set[date]]:
+    """The contact dates from ``since`` on (no end: contacts after the run count too) of
+    ``subscribers``, from every source -- the send-time frequency cap's view of the log."""
+    found: dict[str, set[date]] = defaultdict(set)
+    if not subscribers:
+        return found
+    for source in SOURCES:
+        for subscriber, day, _channel in source(since, date.max, subscribers=subscribers):
+            if subscriber and day:
+                found[str(subscriber)].add(day)
+    return found
 
 
 def export_contact_log(business_date: date, runs_dir: Path) -> dict:

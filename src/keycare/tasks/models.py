@@ -372,3 +372,59 @@ class AllocationSettingsVersion(models.Model):
 
     def __str__(self):
         return f"v{self.number}"
+
+
+class GroupTask(TimeStampedModel):
+    """A group moment (集团关键时刻) handed to the group's manager: one per group, moment and
+    business date, copied from the run's detection so reloads never alter worked tasks."""
+
+    key_account = models.ForeignKey(
+        "keyaccounts.KeyAccount", on_delete=models.CASCADE, related_name="group_tasks"
+    )
+    moment = models.ForeignKey(
+        "moments.MomentDefinition", on_delete=models.PROTECT, related_name="+"
+    )
+    manager = models.ForeignKey(
+        "org.Manager", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run = models.ForeignKey(
+        "runs.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The group's city, copied so a city administrator's scope reads the task rows alone.
+    city = models.ForeignKey(
+        "org.City",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    business_date = models.DateField(_("业务日期"))
+    priority = models.IntegerField(_("优先级"), default=0)
+    params = models.JSONField(default=dict, blank=True)
+    explanation = models.TextField(_("预警说明"), blank=True)
+    state = models.CharField(
+        _("状态"), max_length=20, choices=TaskState.choices, default=TaskState.UNHANDLED
+    )
+
+    scope = {"city": "city", "manager": "manager"}
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-business_date", "-priority", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_account", "moment", "business_date"], name="uniq_group_task"
+            )
+        ]
+        indexes = [models.Index(fields=["manager", "state", "business_date"])]
+        verbose_name = _("集团预警任务")
+        verbose_name_plural = _("集团预警任务")
+
+    def __str__(self):
+        return f"{self.business_date} {self.key_account_id} {self.moment_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (TaskState.UNHANDLED, TaskState.IN_PROGRESS)

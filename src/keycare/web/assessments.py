@@ -29,6 +29,7 @@ from keycare.managers.models import (
     Assessment,
     AssessmentPeriod,
     Indicator,
+    IndicatorUnit,
     PeriodStatus,
 )
 from keycare.managers.scoping import is_admin
@@ -156,12 +157,21 @@ def _row(a, indicators) -> dict:
         value, points = v.get("value"), v.get("score")
         cells.append(
             {
-                "value": "—" if value is None else f"{value * 100:.1f}%",
+                "value": "—" if value is None else _shown(value, indicator),
                 "score": "—" if points is None else f"{points:.0f}",
                 "basis": f"{v.get('num', 0):g}/{v.get('den', 0):g}",
             }
         )
     return {"a": a, "cells": cells}
+
+
+def _shown(value: float, indicator) -> str:
+    """A value in its indicator's unit: shares as %, revenue as signed RMB, points as is."""
+    if indicator.unit == IndicatorUnit.RMB:
+        return f"{value:+.2f} {indicator.get_unit_display()}"
+    if indicator.unit == IndicatorUnit.POINTS:
+        return f"{value:.1f}"
+    return f"{value * 100:.1f}%"
 
 
 @login_required

@@ -28,7 +28,12 @@ from keycare.access.querysets import require_role
 from keycare.campaigns import actions as campaign_actions
 from keycare.campaigns.actions import AssignMode
 from keycare.campaigns.models import Campaign, CampaignStatus, CampaignTask, Segment
-from keycare.campaigns.segments import SegmentError, conditions_of, parse_conditions
+from keycare.campaigns.segments import (
+    SegmentError,
+    conditions_of,
+    parse_conditions,
+    segment_count,
+)
 from keycare.campaigns.segments import segment_customers as scoped_segment_customers
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
@@ -235,15 +240,18 @@ def _preview(user, segment):
     """The segment's size in the user's scope and how it splits over the customers' managers."""
     try:
         clean = _clean_segment(segment)
+        total = segment_count(user, clean, "change")
     except UserError as error:
         return {"error": str(error)}
-    customers = scoped_segment_customers(user, clean, "change")
+    if total > MAX_CAMPAIGN_CUSTOMERS:
+        return {"total": total, "by_manager": []}  # too many for one campaign anyway
+    customers = scoped_segment_customers(user, clean, "change", MAX_CAMPAIGN_CUSTOMERS)
     by_manager = list(
         customers.values("manager__manager_id", "manager__name", "manager__active")
         .annotate(n=Count("id"))
         .order_by("-n", "manager__manager_id")[:20]
     )
-    return {"total": customers.count(), "by_manager": by_manager}
+    return {"total": total, "by_manager": by_manager}
 
 
 def _parse_day(raw, what):
@@ -273,13 +281,14 @@ def _create(user, role, scope, form, segments, managers):
     if len(chosen) != len(ids):
         raise UserError("所选经理中有不在您权限范围内或已停用的经理，请刷新后重新选择")
     days = (end - start).days + 1
-    customers = scoped_segment_customers(user, _clean_segment(segment), "change")
-    size = customers.count()
+    clean = _clean_segment(segment)
+    size = segment_count(user, clean, "change")
     if size > MAX_CAMPAIGN_CUSTOMERS:
         raise UserError(
             f"客户群有 {size} 位客户，一个活动最多 {MAX_CAMPAIGN_CUSTOMERS} 位："
             "请缩小客户群（例如按地市或区县分别创建）"
         )
+    customers = scoped_segment_customers(user, clean, "change", MAX_CAMPAIGN_CUSTOMERS)
     campaign = campaign_actions.create_campaign(
         user,
         name=form["name"],

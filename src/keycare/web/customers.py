@@ -28,10 +28,12 @@ from keycare.access.unmask import (
     deny_unless_allowed,
     unmask_customer,
 )
+from keycare.catalog.fields import load_catalog
 from keycare.core.audit import record
 from keycare.customers.models import Customer, ValueTier
 from keycare.errors import UserError
 from keycare.org.models import City, Manager
+from keycare.runs import unified_view
 from keycare.tasks.models import ServiceTask
 from keycare.tasks.payload import _attributes, _basic_info
 from keycare.web.task_detail import catalog_groups
@@ -39,12 +41,7 @@ from keycare.web.task_detail import catalog_groups
 PAGE_SIZE = 50
 SEARCH_MAX = 32
 MOBILE_RE = re.compile(r"1[3-9]\d{9}")
-CUSTOMER_ROLES = {
-    roles.ROLE_PROVINCE_ADMIN,
-    roles.ROLE_CITY_ADMIN,
-    roles.ROLE_MANAGER,
-    roles.ROLE_ANALYST,
-}
+CUSTOMER_ROLES = set(roles.CUSTOMER_READERS)
 
 
 def _require_customer_role(user) -> None:
@@ -180,9 +177,11 @@ def customer_detail(request, pk):
     _require_customer_role(request.user)
     customer = _scoped_customer(request.user, pk)
     record(request.user, "view_customer", customer, ip=_ip(request))
+    view, derived = _view_values(customer)
     payload = {
         "customer": _basic_info(customer, masked=True),
-        "attributes": _attributes(customer, masked=True),
+        # The archive's values win: it is the newer record of what it stores.
+        "attributes": {**derived, **_attributes(customer, masked=True)},
     }
     tasks = (
         ServiceTask.objects.restrict(request.user)
@@ -196,10 +195,26 @@ def customer_detail(request, pk):
             "customer": customer,
             "facts": _masked_facts(customer),
             "groups": catalog_groups(payload),
+            "view": view,
             "tasks": list(tasks),
             "can_unmask": can_unmask(request.user),
         },
     )
+
+
+def _view_values(customer) -> tuple:
+    """(the published view, the customer's non-personal catalog values in it): every field
+    of the 15 categories, raw and derived, as of the latest loaded run."""
+    view = unified_view.current_view()
+    row = unified_view.customer_row(view, customer.subscriber_id) if view else None
+    if row is None:
+        return view, {}
+    personal = {f.code for f in load_catalog().fields if f.personal}
+    return view, {
+        code: round(value, 2) if isinstance(value, float) else value
+        for code, value in row.items()
+        if code not in personal and code != "business_date"
+    }
 
 
 # --- unmask one record ----------------------------------------------------------------

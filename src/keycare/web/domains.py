@@ -10,6 +10,7 @@ from keycare.web import (
     urls_analytics,
     urls_complaints,
     urls_effects,
+    urls_group_tasks,
     urls_keyaccounts,
     urls_knowledge,
     urls_managers,
@@ -23,6 +24,7 @@ from keycare.web import (
 DOMAIN_URL_MODULES = (
     urls_managers,
     urls_keyaccounts,
+    urls_group_tasks,
     urls_allocation,
     urls_messaging,
     urls_risk,

@@ -8,7 +8,7 @@ server (``keycare.access.presenter``); each view of a group's 360 page is audite
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -35,12 +35,16 @@ from keycare.keyaccounts.models import (
     KeyAccountArchive,
     KeyAccountMember,
     KeyAccountStatus,
+    KeyLevel,
     KeyPersonRole,
     Tier,
     TierChange,
 )
 from keycare.org.models import City, Manager
 from keycare.tasks.models import ServiceTask, TaskState
+from keycare.web import keyrules
+from keycare.web.group_tasks import open_group_tasks
+from keycare.web.keyrules import this_month as _this_month
 from keycare.web.labels import value_label
 from keycare.workorders.models import WorkOrder, WorkOrderStatus
 
@@ -248,6 +252,8 @@ FIELD_LABELS = {
     "manager_id": gettext_lazy("客户经理"),
     "annual_revenue": gettext_lazy("年收入"),
     "credit_rating": gettext_lazy("信誉度"),
+    "key_customer": gettext_lazy("大客户"),
+    "key_level": gettext_lazy("大客户级别"),
     "status": gettext_lazy("状态"),
     "employees": gettext_lazy("员工数"),
     "strategic": gettext_lazy("战略客户"),
@@ -261,6 +267,7 @@ CODED = {
     "tier": Tier,
     "status": KeyAccountStatus,
     "credit_rating": CreditRating,
+    "key_level": KeyLevel,
 }
 
 
@@ -292,13 +299,6 @@ def _visit_rows(group, roles_named: dict) -> list[dict]:
     return [{"role": roles_named.get(v.role, v.role), "due_by": v.due_by} for v in visits]
 
 
-def _this_month() -> tuple[date, date]:
-    today = timezone.localdate()
-    first = today.replace(day=1)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    return first, last
-
-
 @login_required
 def keyaccount_detail(request, pk):
     require_role(request.user, VIEW_ROLES, "当前角色无权查看集团客户")
@@ -323,11 +323,13 @@ def keyaccount_detail(request, pk):
             "revenue": _revenue_chart(group),
             "contracts": contracts,
             "work": _open_work(group),
+            "group_tasks": open_group_tasks(group),
             "visits": _visit_rows(group, data["roles"]),
             "standard": data["tiers"].get(group.tier),
             "standards_version": version,
             "changes": _change_rows(group),
             "can_edit": require_role(request.user, VIEW_ROLES)[0] in EDIT_ROLES,
+            **keyrules.group_rules_context(group),
         },
     )
 
@@ -355,26 +357,6 @@ def keyaccount_edit(request, pk):
     else:
         messages.success(request, f"已保存 {changed} 项修改" if changed else "没有修改")
     return redirect("web:keyaccount-detail", pk=group.pk)
-
-
-# --- service standards ------------------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET"])
-def service_standards(request):
-    require_role(request.user, VIEW_ROLES, "当前角色无权查看服务标准")
-    version, data = standards.current()
-    tiers = [
-        {"tier": value, "label": label, **data["tiers"][value]}
-        for value, label in Tier.choices
-        if value in data["tiers"]
-    ]
-    return render(
-        request,
-        "web/keyaccounts/standards.html",
-        {"version": version, "data": data, "tiers": tiers},
-    )
 
 
 # --- tiers ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from keycare.access import roles
-from keycare.access.presenter import free_text
+from keycare.access.presenter import customer_text, free_text
 from keycare.access.querysets import user_scope
 from keycare.complaints import taxonomy
 from keycare.complaints.models import Complaint
@@ -22,8 +22,8 @@ from keycare.org.models import City
 from keycare.web.customers import _require_customer_role, _scoped_customer
 
 PAGE_SIZE = 50
-TREND_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST}
-WINDOWS = (7, 30, 90)
+TREND_ROLES = services.TREND_ROLES
+WINDOWS = services.WINDOWS
 
 
 @login_required
@@ -35,7 +35,8 @@ def need_graph(request, pk):
     graph = services.customer_graph(customer, day)
     need = services.predicted_need(graph)
     tax = taxonomy.load()
-    complaints = Complaint.objects.filter(customer=customer).order_by("-occurred_at")[:20]
+    complaints = Complaint.objects.filter(customer=customer).select_related("customer")
+    complaints = complaints.order_by("-occurred_at")[:20]
     return render(
         request,
         "web/knowledge/need_graph.html",
@@ -60,10 +61,10 @@ def need_graph(request, pk):
 def _complaint_row(c: Complaint, tax) -> dict:
     return {
         "complaint": c,
-        "text": free_text(c.text),  # a number the customer dictated is masked
+        "text": customer_text(c.text, c.customer),  # numbers, own name, address masked
         "cause": tax.cause_label(c.cause),
         "need": tax.need_label(c.need),
-        "handling_result": free_text(c.handling_result),
+        "handling_result": customer_text(c.handling_result, c.customer),
     }
 
 

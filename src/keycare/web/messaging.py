@@ -40,7 +40,6 @@ from keycare.web.task_rows import labels
 
 SMS_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 PAGE_SIZE = 50
-RESENDABLE = (SmsState.FAILED, SmsState.EXPIRED, SmsState.HELD)
 
 
 def _filters(request) -> dict:
@@ -93,6 +92,10 @@ def sms_list(request):
             "filters": filters,
             "states": [(v, label, counts.get(v, 0)) for v, label in SmsState.choices],
             "total": sum(counts.values()),
+            "policy": {
+                "check_seconds": int(actions.SUBMIT_CHECK_AFTER.total_seconds()),
+                "dlr_wait_minutes": int(actions.DLR_WAIT.total_seconds() // 60),
+            },
             "moments": MomentDefinition.objects.exclude(category="no_service")
             .order_by("code")
             .values_list("code", "name_zh"),
@@ -102,7 +105,7 @@ def sms_list(request):
 
 def _rows(page) -> list[dict]:
     states, holds = labels(SmsState), labels(HoldReason)
-    detail = _detail_urls()
+    detail = sms_detail_urls()
     rows = []
     for message in page:
         shown = masked_customer(message.customer)
@@ -126,7 +129,8 @@ def _rows(page) -> list[dict]:
     return rows
 
 
-def _detail_urls():
+def sms_detail_urls():
+    """pk -> the message's page on 短信发送记录 (one reverse() for a whole page of rows)."""
     marker = 987654321
     head, tail = reverse("web:sms-detail", args=[marker]).split(str(marker))
     return lambda pk: f"{head}{int(pk)}{tail}"
@@ -172,7 +176,7 @@ def sms_detail(request, pk):
             "state_label": labels(SmsState).get(message.state, message.state),
             "hold_label": labels(HoldReason).get(message.hold_reason, ""),
             "receipts": receipts,
-            "resendable": message.state in RESENDABLE,
+            "resendable": message.state in actions.RESENDABLE,
         },
     )
 

@@ -50,10 +50,88 @@ for _module in DOMAIN_URL_MODULES:
 NAV.append(("web:audit-list", _("审计日志"), {roles.ROLE_AUDITOR}))
 
 
+# The bar shows menus, not 30 links: each entry belongs to one menu (tests/web/test_shell.py
+# checks that every entry has one). In bar order.
+GROUPS = [
+    ("work", _("工作台")),
+    ("service", _("服务执行")),
+    ("customers", _("客户")),
+    ("keyaccounts", _("集团客户")),
+    ("managers", _("客户经理")),
+    ("analysis", _("分析评估")),
+    ("settings", _("规则与配置")),
+    ("audit", _("审计")),
+]
+GROUP_OF = {
+    "web:manager-workbench": "work",
+    "web:admin-workbench": "work",
+    "web:reminder-list": "work",
+    "web:task-list": "service",
+    "web:sms-task-list": "service",
+    "web:sms-list": "service",
+    "web:appointment-list": "service",
+    "web:workorder-list": "service",
+    "web:assigned-task-list": "service",
+    "web:group-task-list": "service",
+    "web:customer-list": "customers",
+    "web:risk-high": "customers",
+    "web:segment-list": "customers",
+    "web:campaign-list": "customers",
+    "web:complaint-list": "customers",
+    "web:complaint-review": "customers",
+    "web:keyaccount-list": "keyaccounts",
+    "web:keyaccount-tiers": "keyaccounts",
+    "web:keyaccount-standards": "keyaccounts",
+    "web:keyaccount-rules": "keyaccounts",
+    "web:keyaccount-potential": "keyaccounts",
+    "web:manager-list": "managers",
+    "web:plan-list": "managers",
+    "web:work-list": "managers",
+    "web:assessment-home": "managers",
+    "web:analytics-home": "analysis",
+    "web:effect-report": "analysis",
+    "web:satisfaction-results": "analysis",
+    "web:survey-list": "analysis",
+    "web:rising-causes": "analysis",
+    "web:rule-list": "settings",
+    "web:tactic-library": "settings",
+    "web:allocation-settings": "settings",
+    "web:department-list": "settings",
+    "web:risk-models": "settings",
+    "web:run-list": "settings",
+    "web:audit-list": "audit",
+}
+# An entry nobody filed yet still shows, in the last menu before the audit log.
+FALLBACK_GROUP = "settings"
+
+
 def nav_items(request):
-    """Context processor: the links the current user's role may follow."""
+    """Context processor: the links the current user's role may follow, flat and as menus."""
     role, _scope = user_scope(getattr(request, "user", None))
-    items = [
-        {"url": reverse(name), "label": label} for name, label, allowed in NAV if role in allowed
+    current = _current_url_name(request)
+    entries = [(name, label) for name, label, allowed in NAV if role in allowed]
+    items = [{"url": reverse(name), "label": label} for name, label in entries]
+    return {"nav_items": items, "nav_groups": _grouped(entries, current), "user_role": role}
+
+
+def _grouped(entries, current: str) -> list[dict]:
+    by_group: dict[str, list] = {key: [] for key, _label in GROUPS}
+    for name, label in entries:
+        by_group[GROUP_OF.get(name, FALLBACK_GROUP)].append(
+            {"url": reverse(name), "label": label, "current": name == current}
+        )
+    return [
+        {
+            "key": key,
+            "label": label,
+            "items": by_group[key],
+            "current": any(item["current"] for item in by_group[key]),
+        }
+        for key, label in GROUPS
+        if by_group[key]
     ]
-    return {"nav_items": items, "user_role": role}
+
+
+def _current_url_name(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return f"{match.namespace}:{match.url_name}" if match and match.namespace else ""

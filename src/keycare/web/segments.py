@@ -30,9 +30,9 @@ from keycare.campaigns.segments import (
     describe,
     grouped_fields,
     parse_conditions,
-    segment_customers,
     segment_fields,
 )
+from keycare.campaigns.segments import segment_count as count_matching
 from keycare.core.parsing import posted_int
 from keycare.errors import UserError
 
@@ -170,9 +170,12 @@ def _count_context(user, rows):
         return {"errors": ["请添加筛选条件"], "n": None}
     try:
         clean = parse_conditions(rows)
+        n = count_matching(user, clean)
     except SegmentError as error:
         return {"errors": error.messages, "n": None}
-    return {"errors": [], "n": segment_customers(user, clean).count(), "text": describe(clean)}
+    except UserError as error:  # a derived field before any run is loaded
+        return {"errors": [str(error)], "n": None}
+    return {"errors": [], "n": n, "text": describe(clean)}
 
 
 def _operator_choices():

@@ -1,6 +1,7 @@
 """预警任务列表: every role sees the call tasks of its scope, ranked by priority, with state
-counts. SMS tasks never enter a call list: administrators see them apart, as 短信任务 awaiting
-sending (``sms_task_list``).
+counts. SMS tasks never enter a call list: administrators see them apart as 短信任务
+(``sms_task_list``), each with its message's status linked to 短信发送记录; a delivered message
+handles its task (``tasks.actions.record_sms_results``).
 
 The state counts (the tabs) cover the date and channel filters in force, so a tab's number is
 what clicking it lists; the page's total comes from them, not from a second COUNT over the
@@ -21,7 +22,7 @@ from keycare.access.querysets import require_role, user_scope
 from keycare.moments.models import MomentDefinition
 from keycare.org.models import Manager
 from keycare.tasks.models import ServiceTask, TaskChannel, TaskMoment, TaskState
-from keycare.web.task_rows import task_rows, with_row_columns
+from keycare.web.task_rows import labels, task_rows, with_row_columns
 
 SMS_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 
@@ -92,10 +93,11 @@ def task_list(request):
 def sms_task_list(request):
     """短信任务: the SMS tasks of an administrator's scope, awaiting sending."""
     require_role(request.user, SMS_ROLES, _("只有管理员可以查看短信任务"))
-    return _task_list(request, TaskChannel.SMS, _("短信任务（待发送）"))
+    return _task_list(request, TaskChannel.SMS, _("短信任务"))
 
 
 def _task_list(request, channel, title):
+    sms = channel == TaskChannel.SMS
     filters = _filters(request)
     tasks = ServiceTask.objects.restrict(request.user).filter(channel=channel)
     tasks = _in_date(tasks, filters)
@@ -113,7 +115,7 @@ def _task_list(request, channel, title):
         "web/task_list.html",
         {
             "page": page,
-            "rows": task_rows(page),
+            "rows": _with_sms_status(task_rows(page)) if sms else task_rows(page),
             "filters": filters,
             "tab_query": "".join(
                 f"&{urlencode({k: v})}" for k, v in filters.items() if v and k != "state"
@@ -121,6 +123,24 @@ def _task_list(request, channel, title):
             **_choices(request.user, filters),
             "states": [(value, label, counts.get(value, 0)) for value, label in TaskState.choices],
             "title": title,
-            "sms": channel == TaskChannel.SMS,
+            "sms": sms,
         },
     )
+
+
+def _with_sms_status(rows: list[dict]) -> list[dict]:
+    """Each SMS task's message: its state (label), why it waits or failed, a link to it."""
+    from keycare.messaging.models import SmsMessage, SmsState
+    from keycare.web.messaging import sms_detail_urls
+
+    states, url = labels(SmsState), sms_detail_urls()
+    latest = {}
+    for pk, task, state, reason in (
+        SmsMessage.objects.filter(task__in=[r["pk"] for r in rows])
+        .order_by("id")
+        .values_list("pk", "task_id", "state", "reason")
+    ):
+        latest[task] = {"url": url(pk), "label": states.get(state, state), "reason": reason}
+    for row in rows:
+        row["sms"] = latest.get(row["pk"])
+    return rows

@@ -4,14 +4,27 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
-from keycare.web import keyaccounts
+from keycare.web import keyaccounts, keyrules
 
 urlpatterns: list = [
     path("key-accounts/", keyaccounts.keyaccount_list, name="keyaccount-list"),
     path("key-accounts/<int:pk>/", keyaccounts.keyaccount_detail, name="keyaccount-detail"),
     path("key-accounts/<int:pk>/edit/", keyaccounts.keyaccount_edit, name="keyaccount-edit"),
     path("key-accounts/tiers/", keyaccounts.tier_policy, name="keyaccount-tiers"),
-    path("key-accounts/standards/", keyaccounts.service_standards, name="keyaccount-standards"),
+    path("key-accounts/standards/", keyrules.service_standards, name="keyaccount-standards"),
+    path("key-accounts/rules/", keyrules.rule_list, name="keyaccount-rules"),
+    path("key-accounts/rules/<str:kind>/", keyrules.rule_edit, name="keyaccount-rule"),
+    path("key-accounts/potential/", keyrules.potential_list, name="keyaccount-potential"),
+    path(
+        "key-accounts/potential/<int:pk>/move/",
+        keyrules.potential_move,
+        name="keyaccount-potential-move",
+    ),
+    path(
+        "key-accounts/<int:pk>/points/redeem/",
+        keyrules.points_redeem,
+        name="keyaccount-points-redeem",
+    ),
 ]
 
 _VIEWERS = {
@@ -30,5 +43,11 @@ NAV: list = [
         "web:keyaccount-standards",
         _("集团服务标准"),
         _ADMINS,
+    ),
+    ("web:keyaccount-rules", _("集团服务规则"), _ADMINS),
+    (
+        "web:keyaccount-potential",
+        _("潜在大客户"),
+        {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_MANAGER},
     ),
 ]

@@ -50,6 +50,7 @@ urlpatterns: list = [
     path("plans/<int:pk>/review/", plans.plan_review, name="plan-review"),
     path("reminders/", reminders.reminder_list, name="reminder-list"),
     path("reminders/panel/", reminders.reminder_panel, name="reminder-panel"),
+    path("reminders/digest/", reminders.reminder_digest, name="reminder-digest"),
     path("assessments/", assessments.assessment_home, name="assessment-home"),
     path("assessments/compute/", assessments.assessment_compute, name="assessment-compute"),
     path("assessments/<int:pk>/", assessments.assessment_period, name="assessment-period"),

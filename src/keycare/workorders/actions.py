@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from keycare.core.audit import record
 from keycare.core.workflow import WorkflowError, check_choice, user_or_none, versioned_update
+from keycare.keyaccounts import standards
 from keycare.org.models import Department
 from keycare.tasks.actions import FOLLOW_UP_STATES, transition
 from keycare.tasks.models import ServiceTask
@@ -26,12 +27,19 @@ def create_work_order(
     description: str = "",
     priority: str = WorkOrderPriority.NORMAL,
     version: int | None = None,
+    fault_class: str = "",
 ) -> WorkOrder:
-    """Route a request from a task to a department queue, with its SLA clock started."""
+    """Route a request from a task to a department queue, with its SLA clock started.
+
+    A group member's order takes its SLA from the group's tier service standard for the fault
+    class (by default the priority's); any other order the priority's SLA."""
     check_choice(priority, WorkOrderPriority, "工单优先级")
     if not title.strip():
         raise WorkflowError("请填写工单标题")
     now = timezone.now()
+    sla = standards.group_sla(task.customer_id, priority, fault_class, now) or {
+        "due_at": WorkOrder.sla_due(priority, now)
+    }
     with transaction.atomic():
         transition(task, version, from_states=FOLLOW_UP_STATES, action="派发工单")
         order = WorkOrder.objects.create(
@@ -41,8 +49,8 @@ def create_work_order(
             priority=priority,
             title=title.strip(),
             description=description,
-            due_at=WorkOrder.sla_due(priority, now),
             created_by=user_or_none(actor),
+            **sla,
         )
         record(
             actor,
@@ -51,6 +59,8 @@ def create_work_order(
             task=task.pk,
             department=department.code,
             priority=priority,
+            sla_tier=order.sla_tier,
+            fault_class=order.fault_class,
         )
     return order
 

@@ -65,6 +65,12 @@ class WorkOrder(TimeStampedModel):
         _("状态"), max_length=16, choices=WorkOrderStatus.choices, default=WorkOrderStatus.OPEN
     )
     due_at = models.DateTimeField(_("SLA 截止时间"))
+    # A group member's order: its SLA is the group's tier standard for the fault class
+    # (keycare.keyaccounts.standards), the response due by ``response_due_at``.
+    fault_class = models.CharField(_("故障等级"), max_length=16, blank=True)
+    sla_tier = models.CharField(_("SLA 依据层级"), max_length=2, blank=True)
+    sla_standards_version = models.PositiveIntegerField(_("服务标准版本"), null=True, blank=True)
+    response_due_at = models.DateTimeField(_("响应截止时间"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("升级时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
     resolution = models.TextField(_("处理结果"), blank=True)

@@ -156,3 +156,37 @@ def test_missing_delivery_files_and_models_are_user_errors(tmp_path):
         train_from_delivery(tmp_path, tmp_path / "models")
     with pytest.raises(UserError, match="no trained model"):
         RiskModel.load(tmp_path)
+
+
+def test_train_chooses_its_configuration_by_inner_cv(trained):
+    """`risk train` fits through the same function as `risk evaluate` (fit_chosen): the
+    configuration is chosen by inner CV on the training sample and recorded."""
+    from keycare.engine.risk.model import CANDIDATE_PARAMS, DEFAULT_PARAMS
+
+    result, _ = trained
+    meta = json.loads((result.path / "metadata.json").read_text(encoding="utf-8"))
+    selection = meta["selection"]
+    assert set(selection["inner_auc"]) == set(CANDIDATE_PARAMS)
+    assert all(0.5 < auc <= 1 for auc in selection["inner_auc"].values())
+    chosen = selection["selected"]
+    # The recorded parameters are the chosen candidate's, and no other candidate beat it.
+    assert meta["params"] == {**DEFAULT_PARAMS, **CANDIDATE_PARAMS[chosen]}
+    best = max(selection["inner_auc"].values())
+    assert selection["inner_auc"][chosen] >= best - 0.001
+    assert meta["metrics"]["selection"] == selection
+    # The out-of-time probe made its own choice on the earlier months only.
+    assert meta["metrics"]["holdout"]["selected"] in CANDIDATE_PARAMS
+
+
+def test_fit_chosen_can_keep_the_shallow_default(delivery, business_date):
+    from keycare.engine.risk.features import SEED_FACTORS
+    from keycare.engine.risk.model import DEFAULT_PARAMS, fit_chosen
+    from keycare.engine.risk.operator import _spec, training_frame
+
+    with DuckDBBackend(threads=1) as backend:
+        register_delivery(backend, delivery)
+        frame, _ = training_frame(backend, business_date)
+    y = frame["label"].fillna(False).astype(int).to_numpy()
+    model = fit_chosen(_spec(frame), frame, y, SEED_FACTORS, select=False)
+    assert model.selection == {"selected": "shallow", "inner_auc": None}
+    assert model.params == DEFAULT_PARAMS

@@ -19,9 +19,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from keycare.engine.risk.model import RiskModel, select_params
+from keycare.engine.risk.model import fit_chosen
 from keycare.engine.risk.seed_score import SeedScore
-from keycare.engine.risk.tabular import FeatureSpec, categorical_levels, infer_spec, prepare
+from keycare.engine.risk.tabular import FeatureSpec, categorical_levels, infer_spec
 from keycare.errors import UserError
 
 
@@ -75,7 +75,8 @@ def evaluate_frame(
     select: bool = True,
 ) -> dict:
     """``select``: in each outer fold choose the configuration by inner CV on the training
-    part only (keycare.engine.risk.model.select_params); otherwise the shallow default."""
+    part only (keycare.engine.risk.model.fit_chosen, the function `risk train` uses); otherwise
+    the shallow default."""
     y = label_vector(frame, label, positive)
     if id_column is not None and id_column not in frame.columns:
         raise UserError(f"id column {id_column!r} not found")
@@ -101,13 +102,8 @@ def evaluate_frame(
         fold_spec = FeatureSpec(
             spec.numeric, categorical_levels(features.iloc[train], spec.categorical), spec.dropped
         )
-        if select:
-            name, chosen = select_params(prepare(features.iloc[train], fold_spec), y[train], seed)
-            selected.append(name)
-            params = {k: v for k, v in chosen.items() if k not in ("selected", "inner_auc")}
-        else:
-            params = {}
-        model = RiskModel(fold_spec, params).fit(features.iloc[train], y[train])
+        model = fit_chosen(fold_spec, features.iloc[train], y[train], select=select, seed=seed)
+        selected.append(model.selection["selected"])
         raw[test] = model.raw_score(features.iloc[test])
         proba[test] = model.calibrate(raw[test])
         baseline = SeedScore().fit(
@@ -130,7 +126,7 @@ def evaluate_frame(
         "dropped": spec.dropped,
         "folds": folds,
         "seed": seed,
-        "selected": selected or ["shallow"] * folds,
+        "selected": selected,
     }
 
 

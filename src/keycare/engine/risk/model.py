@@ -105,6 +105,31 @@ def select_params(x: pd.DataFrame, y: np.ndarray, seed: int = 42) -> tuple[str, 
     return best, {"selected": best, "inner_auc": scores, **CANDIDATE_PARAMS[best]}
 
 
+def fit_chosen(
+    spec: FeatureSpec,
+    frame: pd.DataFrame,
+    y,
+    seed_factors: list[str] | None = None,
+    weights=None,
+    *,
+    select: bool = True,
+    seed: int = 42,
+) -> RiskModel:
+    """The one way a model is fitted, by ``keycare risk train`` and ``risk evaluate`` alike:
+    the configuration chosen by inner CV on these rows only (``select_params``; the shallow
+    default when ``select`` is off), then fitted on all of them. The choice and the inner-CV
+    AUCs are kept in ``model.selection`` (saved in the metadata)."""
+    y = np.asarray(y, dtype=int)
+    if select:
+        _, selection = select_params(prepare(frame, spec), y, seed)
+    else:
+        selection = {"selected": "shallow", "inner_auc": None}
+    params = {k: v for k, v in selection.items() if k not in ("selected", "inner_auc")}
+    model = RiskModel(spec, params).fit(frame, y, seed_factors, weights)
+    model.selection = {"selected": selection["selected"], "inner_auc": selection["inner_auc"]}
+    return model
+
+
 class RiskModel:
     def __init__(self, spec: FeatureSpec, params: dict | None = None):
         self.spec = spec
@@ -114,6 +139,7 @@ class RiskModel:
         self.seed_score: SeedScore | None = None
         self.medians: dict[str, float] = {}
         self.metadata: dict = {}
+        self.selection: dict | None = None  # the inner-CV choice (fit_chosen)
 
     # --- fitting -------------------------------------------------------------------------
 
@@ -210,6 +236,7 @@ class RiskModel:
             "calibration": self.calibration,
             "seed_score": self.seed_score.to_dict() if self.seed_score else None,
             "medians": self.medians,
+            "selection": self.selection,
             **(extra or {}),
         }
         if target.exists():
@@ -239,6 +266,7 @@ class RiskModel:
         model.seed_score = SeedScore.from_dict(meta["seed_score"]) if meta["seed_score"] else None
         model.medians = meta["medians"]
         model.metadata = meta
+        model.selection = meta.get("selection")
         return model
 
     @property

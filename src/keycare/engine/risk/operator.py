@@ -29,7 +29,7 @@ from keycare.engine.risk.features import (
     training_anchors_sql,
 )
 from keycare.engine.risk.health import HEALTH_COLUMNS, health_sql
-from keycare.engine.risk.model import RiskModel
+from keycare.engine.risk.model import RiskModel, fit_chosen
 from keycare.engine.risk.monitor import drift, not_worse, quality, reference
 from keycare.engine.risk.registry import promote, promoted_dir
 from keycare.engine.risk.tabular import FeatureSpec, categorical_levels
@@ -185,10 +185,13 @@ def out_of_time(frame: pd.DataFrame, y, w, champion: RiskModel | None, capacity)
     test = (frame["as_of"] == months[-1]).to_numpy()
     if y[~test].sum() < 3 or not 0 < y[test].sum() < test.sum():
         return None
-    probe = RiskModel(_spec(frame[~test])).fit(frame[~test], y[~test], SEED_FACTORS, w[~test])
+    # The probe chooses its configuration on the earlier months only, as the final model does
+    # on all of them: the held-out month plays no part in the choice.
+    probe = fit_chosen(_spec(frame[~test]), frame[~test], y[~test], SEED_FACTORS, w[~test])
     as_of = str(pd.Timestamp(months[-1]).date())
     result = {
         "as_of": as_of,
+        "selected": probe.selection["selected"],
         **quality(y[test], probe.raw_score(frame[test]), w[test], capacity),
         "seed_score": quality(y[test], probe.seed_score.predict(frame[test]), w[test], capacity),
     }
@@ -231,8 +234,10 @@ def train_on_backend(
     holdout = out_of_time(frame, y, w, champion, _capacity(backend))
     if holdout:
         metrics["holdout"] = holdout
-    say("训练 fitting")
-    model = RiskModel(_spec(frame)).fit(frame, y, SEED_FACTORS, w)
+    say("内部交叉验证选配置并训练 (inner-CV choice, fitting)")
+    model = fit_chosen(_spec(frame), frame, y, SEED_FACTORS, w)
+    metrics["selection"] = model.selection
+    say(f"配置 (inner-CV choice): {model.selection['selected']}")
     path = model.save(
         models_dir,
         extra={

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0002_alter_smsmessage_hold_reason'),
+        ('messaging', '0004_alter_smsmessage_hold_reason'),
         ('signalling', '0001_realtime_detection'),
     ]
 

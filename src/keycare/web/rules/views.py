@@ -261,6 +261,10 @@ def _preview(editor, moment, parsed) -> dict:
         )
     except UserError as exc:
         return {"errors": {"form": str(exc)}}
+    if moment.category == Category.GROUP:  # the preview replays the customer view only
+        return {
+            "errors": {"form": _("集团时刻暂不能按最新数据预览：规则校验通过，保存后次日运行生效")}
+        }
     source = latest_source(settings.KEYCARE_RUNS_DIR)
     if source is None:
         return {"no_data": True}

@@ -25,6 +25,7 @@ class Command(KeycareCommand):
         self.stdout.write("本地短信网关已启动 (Kannel + fake SMSC)。在另一个终端:")
         self.stdout.write(f"  export KEYCARE_SMS_GATEWAY_URL='{gateway.sendsms_url}'")
         self.stdout.write("  export KEYCARE_SMS_DLR_URL='http://127.0.0.1:13014/dlr'")
+        self.stdout.write(f"  export KEYCARE_SMS_STATUS_URL='{gateway.status_url}'")
         self.stdout.write("  keycare sms_send --listen --wait 30")
         try:
             while True:

@@ -115,6 +115,7 @@ class Command(KeycareCommand):
         self.stderr.write(
             f"模型版本 {result.version}: {result.metrics['rows']} 行训练样本, "
             f"{result.metrics['positives']} 个离网/降档; "
+            f"配置 (inner-CV choice) {result.metrics['selection']['selected']}; "
             + (
                 f"留出月 {holdout['as_of']} AUC {holdout['auc']}, 前10%提升度 {holdout['lift_top_decile']}"
                 if holdout
@@ -150,6 +151,7 @@ class Command(KeycareCommand):
                 f"{'*' if meta['promoted'] else ' '} {meta['version']}  "
                 f"trained {meta.get('trained_at', '?')}  data {meta.get('business_date', '?')}  "
                 f"rows {meta.get('metrics', {}).get('rows', '?')}  "
+                f"config {(meta.get('selection') or {}).get('selected', 'shallow')}  "
                 f"AUC {holdout.get('auc', '-')}  lift@10% {holdout.get('lift_top_decile', '-')}  "
                 f"precision@capacity {holdout.get('precision_at_capacity', '-')}"
             )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0001_sms_outbox'),
+        ('messaging', '0003_staff_messages'),
     ]
 
     operations = [
