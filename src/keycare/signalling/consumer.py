@@ -16,7 +16,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from keycare.customers.models import Customer
+from keycare.customers.consent import opted_out
+from keycare.customers.models import ConsentPurpose, Customer
 from keycare.signalling.actions import commit_batch
 from keycare.signalling.detect import Detector, Gate, Subscriber, SubState
 from keycare.signalling.models import SignalState, StreamCheckpoint
@@ -78,7 +79,10 @@ class Consumer:
 
     def _load_customers(self) -> None:
         fields = ("id", "subscriber_id", "city_id", "manager_id", "value_tier", "attributes")
-        for c in Customer.objects.only(*fields).select_related("city"):
+        # A customer who withdrew the location purpose: their events are dropped unread.
+        withdrawn = opted_out(ConsentPurpose.LOCATION)
+        customers = Customer.objects.exclude(pk__in=withdrawn).only(*fields)
+        for c in customers.select_related("city"):
             attrs = c.attributes or {}
             self.customers[c.subscriber_id] = c
             self.subscribers[c.subscriber_id] = Subscriber(
