@@ -177,3 +177,14 @@ def test_dnd_suppresses_and_phone_off_state_survives_a_restart(stream, org, mana
     consume_all(r, key, name="c1")
     rt03 = RealtimeDetection.objects.get(moment="RT03")
     assert rt03.customer.subscriber_id == "S8" and rt03.outcome == Outcome.TASK
+
+
+def test_a_withdrawn_location_purpose_drops_the_customers_events(stream, org, manager):
+    r, key = stream
+    make_consent(make_customer(org["C025"], "LOC", manager), purpose="location", basis="consent")
+    now = int(time.time() * 1000)
+    event = {"event_id": "l1", "type": "roaming_start", "subscriber_id": "LOC", "event_time": now}
+    produce(r, key, [{**event, **US}])
+    consumer = consume_all(r, key)
+    assert not RealtimeDetection.objects.exists() and not SignalState.objects.exists()
+    assert consumer.gate.counts["admitted"] == 0

@@ -3,14 +3,16 @@ all in one transaction per consumed batch (the broker is acknowledged only after
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from keycare.core.audit import record
 from keycare.customers.models import Customer
+from keycare.errors import UserError
 from keycare.messaging.actions import queue_direct_message
 from keycare.messaging.models import HoldReason
 from keycare.messaging.rules import SendRules, no_service
@@ -164,3 +166,40 @@ def _save_states(states: dict[str, SubState], customers: dict[str, Customer]) ->
         update_fields=["off_since", "abroad_since", "country", "updated_at"],
         batch_size=1000,
     )
+
+
+# Facts that locate a customer (PIPL Art. 28: 行踪轨迹); stripped from detections past retention.
+LOCATION_FACTS = ("country", "city", "hours_abroad")
+
+
+def retention_days() -> int:
+    """How long location-derived data is kept: ``KEYCARE_SIGNALLING_RETENTION_DAYS`` (30)."""
+    raw = os.environ.get("KEYCARE_SIGNALLING_RETENTION_DAYS", "30")
+    try:
+        days = int(raw)
+    except ValueError:
+        raise UserError(f"KEYCARE_SIGNALLING_RETENTION_DAYS: not a whole number: {raw!r}") from None
+    if days < 1:
+        raise UserError("KEYCARE_SIGNALLING_RETENTION_DAYS must be at least 1")
+    return days
+
+
+def purge(actor, days: int | None = None, now=None) -> dict:
+    """Delete per-subscriber signalling state not updated within the retention period and
+    strip the location facts of older detections (the detection itself stays: it is the
+    record of a contact). One transaction, audited with the counts."""
+    days = days or retention_days()
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    with transaction.atomic():
+        states, _ = SignalState.objects.filter(updated_at__lt=cutoff).delete()
+        old = RealtimeDetection.objects.filter(detected_at__lt=cutoff).exclude(facts={})
+        stripped = []
+        for det in old.only("id", "facts"):
+            kept = {k: v for k, v in det.facts.items() if k not in LOCATION_FACTS}
+            if kept != det.facts:
+                det.facts = kept
+                stripped.append(det)
+        RealtimeDetection.objects.bulk_update(stripped, ["facts"], batch_size=1000)
+        counts = {"days": days, "states": states, "detections": len(stripped)}
+        record(actor, "signalling.purge", object_type="signalling.signalstate", **counts)
+    return counts

@@ -16,7 +16,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from keycare.customers.models import Customer
+from keycare.customers.consent import opted_out
+from keycare.customers.models import ConsentPurpose, Customer
 from keycare.signalling.actions import commit_batch
 from keycare.signalling.detect import Detector, Gate, Subscriber, SubState
 from keycare.signalling.models import SignalState, StreamCheckpoint
@@ -65,6 +66,7 @@ class Consumer:
         self.gate, self.detector = Gate(), Detector()
         self.customers: dict[str, Customer] = {}
         self.subscribers: dict[str, Subscriber] = {}
+        self.reconnects = 0
 
     def setup(self) -> None:
         try:
@@ -77,7 +79,10 @@ class Consumer:
 
     def _load_customers(self) -> None:
         fields = ("id", "subscriber_id", "city_id", "manager_id", "value_tier", "attributes")
-        for c in Customer.objects.only(*fields).select_related("city"):
+        # A customer who withdrew the location purpose: their events are dropped unread.
+        withdrawn = opted_out(ConsentPurpose.LOCATION)
+        customers = Customer.objects.exclude(pk__in=withdrawn).only(*fields)
+        for c in customers.select_related("city"):
             attrs = c.attributes or {}
             self.customers[c.subscriber_id] = c
             self.subscribers[c.subscriber_id] = Subscriber(
@@ -120,6 +125,17 @@ class Consumer:
         self.r.xack(self.stream, GROUP, *[eid for eid, _ in entries])
         return len(entries)
 
+    def step_safely(self, block_ms: int = 1000) -> int:
+        """``step``, surviving a broker restart: on a lost connection the next read starts
+        again from our pending entries (a batch committed whose XACK was lost is replayed,
+        and the unique detection key makes the replay harmless)."""
+        try:
+            return self.step(block_ms)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self.cursor, self.reconnects = "0", self.reconnects + 1
+            time.sleep(min(5.0, 0.1 * 2 ** min(self.reconnects, 6)))
+            return 0
+
     def _detect(self, entries):
         hits, touched = [], set()
         for _, fields in entries:
@@ -139,7 +155,7 @@ class Consumer:
         """Consume until interrupted (or ``idle_stop`` seconds without entries)."""
         total, idle_since = 0, time.monotonic()
         while True:
-            n = self.step()
+            n = self.step_safely()
             total += n
             if n:
                 idle_since = time.monotonic()

@@ -165,7 +165,8 @@ class Detector:
         hits = []
         if now_ms - t <= self.param("RT01", "max_delay_minutes", sub.city) * MINUTE:
             hits.append(
-                self._hit("RT01", sub, t, t, country=event["country"], city=event.get("city", ""))
+                # Minimised: the country is what the moment needs, not the visited city.
+                self._hit("RT01", sub, t, t, country=event["country"])
             )
         high = self.param("RT02", "high_tariff_countries", sub.city)
         fresh = now_ms - t <= self.param("RT02", "max_delay_minutes", sub.city) * MINUTE

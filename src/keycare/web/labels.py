@@ -143,6 +143,7 @@ class AuditAction(models.TextChoices):
     WORK_RECORD = "work.record", _("记录走访/通话")
     SIGNALLING_TASK = "signalling.task", _("实时关键时刻生成任务")
     SIGNALLING_DETECT = "signalling.detect", _("实时关键时刻识别与派发")
+    SIGNALLING_PURGE = "signalling.purge", _("清除过期位置数据")
     PRIVACY_CONSENT = "privacy.consent", _("记录个人信息处理依据")
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from keycare.core.commands import KeycareCommand
 from keycare.customers.models import Customer
 from keycare.errors import UserError
+from keycare.signalling.actions import purge
 from keycare.signalling.consumer import DEFAULT_STREAM, Consumer, client, produce
 from keycare.synth.signalling import generate
 
@@ -35,12 +36,26 @@ class Command(KeycareCommand):
         )
         c.add_argument("--batch", type=int, default=1000)
         c.add_argument("--idle-stop", type=float, default=0, help="stop after N s without events")
+        g = sub.add_parser(
+            "purge", help="delete location data older than the retention period (PIPL)"
+        )
+        g.add_argument(
+            "--days", type=int, default=0, help="retention in days (default: the setting)"
+        )
         for q in (p, c):
             q.add_argument("--stream", default=DEFAULT_STREAM)
             q.add_argument("--redis", default=None, help="redis URL (default settings)")
 
     def run(self, *args, **options):
         self.verbosity = options.get("verbosity", 1)
+        if options["action"] == "purge":
+            if options["days"] < 0:
+                raise UserError("--days: must be 1 or more")
+            counts = purge(None, options["days"] or None)
+            return self.stdout.write(
+                f"purged location data older than {counts['days']} days: "
+                f"{counts['states']} states deleted, {counts['detections']} detections minimised"
+            )
         r = client(options["redis"])
         if options["action"] == "produce":
             return self._produce(r, options)
