@@ -113,8 +113,12 @@ def test_the_daily_paths_rules_apply_unchanged(stream, org, manager):
     make_customer(org["C025"], "SUSP", manager, status="suspended")
     make_consent(make_customer(org["C025"], "OPT", manager))
     capped = make_customer(org["C025"], "CAP", manager)
+    two_days_ago = timezone.now() - timedelta(days=2)
     make_sms_message(
-        capped, state=SmsState.DELIVERED, submitted_at=timezone.now() - timedelta(days=2)
+        capped,
+        state=SmsState.DELIVERED,
+        submitted_at=two_days_ago,
+        business_date=timezone.localdate(two_days_ago),  # contacts count on the run calendar
     )
     make_customer(org["C025"], "FREE", manager)
     now = int(time.time() * 1000)

@@ -126,7 +126,9 @@ class SendRules:
 
         day_of, subscriber_of = {}, {}
         for m in messages:
-            day_of[m.customer_id] = min(m.business_date, day_of.get(m.customer_id, date.max))
+            # A real-time detection (keycare.signalling) has no business date: it is today's.
+            day = getattr(m, "business_date", None) or self.now.date()
+            day_of[m.customer_id] = min(day, day_of.get(m.customer_id, date.max))
             subscriber_of[m.customer_id] = m.customer.subscriber_id
         since = self.config.contact_cutoff(min(day_of.values())) + timedelta(days=1)
         logged = contact_dates(set(subscriber_of.values()), since)
