@@ -83,6 +83,8 @@ def test_a_stale_version_bad_labels_and_readers_are_refused(texts, analyst, mana
         )
     assert ComplaintLabel.objects.count() == 1
     assert Complaint.objects.get(pk=unsure.pk).cause == "overage_charge"
+    label = actions.correct_label(analyst, unsure, "overage_charge", "refund", "a\x00b\ud800c ")
+    assert label.note == "abc"  # NUL (refused by PostgreSQL) and lone surrogates dropped
 
 
 def test_a_reload_keeps_the_correction(texts, analyst):

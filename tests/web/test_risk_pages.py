@@ -97,6 +97,11 @@ def models(tmp_path, settings):
                 }
             },
         }
+        if auc > 0.82:  # the newer model chose its configuration by inner CV
+            meta["selection"] = {
+                "selected": "medium",
+                "inner_auc": {"shallow": 0.8, "medium": 0.8123},
+            }
         (directory / version / "metadata.json").write_text(json.dumps(meta))
     registry.promote(directory, "aaaa000011112222", by="rule", reason="first")
     return directory
@@ -106,6 +111,8 @@ def test_models_page_shows_champion_and_challenger_and_promotes(client, login_as
     login_as(roles.ROLE_PROVINCE_ADMIN)
     page = client.get("/risk/models/").content.decode()
     assert "aaaa000011112222" in page and "bbbb000011112222" in page and "0.83" in page
+    # Each version's configuration; a model from before the inner-CV choice was the default.
+    assert "中等深度" in page and "浅层（默认）" in page and "medium" not in page
     refused = client.post("/risk/models/promote/", {"version": "bbbb000011112222", "reason": ""})
     assert refused.status_code == 302 and registry.promoted_version(models) == "aaaa000011112222"
     client.post("/risk/models/promote/", {"version": "bbbb000011112222", "reason": "AUC 更高"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ Say = Callable[[str], None]
 # Who may correct a cause or need: the service-quality analysts and the administrators.
 REVIEW_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN, roles.ROLE_ANALYST}
 NOTE_MAX = 200
+# Characters a note cannot keep (PostgreSQL refuses NUL; the rest would only garble the log).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def train_model(size: int = services.TRAIN_SIZE, say: Say | None = None) -> dict:
@@ -156,7 +159,7 @@ def correct_label(
         raise WorkflowError(f"原因无效：{str(cause)[:40]!r}；请从原因分类中选择")
     if need not in tax.needs:
         raise WorkflowError(f"需求无效：{str(need)[:40]!r}；请从需求分类中选择")
-    note = (note or "").strip()[:NOTE_MAX]
+    note = _CONTROL_RE.sub("", str(note or "")).strip()[:NOTE_MAX]
     expected = complaint.label_version if version in (None, "") else _int_version(version)
     with transaction.atomic():
         updated = Complaint.objects.filter(pk=complaint.pk, label_version=expected).update(

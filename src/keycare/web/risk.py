@@ -19,6 +19,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keycare.access import roles
@@ -199,10 +200,24 @@ def high_risk_list(request):
 # --- 风险模型 ---------------------------------------------------------------------------
 
 
+# The configurations `keycare risk train` chooses among by inner CV (engine.risk.model).
+CONFIG_LABELS = {
+    "shallow": gettext_lazy("浅层（默认）"),
+    "medium": gettext_lazy("中等深度"),
+    "deep": gettext_lazy("深层"),
+}
+
+
 def _model_row(meta: dict, champion: dict | None) -> dict:
     holdout = meta.get("metrics", {}).get("holdout") or {}
     sample = meta.get("sample") or {}
+    chosen = (meta.get("selection") or {}).get("selected", "shallow")
     return {
+        "config": CONFIG_LABELS.get(chosen, chosen),
+        "inner_auc": {
+            CONFIG_LABELS.get(k, k): round(v, 4)
+            for k, v in ((meta.get("selection") or {}).get("inner_auc") or {}).items()
+        },
         "version": meta.get("version"),
         "promoted": meta.get("promoted"),
         "trained_at": meta.get("trained_at", ""),
