@@ -139,8 +139,13 @@ def test_replay_and_restart_from_checkpoint_double_nothing(spark, stream, subscr
     stored, tasks = keys(), ServiceTask.objects.filter(cycle="realtime").count()
     assert first.keys | second.keys == stored and not first.keys & second.keys
     assert first.stored + second.stored == len(stored) > 0
-    # The same entries again into a fresh checkpoint: the same detections, none stored twice.
-    replay = run_spark(spark, r, key, [], tmp_path / "cp2")
+    # The same events again, as the same micro-batches, into a fresh checkpoint (a replay of
+    # the hour): the same detections, none stored twice.
+    again = key + ":replay"
+    try:
+        replay = run_spark(spark, r, again, parts, tmp_path / "cp2")
+    finally:
+        r.delete(again)
     assert replay.keys == stored and replay.stored == 0
     assert keys() == stored
     assert ServiceTask.objects.filter(cycle="realtime").count() == tasks
