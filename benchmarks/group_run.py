@@ -81,18 +81,27 @@ def write_delivery(root: Path, groups: int, members: int, seed: int = 7) -> dict
         ),
     )
     keyp = np.nonzero(role == "key_person")[0]
+    # Last month drifts a little from the month before; 2% of the key persons jump by 30 pp.
+    base = rng.random(len(keyp)) * 0.4
+    rise = np.where(rng.random(len(keyp)) < 0.02, 0.3, rng.normal(0, 0.02, len(keyp)))
     write(
         "call_circle",
         pa.table(
             {
                 "subscriber_id": pa.concat_arrays([subs.take(pa.array(keyp))] * 2),
                 "month": pa.array(["2026-10"] * len(keyp) + ["2026-09"] * len(keyp)),
-                "competitor_call_share": pa.array(rng.random(2 * len(keyp)) * 0.6),
+                "competitor_call_share": pa.array(
+                    np.clip(np.concatenate([base + rise, base]), 0, 1)
+                ),
             }
         ),
     )
     g6 = np.repeat(np.arange(groups), len(MONTHS))
-    total = rng.lognormal(10, 1.2, len(g6))
+    # A steady level per group with monthly noise; 5% of the groups drop by 45% last month.
+    level = np.repeat(rng.lognormal(10, 1.2, groups), len(MONTHS))
+    total = level * rng.lognormal(0, 0.08, len(g6))
+    dropping = np.repeat(rng.random(groups) < 0.05, len(MONTHS))
+    total[dropping & (np.tile(np.arange(len(MONTHS)), groups) == len(MONTHS) - 1)] *= 0.55
     write(
         "key_account_revenue",
         pa.table(

@@ -114,7 +114,10 @@ def _insert(model, count_sql: str, exprs: dict[str, str], source: str = "") -> f
     start = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    return round(time.perf_counter() - start, 1)
+        rows = cursor.rowcount
+    seconds = round(time.perf_counter() - start, 1)
+    print(f"built {model.__name__}: {rows:,} rows in {seconds} s", file=sys.stderr, flush=True)
+    return seconds
 
 
 def _build(groups: int, members: int) -> dict:
@@ -309,7 +312,9 @@ def _build(groups: int, members: int) -> dict:
 
 def _time_pages(requests: int, rng: random.Random) -> dict:
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     from keycare.access import roles
@@ -327,19 +332,28 @@ def _time_pages(requests: int, rng: random.Random) -> dict:
         ("province_admin", rng.sample(ids, requests)),
         ("key_account_manager", rng.sample(ids, requests)),
     ):
-        timings = []
+        timings, cpu, queries = [], [], []
         client = Client()
         for pk, manager_id in picks:
             if role == "province_admin":
                 client.force_login(admin)
             else:
                 client.force_login(_manager_user(manager_id))
-            start = time.perf_counter()
-            response = client.get(reverse("web:keyaccount-detail", args=[pk]))
-            timings.append(time.perf_counter() - start)
+            with CaptureQueriesContext(connection) as captured:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                response = client.get(reverse("web:keyaccount-detail", args=[pk]))
+                timings.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+            queries.append(len(captured))
             if response.status_code != 200:
                 raise SystemExit(f"{role}: group {pk} answered {response.status_code}")
-        out[role] = _percentiles(timings[5:])  # the first pages warm the template cache
+        # The first pages warm the template cache. CPU is this process's (Python) only; the
+        # database's own work runs in PostgreSQL's processes.
+        out[role] = {
+            **_percentiles(timings[5:]),
+            "python_cpu": _percentiles(cpu[5:]),
+            "queries_median": statistics.median(queries[5:]),
+        }
     return out
 
 

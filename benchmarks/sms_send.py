@@ -32,6 +32,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--kill-at", type=int, default=0)
     parser.add_argument("--home", default="/tmp/kc-sms-bench")
+    parser.add_argument(
+        "--profile", action="store_true", help="report wall time per phase and CPU per process"
+    )
     args = parser.parse_args()
     home = Path(args.home)
     shutil.rmtree(home, ignore_errors=True)
@@ -118,9 +121,13 @@ def _send(args, home: Path) -> dict:
     gateway.write_config()
     gateway.start()
     listener = ReceiptListener().start()
-    config = GatewayConfig.from_url(gateway.sendsms_url, dlr_url=listener.url)
+    config = GatewayConfig.from_url(
+        gateway.sendsms_url, dlr_url=listener.url, status_url=gateway.status_url
+    )
     config = GatewayConfig(**{**config.__dict__, "concurrency": args.concurrency})
     sender = Sender(KannelClient(config), rate=0)
+    phases = _time_phases(sender) if args.profile else None
+    cpu_before = _cpu(gateway)
     killed = threading.Event()
 
     def progress(summary, claimed, total):
@@ -150,11 +157,13 @@ def _send(args, home: Path) -> dict:
     while time.monotonic() < deadline and listener.counts.get("delivered", 0) < args.messages:
         time.sleep(0.5)
     end_to_end = time.monotonic() - started
+    cpu_after = _cpu(gateway)
     listener.stop()
     sender.close()
     recipients = gateway.wait_delivered(args.messages, timeout=10)
     gateway.stop()
     states = {k: v for k, v in state_counts().items() if v}
+    cpu = {k: round(v - cpu_before.get(k, 0), 1) for k, v in cpu_after.items()}
     return {
         "messages": args.messages,
         "submitted": sent,
@@ -169,9 +178,55 @@ def _send(args, home: Path) -> dict:
         "receipts": listener.counts,
         "states": states,
         "killed_at": args.kill_at or None,
+        "cpu_seconds": cpu,
+        "phase_seconds": {k: round(v, 1) for k, v in phases.items()} if phases else None,
+        "load_average": os.getloadavg(),
         "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1],
         "python": sys.version.split()[0],
     }
+
+
+def _cpu(gateway) -> dict:
+    """CPU seconds (user + system) of this process and of the Kannel processes so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    found = {"python": usage.ru_utime + usage.ru_stime}
+    tick = os.sysconf("SC_CLK_TCK")
+    for name, process in gateway.processes.items():
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[name] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _time_phases(sender) -> dict:
+    """Wrap the sender's steps to add up their wall time (the benchmark only)."""
+    from keycare.messaging import actions
+
+    phases: dict = {}
+
+    def timed(owner, name, label):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            t0 = time.monotonic()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                phases[label] = phases.get(label, 0.0) + time.monotonic() - t0
+
+        setattr(owner, name, wrapper)
+
+    timed(actions, "claim_due", "claim")
+    timed(actions, "release_due", "release")
+    timed(sender, "_apply_rules", "rules")
+    timed(sender.client, "submit_many", "http_submit")
+    timed(actions, "record_submissions", "record_submissions")
+    timed(actions, "record_receipts", "record_receipts (listener thread)")
+    return phases
 
 
 def _waiting_retries() -> bool:

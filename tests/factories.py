@@ -588,3 +588,13 @@ def make_group_task(group, code: str = "G06", business_date: date = DAY, **overr
         "explanation": "集团合同将于 28 天后到期（提前 60 天提醒续签）",
     }
     return GroupTask.objects.create(**{**values, **overrides})
+
+
+def make_consent(customer: Customer, purpose: str = "marketing", **overrides):
+    """The customer's basis for ``purpose``; by default an opt-out of personalised marketing."""
+    from keycare.customers.models import ConsentRecord
+
+    values = {"basis": "consent", "opted_out": True, "source": "test"}
+    return ConsentRecord.objects.create(
+        customer=customer, purpose=purpose, **{**values, **overrides}
+    )

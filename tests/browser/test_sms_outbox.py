@@ -60,11 +60,12 @@ def test_the_list_fits_a_phone(phone, login, shot, staff, manager_tasks):
     shot(phone, "sms_03_phone")
 
 
-def test_sms_task_list_links_each_tasks_message(page, login, shot, staff, manager_tasks):
+def test_sms_task_list_links_each_tasks_message(page, login, menu, shot, staff, manager_tasks):
     """短信任务: the delivered message's task is handled; its status links to 短信发送记录."""
     ServiceTask.objects.filter(pk__in=[t.pk for t in manager_tasks]).update(channel="sms")
     delivered = _outbox(manager_tasks)
     login(page, "cityadmin")
+    menu(page, "短信任务")
     page.locator("nav").get_by_role("link", name="短信任务", exact=True).click()
     page.wait_for_url("**/sms-tasks/")
     assert "稍后提供" not in page.locator("#sms-note").inner_text()

@@ -1,5 +1,6 @@
 """Segmentation, the classifier's quality and its storage."""
 
+import numpy as np
 import pytest
 
 from keycare.complaints import services, taxonomy, textmodel
@@ -48,3 +49,20 @@ def test_no_model_and_another_taxonomy_version_are_clear_errors(tmp_path, home):
         textmodel.load(tmp_path, 1)
     with pytest.raises(UserError, match="v1"):
         textmodel.load(home / "models" / "complaints", 2)
+
+
+def test_need_leans_on_the_cause_when_the_text_states_no_clear_demand():
+    """P(need | cause) from the training labels multiplies the need classifier's guess: an
+    even guess between two needs goes to the one the likely cause's customers ask for."""
+    mapping = textmodel.need_given_cause(
+        ["fault", "fault", "fault", "bill"], ["repair", "repair", "refund", "refund"],
+        ["bill", "fault"], ["refund", "repair"],
+    )  # fmt: skip
+    assert np.allclose(mapping.sum(axis=1), 1)
+    assert mapping[1, 1] > mapping[1, 0]  # a fault mostly asks for a repair (add-one smoothed)
+    model = textmodel.TextModel(1, None, None, None, need_given_cause=mapping)
+    combined = model.combine_need(np.array([[0.1, 0.9]]), np.array([[0.5, 0.5]]))
+    assert combined[0, 1] > 0.55 and np.isclose(combined.sum(), 1)
+    sure = model.combine_need(np.array([[0.1, 0.9]]), np.array([[0.98, 0.02]]))
+    assert sure.argmax() == 0  # a clearly stated demand still wins
+    assert textmodel.TextModel(1, None, None, None).combine_need(None, combined) is combined

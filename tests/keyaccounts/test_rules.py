@@ -159,7 +159,12 @@ def test_points_are_earned_once_a_month_and_redeemed_never_below_zero(groups, ad
     assert sum(PointsEntry.objects.filter(key_account=clean).values_list("points", flat=True)) == (
         clean.points
     )
-    for amount, message in (("0", "1 到"), ("abc", "整数"), (str(clean.points + 1), "不足")):
+    for amount, message in (
+        ("0", "1 到"),
+        ("abc", "整数"),
+        ("²", "整数"),
+        (str(clean.points + 1), "不足"),
+    ):
         with pytest.raises(UserError, match=message):
             redeem_points(admin, clean, amount, reason="兑换")
     assert AuditEvent.objects.filter(action="keyaccount.points.redeem").count() == 1

@@ -233,3 +233,12 @@ def test_loadrun_command(first_run, capsys):
     with pytest.raises(CommandError, match="YYYY-MM-DD") as error:
         call_command("loadrun", date="2026-13-01", runs_dir=str(first_run))
     assert error.value.returncode == 2
+
+
+def test_a_customer_who_refused_personalised_marketing_gets_no_task(first_run, customers):
+    from factories import make_consent
+
+    make_consent(customers[1])  # S002 opted out (PIPL Art. 24)
+    summary = load_run(first_run, DAY)
+    assert summary["tasks"]["created"] == 1 and summary["tasks_opted_out"] == 1
+    assert not ServiceTask.objects.filter(customer=customers[1]).exists()

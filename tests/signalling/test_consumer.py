@@ -2,10 +2,13 @@
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from factories import make_customer
+from factories import make_consent, make_customer, make_sms_message
+from keycare.messaging.models import SmsMessage, SmsState
 from keycare.signalling.consumer import GROUP, Consumer, client, produce
 from keycare.signalling.models import Outcome, RealtimeDetection, SignalState, StreamCheckpoint
 from keycare.tasks.models import ServiceTask
@@ -28,10 +31,26 @@ def vips(org, manager):
 
 
 def events(now):
+    jp = {"mcc": "440", "country": "JP", "city": "Tokyo"}
     return [
+        {
+            "event_id": "b0",
+            "type": "roaming_start",
+            "subscriber_id": "S1",
+            "event_time": now - 30 * HOUR,
+            **jp,
+        },
         {"event_id": "a1", "type": "roaming_start", "subscriber_id": "S0", "event_time": now, **US},
         {"event_id": "a1", "type": "roaming_start", "subscriber_id": "S0", "event_time": now, **US},
         {"event_id": "a2", "type": "detach", "subscriber_id": "S1", "event_time": now - 50 * HOUR},
+        {
+            "event_id": "b1",
+            "type": "roaming_end",
+            "subscriber_id": "S1",
+            "event_time": now - 60_000,
+            "mcc": "440",
+            "country": "JP",
+        },
         {"event_id": "a3", "type": "attach", "subscriber_id": "S2", "event_time": now},
         {"event_id": "a4", "type": "attach", "subscriber_id": "S2", "event_time": now - HOUR},
         {"event_id": "a5", "type": "attach", "subscriber_id": "NOT-OURS", "event_time": now},
@@ -46,26 +65,34 @@ def consume_all(r, key, name="c1"):
     return consumer
 
 
-def test_detections_become_urgent_tasks_once(stream, vips):
+def test_detections_become_sms_and_urgent_tasks_once(stream, vips):
     r, key = stream
     now = int(time.time() * 1000)
     produce(r, key, events(now))
     consumer = consume_all(r, key)
     got = {(d.customer.subscriber_id, d.moment, d.outcome) for d in RealtimeDetection.objects.all()}
-    # a2 is 50 h old: late for the gate (behind the watermark), so no phone-off detection.
-    assert got == {("S0", "RT01", Outcome.TASK), ("S0", "RT02", Outcome.TASK)}
-    assert consumer.gate.counts == {"admitted": 2, "duplicate": 1, "late": 2, "invalid": 0}
-    task = ServiceTask.objects.get(customer=vips[0], cycle="realtime")
-    assert task.priority_score > 100 and task.manager == vips[0].manager
+    # b0 landed 30 h ago (stale for RT01); a2 is 50 h old: late, so no phone-off detection.
+    assert got == {
+        ("S0", "RT01", Outcome.SMS),
+        ("S0", "RT02", Outcome.SMS),
+        ("S1", "RT04", Outcome.TASK),
+    }
+    assert consumer.gate.counts == {"admitted": 4, "duplicate": 1, "late": 2, "invalid": 0}
+    task = ServiceTask.objects.get(customer=vips[1], cycle="realtime")
+    assert task.priority_score > 100 and task.manager == vips[1].manager
     assert ServiceTask.objects.order_by("-business_date", "-priority_score").first() == task
+    sms = SmsMessage.objects.order_by("id")
+    assert [m.moment_codes for m in sms] == [["RT01"], ["RT02"]]
+    assert all(m.state == SmsState.QUEUED and m.customer == vips[0] and m.task is None for m in sms)
+    assert "美国" in sms[1].text and sms[1].recipient == vips[0].msisdn
     det = RealtimeDetection.objects.filter(moment="RT01").get()
-    assert det.task == task and det.latency_ms["detect"] >= 0 and det.latency_ms["act"] >= 0
+    assert det.sms == sms[0] and det.latency_ms["detect"] >= 0 and det.latency_ms["sent"] is None
     assert r.xpending(key, GROUP)["pending"] == 0
     cp = StreamCheckpoint.objects.get(stream=key)
     assert cp.counts["duplicate"] == 1 and cp.max_event_time == now
 
 
-def test_replaying_the_stream_adds_no_detection_or_task(stream, vips):
+def test_replaying_the_stream_adds_no_detection_task_or_sms(stream, vips):
     r, key = stream
     now = int(time.time() * 1000)
     produce(r, key, events(now))
@@ -73,8 +100,49 @@ def test_replaying_the_stream_adds_no_detection_or_task(stream, vips):
     produce(r, key, events(now))  # a replay of the same hour, new stream entries
     r.xgroup_destroy(key, GROUP)  # and a consumer that lost its memory
     consume_all(r, key, name="c2")
-    assert RealtimeDetection.objects.count() == 2
+    assert RealtimeDetection.objects.count() == 3
     assert ServiceTask.objects.filter(cycle="realtime").count() == 1
+    assert SmsMessage.objects.count() == 2
+
+
+def test_the_daily_paths_rules_apply_unchanged(stream, org, manager):
+    """Scope, suspension, marketing opt-out and the contact cap come from messaging.rules and
+    AllocationConfig.is_capped; the urgent RT02 passes the cap as an urgent daily moment."""
+    r, key = stream
+    make_customer(org["C025"], "MASS", manager, value_tier="mass")
+    make_customer(org["C025"], "SUSP", manager, status="suspended")
+    make_consent(make_customer(org["C025"], "OPT", manager))
+    capped = make_customer(org["C025"], "CAP", manager)
+    two_days_ago = timezone.now() - timedelta(days=2)
+    make_sms_message(
+        capped,
+        state=SmsState.DELIVERED,
+        submitted_at=two_days_ago,
+        business_date=timezone.localdate(two_days_ago),  # contacts count on the run calendar
+    )
+    make_customer(org["C025"], "FREE", manager)
+    now = int(time.time() * 1000)
+    subs = ["MASS", "SUSP", "OPT", "CAP", "FREE"]
+    produce(
+        r,
+        key,
+        [
+            {"event_id": s, "type": "roaming_start", "subscriber_id": s, "event_time": now, **US}
+            for s in subs
+        ],
+    )
+    consume_all(r, key)
+    got = dict(
+        (f"{d.customer.subscriber_id}:{d.moment}", d.outcome)
+        for d in RealtimeDetection.objects.all()
+    )
+    assert got == {
+        "MASS:RT01": Outcome.OUT_OF_SCOPE, "MASS:RT02": Outcome.OUT_OF_SCOPE,
+        "SUSP:RT01": Outcome.OUT_OF_SCOPE, "SUSP:RT02": Outcome.OUT_OF_SCOPE,
+        "OPT:RT01": Outcome.OPTED_OUT, "OPT:RT02": Outcome.OPTED_OUT,
+        "CAP:RT01": Outcome.CAPPED, "CAP:RT02": Outcome.SMS,
+        "FREE:RT01": Outcome.SMS, "FREE:RT02": Outcome.SMS,
+    }  # fmt: skip
 
 
 def test_dnd_suppresses_and_phone_off_state_survives_a_restart(stream, org, manager):

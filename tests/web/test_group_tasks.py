@@ -62,7 +62,9 @@ def test_the_task_page_shows_explanation_script_and_labelled_parameters(km, worl
 def test_the_manager_starts_and_closes_the_task_audited(km, world):
     url = f"/key-accounts/moments/{world['task'].pk}/"
     assert km.post(url, {"to": TaskState.IN_PROGRESS}).status_code == 302
-    assert km.post(url, {"to": TaskState.HANDLED_NO_CHANGE, "note": "已约下周续签"}).status_code == 302
+    assert (
+        km.post(url, {"to": TaskState.HANDLED_NO_CHANGE, "note": "已约下周续签"}).status_code == 302
+    )
     world["task"].refresh_from_db()
     assert world["task"].state == TaskState.HANDLED_NO_CHANGE
     events = AuditEvent.objects.filter(action="grouptask.state").order_by("id")

@@ -97,6 +97,7 @@ def test_a_rule_is_previewed_without_writing_then_published(admin, world):
         ("when: 2026-01-01", "只能包含"),
         ("weights: {}\x00", "无效字符"),
         ("- 1\n- 2", "映射"),
+        ("references: {arrears_days: .inf}", "只能包含"),
     ],
 )
 def test_a_bad_rule_is_refused_with_a_message_and_kept_in_the_form(admin, world, text, message):
@@ -152,6 +153,8 @@ def test_standards_are_edited_previewed_and_published(admin, world):
     ("field", "value", "message"),
     [
         ("A1.restore_hours.critical", "快", "不是数字"),
+        ("A1.restore_hours.critical", "nan", "不是数字"),
+        ("A2.response_minutes.minor", "inf", "不是数字"),
         ("B1.visit_months.manager", "13", "1 到 12"),
         ("B1.response_minutes.major", "-5", "须为正数"),
         ("C.manager_level", "经理\x00", "无效字符"),

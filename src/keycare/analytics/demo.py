@@ -25,4 +25,18 @@ def monthly_report(context: DemoContext) -> None:
     )
 
 
-DEMO_STEPS = [DemoStep("after_loadrun", "月度报告 monthly report", monthly_report)]
+def scheduled_jobs(context: DemoContext) -> None:
+    """What cron's `keycare schedule` does today: the survey indicators over the answers the
+    surveys step just recorded, this quarter's key-account surveys, last month's report."""
+    from django.utils import timezone
+
+    from keycare.analytics.schedule import run_due
+
+    for result in run_due(timezone.localdate()):
+        print(f"   {result['job']} {result['period']}: {result['status']}", flush=True)
+
+
+DEMO_STEPS = [
+    DemoStep("after_loadrun", "月度报告 monthly report", monthly_report),
+    DemoStep("after_loadrun", "定时任务 keycare schedule", scheduled_jobs),
+]

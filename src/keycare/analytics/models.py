@@ -117,3 +117,26 @@ class MonthlyReport(models.Model):
     @property
     def has_pdf(self) -> bool:
         return bool(self.pdf)
+
+
+class ScheduledRun(models.Model):
+    """One run of a periodic job for one period (``keycare schedule``). The unique (job,
+    period) row is claimed before the job runs, so a due job runs once however often, and
+    from however many hosts, cron calls the command; a failed run is retried on the next call."""
+
+    job = models.CharField(_("任务"), max_length=40)
+    period = models.CharField(_("周期"), max_length=16)  # 2026-11-22, 2026-11, 2026Q4
+    status = models.CharField(_("状态"), max_length=10)  # running | done | failed
+    started_at = models.DateTimeField(_("开始时间"))
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    summary = models.JSONField(_("结果"), default=dict)
+    error = models.CharField(_("错误"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("定时任务运行")
+        verbose_name_plural = _("定时任务运行")
+        constraints = [models.UniqueConstraint(fields=["job", "period"], name="one_run_per_period")]
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"{self.job} {self.period} {self.status}"

@@ -80,6 +80,10 @@ class TextModel:
     cause: object
     need: object
     meta: dict = field(default_factory=dict)
+    # P(need | cause) from the training labels (rows: cause.classes_, columns: need.classes_),
+    # the taxonomy's mapping from a cause to what its customers ask for; None in models
+    # trained before it existed.
+    need_given_cause: np.ndarray | None = None
 
     @property
     def version(self) -> str:
@@ -109,6 +113,7 @@ class TextModel:
     def _predict_chunk(self, texts: list[str]) -> list[dict]:
         x = self.features(texts)
         cause_p, need_p = self.cause.predict_proba(x), self.need.predict_proba(x)
+        need_p = self.combine_need(cause_p, need_p)
         ci, ni = cause_p.argmax(1), need_p.argmax(1)
         cp, np_ = cause_p[np.arange(len(ci)), ci], need_p[np.arange(len(ni)), ni]
         causes, needs = self.cause.classes_[ci], self.need.classes_[ni]
@@ -122,6 +127,27 @@ class TextModel:
             }
             for c, n, a, b in zip(causes, needs, cp, np_, strict=True)
         ]
+
+    def combine_need(self, cause_p: np.ndarray, need_p: np.ndarray) -> np.ndarray:
+        """The need classifier's probabilities times what the likely causes' customers ask
+        for (sum over causes of P(cause | text) P(need | cause)), renormalised: a text that
+        states no demand, or states it in words the classifier never saw, leans on its
+        cause. Unweighted product of the two (no tuned exponent)."""
+        if self.need_given_cause is None:
+            return need_p
+        joint = need_p * (cause_p @ self.need_given_cause)
+        return joint / joint.sum(axis=1, keepdims=True)
+
+
+def need_given_cause(causes, needs, cause_classes, need_classes, weights=None) -> np.ndarray:
+    """P(need | cause) from labelled texts, add-one smoothed (every need stays possible)."""
+    row = {c: i for i, c in enumerate(cause_classes)}
+    col = {n: j for j, n in enumerate(need_classes)}
+    counts = np.ones((len(cause_classes), len(need_classes)))
+    weights = np.ones(len(causes)) if weights is None else np.asarray(weights, dtype=float)
+    for cause, need, w in zip(causes, needs, weights, strict=True):
+        counts[row[cause], col[need]] += w
+    return counts / counts.sum(axis=1, keepdims=True)
 
 
 _SHARED: TextModel | None = None
@@ -154,14 +180,16 @@ def train(
     weights = None if weights is None else np.asarray(weights, dtype=float)
     cause = _classifier().fit(x, causes, sample_weight=weights)
     need = _classifier().fit(x, needs, sample_weight=weights)
+    mapping = need_given_cause(causes, needs, cause.classes_, need.classes_, weights)
     meta = {
         "taxonomy_version": taxonomy_version,
         "trained_on": len(texts),
         "train_seconds": round(time.monotonic() - started, 2),
         "features": "jieba 0.42.1 words (HMM off) + char bigrams, hashed 2^19, tf-idf",
-        "classifier": "logistic-loss SGD (scikit-learn), one for cause, one for need",
+        "classifier": "logistic-loss SGD (scikit-learn), one for cause, one for need; "
+        "need probabilities times P(need | predicted cause) from the training labels",
     }
-    return TextModel(taxonomy_version, tfidf, cause, need, meta)
+    return TextModel(taxonomy_version, tfidf, cause, need, meta, mapping)
 
 
 def _classifier():

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from django.db import transaction
+
+from keycare.core.audit import record
 from keycare.customers.loader import load_delivery
-from keycare.customers.models import LoadBatch
+from keycare.customers.models import ConsentPurpose, ConsentRecord, LegalBasis, LoadBatch
 from keycare.engine.ingest import DEFAULT_QUARANTINE_LIMIT
 
 
@@ -54,3 +57,19 @@ def quarantine_lines(batch: LoadBatch) -> list[str]:
             line += f": {rules}; rows {', '.join(map(str, shown))}{more}"
         lines.append(line)
     return lines
+
+
+def record_consent(
+    actor, customer, purpose: str, *, basis: str, opted_out: bool, source: str = ""
+) -> ConsentRecord:
+    """Record the basis for ``purpose`` and whether the customer opted out (audited)."""
+    if purpose not in ConsentPurpose.values or basis not in LegalBasis.values:
+        raise ValueError(f"unknown purpose {purpose!r} or basis {basis!r}")
+    with transaction.atomic():
+        row, _ = ConsentRecord.objects.update_or_create(
+            customer=customer,
+            purpose=purpose,
+            defaults={"basis": basis, "opted_out": opted_out, "source": source[:64]},
+        )
+        record(actor, "privacy.consent", row, purpose=purpose, basis=basis, opted_out=opted_out)
+    return row

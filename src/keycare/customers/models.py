@@ -216,3 +216,45 @@ class LoadBatch(models.Model):
 
     def __str__(self):
         return f"load {self.pk} of {self.source_dir}"
+
+
+class ConsentPurpose(models.TextChoices):
+    """Purposes of processing that need their own consent or legal basis (PIPL Art. 14, 17)."""
+
+    MARKETING = "marketing", _("个性化营销")
+    LOCATION = "location", _("位置信息实时服务")
+
+
+class LegalBasis(models.TextChoices):
+    """PIPL Art. 13: consent, or a basis that needs none."""
+
+    CONSENT = "consent", _("个人同意")
+    CONTRACT = "contract", _("履行合同所必需")
+    LEGAL_DUTY = "legal_duty", _("履行法定职责或义务")
+
+
+class ConsentRecord(models.Model):
+    """The basis on which one customer's data is processed for one purpose, and whether the
+    customer has opted out (withdrawn consent, or refused personalised marketing: Art. 24).
+    No row: the purpose's configured default basis (``settings.PRIVACY_DEFAULT_BASIS``)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(_("处理目的"), max_length=16, choices=ConsentPurpose.choices)
+    basis = models.CharField(_("合法性基础"), max_length=16, choices=LegalBasis.choices)
+    opted_out = models.BooleanField(_("已拒绝或撤回"), default=False)
+    source = models.CharField(_("来源"), max_length=64, blank=True)
+    recorded_at = models.DateTimeField(_("记录时间"), auto_now=True)
+
+    scope = {"city": "customer__city", "manager": "customer__manager"}
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "purpose"], name="uniq_consent_purpose")
+        ]
+        indexes = [models.Index(fields=["purpose", "opted_out"])]
+        verbose_name = _("个人信息处理依据")
+        verbose_name_plural = _("个人信息处理依据")
+
+    def __str__(self):
+        return f"{self.customer_id} {self.purpose} {self.basis}"

@@ -5,7 +5,7 @@ a group's edit is optimistic-locked on its version and kept field by field in it
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ def _clean_profile(values: dict) -> dict:
             clean[name] = text
     if "employees" in values:
         raw = str(values["employees"] or "").strip()
-        if raw and (not raw.isdigit() or int(raw) > MAX_EMPLOYEES):
+        if raw and (not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_EMPLOYEES):
             raise WorkflowError(f"员工数须为 0 到 {MAX_EMPLOYEES} 的整数，不是 {raw!r}")
         clean["employees"] = int(raw) if raw else None
     if "strategic" in values:
@@ -147,7 +147,7 @@ def apply_tiers(
             if s.tier != s.new_tier:
                 g.tier, g.version = s.new_tier, g.version + 1
             dirty.append(g)
-        KeyAccount.objects.bulk_update(dirty, ["value_score", "tier", "version"], BATCH)
+        _write_scores(dirty)
         TierChange.objects.bulk_create(
             (
                 TierChange(
@@ -190,6 +190,25 @@ def apply_tiers(
             reason=reason,
         )
     return {"policy_version": version, "groups": len(scored), "moved": len(moved)}
+
+
+def _write_scores(groups: list[KeyAccount]) -> None:
+    """One prepared UPDATE per group, executed as a batch: linear, where ``bulk_update``'s
+    CASE WHEN over a batch is quadratic (2,000 groups took 11 s on SQLite, see
+    docs/performance.md)."""
+    meta = KeyAccount._meta
+    column = {name: meta.get_field(name).column for name in ("value_score", "tier", "version")}
+    sql = (
+        f"UPDATE {connection.ops.quote_name(meta.db_table)} SET "
+        + ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in column.values())
+        + f" WHERE {connection.ops.quote_name(meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(groups), BATCH):
+            cursor.executemany(
+                sql,
+                [(g.value_score, g.tier, g.version, g.pk) for g in groups[start : start + BATCH]],
+            )
 
 
 def publish_tier_policy(actor, data, *, note: str = "", reason: str) -> tuple[TierPolicy, dict]:
@@ -287,7 +306,7 @@ def earn_points(actor, month: str | None = None) -> dict:
 def redeem_points(actor, ka: KeyAccount, amount, *, reason: str) -> PointsEntry:
     """A manager redeems ``amount`` points of a group for ``reason``; never below zero."""
     raw = str(amount or "").strip()
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_REDEEM:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_REDEEM:
         raise WorkflowError(f"兑换积分须为 1 到 {MAX_REDEEM} 的整数，不是 {raw!r}")
     amount, reason = int(raw), _reason(reason)
     with transaction.atomic():

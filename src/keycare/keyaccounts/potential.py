@@ -53,7 +53,7 @@ class Found:
 
 
 def _candidate_id(source: str, key: str) -> str:
-    return f"{source}-{hashlib.sha1(key.encode()).hexdigest()[:16]}"
+    return f"{source}-{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]}"
 
 
 def _collect() -> dict[str, Found]:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from keycare.core.audit import record
@@ -94,26 +94,56 @@ def queue_task_messages(actor, tasks) -> dict:
 
 
 def _message_for(task, payload: dict) -> SmsMessage:
-    text = (payload.get("sms") or "").strip()
-    recipient = (task.customer.msisdn or "").strip()
-    message = SmsMessage(
-        task=task,
-        customer_id=task.customer_id,
-        city_id=task.city_id or task.customer.city_id,
-        manager_id=task.manager_id,
-        business_date=task.business_date,
-        moment_codes=payload.get("moment_types") or [],
-        recipient=recipient,
-        text=text,
-        idempotency_key=idempotency_key(task),
+    return _checked(
+        SmsMessage(
+            task=task,
+            customer_id=task.customer_id,
+            city_id=task.city_id or task.customer.city_id,
+            manager_id=task.manager_id,
+            business_date=task.business_date,
+            moment_codes=payload.get("moment_types") or [],
+            recipient=(task.customer.msisdn or "").strip(),
+            text=(payload.get("sms") or "").strip(),
+            idempotency_key=idempotency_key(task),
+        )
     )
-    if not recipient.isdigit():
-        message.state, message.hold_reason = SmsState.HELD, HoldReason.NO_NUMBER
-        message.reason = "客户没有有效的手机号码"
-    elif not text:
-        message.state, message.hold_reason = SmsState.HELD, HoldReason.NO_TEXT
-        message.reason = "时刻没有短信模板，无法生成短信内容"
+
+
+def queue_direct_message(customer, *, key: str, business_date, moment_codes, text: str):
+    """Queue one message without a task (the real-time path) under its idempotency ``key``:
+    the same key again returns the message already queued, so a replay sends nothing more.
+    Runs inside the caller's transaction; the caller audits."""
+    message, _ = SmsMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "customer": customer,
+            "city_id": customer.city_id,
+            "manager_id": customer.manager_id,
+            "business_date": business_date,
+            "moment_codes": list(moment_codes),
+            "recipient": (customer.msisdn or "").strip(),
+            "text": text.strip(),
+            **_unusable(customer.msisdn, text),
+        },
+    )
     return message
+
+
+def _checked(message: SmsMessage) -> SmsMessage:
+    for field, value in _unusable(message.recipient, message.text).items():
+        setattr(message, field, value)
+    return message
+
+
+def _unusable(recipient, text) -> dict:
+    """The hold for a message that cannot be sent at all (no number, no text); {} if none."""
+    if not (recipient or "").strip().isdigit():
+        hold, reason = HoldReason.NO_NUMBER, "客户没有有效的手机号码"
+    elif not (text or "").strip():
+        hold, reason = HoldReason.NO_TEXT, "时刻没有短信模板，无法生成短信内容"
+    else:
+        return {}
+    return {"state": SmsState.HELD, "hold_reason": hold, "reason": reason}
 
 
 # --- the sender's writes ------------------------------------------------------------------
@@ -317,7 +347,7 @@ def record_receipts(receipts: list[dict]) -> dict:
             )
         )
     with transaction.atomic():
-        SmsReceipt.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
+        _insert_receipts(rows)
         counts = {"receipts": len(rows), "delivered": 0, "failed": 0, "expired": 0}
         finished: dict[str, list[int]] = {}
         for (state, status, at, detail), ids in _final_groups(rows).items():
@@ -328,6 +358,51 @@ def record_receipts(receipts: list[dict]) -> dict:
         _fill_gateway_ids(rows)
         _move_tasks(finished)
     return counts
+
+
+_RECEIPT_COLUMNS = (
+    "message_id",
+    "kind",
+    "status",
+    "dlr_type",
+    "gateway_message_id",
+    "detail",
+    "reported_at",
+    "received_at",
+)
+
+
+def _insert_receipts(rows) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING (a repeated report is recorded once), straight through
+    the cursor: ``bulk_create`` spent ~0.3 ms a row preparing values, most of a receipt
+    batch's time (docs/performance.md). SQLite and PostgreSQL both take this statement."""
+    if not rows:
+        return
+    quote, ops = connection.ops.quote_name, connection.ops
+    table = quote(SmsReceipt._meta.db_table)
+    columns = ", ".join(quote(c) for c in _RECEIPT_COLUMNS)
+    marks = ", ".join(["%s"] * len(_RECEIPT_COLUMNS))
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({quote('message_id')}, {quote('dlr_type')}) DO NOTHING"
+    )
+    received = ops.adapt_datetimefield_value(timezone.now())
+    values = [
+        (
+            r.message_id,
+            r.kind,
+            r.status,
+            r.dlr_type,
+            r.gateway_message_id,
+            r.detail,
+            ops.adapt_datetimefield_value(r.reported_at),
+            received,
+        )
+        for r in rows
+    ]
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), BATCH):
+            cursor.executemany(sql, values[start : start + BATCH])
 
 
 def _confirm_submitted(rows) -> None:
@@ -398,16 +473,21 @@ def _finish(ids, state, status, at, detail) -> list[int]:
 
 
 def _fill_gateway_ids(rows) -> None:
-    """The gateway's id of a message comes with its first submit receipt."""
-    ids = {
-        r.message_id: r.gateway_message_id
-        for r in rows
-        if r.kind == ReceiptKind.SUBMIT and r.gateway_message_id
-    }
-    todo = list(SmsMessage.objects.filter(pk__in=list(ids), gateway_message_id="").only("id"))
-    for message in todo:
-        message.gateway_message_id = ids[message.pk]
-    SmsMessage.objects.bulk_update(todo, ["gateway_message_id"], batch_size=500)
+    """The gateway's id of a message comes with its first submit receipt: one UPDATE with a
+    subquery per chunk (a bulk_update's CASE over 2,000 rows cost half of a receipt batch)."""
+    ids = sorted(
+        {r.message_id for r in rows if r.kind == ReceiptKind.SUBMIT and r.gateway_message_id}
+    )
+    first = (
+        SmsReceipt.objects.filter(message=OuterRef("pk"), kind=ReceiptKind.SUBMIT)
+        .exclude(gateway_message_id="")
+        .order_by("id")
+        .values("gateway_message_id")[:1]
+    )
+    for start in range(0, len(ids), BATCH):
+        SmsMessage.objects.filter(pk__in=ids[start : start + BATCH], gateway_message_id="").update(
+            gateway_message_id=Subquery(first)
+        )
 
 
 # --- reconciliation -------------------------------------------------------------------------

@@ -49,6 +49,8 @@ IN_FLIGHT_STATES = (SmsState.SUBMITTED, SmsState.SUBMIT_UNKNOWN, SmsState.UNCONF
 
 class HoldReason(models.TextChoices):
     DND_LIST = "dnd_list", _("免打扰名单")
+    OUT_OF_SCOPE = "out_of_scope", _("不在服务范围")
+    OPTED_OUT = "opted_out", _("已拒绝个性化营销")
     QUIET_HOURS = "quiet_hours", _("非服务时段")
     DND_WINDOW = "dnd_window", _("客户免打扰时段")
     FREQUENCY_CAP = "frequency_cap", _("频次控制")

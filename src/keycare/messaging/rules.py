@@ -5,6 +5,9 @@ message is about to leave, because hours or days may have passed since the run a
 - 服务时段 (N01's ``service_start``/``service_end`` thresholds, per-city overrides included):
   outside it the message waits until the window opens (equal start and end: all day);
 - 客户免打扰时段 (``dnd_start``-``dnd_end``, may wrap past midnight): waits until it ends;
+- 服务范围 / 停机 / 拒绝个性化营销 (``no_service``): the daily run's default scope, N02's
+  suspension and the customer's opt-out of personalised marketing (PIPL Art. 24); the
+  real-time path (``keycare.signalling``) applies the same function before it acts;
 - 频次控制: the allocation's rule 2 (``AllocationConfig.is_capped``) over the customer's
   contacts actually made -- the contact log's sources (delivered SMS, reached calls), dated on
   the run calendar and checked against the message's business date, plus messages still in
@@ -21,6 +24,8 @@ from functools import lru_cache
 
 from django.utils import timezone
 
+from keycare.customers.consent import opted_out_of_marketing
+from keycare.engine import conditions as cond
 from keycare.engine.allocate import AllocationConfig
 from keycare.moments.models import CityThreshold, MomentDefinition, threshold_value
 
@@ -65,14 +70,19 @@ class SendRules:
         self.config = config or AllocationConfig()
         self.windows = _service_windows()
         self.urgent = urgent_codes()
+        self.opted_out: set[int] = set()  # filled per batch by contacted()
 
     def check(self, message, contacted: set[int]) -> Hold | None:
         """The hold for ``message`` now, or None to send it. ``contacted``: customers with a
         contact inside the cap window, including those sent earlier in this batch."""
         # A message to staff (no customer) keeps only the service window.
         attributes = (message.customer.attributes or {}) if message.customer_id else {}
-        if _truthy(attributes.get("dnd")):
-            return Hold("dnd_list", "客户在免打扰名单中，不发送")
+        if message.customer_id:
+            held = no_service(
+                message.customer, self.now.date(), opted_out=message.customer_id in self.opted_out
+            )
+            if held is not None:
+                return held
         start, end = self.windows.get(message.city_id, self.windows[None])
         if window_end(self.now, start, end) is None:
             return Hold(
@@ -105,8 +115,10 @@ class SendRules:
         message's business date: the contact log's sources (reached calls, delivered SMS:
         ``keycare.tasks.contacts``, which the allocation's cool-down reads too) and messages
         still in flight to them (handed to the gateway, no delivery receipt yet). Messages to
-        staff (no customer) are left out."""
+        staff (no customer) are left out. Read with them: the batch's customers who opted out
+        of personalised marketing (``self.opted_out``)."""
         messages = [m for m in messages if m.customer_id is not None]
+        self.opted_out = opted_out_of_marketing({m.customer_id for m in messages})
         if self.config.contact_cap_days <= 0 or not messages:
             return set()
         from keycare.messaging.models import IN_FLIGHT_STATES, SmsMessage
@@ -114,7 +126,9 @@ class SendRules:
 
         day_of, subscriber_of = {}, {}
         for m in messages:
-            day_of[m.customer_id] = min(m.business_date, day_of.get(m.customer_id, date.max))
+            # A real-time detection (keycare.signalling) has no business date: it is today's.
+            day = getattr(m, "business_date", None) or self.now.date()
+            day_of[m.customer_id] = min(day, day_of.get(m.customer_id, date.max))
             subscriber_of[m.customer_id] = m.customer.subscriber_id
         since = self.config.contact_cutoff(min(day_of.values())) + timedelta(days=1)
         logged = contact_dates(set(subscriber_of.values()), since)
@@ -131,10 +145,58 @@ class SendRules:
         return opening if opening > self.now else opening + timedelta(days=1)
 
 
+def no_service(customer, today, opted_out: bool | None = None) -> Hold | None:
+    """The daily path's customer-level rules that withhold every proactive contact, held for
+    good: the DND list (N01's ``dnd``), outside the daily scope (moments.yaml
+    ``defaults.scope``), suspended (N02), opted out of personalised marketing (PIPL Art. 24)."""
+    if on_dnd_list(customer):
+        return Hold("dnd_list", "客户在免打扰名单中，不发送")
+    row = {"value_tier": customer.value_tier, "status": customer.status}
+    scope = daily_scope()
+    if scope is not None and not cond.Evaluator(today, {})(scope, row):
+        return Hold("out_of_scope", "客户不在日常服务范围内（价值层级或在网状态），不主动服务")
+    if customer.status == "suspended":
+        return Hold("out_of_scope", "客户处于停机状态，不主动服务")
+    if opted_out is None:
+        opted_out = bool(opted_out_of_marketing({customer.pk}))
+    if opted_out:
+        return Hold("opted_out", "客户已拒绝个性化营销（个人信息保护法第二十四条），不发送")
+    return None
+
+
+def on_dnd_list(customer) -> bool:
+    return _truthy((customer.attributes or {}).get("dnd"))
+
+
 @lru_cache(maxsize=1)
+def daily_scope():
+    """The daily run's default scope (``defaults.scope`` of the moment definitions), parsed."""
+    from keycare.engine.definitions import load_definitions
+    from keycare.engine.view import field_types
+
+    definitions = load_definitions()
+    raw = (definitions.document.get("defaults") or {}).get("scope")
+    if not raw:
+        return None
+    return cond.parse_condition(raw, cond.Schema(field_types(definitions.fields)), "scope")
+
+
+# Urgent moments defined outside the daily definitions (the real-time moments register theirs).
+REGISTERED_URGENT: set[str] = set()
+
+
+def register_urgent(codes) -> None:
+    REGISTERED_URGENT.update(codes)
+
+
 def urgent_codes() -> frozenset[str]:
     """Moments served even inside the cool-down (the definitions' ``urgent``), as in the
-    allocation's rule 2."""
+    allocation's rule 2, and those registered with ``register_urgent``."""
+    return _daily_urgent() | frozenset(REGISTERED_URGENT)
+
+
+@lru_cache(maxsize=1)
+def _daily_urgent() -> frozenset[str]:
     from keycare.engine.definitions import load_definitions
 
     return frozenset(code for code, m in load_definitions().by_code.items() if m.urgent)

@@ -3,41 +3,63 @@ all in one transaction per consumed batch (the broker is acknowledged only after
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from keycare.core.audit import record
 from keycare.customers.models import Customer
-from keycare.engine.allocate import AllocationConfig
-from keycare.signalling.detect import Detection, SubState
+from keycare.messaging.actions import queue_direct_message
+from keycare.messaging.models import HoldReason
+from keycare.messaging.rules import SendRules, no_service
+from keycare.signalling.detect import Detection, SubState, contract, moment_definitions
 from keycare.signalling.models import Outcome, RealtimeDetection, SignalState, StreamCheckpoint
+from keycare.tasks.allocation_settings import live_config
 from keycare.tasks.models import ServiceTask, TaskChannel
 
 REALTIME_CYCLE = "realtime"
 # Daily scores are on 0-100 (AllocationConfig.priority_max): a real-time task sorts above all.
 URGENT_PRIORITY = 1000.0
-DND_VALUES = {True, "1", "true", "True", "Y", "y", "是"}
+HOLD_OUTCOME = {
+    HoldReason.DND_LIST: Outcome.SUPPRESSED,
+    HoldReason.OUT_OF_SCOPE: Outcome.OUT_OF_SCOPE,
+    HoldReason.OPTED_OUT: Outcome.OPTED_OUT,
+}
 
 
 def _dt(ms: int | None):
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _decide(customer: Customer, today, cap_days: int) -> str:
-    """The daily path's rules, unchanged: do-not-disturb, then the contact frequency cap."""
-    if (customer.attributes or {}).get("dnd") in DND_VALUES:
-        return Outcome.SUPPRESSED
-    if customer.manager_id is None:
-        return Outcome.NO_MANAGER
-    recent = ServiceTask.objects.filter(
-        customer=customer,
-        cycle=REALTIME_CYCLE,
-        business_date__gte=today - timedelta(days=cap_days),
-        business_date__lt=today,
+def _decide(det: RealtimeDetection, today, rules: SendRules, contacted: set[int]) -> str:
+    """The daily path's rules, unchanged (``messaging.rules``): DND list, scope, suspension and
+    marketing opt-out, then the contact cap (``AllocationConfig.is_capped`` over contacts
+    made), which an urgent moment passes as in the allocation."""
+    customer, spec = det.customer, moment_definitions()[det.moment]
+    hold = no_service(customer, today, opted_out=customer.id in rules.opted_out)
+    if hold is not None:
+        return HOLD_OUTCOME[hold.code]
+    if customer.id in contacted and not spec.get("urgent"):
+        return Outcome.CAPPED
+    if spec.get("channel") == "sms":
+        return Outcome.SMS
+    return Outcome.TASK if customer.manager_id else Outcome.NO_MANAGER
+
+
+def _sms(det: RealtimeDetection, today):
+    spec = moment_definitions()[det.moment]
+    country = det.facts.get("country", "")
+    names = contract().get("country_names", {})
+    text = spec.get("sms_template", "").format(country_name=names.get(country, country))
+    return queue_direct_message(
+        det.customer,
+        key=f"rt:{det.customer_id}:{det.moment}:{det.window}",
+        business_date=today,
+        moment_codes=[det.moment],
+        text=text,
     )
-    return Outcome.CAPPED if cap_days and recent.exists() else Outcome.TASK
 
 
 def _urgent_task(customer: Customer, today, det: RealtimeDetection) -> ServiceTask:
@@ -94,16 +116,28 @@ def commit_batch(
     counts: dict,
 ) -> list[RealtimeDetection]:
     """Store one consumed batch: new detections and their tasks, changed states, the checkpoint."""
-    cap_days = AllocationConfig().contact_cap_days
     today = timezone.localdate()
     with transaction.atomic():
         stored = _new_detections(hits, customers)
+        if stored:
+            rules = SendRules(config=live_config())
+            contacted = rules.contacted(stored)
         for det in stored:
-            det.outcome = _decide(det.customer, today, cap_days)
+            det.outcome = _decide(det, today, rules, contacted)
             if det.outcome == Outcome.TASK:
                 det.task = _urgent_task(det.customer, today, det)
+            elif det.outcome == Outcome.SMS:
+                det.sms = _sms(det, today)
+                contacted.add(det.customer_id)  # as the sender: one proactive SMS per batch
             det.acted_at = timezone.now()
             det.save()
+        if stored:
+            record(
+                None,
+                "signalling.detect",
+                object_type="signalling.realtimedetection",
+                **Counter(d.outcome for d in stored),
+            )
         _save_states(states, customers)
         cp, _ = StreamCheckpoint.objects.select_for_update().get_or_create(stream=stream)
         cp.max_event_time = max(cp.max_event_time, max_event_time)

@@ -13,7 +13,10 @@ from keycare.access.querysets import RestrictedQuerySet
 
 class Outcome(models.TextChoices):
     TASK = "task", _("紧急任务")
+    SMS = "sms", _("短信")
     SUPPRESSED = "suppressed", _("免打扰")
+    OUT_OF_SCOPE = "out_of_scope", _("不在服务范围")
+    OPTED_OUT = "opted_out", _("已拒绝个性化营销")
     CAPPED = "capped", _("频次限制")
     NO_MANAGER = "no_manager", _("无客户经理")
 
@@ -31,6 +34,9 @@ class RealtimeDetection(models.Model):
     outcome = models.CharField(_("处理结果"), max_length=16, choices=Outcome.choices)
     task = models.ForeignKey(
         "tasks.ServiceTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sms = models.ForeignKey(
+        "messaging.SmsMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     facts = models.JSONField(_("依据"), default=dict, blank=True)
 
@@ -56,10 +62,18 @@ class RealtimeDetection(models.Model):
 
     @property
     def latency_ms(self) -> dict:
-        """Signal → detection → action, in milliseconds (the latency stamp)."""
-        detect = (self.detected_at - self.signal_time).total_seconds() * 1000
-        act = (self.acted_at - self.detected_at).total_seconds() * 1000 if self.acted_at else None
-        return {"detect": round(detect), "act": None if act is None else round(act)}
+        """The latency stamp in milliseconds: signal → detection, detection → action (task
+        created or SMS queued), and for an SMS detection → sent (accepted by the gateway)."""
+        sent = self.sms.submitted_at if self.sms_id and self.sms else None
+        return {
+            "detect": _ms(self.signal_time, self.detected_at),
+            "act": _ms(self.detected_at, self.acted_at),
+            "sent": _ms(self.detected_at, sent),
+        }
+
+
+def _ms(start, end) -> int | None:
+    return None if start is None or end is None else round((end - start).total_seconds() * 1000)
 
 
 class SignalState(models.Model):

@@ -181,6 +181,35 @@ def draw_survey_tasks(actor, day: date) -> dict[str, int]:
     return {str(k): v for k, v in counts.items()}
 
 
+def draw_periodic_surveys(actor, day: date) -> int:
+    """Draw this quarter's key-account surveys (key persons and a sample of members) alone:
+    the scheduler's quarterly job (``keycare schedule``). Someone surveyed in the last 30 days
+    and a person already drawn for the quarter are skipped, so a repeat draws nothing."""
+    ensure_builtins()
+    template = SurveyTemplate.objects.filter(active=True, trigger=Trigger.PERIODIC).first()
+    recent = set(
+        SurveyTask.objects.filter(drawn_on__gt=day - timedelta(days=QUIET_DAYS)).values_list(
+            "customer_id", flat=True
+        )
+    )
+    quarter = f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    recent |= set(
+        SurveyTask.objects.filter(source__endswith=f":{quarter}").values_list(
+            "customer_id", flat=True
+        )
+    )
+    drawn = _draw(template, _key_account_people(day), day, recent)
+    if drawn:
+        record(
+            actor,
+            "surveys.draw",
+            object_type="surveys.surveytask",
+            business_date=day.isoformat(),
+            created=drawn,
+        )
+    return drawn
+
+
 def _key_account_people(day: date):
     """Key persons (decision makers, contacts) and members of key accounts due this quarter."""
     quarter = f"{day.year}Q{(day.month - 1) // 3 + 1}"

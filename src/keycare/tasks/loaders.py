@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from keycare.customers.consent import opted_out_of_marketing
 from keycare.errors import UserError
 from keycare.runs import columns as spec
 from keycare.runs.loaders import (
@@ -36,6 +37,8 @@ def load_tasks(loader: RunLoader) -> None:
     if loader.tables["tasks"] is None:
         return
     risk = _risk_by_customer(loader)
+    # PIPL Art. 24: a customer who refused personalised marketing gets no task from a run.
+    opted_out = opted_out_of_marketing()
     incoming, incoming_moments = {}, {}
     for row in loader.tables["tasks"]:
         if str(row.get("channel") or "call") not in spec.TASK_DECISIONS:
@@ -43,6 +46,9 @@ def load_tasks(loader: RunLoader) -> None:
             continue
         customer = loader.customer(row["subscriber_id"])
         if customer is None:
+            continue
+        if customer in opted_out:
+            loader.summary["tasks_opted_out"] = loader.summary.get("tasks_opted_out", 0) + 1
             continue
         values, moments = _task_values(loader, row, customer, risk.get(customer, {}))
         incoming[(customer, values["cycle"])] = values

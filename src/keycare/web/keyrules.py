@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from datetime import date, timedelta
 
 import yaml
@@ -82,14 +83,16 @@ def _parse(text: str) -> dict:
     text = _text(text, MAX_RULE_TEXT)
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise UserError(_("规则嵌套过深")) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = _("第 %(n)s 行") % {"n": mark.line + 1} if mark else ""
         raise UserError(_("规则不是有效的 YAML %(where)s") % {"where": where}) from None
     # A round trip through JSON keeps only plain data (dates and the like are refused).
     try:
-        return json.loads(json.dumps(data))
-    except (TypeError, ValueError):
+        return json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
         raise UserError(_("规则只能包含数字、文字、列表和映射")) from None
 
 
@@ -180,7 +183,7 @@ def _posted_standards(post, base: dict) -> dict:
 
 
 def _integer(raw: str, where: str) -> int:
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise UserError(_("“%(v)s”不是整数（%(where)s）") % {"v": raw, "where": where})
     return int(raw)
 
@@ -188,6 +191,8 @@ def _integer(raw: str, where: str) -> int:
 def _decimal(raw: str, where: str) -> float | int:
     try:
         value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
     except ValueError:
         raise UserError(
             _("“%(v)s”不是数字（%(where)s）") % {"v": raw or "—", "where": where}

@@ -90,6 +90,7 @@ class AuditAction(models.TextChoices):
     RUN_REQUEST_FAILED = "run.request.failed", _("日批运行失败")
     RISK_MODEL_PROMOTE = "risk.model.promote", _("启用风险模型")
     SURVEYS_DRAW = "surveys.draw", _("抽取满意度调查")
+    SCHEDULE_RUN = "schedule.run", _("运行定时任务")
     SURVEYS_ANSWER = "surveys.answer", _("记录满意度回答")
     SURVEYS_MODEL = "surveys.model", _("修改满意度模型")
     ALLOCATION_SETTINGS_PREVIEW = "allocation.settings.preview", _("预览派送设置")
@@ -141,6 +142,8 @@ class AuditAction(models.TextChoices):
     SMS_RECONCILE = "sms.reconcile", _("核对短信提交与状态报告")
     WORK_RECORD = "work.record", _("记录走访/通话")
     SIGNALLING_TASK = "signalling.task", _("实时关键时刻生成任务")
+    SIGNALLING_DETECT = "signalling.detect", _("实时关键时刻识别与派发")
+    PRIVACY_CONSENT = "privacy.consent", _("记录个人信息处理依据")
 
 
 class AuditDetailKey(models.TextChoices):

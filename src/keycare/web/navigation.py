@@ -72,6 +72,7 @@ GROUP_OF = {
     "web:appointment-list": "service",
     "web:workorder-list": "service",
     "web:assigned-task-list": "service",
+    "web:group-task-list": "service",
     "web:customer-list": "customers",
     "web:risk-high": "customers",
     "web:segment-list": "customers",

@@ -7,9 +7,7 @@ from keycare.web import group_tasks
 
 urlpatterns: list = [
     path("key-accounts/moments/", group_tasks.group_task_list, name="group-task-list"),
-    path(
-        "key-accounts/moments/<int:pk>/", group_tasks.group_task_detail, name="group-task-detail"
-    ),
+    path("key-accounts/moments/<int:pk>/", group_tasks.group_task_detail, name="group-task-detail"),
 ]
 
 # (url name, label, roles that see it), as in web/navigation.NAV.
