@@ -13,6 +13,7 @@ KEYCARE_COMMANDS = {
     "catalog": "print the unified customer view field catalog (md, csv or json)",
     "synth": "write a synthetic operator's files per the data contract",
     "signalling": "real-time moments: produce a synthetic signalling stream or consume it (Redis Streams)",
+    "signalling_spark": "real-time moments as a Spark Structured Streaming query (same stream, checkpointed)",
     "load": "load organisation, managers, customer archive and assignments into the app",
     "syncmoments": "import the 29 built-in key-moment definitions into the application",
     "run": "run the daily key-moment pipeline for a business date",

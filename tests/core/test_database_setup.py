@@ -44,6 +44,7 @@ EXPECTED_NEEDS = {
     "sms_receipts": "require",
     "sms_gateway": None,
     "signalling": "require",  # produce reads the loaded customers; consume writes detections
+    "signalling_spark": "require",  # the Spark query commits detections like consume
 }
 
 
