@@ -30,6 +30,8 @@ EXPECTED_NEEDS = {
     "escalate": "require",
     "reminders": "require",  # the managers' daily digest, from cron
     "monthlyreport": "require",
+    "schedule": "require",  # periodic jobs, from cron
+    "grouprules": "require",
     "tiers": "require",
     "catalog": None,
     "synth": None,
@@ -99,14 +101,14 @@ def test_run_in_a_fresh_home_prepares_the_database_then_runs(tmp_path, delivery)
     assert first.returncode == 0, first.stderr
     assert "Traceback" not in first.stderr
     assert json.loads(first.stdout.strip().splitlines()[-1])["status"] == "published"
-    assert "database prepared" in first.stderr and "created 29" in first.stderr
-    assert moment_count(home) == 29
+    assert "database prepared" in first.stderr and "created 37" in first.stderr
+    assert moment_count(home) == 37
 
     again = keycare(home, *args)  # prepared once: nothing to do the second time
 
     assert again.returncode == 0, again.stderr
     assert "prepared" not in again.stderr and "created" not in again.stderr
-    assert moment_count(home) == 29
+    assert moment_count(home) == 37
 
 
 def test_load_in_a_fresh_home_prepares_the_database(tmp_path, delivery):
@@ -124,7 +126,7 @@ def test_syncmoments_in_a_fresh_home_migrates_and_imports_once(tmp_path):
     result = keycare(home, "syncmoments")
 
     assert result.returncode == 0, result.stderr
-    assert "created 29, existing 0" in result.stdout
+    assert "created 37, existing 0" in result.stdout
     assert "imported" not in result.stderr  # the command's own import, not a second one
 
 
