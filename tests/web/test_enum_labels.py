@@ -75,7 +75,9 @@ def english_labels() -> set[str]:
 
 
 class _Text(HTMLParser):
-    """Visible text, plus the strings of embedded JSON (ECharts options via json_script)."""
+    """Visible text, plus the strings of embedded JSON (ECharts options via json_script). A
+    textarea's content is left out: it is what the user edits (a rule's YAML source, where the
+    codes are the syntax), not a value shown to read."""
 
     def __init__(self):
         super().__init__()
@@ -85,11 +87,13 @@ class _Text(HTMLParser):
         attrs = dict(attrs)
         if tag in ("script", "style"):
             self._in.append(attrs.get("type", "text/javascript"))
+        if tag == "textarea":
+            self._in.append("text/plain")
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._in:
+        if tag in ("script", "style", "textarea") and self._in:
             self._in.pop()
 
     def handle_data(self, data):
