@@ -40,3 +40,25 @@ def test_truth_and_evaluation():
     assert satisfaction.evaluate(pairs) == {
         "customers": 4, "truly_low": 2, "precision": 0.5, "recall": 0.5,
     }  # fmt: skip
+
+
+def _answer(customer, score):
+    from factories import make_survey_task
+    from keycare.surveys.actions import record_answer
+
+    task = make_survey_task(customer)
+    top = task.template.scale_max
+    record_answer(None, task, {q["code"]: min(score, top) for q in task.template.questions}, "sms")
+
+
+def test_predictions_checked_against_the_answered_surveys(customers):
+    make_complaint(customers[0], "broadband_fault", "repair", resolved=False)
+    _answer(customers[0], 1)  # predicted low, answered low
+    make_complaint(customers[1], "roaming_charge", "refund", resolved=True)
+    _answer(customers[1], 10)  # not predicted, answered high
+    make_complaint(customers[2], "broadband_fault", "repair", resolved=False)
+    _answer(customers[2], 10)  # predicted low, answered high
+    _answer(customers[3], 1)  # no complaint: not a prediction to check
+    assert services.satisfaction_against_surveys() == {
+        "customers": 3, "truly_low": 1, "precision": 0.5, "recall": 1.0,
+    }  # fmt: skip

@@ -339,3 +339,31 @@ def satisfaction_check(truth_path, limit: int | None = None) -> dict:
         for p in predictions:
             pairs[p.domain].append((p.low, satisfaction.truth_label(true_causes, p.domain)))
     return {domain: satisfaction.evaluate(rows) for domain, rows in pairs.items()}
+
+
+def satisfaction_against_surveys() -> dict:
+    """Low-satisfaction predictions against what customers answered: every customer with a
+    classified complaint and an answered satisfaction survey, predicted low in any domain vs
+    their latest survey index below the index model's low threshold. Precision and recall
+    (``satisfaction.evaluate``); the surveys ask about the service overall, not per domain."""
+    from keycare.customers.models import Customer
+    from keycare.knowledge import satisfaction
+    from keycare.surveys.models import SurveyResponse
+
+    latest: dict = {}
+    responses = SurveyResponse.objects.select_related("model", "task").order_by("answered_at")
+    for r in responses:
+        latest[r.task.customer_id] = r.index < r.model.low_threshold
+    customers = (
+        Complaint.objects.exclude(cause="")
+        .filter(customer_id__in=list(latest))
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    pairs = []
+    for customer in Customer.objects.filter(pk__in=list(customers)).select_related(
+        "city", "county"
+    ):
+        predicted = any(p.low for p in satisfaction.predict(customer_graph(customer)))
+        pairs.append((predicted, latest[customer.pk]))
+    return satisfaction.evaluate(pairs)
