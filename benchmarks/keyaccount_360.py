@@ -43,6 +43,12 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="pages timed per role")
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the database")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--users-file",
+        type=Path,
+        help="also write logins for the load benchmark (benchmarks/load/locust_group360.py): "
+        "200 key-account managers with their groups and 10 province administrators",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     if not os.environ["DATABASE_URL"].startswith("postgres"):
@@ -58,6 +64,8 @@ def main(argv=None) -> int:
     built = _build(args.groups, args.members)
     result = {"groups": args.groups, "members_average": args.members, "build": built}
     result["pages"] = _time_pages(args.requests, random.Random(args.seed))
+    if args.users_file:
+        result["users_file"] = _write_users(args.users_file, random.Random(args.seed))
     result["load_average"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False))
     return 0
@@ -367,6 +375,42 @@ def _manager_user(manager_id: int):
     if created:
         StaffProfile.objects.create(user=user, role=roles.ROLE_MANAGER, manager_id=manager_id)
     return user
+
+
+def _write_users(path: Path, rng: random.Random, managers: int = 200, admins: int = 10) -> str:
+    """Logins with one known password (one PBKDF2 hash, as benchmarks/load/prepare.py does)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    from keycare.access import roles
+    from keycare.keyaccounts.models import KeyAccount
+    from keycare.org.models import StaffProfile
+
+    password = "bench-groups-360"
+    hashed = make_password(password)
+    groups_of: dict[int, list[int]] = {}
+    for pk, manager_id in KeyAccount.objects.values_list("id", "manager_id").iterator():
+        groups_of.setdefault(manager_id, []).append(pk)
+    picked = rng.sample(sorted(groups_of), min(managers, len(groups_of)))
+    out = {"password": password, "day": "2026-12-04", "managers": [], "admins": []}
+    for manager_id in picked:
+        user = _manager_user(manager_id)
+        user.password = hashed
+        user.save(update_fields=["password"])
+        out["managers"].append({"username": user.username, "groups": groups_of[manager_id]})
+    for i in range(admins):
+        user, _ = get_user_model().objects.get_or_create(username=f"bench_groups_province_{i}")
+        user.password = hashed
+        user.save(update_fields=["password"])
+        StaffProfile.objects.get_or_create(user=user, defaults={"role": roles.ROLE_PROVINCE_ADMIN})
+        out["admins"].append({"username": user.username})
+    out["all_groups"] = rng.sample(
+        [pk for ids in groups_of.values() for pk in ids],
+        min(20_000, sum(map(len, groups_of.values()))),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return str(path)
 
 
 def _percentiles(seconds: list[float]) -> dict:

@@ -26,6 +26,7 @@ PORT=${PORT:-18765}
 OUT=${OUT:-var/bench-load/out/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 
+# LOCUSTFILE picks another scenario (benchmarks/load/locust_group360.py: the group 360 page).
 # Every run works on a fresh copy of the prepared database: a run claims and completes
 # thousands of today's tasks, so a second run on the same data would find less work to do
 # (and lighter pages) than the first. FRESH=0 reuses the database as it is.
@@ -76,7 +77,7 @@ done
   > "$OUT/loadavg.txt" &
 LOADAVG=$!
 
-"$LOCUST" -f benchmarks/load/locustfile.py --headless -u "$USERS" -r "$SPAWN_RATE" \
+"$LOCUST" -f "${LOCUSTFILE:-benchmarks/load/locustfile.py}" --headless -u "$USERS" -r "$SPAWN_RATE" \
   -t "$MAX_DURATION" --host "http://127.0.0.1:$PORT" --csv "$OUT/locust" --only-summary \
   > "$OUT/locust.log" 2>&1 || true
 

@@ -32,7 +32,7 @@ from keycare.keyaccounts.models import (
     ServiceRule,
     TierPolicyStatus,
 )
-from keycare.keyaccounts.tiers import _revenue
+from keycare.keyaccounts.tiers import average_revenue
 from keycare.yamlio import safe_load
 
 DEFAULT_PATH = Path(__file__).with_name("rules.yaml")
@@ -131,7 +131,7 @@ def group_facts(groups=None, revenue_months: int = 3) -> dict[int, dict]:
         "member_count", "credit_rating", "credit_score", "key_customer", "key_level",
     )  # fmt: skip
     facts = {r["pk"]: r for r in rows}
-    revenue = _revenue(list(facts), revenue_months)
+    revenue = average_revenue(list(facts), revenue_months)
     today = timezone.localdate()
     for pk, f in facts.items():
         fallback = float(f["annual_revenue"] or 0) / 12

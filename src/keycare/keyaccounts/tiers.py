@@ -108,7 +108,7 @@ def _facts(groups) -> list[dict]:
     return rows
 
 
-def _revenue(pks: list[int], months: int) -> dict[int, tuple[float, float]]:
+def average_revenue(pks: list[int], months: int) -> dict[int, tuple[float, float]]:
     """{group pk: (average monthly total, average monthly 信息化)} over its last ``months``."""
     recent = sorted(set(KeyAccountRevenue.objects.values_list("month", flat=True)))[-months:]
     sums: dict[int, list[float]] = {}
@@ -154,7 +154,7 @@ def score_groups(policy: dict, groups=None) -> list[Scored]:
         archive=KeyAccountArchive.ACTIVE
     )
     facts = _facts(groups)
-    revenue = _revenue([f["pk"] for f in facts], policy.get("revenue_months", 3))
+    revenue = average_revenue([f["pk"] for f in facts], policy.get("revenue_months", 3))
     out = []
     for f in facts:
         fallback = float(f["annual_revenue"] or 0) / 12
