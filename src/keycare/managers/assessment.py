@@ -295,15 +295,15 @@ def _sql(queryset) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
-def _fee_deltas(decisions, keys: dict, start, end) -> dict:
-    """key -> [sum of fee changes, customers] over the customers decided in the period (one
-    per customer and key, from the first day decided): each customer's monthly fee at the end
+def _fee_deltas(decisions, start, end, by_manager: bool) -> dict:
+    """city or (manager, city) -> [sum of fee changes, customers] over the customers decided
+    in the period (one per customer, or per customer and manager, from the first day decided): each customer's monthly fee at the end
     of the period minus the fee they paid that first day. The fee on a day is the old fee of
     the first readable plan-fee change loaded after that (local) day, else today's fee, and
     nothing once churned by then. One SQL statement: the database reads the customers, Python
     gets one row per key."""
     first = (
-        decisions.values(cid=F("customer_id"), **{k: F(path) for k, path in keys.items()})
+        decisions.values(cid=F("customer_id"), **({"mid": F("manager_id")} if by_manager else {}))
         .annotate(first_day=Min("business_date"))
         .order_by()
     )
@@ -324,8 +324,10 @@ def _fee_deltas(decisions, keys: dict, start, end) -> dict:
         .values("old")[:1]
     )
     customer = Customer._meta.db_table
-    cols = ", ".join(f"d.{k}" for k in keys)
-    outer = ", ".join(keys)
+    # The customer's city is read once, with its fee and status (the decisions are grouped
+    # without joining the customers).
+    cols = "d.mid, c.city_id" if by_manager else "c.city_id"
+    outer = "mid, city_id" if by_manager else "city_id"
 
     def fee_on(day_sql, lookup_sql):
         # The subquery only runs for customers with a change (PostgreSQL evaluates CASE
@@ -364,12 +366,10 @@ def revenue_vs_control(start, end) -> Result:
     group of the same city, RMB per customer per month (positive: the manager kept or grew
     more revenue than the hold-out)."""
     decisions = AllocationDecision.objects.filter(business_date__range=(start, end))
-    control = _fee_deltas(
-        decisions.filter(decision="control"), {"k_city": "customer__city"}, start, end
-    )
+    control = _fee_deltas(decisions.filter(decision="control"), start, end, by_manager=False)
     treated = _fee_deltas(
         decisions.filter(decision__in=TREATED, manager__isnull=False),
-        {"k_manager": "manager", "k_city": "customer__city"}, start, end,
+        start, end, by_manager=True,
     )  # fmt: skip
     sums: dict[int, list] = defaultdict(lambda: [0.0, 0.0, 0])
     for (manager, city), (change, n) in treated.items():
