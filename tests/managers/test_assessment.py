@@ -271,3 +271,101 @@ def test_plan_completion_reads_every_plan_as_plan_actual_does(world):
     assert (num, den) == (3 + 4, 10)
     assert num == sum(sum(a.achieved.values()) for a in expected)
     assert value == pytest.approx(0.7)
+
+
+def _history(customer, changes, at):
+    row = CustomerHistory.objects.create(customer=customer, changes=changes)
+    CustomerHistory.objects.filter(pk=row.pk).update(at=at)
+
+
+def test_revenue_vs_control_pinned_on_a_hand_computed_month(db):
+    """Every rule of the revenue indicator on one small month, figures computed by hand:
+    first decision of the period per customer and manager, the old fee of the first readable
+    plan-fee change loaded after that (local) day, churn as losing the whole fee, a customer
+    decided by two managers counted for both, each city against its own control group, a city
+    without a control group left out."""
+    from keycare.managers.assessment import revenue_vs_control
+
+    places = make_org(cities=(("C025", "南京市"), ("C0512", "苏州市"), ("C0513", "南通市")))
+    nj, sz, nt = places["C025"], places["C0512"], places["C0513"]
+    ma, mb, mc = make_manager(nj, "MA"), make_manager(nj, "MB"), make_manager(nt, "MC")
+    run = Run.objects.create(run_id="run-rev", business_date=DAY)
+    made = {}
+
+    def cust(code, place, manager=None, fee=100, churned_on=None):
+        extra = {"plan_fee": fee}
+        if churned_on:
+            extra |= {"status": "churned", "status_date": churned_on}
+        made[code] = make_customer(place, code, manager, **extra)
+        return made[code]
+
+    def day(d):
+        return date(2026, 11, d)
+
+    decisions = []
+
+    def decide(customer, d, decision="call", manager=None):
+        decisions.append(
+            AllocationDecision(run=run, customer=customer, manager=manager,
+                               business_date=d, decision=decision)
+        )  # fmt: skip
+
+    def fee(old, new):
+        return {"plan_fee": [old, new]}
+
+    # 南京 control, mean (0 − 100 + 50 + 0) / 4 = −12.5:
+    decide(cust("K1", nj), day(10), "control")  # no change: 0
+    decide(cust("K2", nj, churned_on=day(20)), day(10), "control")  # churned after: −100
+    k3 = cust("K3", nj, fee=150)  # first decided 11-05, upgraded 11-08 (100 → 150): +50
+    decide(k3, day(5), "control")
+    decide(k3, day(12), "control")
+    _history(k3, fee("100.00", "150.00"), aware(day(8)))
+    k4 = cust("K4", nj)  # changed the day it was decided: the fee it already paid, 0
+    decide(k4, day(10), "control")
+    _history(k4, fee("80.00", "100.00"), aware(day(10)))
+    # 苏州 control, mean (0 − 40) / 2 = −20:
+    decide(cust("S1", sz), day(3), "control")
+    s2 = cust("S2", sz, fee=60)  # two changes after 11-03: the first one's old fee (100)
+    decide(s2, day(3), "control")
+    _history(s2, fee("100.00", "80.00"), aware(day(6)))
+    _history(s2, fee("80.00", "60.00"), aware(day(15)))
+
+    # MA's customers in 南京: −20 + 30 + 10 + 0 + 0 + 0 = 20 over 6.
+    a1 = cust("A1", nj, ma)  # decided 11-02 (and again 11-20): fee 120 then, 100 now: −20
+    decide(a1, day(2), "call", ma)
+    decide(a1, day(20), "sms", ma)
+    _history(a1, fee("120.00", "100.00"), aware(day(10)))
+    a2 = cust("A2", nj, ma)  # changed 07:00 local on 11-13 (11-12 in UTC): after 11-12, +30
+    decide(a2, day(12), "call", ma)
+    _history(a2, fee("70.00", "100.00"), aware(day(13), 7))
+    a3 = cust("A3", nj, ma)  # an unreadable old fee is skipped; the next change says 90: +10
+    decide(a3, day(12), "call", ma)
+    _history(a3, {"name": ["甲", "乙"]}, aware(day(13)))
+    _history(a3, fee(None, "100.00"), aware(day(14)))
+    _history(a3, fee("90.00", "100.00"), aware(day(16)))
+    decide(cust("A4", nj, ma, churned_on=day(12)), day(12), "call", ma)  # churned that day: 0
+    decide(cust("A5", nj, ma, churned_on=date(2026, 12, 5)), day(12), "call", ma)  # later: 0
+    a7 = cust("A7", nj, ma)  # decided before the period and on 11-08; a change on 11-01: 0
+    decide(a7, date(2026, 10, 31), "call", ma)
+    decide(a7, day(8), "call", ma)
+    _history(a7, fee("50.00", "100.00"), aware(day(1)))
+    _history(a7, fee("40.00", "50.00"), aware(date(2026, 10, 20)))
+    # MA's customer in 苏州: churned 11-25, −100, against 苏州's control.
+    decide(cust("A6", sz, ma, churned_on=day(25)), day(4), "call", ma)
+    # MB: also decided A1 (first on 11-15, after its change: 0) and B2 (churned, −200).
+    decide(a1, day(15), "call", mb)
+    decide(cust("B2", nj, mb, fee=200, churned_on=day(11)), day(10), "sms", mb)
+    decide(cust("B3", nj, mb, churned_on=day(11)), day(10), "deferred", mb)  # not treated
+    decide(cust("B4", nj, churned_on=day(11)), day(10), "call")  # no manager
+    # MC: 南通 has no control group, so nothing to compare with.
+    decide(cust("C1", nt, mc, churned_on=day(11)), day(10), "call", mc)
+    AllocationDecision.objects.bulk_create(decisions)
+
+    result = revenue_vs_control(START, END)
+    assert set(result) == {ma.pk, mb.pk}
+    # MA: 南京 20 − (−12.5 × 6) = 95; 苏州 −100 − (−20 × 1) = −80; (95 − 80) / 7.
+    value, num, den = result[ma.pk]
+    assert value == pytest.approx(15 / 7) and num == pytest.approx(-80) and den == 7
+    # MB: −200 − (−12.5 × 2) = −175 over 2.
+    value, num, den = result[mb.pk]
+    assert value == pytest.approx(-87.5) and num == pytest.approx(-200) and den == 2

@@ -23,10 +23,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Min, Q, Sum
+from django.db import connection
+from django.db.models import Count, F, FloatField, Min, Q, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from keycare.customers.models import CustomerHistory, Status
+from keycare.customers.models import Customer, CustomerHistory, Status
 from keycare.keyaccounts.models import KeyAccount
 from keycare.keyaccounts.standards import planned_visits
 from keycare.managers import plans
@@ -267,49 +271,92 @@ def churn_vs_control(start, end) -> Result:
     return {m: (lift / d, n, d) for m, (lift, n, d) in sums.items() if d}
 
 
-def _fee_changes(start, customer_ids=None) -> dict[int, list]:
-    """customer pk -> [(day, old fee)] of the plan-fee changes loaded on or after ``start``,
-    in load order (the archive's history: the fee a customer paid before each change)."""
-    rows = CustomerHistory.objects.filter(at__gte=_day_bounds(start, start)[0])
-    rows = rows.filter(changes__has_key="plan_fee").order_by("at", "id")
-    if customer_ids is not None:
-        rows = rows.filter(customer_id__in=customer_ids)
-    found: dict[int, list] = defaultdict(list)
-    tz = timezone.get_current_timezone()
-    for customer, at, changes in rows.values_list("customer_id", "at", "changes").iterator():
-        try:
-            found[customer].append(
-                (timezone.localtime(at, tz).date(), float(changes["plan_fee"][0]))
-            )
-        except (TypeError, ValueError, IndexError):
-            continue  # an unreadable old value: the current fee stands for it
-    return found
+# A plan-fee value the archive's history can be read as (what ``float()`` reads in the
+# loader's ``str(Decimal)`` form); anything else (null, empty, text) is skipped.
+_READABLE_FEE = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 
 
-def _fee_on(day, fee, status, since, changes) -> float:
-    """The monthly fee a customer paid on ``day``: the old fee of the first change loaded after
-    that day, else today's fee; nothing once churned."""
-    if status == Status.CHURNED and since <= day:
-        return 0.0
-    for changed, old in changes:
-        if changed > day:
-            return old
-    return float(fee)
+def _old_fees(start):
+    """The archive's readable plan-fee changes loaded on or after ``start``, each with the fee
+    the customer paid before it (``old``) and its local day (``day``)."""
+    return (
+        CustomerHistory.objects.filter(
+            at__gte=_day_bounds(start, start)[0], changes__has_key="plan_fee"
+        )
+        .alias(text=KT("changes__plan_fee__0"))
+        .filter(text__regex=_READABLE_FEE)
+        .annotate(old=Cast("text", FloatField()), day=TruncDate("at"))
+        .order_by()
+    )
 
 
-def _fee_deltas(decisions, keys, end, changes) -> dict:
-    """key -> [sum of fee changes, customers]: each customer's fee at the end of the period
-    minus their fee on the first day they were decided in it."""
-    fields = ["customer", *keys, "customer__plan_fee", "customer__status", "customer__status_date"]
-    rows = decisions.values(*fields).annotate(day=Min("business_date")).order_by()
-    found: dict = defaultdict(lambda: [0.0, 0])
-    for row in rows.values_list(*fields, "day").iterator():
-        customer, *key, fee, status, since, day = row
-        history = changes.get(customer, ())
-        bucket = found[tuple(key) if len(key) > 1 else key[0]]
-        bucket[0] += _fee_on(end, fee, status, since, history)
-        bucket[0] -= _fee_on(day, fee, status, since, history)
-        bucket[1] += 1
+def _sql(queryset) -> tuple[str, tuple]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _fee_deltas(decisions, start, end, by_manager: bool) -> dict:
+    """city or (manager, city) -> [sum of fee changes, customers] over the customers decided
+    in the period (one per customer, or per customer and manager, from the first day decided): each customer's monthly fee at the end
+    of the period minus the fee they paid that first day. The fee on a day is the old fee of
+    the first readable plan-fee change loaded after that (local) day, else today's fee, and
+    nothing once churned by then. One SQL statement: the database reads the customers, Python
+    gets one row per key."""
+    first = (
+        decisions.values(cid=F("customer_id"), **({"mid": F("manager_id")} if by_manager else {}))
+        .annotate(first_day=Min("business_date"))
+        .order_by()
+    )
+    first_sql, first_params = _sql(first)
+    changed_sql, changed_params = _sql(_old_fees(start).values("customer_id").distinct())
+    # The first readable change after a day, for one customer of ``first`` (RawSQL: the
+    # correlated column of the enclosing statement).
+    after_end = _sql(
+        _old_fees(start)
+        .filter(customer_id=RawSQL("d.cid", ()), day__gt=end)
+        .order_by("at", "id")
+        .values("old")[:1]
+    )
+    after_first = _sql(
+        _old_fees(start)
+        .filter(customer_id=RawSQL("d.cid", ()), day__gt=RawSQL("d.first_day", ()))
+        .order_by("at", "id")
+        .values("old")[:1]
+    )
+    customer = Customer._meta.db_table
+    # The customer's city is read once, with its fee and status (the decisions are grouped
+    # without joining the customers).
+    cols = "d.mid, c.city_id" if by_manager else "c.city_id"
+    outer = "mid, city_id" if by_manager else "city_id"
+
+    def fee_on(day_sql, lookup_sql):
+        # The subquery only runs for customers with a change (PostgreSQL evaluates CASE
+        # branches lazily): the others pay today's fee.
+        return (
+            f"CASE WHEN c.status = %s AND c.status_date <= {day_sql} THEN 0.0 "
+            f"WHEN ch.customer_id IS NULL THEN c.plan_fee "
+            f"ELSE COALESCE(({lookup_sql}), c.plan_fee) END"
+        )
+
+    sql = (
+        f"SELECT {outer}, SUM(fee_end - fee_first), COUNT(*) FROM ("
+        f" SELECT {cols}, {fee_on('%s', after_end[0])} AS fee_end,"
+        f" {fee_on('d.first_day', after_first[0])} AS fee_first"
+        f" FROM ({first_sql}) d JOIN {customer} c ON c.id = d.cid"
+        f" LEFT JOIN ({changed_sql}) ch ON ch.customer_id = d.cid"
+        f") x GROUP BY {outer}"
+    )
+    params = (
+        Status.CHURNED, end, *after_end[1],
+        Status.CHURNED, *after_first[1],
+        *first_params, *changed_params,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found: dict = {}
+    for *key, change, n in rows:
+        found[tuple(key) if len(key) > 1 else key[0]] = [float(change or 0), n]
     return found
 
 
@@ -319,11 +366,10 @@ def revenue_vs_control(start, end) -> Result:
     group of the same city, RMB per customer per month (positive: the manager kept or grew
     more revenue than the hold-out)."""
     decisions = AllocationDecision.objects.filter(business_date__range=(start, end))
-    changes = _fee_changes(start)
-    control = _fee_deltas(decisions.filter(decision="control"), ["customer__city"], end, changes)
+    control = _fee_deltas(decisions.filter(decision="control"), start, end, by_manager=False)
     treated = _fee_deltas(
         decisions.filter(decision__in=TREATED, manager__isnull=False),
-        ["manager", "customer__city"], end, changes,
+        start, end, by_manager=True,
     )  # fmt: skip
     sums: dict[int, list] = defaultdict(lambda: [0.0, 0.0, 0])
     for (manager, city), (change, n) in treated.items():
