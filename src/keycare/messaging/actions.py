@@ -15,8 +15,8 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from keycare.core.audit import record
@@ -62,6 +62,32 @@ def db_turn():
         yield
 
 
+@contextmanager
+def write_transaction(using: str | None = None):
+    """``transaction.atomic`` for the outbox's writers, taking SQLite's write lock at BEGIN.
+
+    Several processes write the outbox (senders, the receipt listener ``keycare
+    sms_receipts``). Under WAL a deferred transaction that read first and then writes cannot
+    be upgraded once another process committed in between: SQLite answers "database is
+    locked" at once, without waiting for the busy timeout. ``BEGIN IMMEDIATE`` takes the
+    write lock first, so a second writer waits (up to the timeout) and then reads fresh rows.
+    Inside an outer transaction, and on other databases, it is a plain ``atomic``."""
+    conn = connections[using or DEFAULT_DB_ALIAS]
+    if conn.vendor != "sqlite" or conn.in_atomic_block:
+        with transaction.atomic(using=using):
+            yield
+        return
+    conn.ensure_connection()  # connecting resets transaction_mode from the settings
+    previous = conn.transaction_mode
+    conn.transaction_mode = "IMMEDIATE"
+    try:
+        with transaction.atomic(using=using):
+            conn.transaction_mode = previous
+            yield
+    finally:
+        conn.transaction_mode = previous
+
+
 def idempotency_key(task) -> str:
     """One message per task: its customer, date and cycle (a re-run keeps them)."""
     return f"task:{task.customer_id}:{task.business_date.isoformat()}:{task.cycle}"
@@ -82,7 +108,7 @@ def queue_task_messages(actor, tasks) -> dict:
             continue
         keys.add(key)
         new.append(_message_for(task, task_payload(task, masked=False, suggester=suggester)))
-    with transaction.atomic():
+    with write_transaction():
         created = SmsMessage.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
         counts = {
             "queued": sum(m.state == SmsState.QUEUED for m in new),
@@ -153,7 +179,7 @@ def release_due(now: datetime | None = None) -> int:
     """Messages whose wait is over go back to the queue: quiet-hours and DND-window holds
     whose window has passed, and claims whose sender died (lease expired)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with write_transaction():
         waited = SmsMessage.objects.filter(
             state=SmsState.HELD,
             hold_reason__in=(HoldReason.QUIET_HOURS, HoldReason.DND_WINDOW),
@@ -168,13 +194,21 @@ def release_due(now: datetime | None = None) -> int:
 def claim_due(limit: int, now: datetime | None = None) -> list[SmsMessage]:
     """Take up to ``limit`` due queued messages for sending (state ``sending``)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        due = SmsMessage.objects.filter(state=SmsState.QUEUED).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-        )
+    with write_transaction():
+        # Two index range reads of ``sms_due`` (state, next_attempt_at, id), each stopping at
+        # ``limit`` rows: never-tried messages in id order, and retries that are due. One
+        # query with "IS NULL OR <= now" sorted every queued row by id for each batch (its
+        # cost grew with the queue, docs/performance.md).
+        queued = SmsMessage.objects.filter(state=SmsState.QUEUED)
+        fresh = queued.filter(next_attempt_at__isnull=True).order_by("id")
+        retries = queued.filter(next_attempt_at__lte=now).order_by("next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        ids = list(due.order_by("id").values_list("id", flat=True)[:limit])
+            fresh = fresh.select_for_update(skip_locked=True, of=("self",))
+            retries = retries.select_for_update(skip_locked=True, of=("self",))
+        # Retries first (they have waited already), then the oldest new messages.
+        ids = list(retries.values_list("id", flat=True)[:limit])
+        if len(ids) < limit:
+            ids += fresh.values_list("id", flat=True)[: limit - len(ids)]
         # The state condition makes the claim exclusive even where rows are not locked.
         SmsMessage.objects.filter(pk__in=ids, state=SmsState.QUEUED).update(
             state=SmsState.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
@@ -189,7 +223,7 @@ def claim_due(limit: int, now: datetime | None = None) -> list[SmsMessage]:
 def record_holds(holds: dict, now: datetime | None = None) -> int:
     """``holds``: message -> rules.Hold. Held messages leave ``sending``."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with write_transaction():
         for message, hold in holds.items():
             SmsMessage.objects.filter(pk=message.pk, state=SmsState.SENDING).update(
                 state=SmsState.HELD,
@@ -219,7 +253,7 @@ def record_submissions(results, now: datetime | None = None, sent_at=None) -> di
     for r in results:
         if r.outcome == "accepted":
             accepted.setdefault(r.status[:64], []).append(r.message_id)
-    with transaction.atomic():
+    with write_transaction():
         for status, ids in accepted.items():
             # From sending only: a delivery receipt may have arrived first (then only the
             # submit time is filled in).
@@ -295,7 +329,7 @@ def _retry_later(message_id: int, status: str, now) -> int:
 def expire_stale(now: datetime | None = None) -> int:
     """Queued messages older than ``EXPIRE_AFTER`` are expired: the moment has passed."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with write_transaction():
         expired = SmsMessage.objects.filter(
             state=SmsState.QUEUED, created_at__lt=now - EXPIRE_AFTER
         ).update(state=SmsState.EXPIRED, reason="超过有效期仍未发出，已过期", updated_at=now)
@@ -346,7 +380,7 @@ def record_receipts(receipts: list[dict]) -> dict:
                 reported_at=receipt.get("reported_at") or timezone.now(),
             )
         )
-    with transaction.atomic():
+    with write_transaction():
         _insert_receipts(rows)
         counts = {"receipts": len(rows), "delivered": 0, "failed": 0, "expired": 0}
         finished: dict[str, list[int]] = {}
@@ -510,7 +544,7 @@ def reconcile(status, now: datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     counts = {"requeued": 0, "unconfirmed": 0}
-    with transaction.atomic():
+    with write_transaction():
         checked = SmsMessage.objects.filter(
             state=SmsState.SUBMIT_UNKNOWN, submitted_at__lte=now - SUBMIT_CHECK_AFTER
         )
@@ -554,7 +588,7 @@ RESENDABLE = (SmsState.FAILED, SmsState.EXPIRED, SmsState.HELD, SmsState.UNCONFI
 
 def resend(actor, message: SmsMessage) -> SmsMessage:
     """Queue a failed, expired or held message again (an administrator's decision, audited)."""
-    with transaction.atomic():
+    with write_transaction():
         updated = SmsMessage.objects.filter(pk=message.pk, state__in=RESENDABLE).update(
             state=SmsState.QUEUED,
             hold_reason="",

@@ -131,7 +131,7 @@ class SendRules:
             day_of[m.customer_id] = min(day, day_of.get(m.customer_id, date.max))
             subscriber_of[m.customer_id] = m.customer.subscriber_id
         since = self.config.contact_cutoff(min(day_of.values())) + timedelta(days=1)
-        logged = contact_dates(set(subscriber_of.values()), since)
+        logged = contact_dates(set(subscriber_of.values()), since, customer_ids=list(day_of))
         dates = {c: set(logged.get(s, ())) for c, s in subscriber_of.items()}
         in_flight = SmsMessage.objects.filter(
             customer_id__in=list(day_of), state__in=IN_FLIGHT_STATES, business_date__gte=since
