@@ -7,7 +7,6 @@ import textwrap
 from datetime import date
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from builders import write_delivery
 
@@ -139,8 +138,8 @@ def _per_dimension(backend, business_date, outputs, defs) -> pa.Table:
         BILLS,
         MOMENT_BASE,
         SCHEMA,
-        SUM_DIGITS,
         _grouped,
+        round_sums,
     )
 
     parts = []
@@ -152,12 +151,7 @@ def _per_dimension(backend, business_date, outputs, defs) -> pa.Table:
             )
         if dim.bills:
             parts += _grouped(backend, BILLS, dim, defs.of_source("bills"), None)
-    table = pa.Table.from_pylist(parts, schema=SCHEMA)
-    for column in ("num", "den"):
-        table = table.set_column(
-            table.schema.get_field_index(column), column, pc.round(table[column], SUM_DIGITS)
-        )
-    return table
+    return round_sums(pa.Table.from_pylist(parts, schema=SCHEMA))
 
 
 @pytest.mark.parametrize("detections", [True, False])

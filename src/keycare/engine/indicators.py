@@ -25,7 +25,6 @@ from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
@@ -286,18 +285,30 @@ def compute_indicators(
             parts += _grouping_sets(backend, MOMENT_BASE, moment, view_indicators, day)
     if bill_indicators:
         billed = [d for d in dims if d.bills]
-        parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None)
+        parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None, preaggregate=True)
     table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
     # A parallel SUM of doubles adds in no fixed order, so its last bits vary from run to run;
     # rounding keeps a re-run of the same day byte-identical (the run's content hash).
-    for column in ("num", "den"):
-        table = table.set_column(
-            table.schema.get_field_index(column), column, pc.round(table[column], SUM_DIGITS)
-        )
+    table = round_sums(table)
     return table.sort_by(
         [(c, "ascending") for c in ("indicator", "grain", "period", "dimension", "member")]
         + [("city_id", "ascending")]
     )
+
+
+def round_sums(table: pa.Table) -> pa.Table:
+    """num and den rounded to SUM_DIGITS decimals, to the double nearest that decimal.
+
+    Python's round() is correctly rounded, so two sums that differ only in their last bits
+    (another summation order: parallel threads, two-level aggregation) give the same double;
+    ``pc.round`` (scale, round, unscale) can keep such differences (367.03000000000003).
+    """
+    for column in ("num", "den"):
+        values = [None if v is None else round(v, SUM_DIGITS) for v in table[column].to_pylist()]
+        table = table.set_column(
+            table.schema.get_field_index(column), column, pa.array(values, pa.float64())
+        )
+    return table
 
 
 def _register_base(backend, business_date, defs: IndicatorSet, outputs: RunOutputs) -> None:
@@ -438,6 +449,7 @@ def _grouping_sets(
     indicators,
     day: str | None,
     period_column: str = "bill_month",
+    preaggregate: bool = False,
 ) -> list[dict]:
     """The rows of ``_grouped`` for every dimension in ``dims`` from one scan of
     ``relation``: one grouping set per distinct key set (city plus the dimension's column;
@@ -473,9 +485,19 @@ def _grouping_sets(
     # The formulas read the relation's columns: keep them beside the keys.
     grouping = ", ".join(f"GROUPING({k}) AS g_{k}" for k in dim_keys) or "0 AS g_none"
     gsets = ", ".join("(" + ", ".join([*g, *period_key]) + ")" for g in sets)
+    source = f"(SELECT {inner}, * FROM {relation}) r"
+    if preaggregate:
+        # Two levels: one GROUP BY over every key (one hash table over the big relation,
+        # e.g. 13M bill rows -> ~114k groups at 1M subscribers), then the grouping sets
+        # sum those parts. Exact because every formula is a sum of sum()/count() terms.
+        source = (
+            f"(SELECT {', '.join(keys)}, {', '.join(cols)} FROM {source}"
+            f" GROUP BY {', '.join(keys)}) r"
+        )
+        cols = [f"sum(n{n}) AS n{n}, sum(d{n}) AS d{n}" for n in range(len(indicators))]
     sql = (
         f"SELECT {', '.join(keys)}, {grouping}, {', '.join(cols)}"
-        f" FROM (SELECT {inner}, * FROM {relation}) r GROUP BY GROUPING SETS ({gsets})"
+        f" FROM {source} GROUP BY GROUPING SETS ({gsets})"
     )
     by_mask = {tuple(0 if k in g else 1 for k in dim_keys): members for g, members in sets.items()}
     out = []
