@@ -13,6 +13,7 @@ from builders import write_delivery
 from keycare.engine.indicators import RunOutputs, compute_indicators, load_indicators
 from keycare.engine.ingest import ingest
 from keycare.errors import UserError
+from keycare.synth.generator import generate
 
 DAY = date(2026, 11, 22)
 
@@ -127,3 +128,57 @@ def test_indicators_on_every_backend(backend, tmp_path):
     # Sorted, so a re-run writes the same bytes.
     keys = [tuple(r.values())[:6] for r in table.to_pylist()]
     assert keys == sorted(keys)
+
+
+def _per_dimension(backend, business_date, outputs, defs) -> pa.Table:
+    """The published rows as the step computed them before issue 19's speed-up: one GROUP BY
+    per dimension and source (``_grouped``), over the relations the step registered."""
+    from keycare.engine.indicators import (
+        BASE,
+        BILLS,
+        MOMENT_BASE,
+        SCHEMA,
+        _grouped,
+        round_sums,
+    )
+
+    parts = []
+    for dim in defs.dimensions.values():
+        relation = MOMENT_BASE if dim.code == "moment" else BASE
+        if dim.code != "moment" or outputs.detections:
+            parts += _grouped(
+                backend, relation, dim, defs.of_source("view"), business_date.isoformat()
+            )
+        if dim.bills:
+            parts += _grouped(backend, BILLS, dim, defs.of_source("bills"), None)
+    return round_sums(pa.Table.from_pylist(parts, schema=SCHEMA))
+
+
+@pytest.mark.parametrize("detections", [True, False])
+def test_one_pass_publishes_the_rows_of_one_group_by_per_dimension(backend, tmp_path, detections):
+    """Issue 19: GROUPING SETS (one scan per source) publishes exactly the rows and values
+    of one GROUP BY per dimension, on a synthetic delivery with every dimension populated."""
+    delivery = tmp_path / "synth"
+    generate(delivery, subscribers=400, months=3, seed=7, as_of=DAY)
+    ingest(backend, delivery, staging_dir=tmp_path / "work", business_date=DAY)
+    ids = backend.to_arrow("SELECT subscriber_id FROM subscribers").column(0).to_pylist()
+    backend.register_arrow(
+        "detections",
+        pa.table(
+            {
+                "subscriber_id": ids[::7] + ids[::11],
+                "moment_code": ["A03"] * len(ids[::7]) + ["A05"] * len(ids[::11]),
+            }
+        ),
+    )
+    outputs = RunOutputs(detections=detections)
+    defs = load_indicators()
+    table = compute_indicators(backend, DAY, outputs)
+    reference = _per_dimension(backend, DAY, outputs, defs)
+    keys = ["indicator", "grain", "period", "dimension", "member", "city_id"]
+    expected = reference.sort_by([(c, "ascending") for c in keys])
+    assert table.num_rows == expected.num_rows > 1000
+    assert table.to_pylist() == expected.to_pylist()
+    dims = set(table.column("dimension").to_pylist())
+    assert dims == set(defs.dimensions) - (set() if detections else {"moment"})
+    assert len(set(table.column("period").to_pylist())) == 4  # the day and 3 bill months

@@ -25,7 +25,6 @@ from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
@@ -275,23 +274,41 @@ def compute_indicators(
     parts = []
     view_indicators = defs.of_source("view")
     bill_indicators = defs.of_source("bills")
-    for dim in defs.dimensions.values():
-        relation = MOMENT_BASE if dim.code == "moment" else BASE
-        if view_indicators and (dim.code != "moment" or outputs.detections):
-            parts += _grouped(backend, relation, dim, view_indicators, business_date.isoformat())
-        if bill_indicators and dim.bills:
-            parts += _grouped(backend, BILLS, dim, bill_indicators, None)
+    day = business_date.isoformat()
+    dims = list(defs.dimensions.values())
+    # One GROUPING SETS pass per relation instead of one scan per dimension.
+    if view_indicators:
+        plain = [d for d in dims if d.code != "moment"]
+        parts += _grouping_sets(backend, BASE, plain, view_indicators, day)
+        moment = [d for d in dims if d.code == "moment"]
+        if moment and outputs.detections:
+            parts += _grouping_sets(backend, MOMENT_BASE, moment, view_indicators, day)
+    if bill_indicators:
+        billed = [d for d in dims if d.bills]
+        parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None, preaggregate=True)
     table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
     # A parallel SUM of doubles adds in no fixed order, so its last bits vary from run to run;
     # rounding keeps a re-run of the same day byte-identical (the run's content hash).
-    for column in ("num", "den"):
-        table = table.set_column(
-            table.schema.get_field_index(column), column, pc.round(table[column], SUM_DIGITS)
-        )
+    table = round_sums(table)
     return table.sort_by(
         [(c, "ascending") for c in ("indicator", "grain", "period", "dimension", "member")]
         + [("city_id", "ascending")]
     )
+
+
+def round_sums(table: pa.Table) -> pa.Table:
+    """num and den rounded to SUM_DIGITS decimals, to the double nearest that decimal.
+
+    Python's round() is correctly rounded, so two sums that differ only in their last bits
+    (another summation order: parallel threads, two-level aggregation) give the same double;
+    ``pc.round`` (scale, round, unscale) can keep such differences (367.03000000000003).
+    """
+    for column in ("num", "den"):
+        values = [None if v is None else round(v, SUM_DIGITS) for v in table[column].to_pylist()]
+        table = table.set_column(
+            table.schema.get_field_index(column), column, pa.array(values, pa.float64())
+        )
+    return table
 
 
 def _register_base(backend, business_date, defs: IndicatorSet, outputs: RunOutputs) -> None:
@@ -338,21 +355,22 @@ def _register_base(backend, business_date, defs: IndicatorSet, outputs: RunOutpu
     base_columns = [*columns, "industry", "has_task", "risk_probability"]
     if outputs.detections:
         # One row per (subscriber, moment): in the moment dimension an alert counts once.
-        backend.materialize(
+        # A view: its one GROUPING SETS pass is its only reader.
+        backend.create_view(
             MOMENT_BASE,
             f"SELECT m.moment_code, {', '.join(f'b.{c}' for c in base_columns)},"
             " CAST(1 AS BIGINT) AS n_detections FROM"
             " (SELECT DISTINCT subscriber_id, moment_code FROM detections) m"
             f" JOIN {BASE} b ON b.subscriber_id = m.subscriber_id",
         )
-    # Materialised once, narrowed to what the bill formulas read: the per-dimension
-    # group-bys then scan it without re-joining (7 dims x 2.6M bills: 8.6 -> see perf doc).
+    # Narrowed to what the bill formulas read; a view, since the one GROUPING SETS pass over
+    # it is its only reader (materialising it wrote every bill row once more; perf doc).
     bill_indicators = defs.of_source("bills")
     if bill_indicators:
         read = sorted({c for i in bill_indicators for c in i.columns} | {"bill_month"})
         dims = ", ".join(f"b.{c}" for c in (*DIMENSION_FIELDS, "industry"))
         bills = ", ".join(f"x.{c}" for c in read)
-        backend.materialize(
+        backend.create_view(
             BILLS,
             f"SELECT {bills}, {dims} FROM bills x JOIN {BASE} b"
             " ON b.subscriber_id = x.subscriber_id",
@@ -421,4 +439,86 @@ def _grouped(
                     "den": den,
                 }
             )
+    return out
+
+
+def _grouping_sets(
+    backend,
+    relation: str,
+    dims: list[Dimension],
+    indicators,
+    day: str | None,
+    period_column: str = "bill_month",
+    preaggregate: bool = False,
+) -> list[dict]:
+    """The rows of ``_grouped`` for every dimension in ``dims`` from one scan of
+    ``relation``: one grouping set per distinct key set (city plus the dimension's column;
+    the constant dimensions and ``city`` share the set (city)), told apart by GROUPING()."""
+    if not dims:
+        return []
+    keys: dict[str, str] = {"k0": "COALESCE(city_id, '')"}
+    key_of: dict[str, str] = {}  # dimension column -> key alias
+    sets: dict[tuple[str, ...], list[tuple[Dimension, str | None]]] = {}
+    for dim in dims:
+        if dim.constant:
+            gset, alias = ("k0",), None
+        elif dim.column == "city_id":
+            gset, alias = ("k0",), "k0"
+        else:
+            if dim.column not in key_of:
+                key_of[dim.column] = f"k{len(keys)}"
+                keys[key_of[dim.column]] = f"COALESCE(CAST({dim.column} AS VARCHAR), '')"
+            alias = key_of[dim.column]
+            gset = ("k0", alias)
+        sets.setdefault(gset, []).append((dim, alias))
+    period_key = [] if day else ["kp"]
+    if not day:
+        keys["kp"] = period_column
+    dim_keys = [k for k in keys if k not in ("k0", "kp")]
+    cols = []
+    for n, ind in enumerate(indicators):
+        cols.append(f"CAST({ind.num} AS DOUBLE) AS n{n}")
+        cols.append(
+            f"CAST({ind.den} AS DOUBLE) AS d{n}" if ind.den else f"CAST(NULL AS DOUBLE) AS d{n}"
+        )
+    inner = ", ".join(f"{expr} AS {alias}" for alias, expr in keys.items())
+    # The formulas read the relation's columns: keep them beside the keys.
+    grouping = ", ".join(f"GROUPING({k}) AS g_{k}" for k in dim_keys) or "0 AS g_none"
+    gsets = ", ".join("(" + ", ".join([*g, *period_key]) + ")" for g in sets)
+    source = f"(SELECT {inner}, * FROM {relation}) r"
+    if preaggregate:
+        # Two levels: one GROUP BY over every key (one hash table over the big relation,
+        # e.g. 13M bill rows -> ~114k groups at 1M subscribers), then the grouping sets
+        # sum those parts. Exact because every formula is a sum of sum()/count() terms.
+        source = (
+            f"(SELECT {', '.join(keys)}, {', '.join(cols)} FROM {source}"
+            f" GROUP BY {', '.join(keys)}) r"
+        )
+        cols = [f"sum(n{n}) AS n{n}, sum(d{n}) AS d{n}" for n in range(len(indicators))]
+    sql = (
+        f"SELECT {', '.join(keys)}, {grouping}, {', '.join(cols)}"
+        f" FROM {source} GROUP BY GROUPING SETS ({gsets})"
+    )
+    by_mask = {tuple(0 if k in g else 1 for k in dim_keys): members for g, members in sets.items()}
+    out = []
+    for row in backend.to_arrow(sql).to_pylist():
+        mask = tuple(row[f"g_{k}"] for k in dim_keys)
+        for dim, alias in by_mask[mask]:
+            member = dim.column.strip("'") if alias is None else row[alias]
+            for n, ind in enumerate(indicators):
+                num, den = row[f"n{n}"], row[f"d{n}"]
+                if not num and not den:
+                    continue  # an absent row reads as zero; keeps the table small
+                out.append(
+                    {
+                        "indicator": ind.code,
+                        "grain": ind.grain,
+                        "period": day or row["kp"],
+                        "dimension": dim.code,
+                        "member": member,
+                        "city_id": row["k0"],
+                        "num": num,
+                        "den": den,
+                    }
+                )
     return out
