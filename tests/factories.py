@@ -598,3 +598,33 @@ def make_consent(customer: Customer, purpose: str = "marketing", **overrides):
     return ConsentRecord.objects.create(
         customer=customer, purpose=purpose, **{**values, **overrides}
     )
+
+
+def make_realtime_detection(customer: Customer, moment: str = "RT01", **overrides):
+    """A real-time detection of ``customer`` (roaming in Japan, an SMS), detected 2 s after
+    its signal."""
+    from keycare.signalling.models import Outcome, RealtimeDetection
+
+    at = overrides.pop("signal_time", timezone.now() - timedelta(minutes=5))
+    values = {
+        "customer": customer,
+        "city": customer.city,
+        "moment": moment,
+        "window": str(at.year),
+        "signal_time": at,
+        "detected_at": at + timedelta(seconds=2),
+        "acted_at": at + timedelta(seconds=2, milliseconds=40),
+        "outcome": Outcome.SMS,
+        "facts": {"country": "JP"},
+    }
+    return RealtimeDetection.objects.create(**{**values, **overrides})
+
+
+def make_stream_minute(stream: str, minute: datetime, **figures):
+    """One consumer-minute of the operations page (``signalling.StreamMinute``)."""
+    from keycare.signalling.models import StreamMinute
+
+    values = {"consumer": "c1", "batches": 1, "entries": 1200, "admitted": 1170}
+    return StreamMinute.objects.create(
+        stream=stream, minute=minute, **{**values, "duplicate": 24, "late": 6, **figures}
+    )

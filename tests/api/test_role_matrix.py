@@ -26,6 +26,7 @@ from factories import (
     make_manager,
     make_moment,
     make_place,
+    make_realtime_detection,
     make_risk_score,
     make_task,
     make_user,
@@ -85,6 +86,7 @@ def build_world() -> World:
             "work-orders",
             "risk-scores",
             "complaints",
+            "realtime-detections",
         )
     }
     n = 0
@@ -125,6 +127,7 @@ def build_world() -> World:
                 ("work-orders", order),
                 ("risk-scores", risk),
                 ("complaints", complaint),
+                ("realtime-detections", make_realtime_detection(customer)),
             ):
                 rows[endpoint].append(obj.pk)
                 tags[(endpoint, obj.pk)] = tag
@@ -237,6 +240,7 @@ SCOPED_ENDPOINTS = (
     "campaigns",
     "risk-scores",
     "complaints",
+    "realtime-detections",
     "key-accounts",
     "potential-key-accounts",
     *MANAGERS_ENDPOINTS,

@@ -188,3 +188,33 @@ def test_a_withdrawn_location_purpose_drops_the_customers_events(stream, org, ma
     consumer = consume_all(r, key)
     assert not RealtimeDetection.objects.exists() and not SignalState.objects.exists()
     assert consumer.gate.counts["admitted"] == 0
+
+
+def test_batch_figures_are_committed_with_the_detections(stream, vips):
+    from django.db.models import Sum
+
+    from keycare.signalling.models import StreamMinute
+
+    r, key = stream
+    now = int(time.time() * 1000)
+    produce(r, key, events(now))
+    consume_all(r, key)
+    sums = StreamMinute.objects.filter(stream=key).aggregate(
+        *(Sum(f) for f in ("entries", "admitted", "duplicate", "late", "detections"))
+    )
+    assert list(sums.values()) == [8, 4, 1, 2, 3]  # NOT-OURS is read, never gated
+    row = StreamMinute.objects.filter(stream=key).latest("minute")
+    assert row.lag == 0 and row.pending == 8 and row.max_latency_ms is not None
+
+
+def test_in_process_feed_matches_the_broker_and_a_replay_adds_nothing(vips):
+    now = int(time.time() * 1000)
+    consumer = Consumer(None, "feed:test", "c1")
+    consumer.setup(broker=False)
+    consumer.feed(events(now))
+    got = set(RealtimeDetection.objects.values_list("customer__subscriber_id", "moment"))
+    assert got == {("S0", "RT01"), ("S0", "RT02"), ("S1", "RT04")}
+    again = Consumer(None, "feed:test", "c1")
+    again.setup(broker=False)
+    again.feed(events(now))
+    assert RealtimeDetection.objects.count() == 3

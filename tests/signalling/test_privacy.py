@@ -11,7 +11,7 @@ from keycare.core.models import AuditEvent
 from keycare.errors import UserError
 from keycare.signalling.actions import purge, retention_days
 from keycare.signalling.detect import Detector, Subscriber
-from keycare.signalling.models import Outcome, RealtimeDetection, SignalState
+from keycare.signalling.models import Outcome, RealtimeDetection, SignalState, StreamMinute
 
 
 def _detection(customer, when, **facts):
@@ -39,6 +39,8 @@ def test_purge_drops_old_state_and_strips_old_location_facts(org, manager, capsy
     SignalState.objects.filter(customer=old).update(updated_at=now - timedelta(days=40))
     aged = _detection(old, now - timedelta(days=40), country="JP", hours_abroad=30.0, off_hours=0)
     recent = _detection(fresh, now, country="US")
+    StreamMinute.objects.create(stream="s", consumer="c", minute=now - timedelta(days=40))
+    StreamMinute.objects.create(stream="s", consumer="c", minute=now)
     call_command("signalling", "purge")
     assert "1 states deleted, 1 detections minimised" in capsys.readouterr().out
     assert list(SignalState.objects.values_list("customer", flat=True)) == [fresh.pk]
@@ -46,7 +48,10 @@ def test_purge_drops_old_state_and_strips_old_location_facts(org, manager, capsy
     recent.refresh_from_db()
     assert aged.facts == {"off_hours": 0} and recent.facts == {"country": "US"}
     assert AuditEvent.objects.get(action="signalling.purge").detail["states"] == 1
-    assert purge(None, 1, now=now + timedelta(days=2)) == {"days": 1, "states": 1, "detections": 1}
+    assert StreamMinute.objects.count() == 1
+    assert purge(None, 1, now=now + timedelta(days=2)) == {
+        "days": 1, "states": 1, "detections": 1, "stats": 1,
+    }  # fmt: skip
 
 
 def test_retention_setting_is_checked(monkeypatch):

@@ -4,10 +4,13 @@ all in one transaction per consumed batch (the broker is acknowledged only after
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from keycare.core.audit import record
@@ -17,7 +20,13 @@ from keycare.messaging.actions import queue_direct_message
 from keycare.messaging.models import HoldReason
 from keycare.messaging.rules import SendRules, no_service
 from keycare.signalling.detect import Detection, SubState, contract, moment_definitions
-from keycare.signalling.models import Outcome, RealtimeDetection, SignalState, StreamCheckpoint
+from keycare.signalling.models import (
+    Outcome,
+    RealtimeDetection,
+    SignalState,
+    StreamCheckpoint,
+    StreamMinute,
+)
 from keycare.tasks.allocation_settings import live_config
 from keycare.tasks.models import ServiceTask, TaskChannel
 
@@ -109,6 +118,48 @@ def _new_detections(hits: list[tuple[Detection, datetime]], customers: dict[str,
     return fresh
 
 
+@dataclass
+class BatchStats:
+    """What the operations page shows of one consumed batch (``StreamMinute``)."""
+
+    consumer: str
+    at_ms: int  # the consumer's clock when it read the batch (epoch ms)
+    entries: int
+    counts: dict  # the gate's verdicts of this batch
+    lag: int | None = None
+    pending: int | None = None
+    started: float | None = None  # perf_counter() when the batch was read
+    max_latency_ms: int | None = None  # signal -> detection, event-triggered detections
+
+
+def _record_stats(stream: str, stats: BatchStats, detections: int) -> None:
+    """Add one batch to its (stream, consumer, minute) row; inside the batch's transaction."""
+    minute = _dt(stats.at_ms - stats.at_ms % 60_000)
+    busy = 0 if stats.started is None else round((time.perf_counter() - stats.started) * 1000)
+    row, _ = StreamMinute.objects.get_or_create(
+        stream=stream, consumer=stats.consumer, minute=minute
+    )
+    c = stats.counts
+    StreamMinute.objects.filter(pk=row.pk).update(
+        batches=F("batches") + 1,
+        entries=F("entries") + stats.entries,
+        admitted=F("admitted") + c.get("admitted", 0),
+        duplicate=F("duplicate") + c.get("duplicate", 0),
+        late=F("late") + c.get("late", 0),
+        invalid=F("invalid") + c.get("invalid", 0),
+        detections=F("detections") + detections,
+        busy_ms=F("busy_ms") + busy,
+        max_latency_ms=(
+            row.max_latency_ms
+            if stats.max_latency_ms is None
+            else max(stats.max_latency_ms, row.max_latency_ms or 0)
+        ),
+        lag=stats.lag,
+        pending=stats.pending,
+        updated_at=timezone.now(),
+    )
+
+
 def commit_batch(
     stream: str,
     hits: list[tuple[Detection, datetime]],
@@ -116,8 +167,11 @@ def commit_batch(
     states: dict[str, SubState],
     max_event_time: int,
     counts: dict,
+    *,
+    stats: BatchStats | None = None,
 ) -> list[RealtimeDetection]:
-    """Store one consumed batch: new detections and their tasks, changed states, the checkpoint."""
+    """Store one consumed batch: new detections and their tasks, changed states, the checkpoint
+    and the batch's figures for the operations page."""
     today = timezone.localdate()
     with transaction.atomic():
         stored = _new_detections(hits, customers)
@@ -145,6 +199,8 @@ def commit_batch(
         cp.max_event_time = max(cp.max_event_time, max_event_time)
         cp.counts = {k: cp.counts.get(k, 0) + v for k, v in counts.items()}
         cp.save()
+        if stats is not None:
+            _record_stats(stream, stats, len(stored))
     return stored
 
 
@@ -200,6 +256,8 @@ def purge(actor, days: int | None = None, now=None) -> dict:
                 det.facts = kept
                 stripped.append(det)
         RealtimeDetection.objects.bulk_update(stripped, ["facts"], batch_size=1000)
-        counts = {"days": days, "states": states, "detections": len(stripped)}
+        # The operations page's per-minute figures (counts only) age out with the rest.
+        minutes, _ = StreamMinute.objects.filter(minute__lt=cutoff).delete()
+        counts = {"days": days, "states": states, "detections": len(stripped), "stats": minutes}
         record(actor, "signalling.purge", object_type="signalling.signalstate", **counts)
     return counts

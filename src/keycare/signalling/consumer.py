@@ -9,16 +9,17 @@ key turns into no new detection.
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
+from datetime import UTC, datetime
 
 import redis
 from django.conf import settings
-from django.utils import timezone
 
 from keycare.customers.consent import opted_out
 from keycare.customers.models import ConsentPurpose, Customer
-from keycare.signalling.actions import commit_batch
+from keycare.signalling.actions import BatchStats, commit_batch
 from keycare.signalling.detect import Detector, Gate, Subscriber, SubState
 from keycare.signalling.models import SignalState, StreamCheckpoint
 
@@ -49,6 +50,14 @@ def produce(r: redis.Redis, stream: str, events, *, rate: float = 0, batch: int 
     return sent
 
 
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
 def _ms(dt) -> int | None:
     return None if dt is None else int(dt.timestamp() * 1000)
 
@@ -67,13 +76,16 @@ class Consumer:
         self.customers: dict[str, Customer] = {}
         self.subscribers: dict[str, Subscriber] = {}
         self.reconnects = 0
+        self.clock = _wall_ms  # epoch ms; ``feed`` replays a past hour on its arrival times
 
-    def setup(self) -> None:
-        try:
-            self.r.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+    def setup(self, *, broker: bool = True) -> None:
+        """Load the customers and the committed state; with ``broker``, create the group."""
+        if broker:
+            try:
+                self.r.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
         self._load_customers()
         self._restore()
 
@@ -115,15 +127,73 @@ class Consumer:
             return self.step(block_ms)
         if not entries:
             return 0
-        before = dict(self.gate.counts)
-        hits, touched = self._detect(entries)
-        counts = {k: v - before.get(k, 0) for k, v in self.gate.counts.items()}
-        states = {sid: self.detector.states[sid] for sid in touched}
-        self.last = commit_batch(
-            self.stream, hits, self.customers, states, self.gate.max_time, counts
+        started = time.perf_counter()
+        lag, pending = self._backlog()
+        self.handle(
+            [fields[b"e"] for _, fields in entries], lag=lag, pending=pending, started=started
         )
         self.r.xack(self.stream, GROUP, *[eid for eid, _ in entries])
         return len(entries)
+
+    def _backlog(self) -> tuple[int | None, int | None]:
+        """(entries not yet delivered to the group, delivered but not acknowledged): XINFO
+        GROUPS' lag (Redis >= 7; None when the server cannot tell) and pending."""
+        for g in self.r.xinfo_groups(self.stream):
+            if g["name"] in (GROUP, GROUP.encode()):
+                return g.get("lag"), g.get("pending")
+        return None, None
+
+    def handle(self, raw: list, *, lag=None, pending=None, started: float | None = None):
+        """Gate, detect and commit one batch of encoded events (JSON bytes or str): the broker
+        path's body, also fed in process (``feed``) where no broker runs."""
+        started = time.perf_counter() if started is None else started
+        before = dict(self.gate.counts)
+        now_ms = self.clock()
+        hits, touched = self._detect(raw, now_ms)
+        counts = {k: v - before.get(k, 0) for k, v in self.gate.counts.items()}
+        states = {sid: self.detector.states[sid] for sid in touched}
+        stats = BatchStats(
+            consumer=self.name,
+            at_ms=now_ms,
+            entries=len(raw),
+            counts=counts,
+            lag=lag,
+            pending=pending,
+            started=started,
+            max_latency_ms=self.max_latency_ms,
+        )
+        self.last = commit_batch(
+            self.stream, hits, self.customers, states, self.gate.max_time, counts, stats=stats
+        )
+        return self.last
+
+    def feed(self, events, *, arrivals=None) -> int:
+        """Run ``events`` (dicts, in arrival order) through the same gate → detect → commit
+        without a broker (the demo on the embedded default). Without ``arrivals``: batches of
+        ``self.batch`` on the wall clock. With ``arrivals`` (epoch ms per event, ascending): a
+        replay of a past span as it would have run live, one batch per minute of arrival (at
+        most ``self.batch``), the clock at the batch's last arrival."""
+        events = list(events)
+        i = 0
+        while i < len(events):
+            end = min(i + self.batch, len(events))
+            lag = len(events) - end
+            if arrivals is not None:
+                minute = arrivals[i] // 60_000
+                end = i + 1
+                while end < min(i + self.batch, len(events)) and arrivals[end] // 60_000 == minute:
+                    end += 1
+                at = arrivals[end - 1]
+                self.clock = lambda at=at: at
+                lag = bisect.bisect_right(arrivals, at) - end  # arrived, not yet read
+            self.handle(
+                [json.dumps(e, separators=(",", ":")) for e in events[i:end]],
+                lag=lag,
+                pending=end - i,
+            )
+            i = end
+        self.clock = _wall_ms
+        return len(events)
 
     def step_safely(self, block_ms: int = 1000) -> int:
         """``step``, surviving a broker restart: on a lost connection the next read starts
@@ -136,19 +206,27 @@ class Consumer:
             time.sleep(min(5.0, 0.1 * 2 ** min(self.reconnects, 6)))
             return 0
 
-    def _detect(self, entries):
-        hits, touched = [], set()
-        for _, fields in entries:
-            event = json.loads(fields[b"e"])
-            sub = self.subscribers.get(event.get("subscriber_id"))
-            if sub is None or self.gate.admit(event) != "admitted":
+    def _detect(self, raw: list, now_ms: int):
+        """Admitted events through the detector; one clock reading per batch (the batch is
+        read at one moment: a per-event reading only measured our own loop)."""
+        hits, touched, latest = [], set(), None
+        subscribers, admit, process = self.subscribers, self.gate.admit, self.detector.process
+        detected_at = _dt(now_ms)
+        loads = json.loads
+        for data in raw:
+            event = loads(data)
+            sub = subscribers.get(event.get("subscriber_id"))
+            if sub is None or admit(event) != "admitted":
                 continue  # not our customer (kept nowhere), duplicate, late or invalid
             if event["type"] in STATEFUL:
                 touched.add(sub.subscriber_id)
-            now = timezone.now()
-            hits += [(h, now) for h in self.detector.process(event, sub, _ms(now))]
-        now = timezone.now()
-        hits += [(h, now) for h in self.detector.expire(self.gate.watermark, self.subscribers)]
+            found = process(event, sub, now_ms)
+            if found:
+                hits += [(h, detected_at) for h in found]
+                oldest = min(h.signal_time for h in found)
+                latest = oldest if latest is None else min(latest, oldest)
+        self.max_latency_ms = None if latest is None else now_ms - latest
+        hits += [(h, detected_at) for h in self.detector.expire(self.gate.watermark, subscribers)]
         return hits, touched
 
     def run(self, *, idle_stop: float = 0, progress=None) -> int:

@@ -144,6 +144,7 @@ class AuditAction(models.TextChoices):
     SIGNALLING_TASK = "signalling.task", _("实时关键时刻生成任务")
     SIGNALLING_DETECT = "signalling.detect", _("实时关键时刻识别与派发")
     SIGNALLING_PURGE = "signalling.purge", _("清除过期位置数据")
+    SIGNALLING_VIEW = "signalling.view", _("查看实时关键时刻（含位置信息）")
     PRIVACY_CONSENT = "privacy.consent", _("记录个人信息处理依据")
 
 

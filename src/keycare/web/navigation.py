@@ -99,6 +99,7 @@ GROUP_OF = {
     "web:department-list": "settings",
     "web:risk-models": "settings",
     "web:run-list": "settings",
+    "web:signalling-operations": "settings",
     "web:audit-list": "audit",
 }
 # An entry nobody filed yet still shows, in the last menu before the audit log.
