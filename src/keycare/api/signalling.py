@@ -11,7 +11,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from keycare.api.views import ScopedViewSet
-from keycare.core.audit import record
+from keycare.signalling.actions import record_detection_read
 from keycare.signalling.models import RealtimeDetection
 
 
@@ -46,15 +46,7 @@ class RealtimeDetectionViewSet(ScopedViewSet):
     ordering = ["-detected_at", "id"]
 
     def _audit(self, request, ids):
-        record(
-            request.user,
-            "signalling.view",
-            object_type="signalling.realtimedetection",
-            ip=request.META.get("REMOTE_ADDR"),
-            page="api",
-            rows=len(ids),
-            ids=ids,
-        )
+        record_detection_read(request.user, request.META.get("REMOTE_ADDR"), "api", ids)
 
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)

@@ -423,23 +423,28 @@ def _grouped(
     )
     out = []
     for row in backend.to_arrow(sql).to_pylist():
-        for n, ind in enumerate(indicators):
-            num, den = row[f"n{n}"], row[f"d{n}"]
-            if not num and not den:
-                continue  # an absent row reads as zero; keeps the table small
-            out.append(
-                {
-                    "indicator": ind.code,
-                    "grain": ind.grain,
-                    "period": day or row["period"],
-                    "dimension": dim.code,
-                    "member": row["member"],
-                    "city_id": row["city_id"],
-                    "num": num,
-                    "den": den,
-                }
-            )
+        _emit(out, indicators, row, day or row["period"], dim.code, row["member"], row["city_id"])
     return out
+
+
+def _emit(out, indicators, row, period, dimension, member, city_id) -> None:
+    """One published row per indicator whose numerator or denominator is not zero."""
+    for n, ind in enumerate(indicators):
+        num, den = row[f"n{n}"], row[f"d{n}"]
+        if not num and not den:
+            continue  # an absent row reads as zero; keeps the table small
+        out.append(
+            {
+                "indicator": ind.code,
+                "grain": ind.grain,
+                "period": period,
+                "dimension": dimension,
+                "member": member,
+                "city_id": city_id,
+                "num": num,
+                "den": den,
+            }
+        )
 
 
 def _grouping_sets(
@@ -505,20 +510,5 @@ def _grouping_sets(
         mask = tuple(row[f"g_{k}"] for k in dim_keys)
         for dim, alias in by_mask[mask]:
             member = dim.column.strip("'") if alias is None else row[alias]
-            for n, ind in enumerate(indicators):
-                num, den = row[f"n{n}"], row[f"d{n}"]
-                if not num and not den:
-                    continue  # an absent row reads as zero; keeps the table small
-                out.append(
-                    {
-                        "indicator": ind.code,
-                        "grain": ind.grain,
-                        "period": day or row["kp"],
-                        "dimension": dim.code,
-                        "member": member,
-                        "city_id": row["k0"],
-                        "num": num,
-                        "den": den,
-                    }
-                )
+            _emit(out, indicators, row, day or row["kp"], dim.code, member, row["k0"])
     return out

@@ -261,3 +261,16 @@ def purge(actor, days: int | None = None, now=None) -> dict:
         counts = {"days": days, "states": states, "detections": len(stripped), "stats": minutes}
         record(actor, "signalling.purge", object_type="signalling.signalstate", **counts)
     return counts
+
+
+def record_detection_read(user, ip: str | None, page: str, ids: list[int]) -> None:
+    """Location facts are sensitive (PIPL Art. 28): every page or API read of detections is audited."""
+    record(
+        user,
+        "signalling.view",
+        object_type="signalling.realtimedetection",
+        ip=ip,
+        page=page,
+        rows=len(ids),
+        ids=ids,
+    )

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 from keycare.access import roles
 from keycare.access.presenter import masked_customer
 from keycare.access.querysets import require_role
-from keycare.core.audit import record
+from keycare.signalling.actions import record_detection_read
 from keycare.signalling.detect import contract, moment_definitions
 from keycare.signalling.models import RealtimeDetection, StreamCheckpoint, StreamMinute
 
@@ -133,14 +133,8 @@ def operations(request):
         .select_related("customer", "city", "sms")
         .order_by("-detected_at", "id")[:RECENT_DETECTIONS]
     )
-    record(
-        request.user,
-        "signalling.view",
-        object_type="signalling.realtimedetection",
-        ip=request.META.get("REMOTE_ADDR"),
-        page="operations",
-        rows=len(detections),
-        ids=[d.pk for d in detections],
+    record_detection_read(
+        request.user, request.META.get("REMOTE_ADDR"), "operations", [d.pk for d in detections]
     )
     return render(
         request,
