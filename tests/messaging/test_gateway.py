@@ -17,25 +17,17 @@ from keycare.messaging import actions
 from keycare.messaging.gateway import KannelClient
 from keycare.messaging.models import SmsMessage, SmsReceipt, SmsState
 from keycare.messaging.sender import Sender, state_counts
+from polling import wait_until
 
 
 def _customers(org, manager, n):
     return [numbered_customer(org, i, manager) for i in range(1, n + 1)]
 
 
-def _wait_until(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def _receipts_in(receipts, n, timeout=30.0):
     """Wait for the listener to record n messages' submit and delivery receipts, then stop it
     (the test database is in memory: the test reads it alone)."""
-    done = _wait_until(
+    done = wait_until(
         lambda: receipts.counts.get("delivered", 0) >= n and receipts.recorded >= 2 * n, timeout
     )
     receipts.stop()
@@ -89,7 +81,7 @@ def test_gateway_down_mid_run_loses_nothing_and_doubles_nothing(
     # Kill between batches, once the first batch's receipts are in: Kannel's smsbox loses the
     # delivery-report callbacks it holds when it dies (docs/messaging.md), so messages handed
     # over in the last instant before a crash stay 已提交网关 without a receipt.
-    assert _wait_until(lambda: receipts.counts.get("delivered", 0) == 20)
+    assert wait_until(lambda: receipts.counts.get("delivered", 0) == 20)
     assert len(gateway.wait_delivered(20)) == 20  # and the SMSC has logged them
     gateway.kill_gateway()
     down = sender.send_batch(limit=20)
@@ -204,7 +196,7 @@ def test_reports_lost_with_smsbox_are_reconciled_not_resent(
     receipts.stop()  # KeyCare's listener is down: smsbox holds the reports, retrying
     assert sender.send_batch(limit=10).counts["submitted"] == 5
     assert len(gateway.wait_delivered(5)) == 5
-    assert _wait_until(lambda: "DLR: received 10" in gateway.status())  # 5 accepted + 5 final
+    assert wait_until(lambda: "DLR: received 10" in gateway.status())  # 5 accepted + 5 final
     time.sleep(0.5)  # smsbox has them from bearerbox
     _kill(gateway, "smsbox")  # and dies holding them
     gateway.start()

@@ -10,16 +10,7 @@ from factories import make_customer
 from keycare.messaging.models import SmsMessage, SmsState
 from keycare.signalling.consumer import Consumer, client, produce
 from keycare.signalling.models import Outcome, RealtimeDetection
-
-
-def _wait_until(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
+from polling import wait_until
 
 US = {"mcc": "310", "country": "US", "city": "Los Angeles"}
 
@@ -40,7 +31,7 @@ def test_detection_sms_is_sent_once_with_its_latency_stamp(org, manager, sender,
             assert sender.send_batch(limit=10).claimed == (2 if name == "c1" else 0)
             # SQLite locks a table while the receipt listener's thread writes to it: let both
             # delivery reports land before the replay writes again.
-            assert _wait_until(lambda: receipts.counts.get("delivered", 0) == 2)
+            assert wait_until(lambda: receipts.counts.get("delivered", 0) == 2)
     finally:
         r.delete(key)
     assert gateway.wait_delivered(2) == [customer.msisdn, customer.msisdn]  # RT01 and RT02
