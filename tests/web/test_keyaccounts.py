@@ -63,6 +63,40 @@ def test_the_list_filters_by_tier_and_name_and_the_search_is_audited(client, wor
     assert client.get("/key-accounts/?tier=Z&page=99").status_code == 200
 
 
+def test_the_list_counts_each_groups_members(client, world, make_customer):
+    client.force_login(make_user("admin", roles.ROLE_PROVINCE_ADMIN))
+    for n in range(2):
+        KeyAccountMember.objects.create(
+            key_account=world["far"],
+            customer=make_customer(f"S10{n}", None),
+            joined_date="2021-01-01",
+        )
+
+    page = client.get("/key-accounts/").content.decode()
+
+    rows = {
+        code: count
+        for code, count in re.findall(
+            r">(K00\d)</a>.*?<td>(\d+)</td><td>[^<]*</td><td>[^<]*</td>\s*</tr>", page, re.S
+        )
+    }
+    assert rows == {"K001": "1", "K002": "2"}
+
+
+def test_a_province_with_many_managers_filters_by_a_typed_id(client, world, monkeypatch):
+    from keycare.web import keyaccounts
+
+    client.force_login(make_user("admin", roles.ROLE_PROVINCE_ADMIN))
+    drop_down = client.get("/key-accounts/").content.decode()
+    monkeypatch.setattr(keyaccounts, "MANAGER_CHOICES_MAX", 1)
+
+    typed = client.get("/key-accounts/?manager=KM2").content.decode()
+
+    assert '<select name="manager">' in drop_down and '<option value="KM1"' in drop_down
+    assert '<select name="manager">' not in typed and 'name="manager" value="KM2"' in typed
+    assert "苏州纺织厂" in typed and "南京钢铁集团" not in typed
+
+
 def test_the_360_page_masks_key_persons_and_shows_the_archive(client, world):
     client.force_login(make_user("km", roles.ROLE_MANAGER, manager=world["mine"]))
 

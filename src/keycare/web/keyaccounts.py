@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -52,6 +53,10 @@ PAGE_SIZE = 50
 MEMBERS_SHOWN = 50
 SEARCH_MAX = 40
 RENEWAL_SOON_DAYS = 90
+# The industry filter's choices are a scan of every group in scope (17 ms at 100k groups, on
+# each list view); a group's industry seldom changes, so a few minutes' delay is harmless.
+INDUSTRIES_CACHE_SECONDS = 300
+MANAGER_CHOICES_MAX = 200
 VIEW_ROLES = {
     roles.ROLE_PROVINCE_ADMIN,
     roles.ROLE_CITY_ADMIN,
@@ -94,7 +99,7 @@ def _filtered(request, groups):
 
 @login_required
 def keyaccount_list(request):
-    require_role(request.user, VIEW_ROLES, "当前角色无权查看集团客户")
+    role, scope = require_role(request.user, VIEW_ROLES, "当前角色无权查看集团客户")
     scoped = KeyAccount.objects.restrict(request.user)
     groups, filters = _filtered(request, scoped)
     if any(filters.values()):
@@ -105,12 +110,12 @@ def keyaccount_list(request):
             ip=_ip(request),
             filters={k: v for k, v in filters.items() if v},
         )
-    rows = (
-        groups.select_related("city", "manager")
-        .annotate(member_count=Count("members"))
-        .order_by("key_account_id")
-    )
+    # Counted for the page's rows only: a COUNT joined to the members of every group in the
+    # filter aggregated ~400k members per tier at 100k groups (1 s a page, docs/performance.md).
+    rows = groups.select_related("city", "manager").order_by("key_account_id")
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    _count_members(page.object_list)
     return render(
         request,
         "web/keyaccounts/list.html",
@@ -118,14 +123,43 @@ def keyaccount_list(request):
             "page": page,
             "filters": filters,
             "cities": City.objects.order_by("code").only("code", "name"),
-            "managers": Manager.objects.restrict(request.user)
-            .filter(role="key_account_manager")
-            .order_by("manager_id"),
+            **_manager_filter(request.user),
             "tiers": Tier.choices,
             "archives": KeyAccountArchive.choices,
-            "industries": scoped.order_by("industry").values_list("industry", flat=True).distinct(),
+            "industries": cache.get_or_set(
+                f"keyaccount-industries:{role}:{scope}",
+                lambda: list(
+                    scoped.order_by("industry").values_list("industry", flat=True).distinct()
+                ),
+                INDUSTRIES_CACHE_SECONDS,
+            ),
         },
     )
+
+
+def _manager_filter(user) -> dict:
+    """The manager filter's choices: a drop-down for a city's few dozen key-account managers; a
+    typed 工号 for a province's thousand (a list that long is no help, and costs 100 ms a view)."""
+    ids = list(
+        Manager.objects.restrict(user)
+        .filter(role="key_account_manager")
+        .order_by("manager_id")
+        .values_list("manager_id", flat=True)[: MANAGER_CHOICES_MAX + 1]
+    )
+    if len(ids) > MANAGER_CHOICES_MAX:
+        return {"managers": [], "manager_typed": True}
+    return {"managers": ids, "manager_typed": False}
+
+
+def _count_members(groups) -> None:
+    counts = dict(
+        KeyAccountMember.objects.filter(key_account__in=[g.pk for g in groups])
+        .order_by()
+        .values_list("key_account")
+        .annotate(n=Count("id"))
+    )
+    for g in groups:
+        g.member_count = counts.get(g.pk, 0)
 
 
 # --- the group 360 page -----------------------------------------------------------------------
@@ -175,9 +209,8 @@ def _members(user, group) -> tuple[list[dict], int]:
     return rows, members.count()
 
 
-def _relationship_graph(group) -> dict:
+def _relationship_graph(group, persons: list) -> dict:
     """ECharts graph data: key persons (masked names, role labels) and who reports to whom."""
-    persons = list(group.key_persons.order_by("person_id"))
     categories = [str(label) for _value, label in KeyPersonRole.choices]
     index = {value: i for i, (value, _label) in enumerate(KeyPersonRole.choices)}
     nodes = [
@@ -201,7 +234,7 @@ def _relationship_graph(group) -> dict:
     }
 
 
-def _key_persons(group) -> list[dict]:
+def _key_persons(persons: list) -> list[dict]:
     return [
         {
             "person": p,
@@ -209,7 +242,7 @@ def _key_persons(group) -> list[dict]:
             "mobile": masked_value("mobile", p.mobile),
             "birthday": masked_value("birth_date", p.birth_date),
         }
-        for p in group.key_persons.select_related("reports_to").order_by("person_id")
+        for p in persons
     ]
 
 
@@ -293,9 +326,10 @@ def _shown(value: str) -> str:
     return value
 
 
-def _visit_rows(group, roles_named: dict) -> list[dict]:
+def _visit_rows(group, data: dict) -> list[dict]:
     start, end = _this_month()
-    visits = standards.planned_visits(start, end, KeyAccount.objects.filter(pk=group.pk))
+    visits = standards.planned_visits(start, end, KeyAccount.objects.filter(pk=group.pk), data=data)
+    roles_named = data["roles"]
     return [{"role": roles_named.get(v.role, v.role), "due_by": v.due_by} for v in visits]
 
 
@@ -308,6 +342,7 @@ def keyaccount_detail(request, pk):
     version, data = standards.current()
     today = timezone.localdate()
     contracts = list(group.contracts.order_by("end_date"))
+    persons = list(group.key_persons.select_related("reports_to").order_by("person_id"))
     for c in contracts:
         c.renewal_soon = c.status == "active" and c.end_date <= today + timedelta(RENEWAL_SOON_DAYS)
     return render(
@@ -317,14 +352,14 @@ def keyaccount_detail(request, pk):
             "group": group,
             "members": members,
             "member_count": member_count,
-            "key_persons": _key_persons(group),
-            "graph": _relationship_graph(group),
+            "key_persons": _key_persons(persons),
+            "graph": _relationship_graph(group, persons),
             "products": list(group.products.order_by("status", "product_type", "product_id")),
             "revenue": _revenue_chart(group),
             "contracts": contracts,
             "work": _open_work(group),
             "group_tasks": open_group_tasks(group),
-            "visits": _visit_rows(group, data["roles"]),
+            "visits": _visit_rows(group, data),
             "standard": data["tiers"].get(group.tier),
             "standards_version": version,
             "changes": _change_rows(group),
