@@ -11,6 +11,7 @@ from factories import (
     make_key_account,
     make_key_account_archive,
     make_manager,
+    make_moment,
     make_place,
     make_task,
     make_user,
@@ -95,6 +96,21 @@ def test_a_province_with_many_managers_filters_by_a_typed_id(client, world, monk
     assert '<select name="manager">' in drop_down and '<option value="KM1"' in drop_down
     assert '<select name="manager">' not in typed and 'name="manager" value="KM2"' in typed
     assert "苏州纺织厂" in typed and "南京钢铁集团" not in typed
+
+
+def test_the_360_page_names_the_moments_of_a_members_open_task(client, world):
+    from keycare.tasks.models import TaskMoment
+
+    moment = make_moment("A05", name_zh="即将停机", name_en="About to be suspended")
+    TaskMoment.objects.create(task=world["task"], moment=moment, priority=90)
+    client.force_login(make_user("km", roles.ROLE_MANAGER, manager=world["mine"]))
+
+    response = client.get(f"/key-accounts/{world['group'].pk}/")
+
+    assert response.status_code == 200
+    members = response.content.decode().split('id="members"')[1]
+    assert f'href="/tasks/{world["task"].pk}/">即将停机</a>' in members
+    assert "0.42" in members
 
 
 def test_the_360_page_masks_key_persons_and_shows_the_archive(client, world):

@@ -42,9 +42,9 @@ from keycare.keyaccounts.models import (
     TierChange,
 )
 from keycare.org.models import City, Manager
-from keycare.tasks.models import ServiceTask, TaskState
+from keycare.tasks.models import ServiceTask, TaskMoment, TaskState
 from keycare.web import keyrules
-from keycare.web.group_tasks import open_group_tasks
+from keycare.web.group_tasks import moment_name, open_group_tasks
 from keycare.web.keyrules import this_month as _this_month
 from keycare.web.labels import value_label
 from keycare.workorders.models import WorkOrder, WorkOrderStatus
@@ -183,27 +183,41 @@ def _members(user, group) -> tuple[list[dict], int]:
         KeyAccountMember.objects.restrict(user)
         .filter(key_account=group)
         .select_related("customer")
+        .only(
+            "role", "customer_id", "customer__subscriber_id", "customer__name", "customer__msisdn"
+        )
         .order_by("-role", "customer__subscriber_id")
     )
     shown = list(members[:MEMBERS_SHOWN])
-    ids = [m.customer_id for m in shown]
-    tasks = {}
-    for task in (
-        ServiceTask.objects.filter(customer_id__in=ids, state__in=OPEN_TASK_STATES)
+    tasks = {}  # each member's latest open task: (task id, risk)
+    open_tasks = (
+        ServiceTask.objects.filter(
+            customer_id__in=[m.customer_id for m in shown], state__in=OPEN_TASK_STATES
+        )
         .order_by("customer_id", "-business_date")
-        .prefetch_related("moments__moment")
-    ):
-        tasks.setdefault(task.customer_id, task)
+        .values_list("customer_id", "pk", "risk_probability")
+    )
+    for customer_id, pk, risk in open_tasks:
+        tasks.setdefault(customer_id, (pk, risk))
+    moments: dict[int, list[str]] = {}
+    carried = (
+        TaskMoment.objects.filter(task_id__in=[pk for pk, _risk in tasks.values()])
+        .select_related("moment")
+        .only("task_id", "moment__code", "moment__name_zh", "moment__name_en")
+        .order_by("-priority", "moment__code")
+    )
+    for tm in carried:
+        moments.setdefault(tm.task_id, []).append(moment_name(tm.moment))
     rows = []
     for m in shown:
-        task = tasks.get(m.customer_id)
+        task_id, risk = tasks.get(m.customer_id, (None, None))
         rows.append(
             {
                 "member": m,
                 **masked_customer(m.customer),
-                "task": task,
-                "moments": [tm.moment.name for tm in task.moments.all()] if task else [],
-                "risk": task.risk_probability if task else None,
+                "task_id": task_id,
+                "moments": moments.get(task_id, []),
+                "risk": risk,
             }
         )
     return rows, members.count()
