@@ -99,7 +99,7 @@ def test_a_province_with_many_managers_filters_by_a_typed_id(client, world, monk
 
 
 def test_the_360_page_names_the_moments_of_a_members_open_task(client, world):
-    from keycare.tasks.models import TaskMoment
+    from keycare.tasks.models import TaskMoment, TaskState
 
     moment = make_moment("A05", name_zh="即将停机", name_en="About to be suspended")
     TaskMoment.objects.create(task=world["task"], moment=moment, priority=90)
@@ -111,6 +111,9 @@ def test_the_360_page_names_the_moments_of_a_members_open_task(client, world):
     members = response.content.decode().split('id="members"')[1]
     assert f'href="/tasks/{world["task"].pk}/">即将停机</a>' in members
     assert "0.42" in members
+    open_work = response.content.decode().split('id="open-work"')[1].split("</section>")[0]
+    assert f'href="/tasks/{world["task"].pk}/">#{world["task"].pk}</a>' in open_work
+    assert str(TaskState.UNHANDLED.label) in open_work and ">unhandled<" not in open_work
 
 
 def test_the_360_page_masks_key_persons_and_shows_the_archive(client, world):

@@ -38,6 +38,7 @@ from keycare.keyaccounts.models import (
     KeyAccountStatus,
     KeyLevel,
     KeyPersonRole,
+    MemberRole,
     Tier,
     TierChange,
 )
@@ -47,6 +48,7 @@ from keycare.web import keyrules
 from keycare.web.group_tasks import moment_name, open_group_tasks
 from keycare.web.keyrules import this_month as _this_month
 from keycare.web.labels import value_label
+from keycare.web.task_rows import labels, pk_urls
 from keycare.workorders.models import WorkOrder, WorkOrderStatus
 
 PAGE_SIZE = 50
@@ -178,21 +180,19 @@ def _scoped_group(user, pk, action: str = "view") -> KeyAccount:
 
 
 def _members(user, group) -> tuple[list[dict], int]:
-    """The first members (masked) with their open moments and churn risk; the member count."""
-    members = (
-        KeyAccountMember.objects.restrict(user)
-        .filter(key_account=group)
-        .select_related("customer")
-        .only(
-            "role", "customer_id", "customer__subscriber_id", "customer__name", "customer__msisdn"
-        )
-        .order_by("-role", "customer__subscriber_id")
+    """The first members (masked) with their open moments and churn risk; the member count.
+
+    Rows are plain dicts, every cell ready to print (as ``task_rows``): 50 of them per view."""
+    members = KeyAccountMember.objects.restrict(user).filter(key_account=group)
+    shown = list(
+        members.order_by("-role", "customer__subscriber_id").values(
+            "customer_id", "role", "customer__subscriber_id", "customer__name", "customer__msisdn"
+        )[:MEMBERS_SHOWN]
     )
-    shown = list(members[:MEMBERS_SHOWN])
     tasks = {}  # each member's latest open task: (task id, risk)
     open_tasks = (
         ServiceTask.objects.filter(
-            customer_id__in=[m.customer_id for m in shown], state__in=OPEN_TASK_STATES
+            customer_id__in=[m["customer_id"] for m in shown], state__in=OPEN_TASK_STATES
         )
         .order_by("customer_id", "-business_date")
         .values_list("customer_id", "pk", "risk_probability")
@@ -208,16 +208,20 @@ def _members(user, group) -> tuple[list[dict], int]:
     )
     for tm in carried:
         moments.setdefault(tm.task_id, []).append(moment_name(tm.moment))
+    customer_url, task_url = pk_urls("web:customer-detail"), pk_urls("web:task-detail")
+    member_roles = labels(MemberRole)
     rows = []
     for m in shown:
-        task_id, risk = tasks.get(m.customer_id, (None, None))
+        task_id, risk = tasks.get(m["customer_id"], (None, None))
         rows.append(
             {
-                "member": m,
-                **masked_customer(m.customer),
-                "task_id": task_id,
-                "moments": moments.get(task_id, []),
-                "risk": risk,
+                **masked_customer(m, prefix="customer__"),
+                "subscriber_id": m["customer__subscriber_id"],
+                "customer_url": customer_url(m["customer_id"]),
+                "role": member_roles.get(m["role"], m["role"]),
+                "task_url": task_url(task_id) if task_id else "",
+                "moments": "、".join(moments.get(task_id, [])) or "—",
+                "risk": "—" if risk is None else f"{risk:.2f}",
             }
         )
     return rows, members.count()
@@ -274,19 +278,31 @@ def _revenue_chart(group) -> dict:
 
 def _open_work(group) -> dict:
     """Open tasks and work orders of the group's members: the group is in the user's scope, and
-    so are its members (a key-account manager serves the whole group)."""
+    so are its members (a key-account manager serves the whole group). Rows ready to print."""
     member_ids = KeyAccountMember.objects.filter(key_account=group).values("customer_id")
     tasks = (
         ServiceTask.objects.filter(customer_id__in=member_ids, state__in=OPEN_TASK_STATES)
-        .select_related("customer")
-        .order_by("-business_date", "-id")[:20]
+        .order_by("-business_date", "-id")
+        .values("pk", "business_date", "state", "customer__subscriber_id")[:20]
     )
     orders = (
         WorkOrder.objects.filter(customer_id__in=member_ids)
         .exclude(status=WorkOrderStatus.CLOSED)
-        .order_by("due_at")[:20]
+        .order_by("due_at")
+        .values("pk", "title", "due_at", "status")[:20]
     )
-    return {"tasks": list(tasks), "work_orders": list(orders)}
+    task_url, order_url = pk_urls("web:task-detail"), pk_urls("web:workorder-detail")
+    states, statuses = labels(TaskState), labels(WorkOrderStatus)
+    return {
+        "tasks": [
+            {**t, "url": task_url(t["pk"]), "state": states.get(t["state"], t["state"])}
+            for t in tasks
+        ],
+        "work_orders": [
+            {**o, "url": order_url(o["pk"]), "status": statuses.get(o["status"], o["status"])}
+            for o in orders
+        ],
+    }
 
 
 # The history names fields and shows coded values by their labels, never as codes.

@@ -104,8 +104,13 @@ def labels(choices) -> dict[str, str]:
     return {value: str(label) for value, label in choices.choices}
 
 
-def task_detail_urls():
-    """pk -> URL of the task page, for many rows at the cost of one ``reverse()``."""
+def pk_urls(name: str):
+    """pk -> URL of the page ``name`` (one integer argument), for many rows at the cost of one
+    ``reverse()``."""
     marker = 987654321
-    head, tail = reverse("web:task-detail", args=[marker]).split(str(marker))
+    head, tail = reverse(name, args=[marker]).split(str(marker))
     return lambda pk: f"{head}{int(pk)}{tail}"
+
+
+def task_detail_urls():
+    return pk_urls("web:task-detail")
