@@ -118,10 +118,12 @@ def clear():
 def test_spark_and_embedded_paths_detect_the_same_moments(spark, stream, subscribers, tmp_path):
     r, key = stream
     events = synthetic(subscribers)
-    parts, counts = chunks(events)
-    assert counts["late"] >= 3 and counts["duplicate"] >= 10
     times = [e["event_time"] for e in events]
     assert any(b < a for a, b in zip(times, times[1:], strict=False))  # out of order
+    # One event of a served subscriber that breaks the contract (no event time).
+    events.insert(1, {"event_id": "bad-1", "type": "attach", "subscriber_id": subscribers[0]})
+    parts, counts = chunks(events)
+    assert counts["late"] >= 3 and counts["duplicate"] >= 10 and counts["invalid"] == 1
 
     embedded = run_embedded(r, key, parts)
     assert embedded.gate.counts == counts
@@ -138,7 +140,6 @@ def test_spark_and_embedded_paths_detect_the_same_moments(spark, stream, subscri
     assert sink.keys == expected and sink.stored == len(expected)
     # The operations page's figures, as the embedded consumer writes them (spark:<stream>).
     figures = spark_figures(spark_key)
-    print("spark figures", figures, "embedded", counts, sink.batches)
     assert figures["entries"] == len(events)
     assert figures["detections"] == len(expected)
     assert figures["batches"] == sink.batches
