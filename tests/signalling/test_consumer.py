@@ -218,3 +218,16 @@ def test_in_process_feed_matches_the_broker_and_a_replay_adds_nothing(vips):
     again.setup(broker=False)
     again.feed(events(now))
     assert RealtimeDetection.objects.count() == 3
+
+
+def test_the_consumer_reads_replies_with_the_c_parser():
+    """hiredis is a dependency because the pure-Python RESP parser was 38% of consume time:
+    the consumer's client must pick it up (nothing may force the Python parser)."""
+    from redis._parsers import _HiredisParser
+
+    pool = client().connection_pool
+    conn = pool.get_connection()
+    try:
+        assert isinstance(conn._parser, _HiredisParser)
+    finally:
+        pool.release(conn)

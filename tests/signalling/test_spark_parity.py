@@ -17,7 +17,7 @@ import pytest
 from factories import make_customer
 from keycare.signalling.consumer import Consumer, client, produce
 from keycare.signalling.detect import Gate
-from keycare.signalling.models import RealtimeDetection
+from keycare.signalling.models import RealtimeDetection, StreamMinute
 from keycare.synth.signalling import generate
 from keycare.tasks.models import ServiceTask
 
@@ -98,7 +98,16 @@ def run_spark(spark, r, key, parts, checkpoint):
             query.processAllAvailable()
     finally:
         query.stop()
+    assert sink.wait_for_figures(60), "the figures listener never saw the query end"
     return sink
+
+
+def spark_figures(key):
+    rows = StreamMinute.objects.filter(stream=f"spark:{key}", consumer="spark")
+    assert rows.exists(), "no StreamMinute row from the Spark query"
+    fields = ("batches", "entries", "admitted", "duplicate", "late", "invalid", "detections")
+    totals = {f: sum(getattr(r, f) for r in rows) for f in (*fields, "busy_ms")}
+    return {**totals, "latency_rows": sum(r.max_latency_ms is not None for r in rows)}
 
 
 def clear():
@@ -109,10 +118,12 @@ def clear():
 def test_spark_and_embedded_paths_detect_the_same_moments(spark, stream, subscribers, tmp_path):
     r, key = stream
     events = synthetic(subscribers)
-    parts, counts = chunks(events)
-    assert counts["late"] >= 3 and counts["duplicate"] >= 10
     times = [e["event_time"] for e in events]
     assert any(b < a for a, b in zip(times, times[1:], strict=False))  # out of order
+    # One event of a served subscriber that breaks the contract (no event time).
+    events.insert(1, {"event_id": "bad-1", "type": "attach", "subscriber_id": subscribers[0]})
+    parts, counts = chunks(events)
+    assert counts["late"] >= 3 and counts["duplicate"] >= 10 and counts["invalid"] == 1
 
     embedded = run_embedded(r, key, parts)
     assert embedded.gate.counts == counts
@@ -127,6 +138,13 @@ def test_spark_and_embedded_paths_detect_the_same_moments(spark, stream, subscri
         r.delete(spark_key)
     assert keys() == expected
     assert sink.keys == expected and sink.stored == len(expected)
+    # The operations page's figures, as the embedded consumer writes them (spark:<stream>).
+    figures = spark_figures(spark_key)
+    assert figures["entries"] == len(events)
+    assert figures["detections"] == len(expected)
+    assert figures["batches"] == sink.batches
+    assert figures["busy_ms"] > 0 and figures["latency_rows"] > 0
+    assert {k: figures[k] for k in counts} == counts
 
 
 def test_replay_and_restart_from_checkpoint_double_nothing(spark, stream, subscribers, tmp_path):
@@ -147,5 +165,10 @@ def test_replay_and_restart_from_checkpoint_double_nothing(spark, stream, subscr
     finally:
         r.delete(again)
     assert replay.keys == stored and replay.stored == 0
+    # Across the restart every entry was counted once, every detection where it was stored.
+    figures = spark_figures(key)
+    assert figures["entries"] == sum(len(p) for p in parts)
+    assert figures["detections"] == len(stored)
+    assert spark_figures(again)["detections"] == 0
     assert keys() == stored
     assert ServiceTask.objects.filter(cycle="realtime").count() == tasks

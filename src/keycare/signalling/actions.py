@@ -130,12 +130,15 @@ class BatchStats:
     pending: int | None = None
     started: float | None = None  # perf_counter() when the batch was read
     max_latency_ms: int | None = None  # signal -> detection, event-triggered detections
+    busy_ms: int | None = None  # processing time measured elsewhere (Spark's batch duration)
 
 
 def _record_stats(stream: str, stats: BatchStats, detections: int) -> None:
     """Add one batch to its (stream, consumer, minute) row; inside the batch's transaction."""
     minute = _dt(stats.at_ms - stats.at_ms % 60_000)
-    busy = 0 if stats.started is None else round((time.perf_counter() - stats.started) * 1000)
+    busy = stats.busy_ms
+    if busy is None:
+        busy = 0 if stats.started is None else round((time.perf_counter() - stats.started) * 1000)
     row, _ = StreamMinute.objects.get_or_create(
         stream=stream, consumer=stats.consumer, minute=minute
     )
@@ -195,13 +198,26 @@ def commit_batch(
                 **Counter(d.outcome for d in stored),
             )
         _save_states(states, customers)
-        cp, _ = StreamCheckpoint.objects.select_for_update().get_or_create(stream=stream)
-        cp.max_event_time = max(cp.max_event_time, max_event_time)
-        cp.counts = {k: cp.counts.get(k, 0) + v for k, v in counts.items()}
-        cp.save()
+        _advance_checkpoint(stream, max_event_time, counts)
         if stats is not None:
             _record_stats(stream, stats, len(stored))
     return stored
+
+
+def _advance_checkpoint(stream: str, max_event_time: int, counts: dict) -> None:
+    cp, _ = StreamCheckpoint.objects.select_for_update().get_or_create(stream=stream)
+    cp.max_event_time = max(cp.max_event_time, max_event_time)
+    cp.counts = {k: cp.counts.get(k, 0) + v for k, v in counts.items()}
+    cp.save()
+
+
+def record_batch_stats(stream: str, stats: BatchStats, detections: int) -> None:
+    """A batch's figures written apart from its detections: the Spark path, whose input
+    counts exist only once the micro-batch has completed (after ``foreachBatch`` committed its
+    detections). The checkpoint's counters and the minute row, in one transaction."""
+    with transaction.atomic():
+        _advance_checkpoint(stream, 0, stats.counts)
+        _record_stats(stream, stats, detections)
 
 
 def _save_states(states: dict[str, SubState], customers: dict[str, Customer]) -> None:

@@ -186,13 +186,28 @@ def events_from(raw: DataFrame) -> DataFrame:
     )
 
 
-def detections(events: DataFrame, subscribers: DataFrame) -> DataFrame:
-    """The moment detections of a stream of valid events (batch or streaming)."""
-    return (
-        events.join(F.broadcast(subscribers), "subscriber_id")
+# Rows counted per micro-batch with ``observe`` (reported in the query's progress, see
+# sink.FiguresListener): valid events, those of served subscribers, those past the watermark
+# and the duplicate filter (what the embedded gate calls admitted).
+OBSERVED = ("keycare_valid", "keycare_served", "keycare_admitted")
+
+
+def detections(events: DataFrame, subscribers: DataFrame, *, observe: bool = False) -> DataFrame:
+    """The moment detections of a stream of valid events (batch or streaming); ``observe``:
+    count the rows at each filter (``OBSERVED``; a streaming query's progress reports them)."""
+
+    def counted(df: DataFrame, name: str) -> DataFrame:
+        return df.observe(name, F.count(F.lit(1)).alias("rows")) if observe else df
+
+    valid, served, admitted = OBSERVED
+    kept = (
+        counted(counted(events, valid).join(F.broadcast(subscribers), "subscriber_id"), served)
         .withColumn("ts", F.timestamp_millis("event_time"))
         .withWatermark("ts", f"{lateness_minutes()} minutes")
         .dropDuplicatesWithinWatermark(["event_id"])
+    )
+    return (
+        counted(kept, admitted)
         .groupBy("subscriber_id")
         .applyInPandasWithState(
             detect_group,

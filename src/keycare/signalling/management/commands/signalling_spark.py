@@ -49,6 +49,7 @@ class Command(KeycareCommand):
             self._wait(query, sink, options["idle_stop"])
         finally:
             query.stop()
+            sink.wait_for_figures()  # the last batches' operations figures, before exiting
         self.stdout.write(f"batches {sink.batches}; detections stored {sink.stored}")
 
     def _wait(self, query, sink, idle_stop: float) -> None:
