@@ -14,11 +14,14 @@ are fixtures returning the helper, so test modules never import ``conftest`` by 
 import importlib.util
 import os
 import re
+import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 from playwright.sync_api import sync_playwright
 
 import factories
@@ -60,6 +63,28 @@ org = _web.org
 moment = _web.moment
 managers = _web.managers
 make_customer = _web.make_customer
+
+
+class _SerializedWSGIServer(ThreadedWSGIServer):
+    """The live server, one request at a time (connections stay threaded, for keep-alive).
+
+    On SQLite the test database is in memory, and Django hands every request thread the test
+    thread's one connection (``connections_override``). Two requests at once — a page and the
+    panel htmx loads right after it — then ran on that connection together and deadlocked
+    inside sqlite3 (both threads blocked in ``execute``: a CI run hung for good).
+    """
+
+    def set_app(self, application):
+        lock = threading.Lock()
+
+        def one_at_a_time(environ, start_response):
+            with lock:
+                return application(environ, start_response)
+
+        super().set_app(one_at_a_time)
+
+
+LiveServerThread.server_class = _SerializedWSGIServer
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selection and pytest-django's reordering
