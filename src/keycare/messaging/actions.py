@@ -88,6 +88,26 @@ def write_transaction(using: str | None = None):
         conn.transaction_mode = previous
 
 
+def lock_messages(ids) -> None:
+    """Lock the messages a batch will write, in id order, before writing any of them.
+
+    A sender recording its submits and the receipt listener recording the same messages'
+    receipts each update several rows in one transaction; in whatever order each UPDATE met
+    its rows, PostgreSQL found them waiting on each other ("deadlock detected", seen in CI).
+    Taking the row locks in one order first makes the second writer wait instead. SQLite has
+    one writer at a time already (``write_transaction``): there the call reads nothing."""
+    if connection.vendor == "sqlite":
+        return
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), BATCH):
+        list(
+            SmsMessage.objects.filter(pk__in=ids[start : start + BATCH])
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+
+
 def idempotency_key(task) -> str:
     """One message per task: its customer, date and cycle (a re-run keeps them)."""
     return f"task:{task.customer_id}:{task.business_date.isoformat()}:{task.cycle}"
@@ -254,6 +274,7 @@ def record_submissions(results, now: datetime | None = None, sent_at=None) -> di
         if r.outcome == "accepted":
             accepted.setdefault(r.status[:64], []).append(r.message_id)
     with write_transaction():
+        lock_messages(r.message_id for r in results)
         for status, ids in accepted.items():
             # From sending only: a delivery receipt may have arrived first (then only the
             # submit time is filled in).
@@ -381,6 +402,7 @@ def record_receipts(receipts: list[dict]) -> dict:
             )
         )
     with write_transaction():
+        lock_messages(r.message_id for r in rows)
         _insert_receipts(rows)
         counts = {"receipts": len(rows), "delivered": 0, "failed": 0, "expired": 0}
         finished: dict[str, list[int]] = {}
