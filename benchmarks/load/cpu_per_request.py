@@ -46,7 +46,7 @@ def main() -> int:
     for client, token, path in _pages(users):
         if args.only and args.only not in path:
             continue
-        headers = {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
+        headers = _headers(token)
         for _ in range(3):
             client.get(path, **headers)
         with connection.cursor() as cur:
@@ -90,6 +90,7 @@ def _pages(users):
     a, a_token = clients[admin]
     return [
         (m, None, "/workbench/"),
+        (m, "htmx", "/reminders/panel/"),
         (m, None, "/tasks/?page=3"),
         (m, None, f"/tasks/?state=unhandled&date={day}"),
         (m, None, f"/tasks/{task.pk}/"),
@@ -101,6 +102,13 @@ def _pages(users):
         (a, a_token, f"/api/tasks/?business_date={day}"),
         (a, a_token, "/api/customers/?archive=active"),
     ]
+
+
+def _headers(token) -> dict:
+    """An API token, or the header htmx sends when the page loads a panel."""
+    if token == "htmx":
+        return {"HTTP_HX_REQUEST": "true"}
+    return {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
 
 
 def _proc_cpu(pid: int) -> float:

@@ -1,6 +1,6 @@
 """日常事务提醒: one list per user, from every source, soonest first, scoped and masked."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -110,3 +110,27 @@ def test_workbench_loads_the_panel(client, world):
     assert client.get("/reminders/").status_code == 200
     client.force_login(make_user("aud", roles.ROLE_AUDITOR))
     assert client.get("/reminders/panel/").status_code == 403
+
+
+def test_a_recorded_visit_leaves_the_list_at_once(world):
+    # The visits the standards ask for are cached (slow-moving); the visits made are read live.
+    today = timezone.localdate()
+    month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    now = timezone.make_aware(datetime.combine(month_end, time(12)))
+    assert any(r.kind == "visit_due" for r in reminders_for(world["user"], now=now))
+    actions.record_work(
+        world["user"],
+        world["m1"],
+        kind="visit",
+        at=timezone.now() - timedelta(minutes=1),
+        content="季度走访",
+        links={"key_account": world["group"]},
+    )
+    assert not any(r.kind == "visit_due" for r in reminders_for(world["user"], now=now))
+
+
+def test_cached_daily_reminders_follow_the_language(client, world):
+    client.force_login(world["user"])
+    zh = client.get("/reminders/panel/", headers={"Accept-Language": "zh-hans"}).content.decode()
+    en = client.get("/reminders/panel/", headers={"Accept-Language": "en"}).content.decode()
+    assert "生日" in zh and "birthday" in en.lower()

@@ -260,3 +260,22 @@ def test_calls_and_sms_are_split_so_capacity_is_honest(client, login_as, org, da
     assert '"code": "A03"' in body  # each chart slice carries its moment for the click
     export = client.get(URL + "?export=xlsx")
     assert export.status_code == 200
+
+
+def test_state_totals_count_managers_beyond_the_shown_rows(
+    client, login_as, data, managers, monkeypatch
+):
+    # The states and the SMS count are the allocation query's totals over every manager, not
+    # over the rows the table shows.
+    from keycare.web import admin_workbench
+
+    make_task(data.customer(managers[0]), DAY, manager=managers[0], run=data.run, channel="sms")
+    monkeypatch.setattr(admin_workbench, "MANAGER_ROW_LIMIT", 1)
+    login_as("province_admin")
+    ctx = _page(client).context
+    assert len(ctx["allocation"]) == 1
+    states = {value: n for value, _label, n in ctx["states"]}
+    assert states == {
+        "unhandled": 1, "in_progress": 0, "handled_no_change": 2, "handled_new_alert": 1,
+    }  # fmt: skip
+    assert ctx["sms_waiting"] == 1

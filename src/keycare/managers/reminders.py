@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
@@ -42,6 +44,8 @@ BIRTHDAY_HORIZON = 7
 RENEWAL_HORIZON = timedelta(days=60)
 SLA_HORIZON = timedelta(hours=4)
 DEADLINE_HORIZON = timedelta(days=3)
+# Reminders read from slow-moving data (standards, key persons, contracts) are cached this long.
+DAILY_CACHE_SECONDS = 600
 OPEN_ORDERS = (WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS, WorkOrderStatus.ESCALATED)
 
 
@@ -76,8 +80,7 @@ def reminders_for(user, now: datetime | None = None) -> list[Reminder]:
         found = (
             _visits_due(scope, now)
             + _appointments(user, now)
-            + _birthdays(user, now)
-            + _renewals(user, now)
+            + _daily(user, now)
             + _own_plans(user, now)
         )
     elif role in (roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN):
@@ -88,6 +91,17 @@ def reminders_for(user, now: datetime | None = None) -> list[Reminder]:
     return sorted(found, key=lambda r: r.when)
 
 
+def _daily(user, now) -> list[Reminder]:
+    """Birthdays and renewals: they move with the date and the daily load of key persons and
+    contracts, not with the manager's work, so they are read once per user, language and day
+    and kept for ``DAILY_CACHE_SECONDS`` (the panel is loaded after every workbench view)."""
+    today = timezone.localtime(now).date()
+    key = f"reminders-daily:{user.pk}:{get_language()}:{today.isoformat()}"
+    return cache.get_or_set(
+        key, lambda: _birthdays(user, now) + _renewals(user, now), DAILY_CACHE_SECONDS
+    )
+
+
 def _at(day: date) -> datetime:
     return timezone.make_aware(datetime(day.year, day.month, day.day))
 
@@ -96,26 +110,39 @@ def _visits_due(manager_pk, now) -> list[Reminder]:
     """Visits owed this month by the standards, by their due date, not yet made."""
     today = timezone.localtime(now).date()
     start, end = plans.period_bounds(PlanPeriod.MONTH, today)
-    due = [(pk, by) for pk, by in plans.standard_visits(manager_pk, start, end)]
+    due = _standard_visits(manager_pk, start, end)
     visited = set(
         WorkRecord.objects.filter(
             manager_id=manager_pk, kind=WorkKind.VISIT, at__date__gte=start
         ).values_list("key_account_id", flat=True)
     )
-    names = dict(
-        KeyAccount.objects.filter(pk__in=[pk for pk, _by in due]).values_list("pk", "name")
-    )
     return [
         Reminder(
             ReminderKind.VISIT,
             _at(by),
-            str(_("走访 %(name)s（%(by)s 前）")) % {"name": names.get(pk, ""), "by": by},
+            str(_("走访 %(name)s（%(by)s 前）")) % {"name": name, "by": by},
             ("web:work-new", (), f"key_account={pk}"),
             overdue=by < today,
         )
-        for pk, by in due
+        for pk, name, by in due
         if pk not in visited and by - today <= VISIT_HORIZON
     ][:PER_KIND]
+
+
+def _standard_visits(manager_pk, start, end) -> list[tuple[int, str, date]]:
+    """(key account, name, due by) the standards ask of the manager this month. The standards
+    and portfolio change with a published version or the daily load, so this is kept for
+    ``DAILY_CACHE_SECONDS``; the visits made are read live by the caller."""
+
+    def read():
+        due = list(plans.standard_visits(manager_pk, start, end))
+        names = dict(
+            KeyAccount.objects.filter(pk__in=[pk for pk, _by in due]).values_list("pk", "name")
+        )
+        return [(pk, names.get(pk, ""), by) for pk, by in due]
+
+    key = f"reminders-visits:{manager_pk}:{start.isoformat()}:{end.isoformat()}"
+    return cache.get_or_set(key, read, DAILY_CACHE_SECONDS)
 
 
 def _appointments(user, now) -> list[Reminder]:

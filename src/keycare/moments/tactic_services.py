@@ -32,13 +32,19 @@ def current_version() -> TacticLibraryVersion | None:
 
 
 def current_library() -> Library | None:
-    """The library in force (None before the first import)."""
-    version = current_version()
-    if version is None:
+    """The library in force (None before the first import).
+
+    Reads the current version's hash first and its document only on a miss: the document is
+    the whole library, and the task page asks for it on every view."""
+    latest = TacticLibraryVersion.objects.order_by("-number").values("pk", "content_hash").first()
+    if latest is None:
         return None
-    library = _PARSED.get(version.content_hash)
+    library = _PARSED.get(latest["content_hash"])
     if library is None:
-        library = _PARSED[version.content_hash] = load_library(version.document)
+        document = TacticLibraryVersion.objects.values_list("document", flat=True).get(
+            pk=latest["pk"]
+        )
+        library = _PARSED[latest["content_hash"]] = load_library(document)
     return library
 
 

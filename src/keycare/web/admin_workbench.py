@@ -6,12 +6,14 @@ each block is one aggregate query, so the page costs the same whatever the data 
 """
 
 from datetime import datetime, time, timedelta
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,7 +30,6 @@ from keycare.tasks.models import (
     TaskChannel,
     TaskState,
 )
-from keycare.web.task_rows import call_tasks
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 MANAGER_ROW_LIMIT = 200
@@ -57,8 +58,6 @@ def admin_workbench(request):
     tasks = ServiceTask.objects.restrict(user)
     day = run.business_date if run else tasks.aggregate(day=Max("business_date"))["day"]
     all_day_tasks = tasks.filter(business_date=day) if day else tasks.none()
-    # The states and the capacity table count call tasks: SMS tasks take no call capacity.
-    day_tasks = call_tasks(all_day_tasks)
     if request.GET.get("export") == "xlsx":
         return _allocation_export(user, day, all_day_tasks)
     loaded = run.loaded_at.timestamp() if run and run.loaded_at else None
@@ -78,11 +77,7 @@ def admin_workbench(request):
             "detection_chart": [
                 {"name": d["label"], "value": d["n"], "code": d["code"]} for d in detections["rows"]
             ],
-            "states": _state_counts(day_tasks),
-            "sms_waiting": all_day_tasks.filter(
-                channel=TaskChannel.SMS, state=TaskState.UNHANDLED
-            ).count(),
-            "allocation": _allocation(all_day_tasks),
+            **_allocation_context(all_day_tasks, day),
             "appointments": _appointments(user),
             "campaigns": _campaigns(user),
             "ranking": _cached(
@@ -153,20 +148,29 @@ def _detections(user, day):
     }
 
 
-def _state_counts(day_tasks):
-    counts = day_tasks.aggregate(
-        **{value: Count("id", filter=Q(state=value)) for value in TaskState.values}
-    )
-    return [(value, label, counts[value]) for value, label in TaskState.choices]
+def _allocation_context(all_day_tasks, day) -> dict:
+    """The day's task states, the SMS waiting to go out and the per-manager table, all from
+    one grouped query (the states and the SMS count are its column totals)."""
+    rows = _allocation(all_day_tasks)
+    totals = {
+        value: sum(row["states"][n] for row in rows) for n, value in enumerate(TaskState.values)
+    }
+    return {
+        # The states and the capacity table count call tasks: SMS tasks take no call capacity.
+        "states": [(value, label, totals[value]) for value, label in TaskState.choices],
+        "sms_waiting": sum(row["sms_waiting"] for row in rows),
+        "allocation": _with_list_urls(rows[:MANAGER_ROW_LIMIT], day),
+    }
 
 
-def _allocation(all_day_tasks):
-    """Per manager: call tasks by state against the daily capacity, and SMS tasks apart.
+def _allocation(all_day_tasks) -> list[dict]:
+    """Per manager (every one of the scope): call tasks by state against the daily capacity,
+    and SMS tasks apart.
 
     SMS tasks take no call capacity, so the capacity bar and the over-capacity flag count
     calls only; the SMS column shows what goes out by message instead.
     """
-    call = Q(channel=TaskChannel.CALL)
+    call, sms = Q(channel=TaskChannel.CALL), Q(channel=TaskChannel.SMS)
     per_state = {value: Count("id", filter=call & Q(state=value)) for value in TaskState.values}
     rows = (
         all_day_tasks.values(
@@ -174,10 +178,11 @@ def _allocation(all_day_tasks):
         )
         .annotate(
             total=Count("id", filter=call),
-            sms=Count("id", filter=Q(channel=TaskChannel.SMS)),
+            sms=Count("id", filter=sms),
+            sms_waiting=Count("id", filter=sms & Q(state=TaskState.UNHANDLED)),
             **per_state,
         )
-        .order_by("manager__name", "manager_id")[:MANAGER_ROW_LIMIT]
+        .order_by("manager__name", "manager_id")
     )
     return [_allocation_row(r) for r in rows]
 
@@ -191,11 +196,25 @@ def _allocation_row(r) -> dict:
         "capacity": capacity,
         "total": r["total"],
         "sms": r["sms"],
+        "sms_waiting": r["sms_waiting"],
         "states": [r[value] for value in TaskState.values],
         "over_capacity": bool(capacity) and r["total"] > capacity,
         "use": use,
         "bar": None if use is None else min(use, 100),
     }
+
+
+def _with_list_urls(rows: list[dict], day) -> list[dict]:
+    """Each manager's links to their call and SMS task lists, built here once rather than by
+    two ``{% url %}`` tags per row (the province's table has hundreds of rows)."""
+    date_query = f"&date={day:%Y-%m-%d}" if day else ""
+    tasks, sms = reverse("web:task-list"), reverse("web:sms-task-list")
+    for row in rows:
+        code = row["code"]
+        query = f"?manager={quote(code)}{date_query}" if code else ""
+        row["tasks_url"] = f"{tasks}{query}" if code else ""
+        row["sms_url"] = f"{sms}{query}" if code and row["sms"] else ""
+    return rows
 
 
 def _allocation_export(user, day, all_day_tasks):

@@ -1,6 +1,9 @@
 """The navigation bar: what each role may open. One place, used by every page."""
 
-from django.urls import reverse
+import functools
+
+from django.urls import get_script_prefix, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from keycare.access import roles
@@ -109,17 +112,32 @@ FALLBACK_GROUP = "settings"
 def nav_items(request):
     """Context processor: the links the current user's role may follow, flat and as menus."""
     role, _scope = user_scope(getattr(request, "user", None))
-    current = _current_url_name(request)
     entries = [(name, label) for name, label, allowed in NAV if role in allowed]
-    items = [{"url": reverse(name), "label": label} for name, label in entries]
-    return {"nav_items": items, "nav_groups": _grouped(entries, current), "user_role": role}
+    # Lazy: a partial the page loads with htmx (the reminders panel) prints no menu.
+    return {
+        "nav_items": SimpleLazyObject(
+            lambda: [{"url": _url(name), "label": label} for name, label in entries]
+        ),
+        "nav_groups": SimpleLazyObject(lambda: _grouped(entries, _current_url_name(request))),
+        "user_role": role,
+    }
+
+
+def _url(name: str) -> str:
+    return _reversed(name, get_script_prefix())
+
+
+@functools.lru_cache(maxsize=512)
+def _reversed(name: str, prefix: str) -> str:
+    # The menu's URLs take no arguments: one reverse() per name and script prefix per process.
+    return reverse(name)
 
 
 def _grouped(entries, current: str) -> list[dict]:
     by_group: dict[str, list] = {key: [] for key, _label in GROUPS}
     for name, label in entries:
         by_group[GROUP_OF.get(name, FALLBACK_GROUP)].append(
-            {"url": reverse(name), "label": label, "current": name == current}
+            {"url": _url(name), "label": label, "current": name == current}
         )
     return [
         {

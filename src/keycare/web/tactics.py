@@ -32,12 +32,17 @@ BAND_LABELS = {
 # --- the task page ----------------------------------------------------------------------
 
 
-def tactic_context(payload: dict) -> dict:
+def tactic_context(payload: dict, active: dict | None = None) -> dict:
     """What the task page needs: the suggestions (from the payload) and every active tactic
-    for the outcome form, suggestions first; the first suggestion is the form's default."""
+    for the outcome form, suggestions first; the first suggestion is the form's default.
+
+    ``active``: code -> active Tactic, when the caller has read them already (the payload's
+    ``Suggester`` has)."""
     suggested = payload.get("suggested_tactics") or []
     codes = [t["code"] for t in suggested]
-    others = [t for t in Tactic.objects.filter(active=True) if t.code not in codes]
+    if active is None:
+        active = {t.code: t for t in Tactic.objects.filter(active=True)}
+    others = [t for code, t in active.items() if code not in codes]
     return {
         "suggested_tactics": suggested,
         "tactic_default": codes[0] if codes else "",

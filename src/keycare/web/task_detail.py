@@ -29,6 +29,7 @@ from keycare.core.parsing import (
     posted_int,
 )
 from keycare.errors import UserError
+from keycare.moments.tactic_services import Suggester
 from keycare.org.models import Department
 from keycare.tasks import actions as task_actions
 from keycare.tasks.models import (
@@ -55,9 +56,11 @@ def task_detail(request, pk):
     if request.method == "POST":
         return _post(request, pk)
     task = _scoped_task(request.user, pk)
-    payload = task_payload(task, masked=True)
+    suggester = Suggester()  # the library and active tactics, read once for the whole page
+    payload = task_payload(task, masked=True, suggester=suggester)
     record(request.user, "view_customer", task.customer, task=task.pk)
-    return render(request, "web/task_detail.html", _context(request.user, task, payload))
+    context = _context(request.user, task, payload, suggester.tactics)
+    return render(request, "web/task_detail.html", context)
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -70,7 +73,7 @@ def _scoped_task(user, pk, action="view"):
     return task
 
 
-def _context(user, task, payload):
+def _context(user, task, payload, tactics):
     customer_tasks = ServiceTask.objects.restrict(user).filter(customer_id=task.customer_id)
     contacts = _contact_rows(customer_tasks)
     return {
@@ -91,7 +94,7 @@ def _context(user, task, payload):
         "default_due": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "default_title": "；".join(m["name"] for m in payload["moments"])[:100]
         or _("客户诉求协同"),
-        **tactic_context(payload),
+        **tactic_context(payload, tactics),
     }
 
 

@@ -21,6 +21,7 @@ from keycare.web.task_rows import (
     CALL_LIST_ORDER,
     call_tasks,
     labels,
+    pk_urls,
     task_detail_urls,
     task_rows,
     with_row_columns,
@@ -85,10 +86,12 @@ def _appointments(user):
 def _appointment_rows(appointments) -> list[dict]:
     kinds = labels(AppointmentKind)
     detail_url = task_detail_urls()
+    done_url = pk_urls("web:appointment-done")
     fields = ("id", "due_at", "kind", "task_id", "customer__name", "customer__msisdn")
     return [
         {
             "pk": a["id"],
+            "done_url": done_url(a["id"]),
             "due_at": a["due_at"],
             "due": timezone.localtime(a["due_at"]).strftime("%m-%d %H:%M"),
             "kind": kinds.get(a["kind"], a["kind"]),
