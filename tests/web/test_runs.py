@@ -456,3 +456,37 @@ def test_a_deeply_nested_quarantined_line_is_shown_not_a_server_error(client, lo
     response = client.get(f"/runs/{run.pk}/")
     assert response.status_code == 200
     assert "[[[[" in response.content.decode()
+
+
+def test_scoped_figures_are_kept_per_load_of_the_run(client, login_as, org, moment, make_customer):
+    """A loaded run's rows do not change, so a city administrator's counts are kept; loading
+    the run again (a new load time) counts afresh, and a run not yet loaded is never kept."""
+    from keycare.runs.models import Detection
+
+    run = make_run(1, counts={"A03": 7}, detected=7, suppressed=3)
+    run.loaded_at = timezone.now()
+    run.save(update_fields=["loaded_at"])
+    user = login_as(roles.ROLE_CITY_ADMIN)
+    user.staffprofile.city = org["city"]
+    user.staffprofile.save()
+
+    def detected():
+        return client.get("/runs/").context["rows"][0]["detected"]
+
+    Detection.objects.create(
+        run=run, customer=make_customer("N0", None), moment=moment, business_date=DAY
+    )
+    assert detected() == 1
+    Detection.objects.create(
+        run=run, customer=make_customer("N1", None), moment=moment, business_date=DAY
+    )
+    assert detected() == 1  # the same load: the kept count
+    run.loaded_at = timezone.now() + timedelta(seconds=1)
+    run.save(update_fields=["loaded_at"])
+    assert detected() == 2
+    run.loaded_at = None
+    run.save(update_fields=["loaded_at"])
+    Detection.objects.create(
+        run=run, customer=make_customer("N2", None), moment=moment, business_date=DAY
+    )
+    assert detected() == 3

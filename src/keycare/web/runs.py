@@ -27,6 +27,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -38,7 +39,7 @@ from django.views.decorators.http import require_POST
 
 from keycare.access import roles
 from keycare.access.presenter import free_text, masked_value
-from keycare.access.querysets import require_role
+from keycare.access.querysets import require_role, user_scope
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.moments.models import MomentDefinition
@@ -49,6 +50,8 @@ from keycare.web.risk import run_risk_monitor
 
 ADMIN_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_CITY_ADMIN}
 PAGE_SIZE = 25
+# A loaded run's scoped counts, keyed by its load time (see _scoped_run_counts).
+RUN_FIGURES_CACHE_SECONDS = 24 * 3600
 QUARANTINE_PAGE_SIZE = 50
 HEADER_BYTES = 64 * 1024
 STEP_LABELS = runjobs.STEP_LABELS
@@ -141,21 +144,41 @@ def _run_figures(user, province: bool, runs: list[Run]) -> dict[int, dict]:
             r.pk: {"detected": r.detected, "suppressed": r.suppressed, "quarantined": r.quarantined}
             for r in runs
         }
-    ids = [r.pk for r in runs]
-
-    def per_run(model):
-        rows = model.objects.restrict(user).filter(run_id__in=ids).values("run_id")
-        return dict(rows.annotate(n=Count("id")).values_list("run_id", "n").order_by())
-
-    detected, suppressed = per_run(Detection), per_run(Suppression)
+    counted = _scoped_run_counts(user, runs)
     return {
-        pk: {
-            "detected": detected.get(pk, 0),
-            "suppressed": suppressed.get(pk, 0),
-            "quarantined": None,
-        }
-        for pk in ids
+        r.pk: {**counted.get(r.pk, {"detected": 0, "suppressed": 0}), "quarantined": None}
+        for r in runs
     }
+
+
+def _scoped_run_counts(user, runs: list[Run]) -> dict[int, dict]:
+    """run pk -> {detected, suppressed} in the user's scope. A loaded run's rows do not change
+    until it is loaded again, so its counts are cached under a key naming the load (a city's
+    count joins a million detections to the customers: ~0.2 s of PostgreSQL a page)."""
+    role, scope = user_scope(user)
+
+    def key(run):
+        return f"run-figures:{role}:{scope}:{run.pk}:{run.loaded_at.timestamp()}"
+
+    loaded = {key(r): r.pk for r in runs if r.loaded_at}
+    counted = {loaded[k]: v for k, v in cache.get_many(list(loaded)).items()}
+    missing = [r.pk for r in runs if r.pk not in counted]
+    if missing:
+
+        def per_run(model):
+            rows = model.objects.restrict(user).filter(run_id__in=missing).values("run_id")
+            return dict(rows.annotate(n=Count("id")).values_list("run_id", "n").order_by())
+
+        detected, suppressed = per_run(Detection), per_run(Suppression)
+        fresh = {
+            pk: {"detected": detected.get(pk, 0), "suppressed": suppressed.get(pk, 0)}
+            for pk in missing
+        }
+        counted.update(fresh)
+        cache.set_many(
+            {k: fresh[pk] for k, pk in loaded.items() if pk in fresh}, RUN_FIGURES_CACHE_SECONDS
+        )
+    return counted
 
 
 # An absolute path in a message (a run's error names the file it failed on).
