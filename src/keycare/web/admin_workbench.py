@@ -61,11 +61,11 @@ def admin_workbench(request):
     if request.GET.get("export") == "xlsx":
         return _allocation_export(user, day, all_day_tasks)
     loaded = run.loaded_at.timestamp() if run and run.loaded_at else None
-    detections = _cached(
+    detections = cache.get_or_set(
         # No spaces: a key memcached could also store (the load's time as a number).
         f"admin-detections:{scope_key}:{day}:{run and run.pk}:{loaded}",
-        DETECTIONS_CACHE_SECONDS,
         lambda: _detections(user, day),
+        DETECTIONS_CACHE_SECONDS,
     )
     return render(
         request,
@@ -80,22 +80,14 @@ def admin_workbench(request):
             **_allocation_context(all_day_tasks, day),
             "appointments": _appointments(user),
             "campaigns": _campaigns(user),
-            "ranking": _cached(
+            "ranking": cache.get_or_set(
                 f"admin-ranking:{scope_key}:{day}",
-                RANKING_CACHE_SECONDS,
                 lambda: _ranking(tasks, day),
+                RANKING_CACHE_SECONDS,
             ),
             "ranking_days": RANKING_DAYS,
         },
     )
-
-
-def _cached(key, seconds, compute):
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, seconds)
-    return value
 
 
 def _latest_run():
