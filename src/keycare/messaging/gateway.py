@@ -56,6 +56,7 @@ class SubmitResult:
     message_id: int
     outcome: str  # accepted | rejected | unavailable (not handed over) | unknown (may have been)
     status: str
+    gateway_id: str = ""  # the gateway's id when the submit answer carries one (SMPP)
 
 
 @dataclass(frozen=True)
