@@ -25,6 +25,7 @@ Jasmin keys ``cleanup`` deletes, and a work directory holding configuration and 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -292,10 +293,8 @@ connect-allow-ip = 127.0.0.1
     def cleanup(self) -> None:
         self.stop()
         if self._vhost_made:
-            try:
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
                 _rabbitmqctl("delete_vhost", self.vhost)
-            except (subprocess.SubprocessError, OSError):
-                pass
             self._vhost_made = False
         _delete_redis_keys(self.redis_db)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -358,10 +357,15 @@ def jcli(port: int, commands: list[str], timeout: float = 15) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         buffer = b""
 
-        def until(*prompts: bytes) -> bytes:
+        def until(*prompts: bytes, anywhere: bool = False) -> bytes:
             nonlocal buffer
+
+            def seen() -> bool:
+                text = buffer.rstrip()
+                return any((p in text) if anywhere else text.endswith(p) for p in prompts)
+
             deadline = time.monotonic() + timeout
-            while not any(buffer.rstrip().endswith(p) for p in prompts):
+            while not seen():
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"jCli did not answer: {buffer[-300:]!r}")
                 chunk = s.recv(65536)
@@ -371,7 +375,7 @@ def jcli(port: int, commands: list[str], timeout: float = 15) -> str:
             out, buffer = buffer, b""
             return out
 
-        until(b"Username:")
+        until(b"Authentication required.", b"Username:", anywhere=True)
         s.sendall(JCLI_USER.encode() + b"\r\n")
         until(b"Password:")
         s.sendall(JCLI_PASSWORD.encode() + b"\r\n")

@@ -29,6 +29,7 @@ Chosen by the gateway URL's scheme (``sender.client_from_env``):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -172,6 +173,7 @@ class SmppClient:
         self._pending: dict[int, _Part] = {}
         self._pending_lock = threading.Lock()
         self._window = threading.Semaphore(config.window)
+        self._release_lock = threading.Lock()
         self._ids: OrderedDict[str, int] = OrderedDict()
         self._receipts: queue.Queue = queue.Queue()
         self._closing = threading.Event()
@@ -212,15 +214,19 @@ class SmppClient:
             for part in message_parts:
                 if part.sent:
                     part.done.wait(max(0.0, deadline - time.monotonic()))
+        for message_parts in parts.values():
+            for part in message_parts:
+                if part.sent and not part.done.is_set():
+                    # Unanswered: its window slot is freed; a late answer still maps its id.
+                    self._release(part)
         return [self._result(pk, message_parts) for pk, message_parts in parts.items()]
 
     # --- submitting ---------------------------------------------------------------------
 
     def _send(self, session, message, part, short_message, coding, esm_class) -> bool:
         """Write one submit_sm; False when the session is gone (the part stays unsent)."""
-        while not self._window.acquire(timeout=self.config.timeout):
-            if self._session is not session:
-                return False
+        if not self._window.acquire(timeout=self.config.timeout):
+            return False  # the server stopped answering: the rest of the batch waits
         if self._session is not session:
             self._window.release()
             return False
@@ -266,9 +272,11 @@ class SmppClient:
         return SubmitResult(message_id, "unknown", _status_text(parts))
 
     def _release(self, part: _Part) -> None:
-        if not part.released:
+        with self._release_lock:  # the submitting thread (timeout) or the reader (answer)
+            if part.released:
+                return
             part.released = True
-            self._window.release()
+        self._window.release()
 
     # --- the session --------------------------------------------------------------------
 
@@ -320,15 +328,11 @@ class SmppClient:
             if self._session is session:
                 self._session = None
         sock = session._socket
-        try:
-            if sock is not None:
+        if sock is not None:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked in recv
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(Exception):  # already closed
             session.disconnect()
-        except Exception:  # noqa: S110 - already closed
-            pass
         with self._pending_lock:
             parts, self._pending = list(self._pending.values()), {}
         for part in parts:
