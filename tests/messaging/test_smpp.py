@@ -93,7 +93,7 @@ def test_messages_go_out_over_smpp_with_the_smscs_receipts(org, manager, smpp_se
     customers = _customers(org, manager, 12)
     for c in customers:
         make_sms_message(c, text=f"{c.name}您好，您的余额不足，请及时充值。")
-    long_text = "尊敬的客户您好，" + "您本月的国际漫游流量包即将用完，" * 6  # > 70 UCS-2 chars
+    long_text = "尊敬的客户您好，" + "您本月的国际漫游流量包即将用完，" * 9  # 152 chars: 3 parts
     long_one = make_sms_message(numbered_customer(org, 99, manager), text=long_text)
     result = smpp_sender.send_batch(limit=100)
     assert result.claimed == 13 and result.counts["submitted"] == 13, result.counts

@@ -14,11 +14,13 @@ handset delivery (``DELIVRD``): see docs/messaging.md.
 Jasmin 0.11.0, not 0.11.1: 0.11.1 fails on every ``submit_sm_resp`` (``'SubmitSM' object has
 no attribute 'response'``, jookies/jasmin#1236) and so never sends an ESME any receipt.
 It runs from its own virtualenv (``scripts/install-jasmin.sh``: ``KEYCARE_JASMIN_HOME``,
-default /opt/keycare-jasmin), never KeyCare's. ``drive_smpp`` needs a bearerbox to connect
-to as a box and exits when its ESME disconnects, so a dummy bearerbox runs beside it and it
-is started again with Jasmin.
+default /opt/keycare-jasmin), never KeyCare's. ``drive_smpp`` must reach a bearerbox as a box
+on port 13001 (fixed in its code) or it exits, and it exits when its ESME disconnects: a
+dummy bearerbox runs on 13001 beside it (or whatever bearerbox already listens there), and
+drive_smpp is started again with Jasmin.
 
-Each gateway uses its own RabbitMQ vhost (created with ``rabbitmqctl`` and deleted by
+jasmind runs once per machine (it locks /tmp/jasmind; a killed one's stale lock is removed
+at the next start). Each gateway uses its own RabbitMQ vhost (created with ``rabbitmqctl`` and deleted by
 ``cleanup``), free ports, a Redis database (``KEYCARE_JASMIN_REDIS_DB``, default 13) whose
 Jasmin keys ``cleanup`` deletes, and a work directory holding configuration and logs.
 """
@@ -42,6 +44,9 @@ from keycare.messaging.kannel import BEARERBOX, _line_buffered, _wait_port, free
 
 JASMIN_HOME = Path(os.environ.get("KEYCARE_JASMIN_HOME", "/opt/keycare-jasmin"))
 DRIVE_SMPP = "/usr/lib/kannel/test/drive_smpp"
+# drive_smpp connects as a box to a bearerbox on this port (fixed in its code; -c does not
+# change it) and exits when it cannot: any bearerbox there will do.
+DRIVE_SMPP_BOX_PORT = 13001
 RABBITMQCTL = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
 USERNAME = "keycare"
 PASSWORD = "kc-smpp"
@@ -88,8 +93,9 @@ class JasminGateway:
 
     def __post_init__(self):
         self.workdir = Path(self.workdir)
-        for name in ("smpp", "smpp_pb", "cm", "router", "jcli", "smsc", "bb_admin", "bb_box"):
+        for name in ("smpp", "smpp_pb", "cm", "router", "jcli", "smsc", "bb_admin"):
             self.ports.setdefault(name, free_port())
+        self.ports.setdefault("bb_box", DRIVE_SMPP_BOX_PORT)
         self.ports.setdefault("bb_fake", free_port())
         self.vhost = self.vhost or f"keycare-jasmin-{secrets.token_hex(4)}"
         self._vhost_made = False
@@ -176,7 +182,7 @@ connect-allow-ip = 127.0.0.1
             _rabbitmqctl("add_vhost", self.vhost)
             _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
             self._vhost_made = True
-        if not self._alive("bearerbox"):
+        if not self._alive("bearerbox") and not _listening(self.ports["bb_box"]):
             self._spawn("bearerbox", [BEARERBOX, str(self.workdir / "smsc.conf")])
             _wait_port(self.ports["bb_box"], timeout, "bearerbox (for drive_smpp)")
         if not self._alive("drive_smpp"):
@@ -193,8 +199,10 @@ connect-allow-ip = 127.0.0.1
                     "0",
                 ],
             )
-            _wait_port(self.ports["smsc"], timeout, "drive_smpp")
+            # Not by connecting: drive_smpp exits when a connection to it closes.
+            _wait_listening(self.ports["smsc"], timeout, "drive_smpp")
         if not self._alive("jasmind"):
+            _break_stale_lock()
             self._spawn(
                 "jasmind",
                 [
@@ -350,6 +358,55 @@ connect-allow-ip = 127.0.0.1
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+JASMIND_LOCK = Path("/tmp/jasmind.lock")  # jasmind's own lock (lockfile), one per machine
+
+
+def _jasmind_running() -> bool:
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as f:
+                if b"jasmind.py" in f.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _break_stale_lock() -> None:
+    """jasmind runs once per machine (it locks /tmp/jasmind) and a killed one leaves its lock:
+    removed when no jasmind runs; another one running is an error."""
+    if not JASMIND_LOCK.exists():
+        return
+    if _jasmind_running():
+        raise RuntimeError("another jasmind runs on this machine (Jasmin allows one at a time)")
+    inode = JASMIND_LOCK.stat().st_ino
+    for other in JASMIND_LOCK.parent.iterdir():  # the lock's unique file, same inode
+        with contextlib.suppress(OSError):
+            if other != JASMIND_LOCK and other.is_file() and other.stat().st_ino == inode:
+                other.unlink()
+    JASMIND_LOCK.unlink(missing_ok=True)
+
+
+def _wait_listening(port: int, timeout: float, what: str) -> None:
+    """Until a socket listens on ``port`` (read from /proc/net/tcp, no connection made)."""
+    deadline = time.monotonic() + timeout
+    needle = f":{port:04X} 00000000:0000 0A"
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as f:
+            if any(needle in line for line in f):
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def jcli(port: int, commands: list[str], timeout: float = 15) -> str:
