@@ -294,8 +294,8 @@ class SmppClient:
             session.set_message_sent_handler(self._on_submit_resp)
             session.set_message_received_handler(self._on_deliver)
             session.set_error_pdu_handler(self._on_error_pdu)
-            session.connect()
             try:
+                session.connect()
                 session.bind_transceiver(
                     system_id=self.config.system_id, password=self.config.password
                 )
