@@ -3,7 +3,7 @@ sustained for 100k messages, none lost when the gateway is killed and restarted 
 
     PYTHONPATH=src .venv/bin/python benchmarks/sms_send.py [--messages 100000] [--batch 500]
         [--concurrency 16] [--kill-at 50000] [--home /tmp/kc-sms-bench]
-        [--listener thread|process] [--senders N] [--profile]
+        [--listener thread|process] [--senders N] [--profile] [--transport http|smpp]
 
 A fresh database gets N customers and one queued message each: SQLite under --home, or the
 PostgreSQL database DATABASE_URL names (dropped and created again: give it a database of its
@@ -21,6 +21,7 @@ delivery receipt is recorded), messages the SMSC received, duplicates, final sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -50,6 +51,13 @@ def main() -> int:
     parser.add_argument(
         "--senders", type=int, default=0, help="sender processes (0: send in this process)"
     )
+    parser.add_argument(
+        "--transport",
+        choices=("http", "smpp"),
+        default="http",
+        help="http: Kannel sendsms; smpp: KeyCare's SMPP client through Jasmin + drive_smpp "
+        "(in-process sender; receipts are the SMSC's ACCEPTD, docs/messaging.md)",
+    )
     parser.add_argument("--role", default="main", help=argparse.SUPPRESS)  # a sender process
     parser.add_argument("--gateway-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--dlr-url", default="", help=argparse.SUPPRESS)
@@ -74,7 +82,7 @@ def main() -> int:
     t0 = time.monotonic()
     _fill(args.messages)
     print(f"outbox filled: {args.messages} messages in {time.monotonic() - t0:.1f} s", flush=True)
-    result = _send(args, home)
+    result = _send_smpp(args, home) if args.transport == "smpp" else _send(args, home)
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
@@ -283,6 +291,82 @@ def _send(args, home: Path) -> dict:
         "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1],
         "python": sys.version.split()[0],
     }
+
+
+def _send_smpp(args, home: Path) -> dict:
+    """The SMPP transport through Jasmin (its SMPP server) and Kannel's drive_smpp (SMSC):
+    in-process sender; done when every message has its "accepted by SMSC" receipt."""
+    import signal
+
+    import psutil
+
+    from keycare.messaging import jasmin
+    from keycare.messaging.sender import Sender, state_counts
+    from keycare.messaging.smpp import SmppClient, SmppConfig
+
+    gateway = jasmin.JasminGateway(home / "jasmin")
+    gateway.start()
+    try:
+        client = SmppClient(SmppConfig.from_url(gateway.smpp_url))
+        sender = Sender(client, rate=0)
+        killed = threading.Event()
+
+        def cpu() -> dict:
+            out = {"keycare": psutil.Process().cpu_times()}
+            for name, process in gateway.processes.items():
+                with contextlib.suppress(psutil.Error):
+                    out[name] = psutil.Process(process.pid).cpu_times()
+            return {k: v.user + v.system for k, v in out.items()}
+
+        cpu_before = cpu()
+
+        def progress(summary, claimed, total):
+            if summary.batches % 20 == 0 or claimed >= total:
+                print(
+                    f"  {claimed}/{total} submitted {summary.sent} {summary.rate:.0f}/s", flush=True
+                )
+            if args.kill_at and claimed >= args.kill_at and not killed.is_set():
+                killed.set()
+                gateway.kill_gateway(signal.SIGKILL)
+                print("  jasmind killed; restarting in 3 s", flush=True)
+                threading.Timer(3, gateway.start).start()
+
+        started = time.monotonic()
+        rounds = _send_until_done(sender, args.batch, progress)
+        submit_done = time.monotonic() - started
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and client.counts.get("receipts", 0) < args.messages:
+            time.sleep(0.2)
+        end_to_end = time.monotonic() - started
+        cpu_after = cpu()
+        sender.close()
+        time.sleep(1)
+        smsc = gateway.smsc_submits()
+        recipients = gateway.smsc_recipients()
+        states = {k: v for k, v in state_counts().items() if v}
+        return {
+            "transport": "smpp",
+            "messages": args.messages,
+            "submitted": sender.sent,
+            "send_rounds": rounds,
+            "window": client.config.window,
+            "batch": args.batch,
+            "submit_seconds": round(submit_done, 1),
+            "submit_rate": round(args.messages / submit_done, 1),
+            "end_to_end_seconds": round(end_to_end, 1),
+            "end_to_end_rate": round(client.counts.get("receipts", 0) / end_to_end, 1),
+            "smsc_submit_sm": smsc,
+            "smsc_distinct": len(set(recipients)),
+            "duplicates": len(recipients) - len(set(recipients)),
+            "receipts": client.counts,
+            "states": states,
+            "killed_at": args.kill_at or None,
+            "cpu_seconds": {k: round(v - cpu_before.get(k, 0), 1) for k, v in cpu_after.items()},
+            "load_average": os.getloadavg(),
+            "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1],
+        }
+    finally:
+        gateway.cleanup()
 
 
 def _send_until_done(sender, batch: int, progress) -> int:

@@ -285,6 +285,11 @@ def record_submissions(results, now: datetime | None = None, sent_at=None) -> di
                 submitted_at=now, submit_status=status
             )
         counts["submitted"] = sum(map(len, accepted.values()))
+        for r in results:  # SMPP answers with the gateway's id (Kannel's comes in a receipt)
+            if r.outcome == "accepted" and r.gateway_id:
+                SmsMessage.objects.filter(pk=r.message_id, gateway_message_id="").update(
+                    gateway_message_id=r.gateway_id[:64]
+                )
         for result in results:
             if result.outcome == "rejected":
                 counts["failed"] += _fail(result.message_id, result.status, now)

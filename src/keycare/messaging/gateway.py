@@ -1,10 +1,10 @@
 """The SMS gateway client: Kannel's HTTP ``sendsms`` interface, with delivery reports (DLR)
 requested back to KeyCare's receipt listener (``keycare.messaging.receipts``).
 
-Why HTTP and not SMPP: Kannel's SMPP server side (``opensmppbox``) is not packaged by Debian
-(``kannel-extras`` ships the fake SMSC and test tools only), so an SMPP client here would have
-needed a second gateway built from source. Kannel's ``smsbox`` speaks HTTP to applications and
-SMPP/CIMD/EMI to the operator's SMSCs, which is how operators deploy it (docs/messaging.md).
+Kannel's SMPP server side (``opensmppbox``) is not packaged by Debian, so Kannel is reached
+over HTTP: its ``smsbox`` speaks HTTP to applications and SMPP/CIMD/EMI to the operator's
+SMSCs, which is how operators deploy it. An ``smpp://`` gateway URL selects the SMPP
+transport instead (``keycare.messaging.smpp``, tested through Jasmin; docs/messaging.md).
 
 Configuration (environment):
 ``KEYCARE_SMS_GATEWAY_URL``  sendsms URL with the account, e.g.
@@ -56,6 +56,7 @@ class SubmitResult:
     message_id: int
     outcome: str  # accepted | rejected | unavailable (not handed over) | unknown (may have been)
     status: str
+    gateway_id: str = ""  # the gateway's id when the submit answer carries one (SMPP)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,16 @@ DEFAULT_RATE = float(os.environ.get("KEYCARE_SMS_RATE", "1000"))
 RECONCILE_EVERY = 60.0
 
 
+def client_from_env():
+    """The gateway client ``KEYCARE_SMS_GATEWAY_URL`` names: ``smpp://`` -> the SMPP transport
+    (``messaging/smpp.py``), otherwise Kannel's HTTP sendsms (``gateway.KannelClient``)."""
+    from keycare.messaging import smpp
+
+    if smpp.is_smpp_url(os.environ.get("KEYCARE_SMS_GATEWAY_URL", "")):
+        return smpp.SmppClient(smpp.SmppConfig.from_env())
+    return KannelClient(GatewayConfig.from_env())
+
+
 class RateLimiter:
     """A token bucket: at most ``rate`` messages per second, bursts of one second."""
 
@@ -62,14 +72,14 @@ class BatchResult:
 
 
 class Sender:
-    def __init__(self, client: KannelClient, rate: float = DEFAULT_RATE):
+    def __init__(self, client, rate: float = DEFAULT_RATE):
         self.client = client
         self.limiter = RateLimiter(rate)
         self.reconciled_at = -RECONCILE_EVERY
 
     @classmethod
     def from_env(cls, **kwargs) -> Sender:
-        return cls(KannelClient(GatewayConfig.from_env()), **kwargs)
+        return cls(client_from_env(), **kwargs)
 
     def close(self) -> None:
         self.client.close()
