@@ -360,7 +360,7 @@ connect-allow-ip = 127.0.0.1
         self.cleanup()
 
 
-JASMIND_LOCK = Path("/tmp/jasmind.lock")  # jasmind's own lock (lockfile), one per machine
+JASMIND_LOCK = Path("/tmp/jasmind.lock")  # nosec B108 - jasmind's own fixed lock path, one per machine
 
 
 def _jasmind_running() -> bool:
