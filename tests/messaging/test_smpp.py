@@ -172,3 +172,39 @@ def test_a_submit_left_without_an_answer_is_pending_and_confirmed_by_its_receipt
     assert smpp_gateway.wait_smsc(3) == 3
     time.sleep(1)
     assert smpp_gateway.smsc_submits() == 3
+
+
+def test_sms_gateway_command_serves_smpp_until_interrupted(
+    org, manager, transactional_db, tmp_path, monkeypatch
+):
+    """`keycare sms_gateway --smpp` prints the URL to send with; a message sent there is taken
+    and answered; Ctrl-C stops Jasmin and its SMSC (nothing left running)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KEYCARE_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "keycare.cli", "sms_gateway", "--smpp"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    try:
+        url = ""
+        for line in process.stdout:
+            if "KEYCARE_SMS_GATEWAY_URL=" in line:
+                url = line.split("=", 1)[1].strip().strip("'")
+                break
+        assert url.startswith("smpp://"), url
+        set_service_window("00:00", "00:00")
+        monkeypatch.setenv("KEYCARE_SMS_GATEWAY_URL", url)
+        message = make_sms_message(numbered_customer(org, 1, manager))
+        sender = Sender(client_from_env(), rate=0)
+        try:
+            assert sender.send_batch(limit=10).counts["submitted"] == 1
+            assert _accepted_in(sender.client, 1), sender.client.counts
+        finally:
+            sender.close()
+        message.refresh_from_db()
+        assert message.receipts.filter(status="accepted_by_smsc").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) is not None
+    assert wait_until(lambda: not jasmin._jasmind_running(), 30.0)
