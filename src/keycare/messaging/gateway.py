@@ -51,6 +51,16 @@ class GatewayUnavailable(Exception):
     """The gateway could not be reached: nothing was handed over, try again later."""
 
 
+def configured_url() -> str:
+    """``KEYCARE_SMS_GATEWAY_URL`` (either transport); refused with a clear message when unset."""
+    url = os.environ.get("KEYCARE_SMS_GATEWAY_URL", "").strip()
+    if not url:
+        raise GatewayNotConfigured(
+            "未配置短信网关 (KEYCARE_SMS_GATEWAY_URL not set): 短信保持待发送状态"
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     message_id: int
@@ -106,11 +116,7 @@ class GatewayConfig:
 
     @classmethod
     def from_env(cls) -> GatewayConfig:
-        url = os.environ.get("KEYCARE_SMS_GATEWAY_URL", "").strip()
-        if not url:
-            raise GatewayNotConfigured(
-                "未配置短信网关 (KEYCARE_SMS_GATEWAY_URL not set): 短信保持待发送状态"
-            )
+        url = configured_url()
         return cls.from_url(
             url,
             dlr_url=os.environ.get("KEYCARE_SMS_DLR_URL", ""),

@@ -40,7 +40,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keycare.messaging.kannel import BEARERBOX, _line_buffered, _wait_port, free_port
+from keycare.messaging.kannel import (
+    BEARERBOX,
+    _line_buffered,
+    _wait_port,
+    free_port,
+    stop_process,
+)
 
 JASMIN_HOME = Path(os.environ.get("KEYCARE_JASMIN_HOME", "/opt/keycare-jasmin"))
 DRIVE_SMPP = "/usr/lib/kannel/test/drive_smpp"
@@ -282,15 +288,7 @@ connect-allow-ip = 127.0.0.1
 
     def stop(self, names=("jasmind", "drive_smpp", "bearerbox"), sig=signal.SIGTERM) -> None:
         for name in names:
-            process = self.processes.pop(name, None)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(self.processes.pop(name, None), sig, timeout=15)
 
     def kill_gateway(self, sig=signal.SIGKILL) -> None:
         """The gateway goes down: Jasmin is killed (drive_smpp exits when its ESME goes and

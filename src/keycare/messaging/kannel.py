@@ -36,6 +36,20 @@ def _line_buffered() -> list[str]:
     return [stdbuf, "-oL", "-eL"] if stdbuf else []
 
 
+def stop_process(process, sig=signal.SIGTERM, timeout: float = 10) -> None:
+    """Send ``sig`` to a gateway process we started and wait for it; killed if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    if process.stdin:
+        process.stdin.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -181,17 +195,7 @@ text = "received"
 
     def stop(self, names=("smsbox", "fakesmsc", "bearerbox"), sig=signal.SIGTERM) -> None:
         for name in names:
-            process = self.processes.pop(name, None)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-            if process.stdin:
-                process.stdin.close()
+            stop_process(self.processes.pop(name, None), sig, timeout=10)
 
     def kill_gateway(self, sig=signal.SIGTERM) -> None:
         """The gateway goes down (bearerbox and smsbox); the SMSC stays."""

@@ -177,16 +177,7 @@ class ReceiptListener:
             close_old_connections()
 
     def _take(self) -> list[dict]:
-        try:
-            batch = [self.queue.get(timeout=FLUSH_SECONDS)]
-        except queue.Empty:
-            return []
-        while len(batch) < FLUSH_MAX:
-            try:
-                batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        return take_batch(self.queue)
 
     def _record(self, batch: list[dict]) -> None:
         try:
@@ -208,3 +199,18 @@ class ReceiptListener:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def take_batch(source: queue.Queue) -> list:
+    """What waits in ``source``, up to ``FLUSH_MAX`` items, waiting ``FLUSH_SECONDS`` for the
+    first: the writer threads record receipts in batches (one transaction each)."""
+    try:
+        batch = [source.get(timeout=FLUSH_SECONDS)]
+    except queue.Empty:
+        return []
+    while len(batch) < FLUSH_MAX:
+        try:
+            batch.append(source.get_nowait())
+        except queue.Empty:
+            break
+    return batch

@@ -49,7 +49,8 @@ import smpplib.smpp
 from django.db import close_old_connections
 
 from keycare.messaging import actions
-from keycare.messaging.gateway import GatewayNotConfigured, SubmitResult
+from keycare.messaging.gateway import SubmitResult, configured_url
+from keycare.messaging.receipts import take_batch
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ RETRY_STATUSES = {
 }
 _RECEIPT = re.compile(r"id:(?P<id>\S+).*?stat:(?P<stat>[A-Z]+)(?:.*?err:(?P<err>\w+))?", re.S)
 ID_MAP_SIZE = 200_000  # SMPP ids remembered for receipts (older ones: looked up in the outbox)
-FLUSH_SECONDS = 0.2
-FLUSH_MAX = 2000
 
 
 @dataclass(frozen=True)
@@ -89,12 +88,7 @@ class SmppConfig:
 
     @classmethod
     def from_env(cls) -> SmppConfig:
-        url = os.environ.get("KEYCARE_SMS_GATEWAY_URL", "").strip()
-        if not url:
-            raise GatewayNotConfigured(
-                "未配置短信网关 (KEYCARE_SMS_GATEWAY_URL not set): 短信保持待发送状态"
-            )
-        return cls.from_url(url, sender=os.environ.get("KEYCARE_SMS_SENDER", "10086"))
+        return cls.from_url(configured_url(), sender=os.environ.get("KEYCARE_SMS_SENDER", "10086"))
 
     @classmethod
     def from_url(cls, url: str, *, sender: str = "10086") -> SmppConfig:
@@ -408,16 +402,7 @@ class SmppClient:
             close_old_connections()
 
     def _take(self) -> list:
-        try:
-            batch = [self._receipts.get(timeout=FLUSH_SECONDS)]
-        except queue.Empty:
-            return []
-        while len(batch) < FLUSH_MAX:
-            try:
-                batch.append(self._receipts.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        return take_batch(self._receipts)
 
     def _record(self, batch: list) -> None:
         try:
