@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from keycare.core.audit import record
@@ -285,11 +285,7 @@ def record_submissions(results, now: datetime | None = None, sent_at=None) -> di
                 submitted_at=now, submit_status=status
             )
         counts["submitted"] = sum(map(len, accepted.values()))
-        for r in results:  # SMPP answers with the gateway's id (Kannel's comes in a receipt)
-            if r.outcome == "accepted" and r.gateway_id:
-                SmsMessage.objects.filter(pk=r.message_id, gateway_message_id="").update(
-                    gateway_message_id=r.gateway_id[:64]
-                )
+        _store_submit_ids(results)
         for result in results:
             if result.outcome == "rejected":
                 counts["failed"] += _fail(result.message_id, result.status, now)
@@ -531,6 +527,21 @@ def _finish(ids, state, status, at, detail) -> list[int]:
         )
         moved += chunk
     return moved
+
+
+def _store_submit_ids(results) -> None:
+    """SMPP answers a submit with the gateway's id (Kannel's comes in a receipt instead,
+    ``_fill_gateway_ids``): one UPDATE per chunk, not one per message."""
+    given = sorted(
+        (r.message_id, r.gateway_id[:64])
+        for r in results
+        if r.outcome == "accepted" and r.gateway_id
+    )
+    for start in range(0, len(given), BATCH):
+        chunk = given[start : start + BATCH]
+        SmsMessage.objects.filter(pk__in=[pk for pk, _id in chunk], gateway_message_id="").update(
+            gateway_message_id=Case(*(When(pk=pk, then=Value(gid)) for pk, gid in chunk))
+        )
 
 
 def _fill_gateway_ids(rows) -> None:

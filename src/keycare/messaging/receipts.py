@@ -170,14 +170,11 @@ class ReceiptListener:
     def _write_loop(self) -> None:
         try:
             while not (self._stop.is_set() and self.queue.empty()):
-                batch = self._take()
+                batch = take_batch(self.queue)
                 if batch:
                     self._record(batch)
         finally:
             close_old_connections()
-
-    def _take(self) -> list[dict]:
-        return take_batch(self.queue)
 
     def _record(self, batch: list[dict]) -> None:
         try:

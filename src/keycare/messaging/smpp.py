@@ -395,14 +395,11 @@ class SmppClient:
     def _write_loop(self) -> None:
         try:
             while not (self._closing.is_set() and self._receipts.empty()):
-                batch = self._take()
+                batch = take_batch(self._receipts)
                 if batch:
                     self._record(batch)
         finally:
             close_old_connections()
-
-    def _take(self) -> list:
-        return take_batch(self._receipts)
 
     def _record(self, batch: list) -> None:
         try:
@@ -427,7 +424,8 @@ class SmppClient:
             self.counts[key] = self.counts.get(key, 0) + value
 
     def _message_ids(self, smpp_ids: set[str]) -> dict[str, int]:
-        found = {i: self._ids[i] for i in smpp_ids if i in self._ids}
+        # .get: the reader thread may drop an old id between a test and a read.
+        found = {i: pk for i in smpp_ids if (pk := self._ids.get(i)) is not None}
         missing = smpp_ids - found.keys()
         if missing:  # submitted by an earlier process: the stored gateway id
             from keycare.messaging.models import SmsMessage

@@ -27,10 +27,6 @@ def load_library(document: dict) -> Library:
     return parse_library(document, moment_categories=known_moments(), tiers=ValueTier.values)
 
 
-def current_version() -> TacticLibraryVersion | None:
-    return TacticLibraryVersion.objects.order_by("-number").first()
-
-
 def current_library() -> Library | None:
     """The library in force (None before the first import).
 

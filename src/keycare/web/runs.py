@@ -145,10 +145,7 @@ def _run_figures(user, province: bool, runs: list[Run]) -> dict[int, dict]:
             for r in runs
         }
     counted = _scoped_run_counts(user, runs)
-    return {
-        r.pk: {**counted.get(r.pk, {"detected": 0, "suppressed": 0}), "quarantined": None}
-        for r in runs
-    }
+    return {r.pk: {**counted[r.pk], "quarantined": None} for r in runs}
 
 
 def _scoped_run_counts(user, runs: list[Run]) -> dict[int, dict]:
