@@ -5,6 +5,7 @@ development (Debian packages kannel, kannel-extras). Prints the settings to use 
 
 from __future__ import annotations
 
+import signal
 import time
 
 from django.conf import settings
@@ -24,6 +25,7 @@ class Command(KeycareCommand):
         )
 
     def run(self, *args, **options):
+        _stop_on_signals()
         if options.get("smpp"):
             return self._smpp()
         if not kannel.available():
@@ -57,3 +59,15 @@ class Command(KeycareCommand):
                 self.stderr.write(f"\rSMSC 已收到 {gateway.smsc_submits()} 条", ending="")
         finally:
             gateway.cleanup()
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a service manager) both end the loop through its cleanup, so no
+    gateway process is left behind; SIGINT is set even when the parent had it ignored (a
+    process started in the background inherits that, and would then never stop on Ctrl-C)."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
