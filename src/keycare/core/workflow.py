@@ -40,7 +40,8 @@ def versioned_update(
         pk=obj.pk, version=expected, **{f"{state_field}__in": from_states}
     ).update(version=F("version") + 1, updated_at=timezone.now(), **fields)
     if updated:
-        obj.refresh_from_db()
+        # Only what this update wrote: any other change would have bumped the version first.
+        obj.refresh_from_db(fields=["version", "updated_at", *fields])
         return
     current = model.objects.filter(pk=obj.pk).values("version", state_field).first()
     if current is None:

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -67,7 +68,12 @@ def task_detail(request, pk):
 
 
 def _scoped_task(user, pk, action="view"):
-    task = payload_queryset(ServiceTask.objects.restrict(user, action)).filter(pk=pk).first()
+    tasks = ServiceTask.objects.restrict(user, action)
+    # A write needs only the task row (and reads a relation lazily, if at all), not the
+    # payload's joins and moments: half the mix's POSTs are claims and completions.
+    if action == "view":
+        tasks = payload_queryset(tasks)
+    task = tasks.filter(pk=pk).first()
     if task is None:
         raise Http404(_("任务不存在或不在您的权限范围内"))
     return task
@@ -183,9 +189,17 @@ def catalog_groups(payload):
                     "en": category.en,
                     "name": category.en if english else category.zh,
                     "rows": rows,
+                    "html": _kv_html(rows),
                 }
             )
     return groups
+
+
+def _kv_html(rows) -> str:
+    # ~150 rows a page: escaped here in one pass, a third of the template engine's cost.
+    return format_html_join(
+        "", '<dt title="{}">{}</dt><dd>{}</dd>', ((r["code"], r["label"], r["value"]) for r in rows)
+    )
 
 
 def _radar(health_scores):
