@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def main(out: Path) -> int:
                     f"p99={entry['p99']} ms"
                 )
     lines.append("load average (1/5/15 min) during the run: " + _loadavg(out / "loadavg.txt"))
+    lines.append("CPU busy (all cores, from /proc/stat): " + _busy(out / "loadavg.txt"))
+    lines.append(_server_times(out / "access.log"))
     lines.append("targets missed: " + (", ".join(missed) if missed else "none"))
     text = "\n".join(lines)
     (out / "summary.txt").write_text(text + "\n")
@@ -104,6 +107,47 @@ def _loadavg(path: Path) -> str:
         f"1-min min {min(ones):.1f}, mean {sum(ones) / len(ones):.1f}, max {max(ones):.1f} "
         f"({len(ones)} samples; last {' '.join(samples[-1][1:4])})"
     )
+
+
+def _busy(path: Path) -> str:
+    # Columns after the load averages: "cpu user nice system idle iowait irq softirq steal".
+    try:
+        rows = [line.split() for line in path.read_text().splitlines() if "cpu" in line]
+    except OSError:
+        return "not recorded"
+    ticks = [[int(v) for v in r[r.index("cpu") + 1 : r.index("cpu") + 9]] for r in rows]
+    if len(ticks) < 2:
+        return "not recorded"
+    delta = [b - a for a, b in zip(ticks[0], ticks[-1], strict=True)]
+    total = sum(delta) or 1
+    idle, steal = delta[3] + delta[4], delta[7]
+    return f"{1 - idle / total:.0%} (steal {steal / total:.1%})"
+
+
+ACCESS = re.compile(r'"(?P<method>GET|POST) (?P<path>[^ ?]*)[^"]*" \d{3} .* (?P<ms>\d+)$')
+LOGIN_PATHS = ("/accounts/login/", "/api/auth/token/")
+
+
+def _server_times(path: Path) -> str:
+    """Time inside gunicorn (%(M)s, ms) after the last login, for the workbench and for every
+    request: against locust's figures, the rest is queueing for a worker thread and the
+    client's own delay."""
+    try:
+        matches = [ACCESS.search(line) for line in path.read_text().splitlines()]
+    except OSError:
+        return "server time: not recorded"
+    matches = [m for m in matches if m]
+    logins = [i for i, m in enumerate(matches) if m["path"] in LOGIN_PATHS]
+    day = matches[logins[-1] + 1 :] if logins else matches
+    times = {"all": [float(m["ms"]) for m in day]}
+    times["/workbench/"] = [float(m["ms"]) for m in day if m["path"] == "/workbench/"]
+    parts = []
+    for name, values in times.items():
+        if values:
+            values.sort()
+            p50, p95 = values[len(values) // 2], values[int(len(values) * 0.95)]
+            parts.append(f"{name} n={len(values)} p50={p50:.0f} p95={p95:.0f}")
+    return "server time (gunicorn, ms): " + ("; ".join(parts) or "not recorded")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ fi
 # reused connections the server had just closed (connection resets, counted as failures).
 "$GUNICORN" keycare.config.wsgi:application --bind "127.0.0.1:$PORT" \
   --workers "$WORKERS" --threads "$THREADS" --worker-class gthread --timeout 300 --preload --keep-alive 30 \
-  --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" &
+  --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" \
+  --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)s' &
 SERVER=$!
 LOADAVG=""
 cleanup() {
@@ -72,8 +73,9 @@ for _ in $(seq 60); do
   sleep 1
 done
 
-# Load average every 15 s: other jobs share the 2 cores, and the figures must say so.
-(while true; do echo "$(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 15; done) \
+# Load average and the CPU counters (/proc/stat) every 15 s: other jobs share the 2 cores,
+# and the figures must say so; the counters tell how busy the cores really were.
+(while true; do echo "$(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg) $(head -1 /proc/stat)"; sleep 15; done) \
   > "$OUT/loadavg.txt" &
 LOADAVG=$!
 
