@@ -314,7 +314,9 @@ def compute_indicators(
     # One GROUPING SETS pass per relation instead of one scan per dimension.
     if view_indicators:
         plain = [d for d in dims if d.code != "moment"]
-        parts += _grouping_sets(backend, BASE, plain, view_indicators, day)
+        # Pre-aggregated: one GROUP BY over every dimension column first (1M subscribers ->
+        # ~37k groups), so the grouping sets sum parts instead of rescanning every row.
+        parts += _grouping_sets(backend, BASE, plain, view_indicators, day, preaggregate=True)
         moment = [d for d in dims if d.code == "moment"]
         if moment and outputs.detections:
             parts += _grouping_sets(backend, MOMENT_BASE, moment, view_indicators, day)
