@@ -442,12 +442,16 @@ def indicator_row(indicator, period, member, city_id, num, den=None, dimension="
     }
 
 
-def load_indicator_rows(business_date: date, rows: list[dict], run_id: str = "R-test") -> dict:
-    """Load indicator rows through the run loader's step, as ``keycare loadrun`` does."""
+def load_indicator_rows(
+    business_date: date, rows: list[dict], run_id: str = "R-test", bill_months=None
+) -> dict:
+    """Load indicator rows through the run loader's step, as ``keycare loadrun`` does;
+    ``bill_months``: the months the run's record says it publishes (run.json indicators)."""
     from keycare.analytics.loaders import load_indicator_values
     from keycare.runs.loaders import RunLoader
 
-    loader = RunLoader(business_date, {"run_id": run_id}, {}, {"indicators": rows})
+    record = {} if bill_months is None else {"indicators": {"bill_months": list(bill_months)}}
+    loader = RunLoader(business_date, {"run_id": run_id}, record, {"indicators": rows})
     load_indicator_values(loader)
     return loader.summary
 

@@ -25,10 +25,13 @@ from keycare.engine.history import (
     contact_log_info,
     previous_contacts,
     previous_deferred,
+    previous_indicators,
     write_contact_log,
 )
+from keycare.engine.indicators import Published
 from keycare.engine.pipeline import run_daily
 from keycare.synth.generator import generate
+from runs.published import publish_run
 
 DAY1 = date(2026, 11, 22)
 DAY2 = DAY1 + timedelta(days=1)
@@ -186,3 +189,70 @@ def test_capped_candidates_carry_over_with_their_first_date(history):
     assert {k: r["first_date"] for k, r in rows.items()} == waiting
     # Value comes with them from the day's allocation input (capped customers have no task).
     assert all(r["value"] is not None for r in rows.values())
+
+
+def _months(table) -> set[str]:
+    return {r["period"] for r in table.to_pylist() if r["grain"] == "month"}
+
+
+def test_day_two_publishes_no_bill_month_day_one_published(history):
+    """月报固化: day 1 (the first run) publishes every bill month of the delivery; day 2, on
+    the same months, publishes none of them again, only its day; its re-run does the same."""
+    first, second, again, runs, _reached = history
+    one, two = first.record["indicators"], second[0].record["indicators"]
+    day_one = _months(pq.read_table(first.path / "indicators.parquet"))
+    assert len(day_one) >= 6
+    assert one["previous_run"] is None
+    assert one["bill_months"] == one["months"] == sorted(day_one)
+    assert two["previous_run"] == first.run_id
+    assert two["bill_months"] == [] and two["months"] == one["months"]
+    rows = pub.read_published(runs, DAY2).table("indicators")
+    assert rows.num_rows > 0 and _months(rows) == set()
+    assert again.record["indicators"] == two
+    assert previous_indicators(runs, DAY2 + timedelta(days=1)) == (
+        Published(one["version"], frozenset(one["months"])),
+        again.run_id,
+    )
+
+
+def _indicator_rows(*months):
+    return [
+        {"indicator": "revenue", "grain": "month", "period": m, "dimension": "city",
+         "member": "C1", "city_id": "C1", "num": 1.0, "den": None}
+        for m in months
+    ]  # fmt: skip
+
+
+def test_previous_indicators_reads_the_newest_earlier_run_with_indicators(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    assert previous_indicators(runs, DAY2) == (None, None)
+    info = {
+        "version": "v1",
+        "rows": 1,
+        "bill_months": ["2026-10"],
+        "months": ["2026-09", "2026-10"],
+    }
+    publish_run(runs, "a", business_date="2026-11-20", run_id="R20",
+                extra={"indicators": _indicator_rows("2026-10")}, record={"indicators": info})  # fmt: skip
+    publish_run(runs, "b", business_date="2026-11-21", run_id="R21")  # detection only
+    publish_run(runs, "c", business_date=DAY1.isoformat(), run_id="R22",
+                extra={"indicators": []}, record={"indicators": {"version": "v9"}})  # fmt: skip
+    # The runs of the date itself and later never count; a detection-only run is skipped.
+    assert previous_indicators(runs, DAY1) == (Published("v1", frozenset(info["months"])), "R20")
+
+
+def test_previous_indicators_of_an_older_or_a_broken_run(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    # Written before the rule (no months in run.json): it published every month in its file.
+    publish_run(runs, "a", business_date="2026-11-20", run_id="R20",
+                extra={"indicators": _indicator_rows("2026-09", "2026-10")},
+                record={"indicators": {"version": "v1", "rows": 2}})  # fmt: skip
+    assert previous_indicators(runs, DAY1) == (
+        Published("v1", frozenset({"2026-09", "2026-10"})),
+        "R20",
+    )
+    # Its output is gone: nothing is known to be published (every month is published again).
+    (runs / "2026-11-20" / "indicators.parquet").unlink()
+    assert previous_indicators(runs, DAY1) == (None, "R20")

@@ -10,7 +10,14 @@ import pyarrow as pa
 import pytest
 from builders import write_delivery
 
-from keycare.engine.indicators import RunOutputs, compute_indicators, load_indicators
+from keycare.engine.indicators import (
+    Published,
+    RunOutputs,
+    compute_indicators,
+    delivered_months,
+    load_indicators,
+    months_to_publish,
+)
 from keycare.engine.ingest import ingest
 from keycare.errors import UserError
 from keycare.synth.generator import generate
@@ -182,3 +189,36 @@ def test_one_pass_publishes_the_rows_of_one_group_by_per_dimension(backend, tmp_
     dims = set(table.column("dimension").to_pylist())
     assert dims == set(defs.dimensions) - (set() if detections else {"moment"})
     assert len(set(table.column("period").to_pylist())) == 4  # the day and 3 bill months
+
+
+def test_a_run_publishes_the_bill_months_not_published_before():
+    """月报固化: a closed month keeps the figures of the run that first published it."""
+    delivered = ["2026-09", "2026-10", "2026-11"]
+    before = Published("v1", frozenset({"2026-08", "2026-09", "2026-10"}))
+    assert months_to_publish(delivered, None, "v1") == delivered  # the first run: every month
+    assert months_to_publish(delivered, before, "v1") == ["2026-11"]  # the newest only
+    assert months_to_publish(delivered[:2], before, "v1") == []  # no new month yet
+    assert months_to_publish(delivered, before, "v2") == delivered  # definitions changed
+
+
+def test_publishing_some_bill_months_gives_the_rows_of_all_months_for_them(backend, tmp_path):
+    """Restricting the bill months changes nothing else: the day's rows and the chosen
+    months' rows are those of a run that publishes every month (DuckDB and Spark)."""
+    delivery = tmp_path / "synth"
+    generate(delivery, subscribers=400, months=3, seed=7, as_of=DAY)
+    ingest(backend, delivery, staging_dir=tmp_path / "work", business_date=DAY)
+    ids = backend.to_arrow("SELECT subscriber_id FROM subscribers").column(0).to_pylist()
+    backend.register_arrow(
+        "detections", pa.table({"subscriber_id": ids[::7], "moment_code": ["A03"] * len(ids[::7])})
+    )
+    outputs = RunOutputs(detections=True)
+    months = delivered_months(backend)
+    assert len(months) == 3 and months == sorted(months)
+    every = compute_indicators(backend, DAY, outputs).to_pylist()
+    for chosen in ([months[-1]], []):
+        table = compute_indicators(backend, DAY, outputs, bill_months=chosen)
+        expected = [r for r in every if r["grain"] == "day" or r["period"] in chosen]
+        assert table.to_pylist() == expected
+        published = {r["period"] for r in table.to_pylist() if r["grain"] == "month"}
+        assert published == set(chosen)
+    assert compute_indicators(backend, DAY, outputs, bill_months=months).to_pylist() == every

@@ -86,8 +86,10 @@ def publish_run(
     business_date="2026-11-20",
     run_id=None,
     extra: dict | None = None,
+    record: dict | None = None,
 ) -> Path:
-    """Write one run version and point runs_dir/<date> at it (as engine.publish does)."""
+    """Write one run version and point runs_dir/<date> at it (as engine.publish does);
+    ``record``: more keys of run.json (e.g. ``indicators``)."""
     out = runs_dir / f"{business_date}.{version}"
     out.mkdir(parents=True)
     tables = {
@@ -106,6 +108,7 @@ def publish_run(
         if rows or name in (extra or {}):
             pq.write_table(pa.Table.from_pylist(rows), out / f"{name}.parquet")
     record = {
+        **(record or {}),
         "run_id": run_id or f"{business_date.replace('-', '')}-{version}",
         "business_date": business_date,
         "status": "published",

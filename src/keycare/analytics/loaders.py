@@ -18,7 +18,11 @@ def period_date(grain: str, text: str) -> date:
 
 
 def load_indicator_values(loader: RunLoader) -> None:
-    """Replace the periods the run publishes: its day, and every bill month it restates."""
+    """Replace the periods the run publishes: its day, and the bill months it publishes.
+
+    A closed bill month is published once, by the first run that holds it (月报固化, see
+    docs/analytics.md); a later run publishes only the newer months, so the rows of earlier
+    months stay as that first run loaded them."""
     rows = loader.tables.get("indicators")
     if rows is None:  # a run without the indicator step (detection only)
         loader.summary["indicator_values"] = 0
@@ -26,6 +30,8 @@ def load_indicator_values(loader: RunLoader) -> None:
     cities = dict(City.objects.values_list("code", "pk"))
     periods = {(r["grain"], period_date(r["grain"], r["period"])) for r in rows}
     periods.add((Grain.DAY.value, loader.date))
+    published = (loader.run_record.get("indicators") or {}).get("bill_months") or ()
+    periods |= {(Grain.MONTH.value, period_date(Grain.MONTH, m)) for m in published}
     surveys = [i.code for i in load_indicators().of_source("surveys")]  # not the run's
     for grain, period in periods:
         IndicatorValue.objects.filter(grain=grain, period=period).exclude(

@@ -14,6 +14,9 @@ dates, never feeds back into it).
   ``first_date`` (the day first detected; allocate expires the row ``carry_over_days`` later). The published ``age`` of a
   deferred decision already counts that deferral (allocate adds 1 when it defers), so it is
   carried as is: a candidate deferred once arrives the next cycle with age 1.
+* ``previous_indicators`` -> what the newest earlier run with indicators had published (its
+  definitions' version and the bill months published so far): today's run publishes only the
+  bill months new since then (``indicators.months_to_publish``).
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ import pyarrow.parquet as pq
 
 from keycare.engine import publish as pub
 from keycare.engine.allocate import CARRIED_DECISIONS
+from keycare.engine.indicators import Published
 
 DECISIONS_FILE = "decisions"
 CANDIDATES_FILE = "candidates"
 TASKS_FILE = "tasks"
+INDICATORS_FILE = "indicators"
 
 CONTACT_LOG_DIR = "contact_log"
 CONTACT_LOG_FILE = "contacts.parquet"
@@ -197,3 +202,31 @@ def _carry_row(decision: dict, task: dict, moment: Any, age: int) -> dict:
         "age": age,
         "urgent": urgent,
     }
+
+
+def previous_indicators(runs_dir: Path, business_date: date) -> tuple[Published | None, str | None]:
+    """(what was published, run id) of the newest run before ``business_date`` that
+    published indicators; (None, None) when there is none, (None, run id) when its record
+    or output cannot be read (today's run then publishes every bill month)."""
+    for day in sorted(pub.published_dates(runs_dir), reverse=True):
+        if day >= business_date:
+            continue
+        run = pub.read_published(runs_dir, day)
+        if run is None:
+            continue
+        info = run.record.get("indicators")
+        path = run.path / f"{INDICATORS_FILE}.parquet"
+        if info is None and not path.is_file():
+            continue  # a detection-only run: no indicators
+        if not isinstance(info, dict) or not info.get("version") or not path.is_file():
+            return None, run.run_id
+        months = info.get("months")
+        if months is None:  # written before the rule: it published every month it held
+            try:
+                table = pq.read_table(path, columns=["grain", "period"])
+            except (OSError, pa.ArrowInvalid):
+                return None, run.run_id
+            table = table.filter(pc.equal(table["grain"], "month"))
+            months = table["period"].unique().to_pylist()
+        return Published(str(info["version"]), frozenset(months)), run.run_id
+    return None, None

@@ -624,18 +624,37 @@ def _no_candidates(ctx: RunContext, config: dict) -> int:
 def step_indicators(ctx: RunContext) -> int:
     """The indicator layer (engine/indicators.yaml): daily and monthly aggregates per
     dimension member, published as indicators.parquet (see keycare.engine.indicators)."""
-    from keycare.engine.indicators import RunOutputs, compute_indicators, load_indicators
+    from keycare.engine.history import previous_indicators
+    from keycare.engine.indicators import (
+        RunOutputs,
+        compute_indicators,
+        delivered_months,
+        load_indicators,
+        months_to_publish,
+    )
 
     outputs = RunOutputs(
         detections="detect" in ctx.results,
         tasks=ctx.results.get("allocation") is not None,
         risk=ctx.results.get("risk") is not None,
     )
-    table = compute_indicators(ctx.backend, ctx.business_date, outputs)
+    version = load_indicators().version
+    # 月报固化: a closed bill month keeps the figures of the run that first published it, so
+    # the run publishes only the months new since the previous run (all on a first run).
+    previous, previous_run = previous_indicators(ctx.staging.runs_dir, ctx.business_date)
+    months = months_to_publish(delivered_months(ctx.backend), previous, version)
+    table = compute_indicators(ctx.backend, ctx.business_date, outputs, bill_months=months)
     checkpoint("write:indicators")
     pub.write_table(table, ctx.staging.out / "indicators.parquet")
     ctx.outputs["indicators"] = table.num_rows
-    ctx.record_extra["indicators"] = {"version": load_indicators().version, "rows": table.num_rows}
+    earlier = previous.months if previous is not None and previous.version == version else set()
+    ctx.record_extra["indicators"] = {
+        "version": version,
+        "rows": table.num_rows,
+        "bill_months": months,  # the months this run publishes
+        "months": sorted(earlier | set(months)),  # every month published so far
+        "previous_run": previous_run,
+    }
     return table.num_rows
 
 
@@ -845,7 +864,9 @@ def run_id_for(ctx: RunContext) -> str:
     if ctx.record_extra.get("risk_tasks"):
         basis["risk_tasks"] = ctx.record_extra["risk_tasks"]["threshold"]
     if ctx.record_extra.get("indicators"):  # another indicator definition, another output
-        basis["indicators"] = ctx.record_extra["indicators"]["version"]
+        # The months published depend on the earlier runs: another history, another output.
+        info = ctx.record_extra["indicators"]
+        basis["indicators"] = [info["version"], info["bill_months"]]
     if ctx.record_extra.get("group_moments"):
         basis["group_moments"] = ctx.record_extra["group_moments"]["definitions_version"]
     if ctx.tier_policy is not None:  # the policy's content: a version number alone could lie
