@@ -16,8 +16,8 @@ named after it, so the report gives each page's p50/p95/p99; the exports are one
 Statistics are reset after the last login (see locustfile.py), and once more
 ``KEYCARE_BENCH_WARMUP`` seconds later (default 60; 0: no second reset): 40 logins take ~30 s,
 too short for the fresh gunicorn workers to warm (each worker's first pages load templates,
-catalogs and translations, and PostgreSQL reads the 2.5 GB indicator table's indexes from
-disk), so without it the first minute's cold requests (10-30 s) make the p95 of a 4-minute
+catalogs and translations, and PostgreSQL may read the 2.5 GB indicator table's indexes
+from disk), so without it the first minute's cold requests (10-30 s) make the p95 of a 4-minute
 day. The figures then cover ``KEYCARE_BENCH_SECONDS`` minus the warm-up.
 """
 
