@@ -11,6 +11,10 @@ this process (Django), the PostgreSQL backend serving its connection (read from
 queries per request. CPU time, not wall time: on 2 cores it is what limits throughput.
 Reads only (the task page is requested with GET) apart from the session and audit rows
 that every such request writes.
+
+With the users file of ``prepare_analysis.py`` (it lists analysts:
+``--users-file var/bench-load/users-analysis.json``), the pages are the analysis pages of
+``locust_analysis.py`` instead, as a province-wide analyst and as a city analyst.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ def main() -> int:
 
 def _pages(users):
     """(client, API token or None, path) for the requests of the locustfile."""
+    if users.get("analysts"):
+        return _analysis_pages(users)
     from django.contrib.auth import get_user_model
     from django.test import Client
     from rest_framework.authtoken.models import Token
@@ -102,6 +108,36 @@ def _pages(users):
         (a, a_token, f"/api/tasks/?business_date={day}"),
         (a, a_token, "/api/customers/?archive=active"),
     ]
+
+
+def _analysis_pages(users):
+    """The analyst workbench and every analysis (locust_analysis.py), province and city."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from keycare.engine.indicators import load_indicators
+
+    User = get_user_model()
+    province = next(a for a in users["analysts"] if not a["city"])
+    city = next(a for a in users["analysts"] if a["city"])
+    p, c = Client(), Client()
+    p.force_login(User.objects.get(username=province["username"]))
+    c.force_login(User.objects.get(username=city["username"]))
+    code = city["city"]
+    pages = [(p, None, "/analytics/")]
+    pages += [(p, None, f"/analytics/analyses/{a}/") for a in load_indicators().analyses]
+    pages += [
+        (p, None, "/analytics/analyses/query/?dimension=grid"),
+        (p, None, "/analytics/analyses/query/?dimension=manager&page=2"),
+        (p, None, f"/analytics/analyses/development/?dimension=county&city={code}"),
+        (p, None, f"/analytics/analyses/revenue/?period={users['months'][-1]}"),
+        (p, None, "/analytics/analyses/statistics/?dimension=county&export=xlsx"),
+        (c, None, "/analytics/"),
+        (c, None, "/analytics/analyses/query/"),
+        (c, None, "/analytics/analyses/revenue/?dimension=county"),
+        (c, None, "/analytics/analyses/anomalies/"),
+    ]
+    return pages
 
 
 def _headers(token) -> dict:

@@ -113,3 +113,52 @@ def test_reloading_a_period_replaces_it(loaded):
     assert IndicatorValue.objects.filter(period=date(2026, 10, 1)).count() == 6
     assert IndicatorValue.objects.filter(period=date(2026, 9, 1)).count() == 6  # kept
     assert not IndicatorValue.objects.filter(period=date(2026, 11, 20)).exists()  # its day
+
+
+# --- the months a scope has (every page asks: index probes and a cache, not a scan) -------
+
+
+def test_the_months_are_every_month_of_either_grain_newest_first(loaded):
+    analyst = make_user("analyst", roles.ROLE_ANALYST)
+    months = [date(2026, 11, 1), date(2026, 10, 1), date(2026, 9, 1), date(2025, 10, 1)]
+    assert queries.months_available(analyst) == months  # 2025-11..2026-08: no rows, not listed
+    assert queries.latest_month(analyst) == date(2026, 11, 1)  # the day row's month
+
+
+def test_a_city_has_the_months_of_its_own_rows(loaded):
+    suzhou = make_user("suzhou", roles.ROLE_CITY_ADMIN, city=loaded["C0512"].city)
+    nanjing = make_user("nanjing", roles.ROLE_ANALYST, city=loaded["C025"].city)
+    # Only Nanjing has the day row of 2026-11-20.
+    assert queries.months_available(suzhou) == [
+        date(2026, 10, 1),
+        date(2026, 9, 1),
+        date(2025, 10, 1),
+    ]
+    assert queries.latest_month(suzhou) == date(2026, 10, 1)
+    assert queries.latest_month(nanjing) == date(2026, 11, 1)
+    assert queries.months_available(make_user("m", roles.ROLE_MANAGER)) == []
+
+
+def test_the_months_scan_finds_what_a_distinct_over_every_row_finds(org):
+    days = ["2025-01-31", "2025-02-01", "2025-02-28", "2025-05-15", "2026-01-01", "2026-01-31"]
+    rows = [indicator_row("customers", d, "C025", "C025", 1.0) for d in days]
+    rows += [indicator_row("revenue", m, "C0512", "C0512", 1.0) for m in ("2024-12", "2025-05")]
+    for n, row in enumerate(rows):  # one load per period, as daily runs load them
+        load_indicator_rows(date.fromisoformat(row["period"][:7] + "-01"), [row], run_id=f"R{n}")
+    analyst = make_user("analyst", roles.ROLE_ANALYST)
+    periods = IndicatorValue.objects.values_list("period", flat=True)
+    expected = sorted({p.replace(day=1) for p in periods}, reverse=True)
+    assert queries.months_available(analyst) == expected
+    assert expected[0] == date(2026, 1, 1) and expected[-1] == date(2024, 12, 1)
+
+
+def test_the_months_come_from_the_cache_until_the_next_load(loaded, django_assert_num_queries):
+    analyst = make_user("analyst", roles.ROLE_ANALYST)
+    queries.months_available(analyst)
+    with django_assert_num_queries(1):  # the newest row's id: the cache key
+        assert queries.months_available(analyst)[0] == date(2026, 11, 1)
+    load_indicator_rows(
+        date(2026, 12, 1), [indicator_row("customers", "2026-12-01", "C025", "C025", 8.0)]
+    )
+    assert queries.months_available(analyst)[0] == date(2026, 12, 1)  # shown at once
+    assert queries.latest_month(analyst) == date(2026, 12, 1)

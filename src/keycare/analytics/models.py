@@ -41,6 +41,8 @@ class IndicatorValue(models.Model):
                 fields=["indicator", "dimension", "grain", "period"], name="analytics_iv_lookup"
             ),
             models.Index(fields=["grain", "period"], name="analytics_iv_period"),
+            # A city's scope: its newest month and its months (queries.months_available).
+            models.Index(fields=["city", "grain", "period"], name="analytics_iv_city_period"),
         ]
 
     def __str__(self):
