@@ -92,14 +92,16 @@ def _keycare(*argv: str) -> None:
     subprocess.run([str(KEYCARE), *argv], check=True, cwd=REPO)
 
 
-def _create_database(name: str) -> None:
+def _create_database(name: str, template: str | None = None) -> None:
+    """Create ``name`` unless it exists; as a file copy of ``template`` if given."""
     import psycopg
 
+    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return
-        _log(f"CREATE DATABASE {name}")
-        conn.execute(f'CREATE DATABASE "{name}"')
+        _log(f"CREATE DATABASE {name}{copy}")
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
 
 
 def _setup_django() -> None:

@@ -49,8 +49,9 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from prepare import PG, _create_database, _log, _setup_django  # same folder
+
 REPO = Path(__file__).resolve().parents[2]
-PG = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "KeyCare-bench-2026"  # a throw-away benchmark database on localhost only, as prepare.py
 SEED = 7  # prepare.py's delivery seed: the same organisation
 FOLLOWED = ["customers", "revenue", "arpu", "arrears_rate"]
@@ -64,7 +65,7 @@ def main() -> int:
     args = _parse()
     started = time.monotonic()
     _wait_for(args.ready_file, args.wait)
-    _create_database(args.template, args.db)
+    _create_database(args.db, template=args.template)
     os.environ["DATABASE_URL"] = f"{PG}/{args.db}"
     _keycare("migrate", "-v0")
     _setup_django()
@@ -107,10 +108,6 @@ def _parse():
     return parser.parse_args()
 
 
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S', time.gmtime())} UTC] {message}", flush=True)
-
-
 def _keycare(*argv: str) -> None:
     _log("keycare " + " ".join(argv))
     subprocess.run([sys.executable, "-m", "keycare.cli", *argv], check=True, cwd=REPO)  # nosec B603
@@ -121,23 +118,6 @@ def _wait_for(ready: Path, wait: bool) -> None:
         if not wait:
             sys.exit(f"{ready} does not exist: the template database is not ready (use --wait)")
         time.sleep(30)
-
-
-def _create_database(template: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return
-        _log(f"CREATE DATABASE {name} TEMPLATE {template}")
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-
-
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keycare.config.settings")
-    import django
-
-    django.setup()
 
 
 def _business_date(delivery: Path) -> date:
