@@ -177,7 +177,8 @@ def analytics_home(request):
     require_analyst(request.user)
     defs = queries.definitions()
     followed = list(FollowedIndicator.objects.filter(user=request.user))
-    month = queries.latest_month(request.user)
+    months = queries.months_available(request.user)  # newest first; read once for both uses
+    month = months[0] if months else None
     cards = []
     for follow in followed:
         indicator = defs.indicators.get(follow.indicator)
@@ -211,7 +212,7 @@ def analytics_home(request):
             if i.code not in {f.indicator for f in followed}
         ],
         "reports": _reports(request.user),
-        "months": [f"{m:%Y-%m}" for m in queries.months_available(request.user)],
+        "months": [f"{m:%Y-%m}" for m in months],
     }
     return render(request, "web/analytics/home.html", context)
 
