@@ -17,7 +17,7 @@ import threading
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from keycare.messaging import actions
 
@@ -174,7 +174,9 @@ class ReceiptListener:
                 if batch:
                     self._record(batch)
         finally:
-            close_old_connections()
+            # close_old_connections() keeps a healthy connection for CONN_MAX_AGE: the thread
+            # ends here, so its connection would linger (and hold the database) until then
+            connections.close_all()
 
     def _record(self, batch: list[dict]) -> None:
         try:
