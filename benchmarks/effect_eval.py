@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from keycare.effects.simulation import builtin_suggest, print_progress
-from keycare.engine.effect import evaluate
+from keycare.engine.effect import coverage_misses, evaluate
 from keycare.synth.loop import SimConfig, simulate
 
 
@@ -151,7 +151,22 @@ def main() -> int:
             ),
             flush=True,
         )
+    if manifest.get("truth"):
+        print(json.dumps({"coverage": coverage(report, manifest["truth"])}), flush=True)
     return 0
+
+
+def coverage(report, truth: list[dict]) -> list[dict]:
+    """Per horizon and metric: the moments with volume enough in both arms, and those whose
+    true effect (the loop's manifest) lies outside the reported 95% interval."""
+    out = []
+    for metric in sorted({t["metric"] for t in truth}):
+        for horizon in sorted({t["horizon"] for t in truth}):
+            checked, misses = coverage_misses(report, truth, horizon, metric=metric)
+            out.append(
+                {"metric": metric, "horizon": horizon, "checked": len(checked), "misses": misses}
+            )
+    return out
 
 
 if __name__ == "__main__":
