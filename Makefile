@@ -33,13 +33,18 @@ lint: install-dev
 # Two workers (this machine kind has 2 cores), one test file per worker at a time: files
 # share module-scoped fixtures, and pytest-django gives each worker its own test database.
 XDIST := -n 2 --dist loadfile
+# The slowest tests, printed at the end of each run: where the suite's 15-minute budget goes.
+DURATIONS := --durations=15
 
 unittest: install-spark
-	$(BIN)/pytest -q -m "not spark" $(XDIST)
+	$(BIN)/pytest -q -m "not spark" $(XDIST) $(DURATIONS)
 
-# The hostile-input suite (schemathesis per role, the corpus) runs once, in the SQLite run.
+# The hostile-input suite (schemathesis per role, the corpus) and the browser walks run once,
+# in the SQLite run: the walks test pages and flows on the demo's own database (the views'
+# queries run on PostgreSQL in the client-level tests), and on PostgreSQL every walk's
+# transactional flush made them 3.6 minutes of the suite (two workers, a busy machine).
 pgtest: install-spark
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark and not hostile" -p no:cacheprovider $(XDIST)
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "django_db and not spark and not hostile and not browser" -p no:cacheprovider $(XDIST) $(DURATIONS)
 
 install-spark: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,spark]'
