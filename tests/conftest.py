@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import zipfile
+from urllib.parse import unquote_plus
 
 import pytest
 from django.test import client as django_test_client
@@ -43,13 +44,15 @@ class OutputScanner(logging.Handler):
         self.scanned = 0
         self.target = self  # where responses go; swapped by ``private()``
 
-    def scan(self, where: str, text: str, user=None, request=None) -> None:
-        """``request``: (method, path, status) of the response, for the audited reveals."""
+    def scan(self, where: str, text: str, user=None, request=None, sent: str = "") -> None:
+        """``request``: (method, path, status) of the response, for the audited reveals;
+        ``sent``: what the request itself carried (its query string and body)."""
         self.scanned += 1
+        echoed = _numbers(sent)
         found = [
             (kind, match)
-            for kind, regex in (("mobile", MOBILE_RE), ("ID number", ID_RE))
-            for match in regex.finditer(text)
+            for kind, match in _matches(text)
+            if match.group().upper() not in echoed  # the user's own input, shown back to them
         ]
         # The permission is looked up only for a hit, so query-count tests are not disturbed.
         if not found or _may_unmask(user):
@@ -61,7 +64,7 @@ class OutputScanner(logging.Handler):
             context = text[max(match.start() - 40, 0) : match.end() + 40]
             self.findings.append(f"{kind} {match.group()} in {where}: …{context!r}…")
 
-    def scan_response(self, response) -> None:
+    def scan_response(self, response, sent: str = "") -> None:
         request = getattr(response, "wsgi_request", None)
         where = f"{getattr(request, 'method', '?')} {getattr(request, 'path', '?')}"
         user = getattr(request, "user", None)
@@ -70,6 +73,7 @@ class OutputScanner(logging.Handler):
             _body_text(response),
             user,
             (getattr(request, "method", ""), getattr(request, "path", ""), response.status_code),
+            sent,
         )
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -85,6 +89,27 @@ class OutputScanner(logging.Handler):
             yield fresh
         finally:
             self.target = saved
+
+
+def _matches(text: str):
+    for kind, regex in (("mobile", MOBILE_RE), ("ID number", ID_RE)):
+        for match in regex.finditer(text):
+            yield kind, match
+
+
+def _numbers(text: str) -> set[str]:
+    return {match.group().upper() for _kind, match in _matches(text)} if text else set()
+
+
+def _sent_text(request: dict) -> str:
+    """The query string and body the test client sent, decoded as a form is. A number in
+    them may come back in the answer to the same request (a form shown again with its
+    errors, a search box): that tells the user nothing they did not type. The same number
+    in any later response is still a finding."""
+    payload = request.get("wsgi.input")
+    body = getattr(payload, "_FakePayload__content", None)  # Django's test payload
+    raw = body.getvalue().decode("utf-8", "replace") if body is not None else ""
+    return f"{unquote_plus(request.get('QUERY_STRING', ''))}\n{unquote_plus(raw)}"
 
 
 def _may_unmask(user) -> bool:
@@ -173,7 +198,7 @@ _original_request = django_test_client.Client.request
 def _scanning_request(self, **request):
     response = _original_request(self, **request)
     with contextlib.suppress(Exception):
-        SCANNER.target.scan_response(response)
+        SCANNER.target.scan_response(response, _sent_text(request))
     return response
 
 
@@ -205,8 +230,22 @@ def pytest_unconfigure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(getattr(session, "config", None), "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller judges the run
+        workeroutput[PLUGIN_NAME] = {"findings": SCANNER.findings, "scanned": SCANNER.scanned}
     if SCANNER.findings and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: a worker's exit status and summary are not the run's, so
+    its findings are gathered here, printed, and fail the run (without this, a finding in
+    a worker passed unseen)."""
+    output = getattr(node, "workeroutput", {}).get(PLUGIN_NAME)
+    if output:
+        SCANNER.findings.extend(output["findings"])
+        SCANNER.scanned += output["scanned"]
 
 
 def pytest_terminal_summary(terminalreporter):

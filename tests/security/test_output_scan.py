@@ -5,6 +5,9 @@ scanner (so these deliberate leaks do not fail the run), and the findings are ch
 """
 
 import logging
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -43,13 +46,18 @@ def leak_csv(request):
     return csv_response("x.csv", ["证件"], [[CLEAR_ID]], user=request.user)
 
 
+def echo(request):
+    return HttpResponse(f"<input name='q' value='{request.GET.get('q') or request.POST['q']}'>")
+
+
 def fake_dial(request, pk):
     """Shows the task customer's number and, when asked, another one: only the first is the
     audited reveal's to show."""
     from keycare.tasks.models import ServiceTask
 
     number = ServiceTask.objects.get(pk=pk).customer.msisdn
-    return HttpResponse(f"<a href='tel:{number}'>{number}</a>{request.GET.get('extra', '')}")
+    extra = CLEAR_MOBILE if "extra" in request.GET else ""
+    return HttpResponse(f"<a href='tel:{number}'>{number}</a>{extra}")
 
 
 def fake_call_list(request):
@@ -67,6 +75,7 @@ urlpatterns = [
     path("tasks/<int:pk>/other/", fake_dial),
     path("api/cti/call-list/", fake_call_list),
     path("html/", leak_html),
+    path("echo/", echo),
     path("json/", leak_json),
     path("masked/", masked_html),
     path("xlsx/", leak_xlsx),
@@ -150,6 +159,35 @@ def test_findings_fail_a_session_that_would_otherwise_pass(pytestconfig, scanner
         module["SCANNER"] = saved
 
 
+def test_a_finding_in_an_xdist_worker_fails_the_run_and_is_printed():
+    """Under ``make test`` every test runs in a pytest-xdist worker, whose own exit status and
+    summary the run ignores: the controller must gather the workers' findings."""
+    probe = Path(__file__).with_name("leak_probe.py")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", str(probe)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        timeout=300,
+    )
+    assert "1 passed" in run.stdout, run.stdout + run.stderr
+    assert "log keycare.probe:WARNING" in run.stdout, run.stdout
+    assert "1 finding(s): the run fails." in run.stdout, run.stdout
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, run.stdout
+
+
+@pytest.mark.django_db
+def test_the_users_own_input_may_come_back_in_that_answer_only(client, scanner):
+    """A form shown again with what was typed discloses nothing; the same number in a later
+    answer, which the request did not carry, is a finding."""
+    client.force_login(get_user_model().objects.create_user("typist"))
+    client.get("/echo/", {"q": f"{CLEAR_MOBILE}@SUM(1,1)"})
+    client.post("/echo/", {"q": CLEAR_MOBILE})
+    assert scanner.findings == []
+    client.get("/html/", {"q": "13900000000"})
+    assert len(scanner.findings) == 1 and CLEAR_MOBILE in scanner.findings[0]
+
+
 # --- the audited reveals: exactly what their audit event justifies, nothing else --------
 
 
@@ -198,7 +236,7 @@ def test_an_audited_dial_may_show_that_number_only(client, scanner, dial_world):
     client.force_login(user)
     client.post(f"/tasks/{task.pk}/dial/")
     assert scanner.findings == []
-    client.post(f"/tasks/{task.pk}/dial/?extra={CLEAR_MOBILE}")
+    client.post(f"/tasks/{task.pk}/dial/?extra=1")
     assert leaks(scanner) == {f"mobile {CLEAR_MOBILE} in POST /tasks/{task.pk}/dial/ -> 200"}
     client.get(f"/tasks/{task.pk}/dial/")  # not the POST answer
     client.post(f"/tasks/{task.pk}/other/")  # not the dial endpoint
