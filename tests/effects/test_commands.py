@@ -20,14 +20,18 @@ def sim_dir(tmp_path_factory):
 
 def test_simulate_reports_progress_per_day_and_totals(sim_dir):
     out, stdout, stderr = sim_dir
-    assert [line.split(":")[1].strip() for line in stderr.splitlines()] == [
+    lines = [line.split(":", 1)[1].strip() for line in stderr.splitlines()]
+    assert [line.split(":")[0] for line in lines if line.startswith("day ")] == [
         f"day {d}/4" for d in range(1, 5)
     ]
+    assert lines[0].startswith("训练流失风险模型 training the churn-risk model"), lines
+    assert any(line.startswith("风险模型 risk model ") for line in lines[:-4]), lines
     totals = json.loads(stdout.strip().splitlines()[-1])
     assert totals["subscribers"] == 2000
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["policy"]["control_share"] == 0.3
     assert manifest["policy"]["capacity_factor"] == 0.5
+    assert manifest["risk_model"]["trained"] and manifest["risk_model"]["rows"] > 0
     for name in ("exposures", "outcomes", "contacts", "daily", "truth", "complaints"):
         assert (out / f"{name}.parquet").is_file()
 

@@ -26,3 +26,6 @@ def test_demo_step_fills_the_effect_page(settings, tmp_path, client):
     response = client.get("/effects/")
     assert response.status_code == 200
     assert len(response.context["rows"]) >= 3
+    # The loop trained a risk model, so the runs scored risk and the ranking is judged.
+    assert set(report.qini["*"]) >= {"qini_auc", "uplift_at_30"}
+    assert "按风险排序的 Qini 系数" in response.content.decode()

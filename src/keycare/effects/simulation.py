@@ -78,6 +78,7 @@ def print_progress(write=None, label: str = "simulate"):
             f"churned {info['churned']}, downgraded {info['downgraded']} ({info['seconds']} s)"
         )
 
+    report.say = lambda message: write(f"{label}: {message}")  # one-off steps (training)
     return report
 
 
