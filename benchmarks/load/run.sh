@@ -58,8 +58,12 @@ fi
 
 # keep-alive above the users' think time (2-6 s): with gunicorn's default of 2 s the client
 # reused connections the server had just closed (connection resets, counted as failures).
+# KEEPALIVE=0: a connection per request, as gunicorn sees it behind a reverse proxy (nginx
+# speaks HTTP/1.0 to its upstream by default); each request then goes to whichever worker
+# accepts first, instead of staying on the worker that accepted the user's first request.
+KEEPALIVE=${KEEPALIVE:-30}
 "$GUNICORN" keycare.config.wsgi:application --bind "127.0.0.1:$PORT" \
-  --workers "$WORKERS" --threads "$THREADS" --worker-class gthread --timeout 300 --preload --keep-alive 30 \
+  --workers "$WORKERS" --threads "$THREADS" --worker-class gthread --timeout 300 --preload --keep-alive "$KEEPALIVE" \
   --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" \
   --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)s' &
 SERVER=$!

@@ -352,9 +352,11 @@ def coverage_misses(
 ) -> tuple[list[str], list[dict]]:
     """Check the reported intervals against a simulation's true effects.
 
-    ``truth``: the manifest's rows ``{metric, moment_code, horizon, true_uplift}``. Only
-    moments with at least ``min_arm`` exposures in each arm are checked. Returns the moments
-    checked and the misses (true effect outside the reported 95% interval).
+    ``truth``: the manifest's rows ``{metric, moment_code, horizon, true_uplift}``, each for
+    the whole province, so only the province-wide moment rows are checked (a city's exposures
+    have their own true effect), and of those only moments with at least ``min_arm``
+    exposures in each arm. Returns the moments checked and the misses (true effect outside
+    the reported 95% interval).
     """
     true = {
         t["moment_code"]: t["true_uplift"]
@@ -363,7 +365,7 @@ def coverage_misses(
     }
     checked, misses = [], []
     for row in report.rows:
-        if (row.dimension, row.horizon, row.metric) != ("moment", horizon, metric):
+        if (row.dimension, row.horizon, row.metric, row.city) != ("moment", horizon, metric, None):
             continue
         if row.key not in true or min(row.treated, row.control) < min_arm or row.ci_low is None:
             continue
