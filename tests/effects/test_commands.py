@@ -24,7 +24,8 @@ def test_simulate_reports_progress_per_day_and_totals(sim_dir):
     assert [line.split(":")[0] for line in lines if line.startswith("day ")] == [
         f"day {d}/4" for d in range(1, 5)
     ]
-    assert lines[0].startswith("训练流失风险模型 training the churn-risk model"), lines
+    assert lines[0] == "生成起始数据 generating the starting delivery (2,000 subscribers)", lines
+    assert lines[1].startswith("训练流失风险模型 training the churn-risk model"), lines
     assert any(line.startswith("风险模型 risk model ") for line in lines[:-4]), lines
     totals = json.loads(stdout.strip().splitlines()[-1])
     assert totals["subscribers"] == 2000

@@ -406,8 +406,10 @@ def simulate(
     out = Path(out)
     _prepare_out(out)
     started = time.perf_counter()
+    say = getattr(progress, "say", None) or (lambda message: None)
     if base is None:
         base = out / "base"
+        say(f"生成起始数据 generating the starting delivery ({cfg.subscribers:,} subscribers)")
         generator.generate(
             base, subscribers=cfg.subscribers, months=cfg.months, seed=cfg.seed, as_of=cfg.start
         )
@@ -423,7 +425,7 @@ def simulate(
     overrides = _city_overrides(delivery.subscribers, cfg.policy.thresholds)
     state = _LoopState(cfg, world, suggest)
     if cfg.risk_model:
-        state.risk_model = _train_risk(base, work / "models", getattr(progress, "say", None))
+        state.risk_model = _train_risk(base, work / "models", say)
     for d in range(cfg.days):
         day = cfg.start + timedelta(days=d)
         t0 = time.perf_counter()
@@ -451,13 +453,12 @@ def simulate(
     return manifest
 
 
-def _train_risk(base: Path, models_dir: Path, say=None) -> dict:
+def _train_risk(base: Path, models_dir: Path, say) -> dict:
     """Train on the starting delivery and promote the model (the first one always is). A base
     too small to train on leaves the runs without risk, as a missing model does in production,
     and the manifest says why."""
     from keycare.engine.risk.operator import train_from_delivery
 
-    say = say or (lambda message: None)
     say("训练流失风险模型 training the churn-risk model on the starting delivery")
     started = time.perf_counter()
     try:
