@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Web and API load benchmark: gunicorn (production settings over plain HTTP, see
-# bench_settings.py) on the database benchmarks/load/prepare.py built, locust headless.
+# Web and API load benchmark: gunicorn as production serves it (gunicorn.conf.py; production
+# settings over plain HTTP, see bench_settings.py) on the database benchmarks/load/prepare.py
+# built, locust headless.
 #
 #   benchmarks/load/run.sh                       # 100 users, 5 minutes after the last login
 #   USERS=20 WORKDAY_SECONDS=60 benchmarks/load/run.sh  # a quick check
-#   WORKERS=8 THREADS=2 benchmarks/load/run.sh   # gunicorn processes x threads (default 4 x 4; 8 x 2 measured slower)
+#   WORKERS=4 THREADS=4 benchmarks/load/run.sh   # gunicorn processes x threads (default: gunicorn.conf.py's)
 #
 # Locust runs headless (--headless -u 100 -r 10 --csv ...). Every virtual user logs in first
 # (web form and API token, PBKDF2 each); the locustfile resets the statistics after the last
@@ -20,8 +21,6 @@ USERS=${USERS:-100}
 SPAWN_RATE=${SPAWN_RATE:-10}
 WORKDAY_SECONDS=${WORKDAY_SECONDS:-300}
 MAX_DURATION=${MAX_DURATION:-30m}
-WORKERS=${WORKERS:-4}
-THREADS=${THREADS:-4}
 PORT=${PORT:-18765}
 OUT=${OUT:-var/bench-load/out/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
@@ -45,7 +44,7 @@ export KEYCARE_BENCH_USERS=${KEYCARE_BENCH_USERS:-var/bench-load/users.json}
 export KEYCARE_BENCH_OUT="$OUT"
 export KEYCARE_BENCH_SECONDS="$WORKDAY_SECONDS"
 
-# locust and gunicorn are the `bench` extra (pinned in pyproject.toml). LOCUST / GUNICORN name
+# locust is the `bench` extra, gunicorn a dependency (both pinned in pyproject.toml). LOCUST / GUNICORN name
 # other executables (e.g. locust in a venv of its own, on a machine whose .venv is shared).
 LOCUST=${LOCUST:-.venv/bin/locust}
 GUNICORN=${GUNICORN:-.venv/bin/gunicorn}
@@ -56,16 +55,15 @@ if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
   exit 2
 fi
 
-# keep-alive above the users' think time (2-6 s): with gunicorn's default of 2 s the client
-# reused connections the server had just closed (connection resets, counted as failures).
-# KEEPALIVE=0: a connection per request, as gunicorn sees it behind a reverse proxy (nginx
-# speaks HTTP/1.0 to its upstream by default); each request then goes to whichever worker
-# accepts first, instead of staying on the worker that accepted the user's first request.
-KEEPALIVE=${KEEPALIVE:-30}
-"$GUNICORN" keycare.config.wsgi:application --bind "127.0.0.1:$PORT" \
-  --workers "$WORKERS" --threads "$THREADS" --worker-class gthread --timeout 300 --preload --keep-alive "$KEEPALIVE" \
-  --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" \
-  --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)s' &
+# gunicorn.conf.py sets the processes, threads and keep-alive as production has them;
+# WORKERS, THREADS and KEEPALIVE override them for a comparison (KEEPALIVE=30: each virtual
+# user keeps its connection, and with it the process that accepted it).
+export KEYCARE_WEB_WORKERS=${WORKERS:-${KEYCARE_WEB_WORKERS:-}}
+export KEYCARE_WEB_THREADS=${THREADS:-${KEYCARE_WEB_THREADS:-}}
+export KEYCARE_WEB_KEEPALIVE=${KEEPALIVE:-${KEYCARE_WEB_KEEPALIVE:-}}
+export KEYCARE_WEB_BIND="127.0.0.1:$PORT"
+export KEYCARE_WEB_ACCESS_LOG="$OUT/access.log"
+"$GUNICORN" -c gunicorn.conf.py keycare.config.wsgi:application --error-logfile "$OUT/gunicorn.log" &
 SERVER=$!
 LOADAVG=""
 cleanup() {
