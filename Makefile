@@ -22,8 +22,8 @@ demo: install
 	$(BIN)/keycare demo
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts gunicorn.conf.py
+	$(BIN)/ruff format --check src tests benchmarks scripts gunicorn.conf.py
 	$(BIN)/keycare makemigrations --check --dry-run
 	$(BIN)/bandit -q -c pyproject.toml -r src -ll
 	$(BIN)/lint-imports --no-cache
