@@ -1,7 +1,7 @@
 """Cost of the run's indicator step (keycare.engine.indicators) on a synthetic operator.
 
     python benchmarks/indicators.py --subscribers 200000 --months 13 [--engine duckdb]
-        [--dir DIR] [--mode first|daily|both]
+        [--dir DIR] [--mode first|daily|steady|both]
 
 Generates (or reuses) a delivery, ingests it, registers today's detections as one alert for
 every 50th subscriber, and times ``compute_indicators`` alone: what the step adds to the run.
@@ -9,8 +9,9 @@ every 50th subscriber, and times ``compute_indicators`` alone: what the step add
 ``--mode first`` (the default) publishes every bill month: a first run, or any run of code
 that restates every month. ``--mode daily`` simulates the previous published run having
 published every month but the newest (月报固化: a normal daily run publishes the newest
-month only); it needs code with ``months_to_publish``. ``--mode both`` times daily, then
-first, on one ingest. Only the files the step reads are ingested (``INGESTED``). Prints
+month only); it needs code with ``months_to_publish``. ``--mode steady`` is a daily run on a
+day no new bill month has arrived (most days): every delivered month was published before,
+so the bills are not read. ``--mode both`` times daily, then first, on one ingest. Only the files the step reads are ingested (``INGESTED``). Prints
 per timing the wall and CPU seconds of the step, its own peak RSS (the kernel's high-water
 mark reset before it; the process's peak before it, ingest included, beside it) and the
 load average before and after.
@@ -82,13 +83,34 @@ def daily_months(backend) -> dict:
     return {"bill_months": months_to_publish(delivered, previous, version)}
 
 
+def steady_months(backend) -> dict:
+    """``bill_months`` of a day without a new bill month: every month was published before."""
+    from keycare.engine.indicators import (
+        Published,
+        delivered_months,
+        load_indicators,
+        months_to_publish,
+    )
+
+    version = load_indicators().version
+    delivered = delivered_months(backend)
+    return {
+        "bill_months": months_to_publish(
+            delivered, Published(version, frozenset(delivered)), version
+        )
+    }
+
+
+MONTHS = {"first": lambda backend: {}, "daily": daily_months, "steady": steady_months}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=200_000)
     parser.add_argument("--months", type=int, default=13)
     parser.add_argument("--engine", default="duckdb")
     parser.add_argument("--dir", type=Path, default=None)
-    parser.add_argument("--mode", choices=("first", "daily", "both"), default="first")
+    parser.add_argument("--mode", choices=("first", "daily", "steady", "both"), default="first")
     args = parser.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="kc-indicators-"))
     delivery = base / f"synth-{args.subscribers}-{args.months}"
@@ -122,7 +144,7 @@ def main() -> None:
 
 
 def time_step(backend, args, mode: str) -> None:
-    options = daily_months(backend) if mode == "daily" else {}
+    options = MONTHS[mode](backend)
     process_peak = peak_rss_gb()
     reset = reset_peak_rss()
     load_before = load_average()
