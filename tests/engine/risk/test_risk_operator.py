@@ -40,6 +40,19 @@ def test_same_data_gives_the_same_version(trained, delivery, tmp_path):
     assert (again.path / "model.txt").read_text() == (result.path / "model.txt").read_text()
 
 
+def test_bounded_training_memory_gives_the_same_model(trained, delivery, tmp_path, monkeypatch):
+    import keycare.engine.risk.operator as operator
+
+    # Far below DuckDB's default (80% of RAM; 16MB runs out here): the model must not depend on it.
+    monkeypatch.setattr(operator, "TRAIN_MEMORY_LIMIT", "64MB")
+    models = tmp_path / "models"
+    bounded = train_from_delivery(delivery, models)
+    assert bounded.version == trained[0].version
+    # The spill folder is removed and was never inside models/ (read as model versions).
+    assert [p.name for p in tmp_path.iterdir()] == ["models"]
+    assert [p.name for p in models.iterdir() if p.is_dir()] == [bounded.version]
+
+
 def test_all_phrases_are_distinct_chinese():
     flat = [p for e in PHRASES.values() for p in ([e] if isinstance(e, str) else e)]
     assert len(flat) == len(set(flat))

@@ -19,11 +19,20 @@ class DuckDBBackend(Backend):
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, threads: int | None = None, memory_limit: str | None = None):
+    def __init__(
+        self,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        spill_dir: Path | None = None,
+    ):
+        """``memory_limit`` (e.g. '4GB') bounds DuckDB's own memory; what does not fit is
+        written to ``spill_dir`` (DuckDB's default for an in-memory database is ./.tmp)."""
         self.con = duckdb.connect(database=":memory:")
         self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
         if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            self.con.execute("SET memory_limit = ?", [memory_limit])
+        if spill_dir is not None:
+            self.con.execute("SET temp_directory = ?", [str(spill_dir)])
         self.con.execute("SET preserve_insertion_order = false")
         # DuckDB 2.0's partitioned execution splits a large join-and-aggregate on one key into
         # key ranges and reads every Parquet input again for each range: the indicator base

@@ -11,6 +11,7 @@ score_risk(backend, business_date, model_dir, scope=None) -> ScoreResult
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -82,6 +83,10 @@ def delivery_date(data_dir: Path) -> date:
 
 
 DEFAULT_SAMPLE_ROWS = 200_000  # training rows, whatever the base size (see docs/risk.md)
+# DuckDB's memory in the training job: the label pass reads every labelled row of the as-of
+# months (80M at 10M subscribers) and, unbounded, peaked at 13.2 GiB; with this limit it
+# spills to disk and the job peaked at 4.3 GiB (docs/performance.md).
+TRAIN_MEMORY_LIMIT = "4GB"
 POSITIVE_SHARE = 0.5  # at most this share of the sample is churners
 SAMPLE_BUCKETS = 1_000_000
 
@@ -290,7 +295,14 @@ def train_from_delivery(
     from keycare.engine.backends.duckdb import DuckDBBackend
 
     business_date = business_date or delivery_date(data_dir)
-    with DuckDBBackend(threads=2) as backend:
+    Path(models_dir).mkdir(parents=True, exist_ok=True)
+    # Beside the models, not inside: every folder in models_dir is read as a model version.
+    with (
+        tempfile.TemporaryDirectory(
+            prefix=".keycare-train-spill-", dir=Path(models_dir).parent
+        ) as spill,
+        DuckDBBackend(threads=2, memory_limit=TRAIN_MEMORY_LIMIT, spill_dir=Path(spill)) as backend,
+    ):
         register_delivery(backend, data_dir)
         managers = Path(data_dir) / "managers.parquet"
         if managers.exists():
