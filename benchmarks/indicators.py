@@ -68,8 +68,8 @@ def peak_rss_gb() -> float:
     return float("nan")
 
 
-def daily_months(backend) -> dict:
-    """``bill_months`` of a daily run: the previous run published every month but the newest."""
+def _months_after(backend, published_before) -> dict:
+    """``bill_months`` of a run whose previous run published ``published_before(delivered)``."""
     from keycare.engine.indicators import (
         Published,
         delivered_months,
@@ -79,26 +79,18 @@ def daily_months(backend) -> dict:
 
     version = load_indicators().version
     delivered = delivered_months(backend)
-    previous = Published(version, frozenset(delivered[:-1]))
+    previous = Published(version, frozenset(published_before(delivered)))
     return {"bill_months": months_to_publish(delivered, previous, version)}
 
 
-def steady_months(backend) -> dict:
-    """``bill_months`` of a day without a new bill month: every month was published before."""
-    from keycare.engine.indicators import (
-        Published,
-        delivered_months,
-        load_indicators,
-        months_to_publish,
-    )
+def daily_months(backend) -> dict:
+    """A daily run: the previous run published every month but the newest."""
+    return _months_after(backend, lambda delivered: delivered[:-1])
 
-    version = load_indicators().version
-    delivered = delivered_months(backend)
-    return {
-        "bill_months": months_to_publish(
-            delivered, Published(version, frozenset(delivered)), version
-        )
-    }
+
+def steady_months(backend) -> dict:
+    """A day without a new bill month: every month was published before."""
+    return _months_after(backend, lambda delivered: delivered)
 
 
 MONTHS = {"first": lambda backend: {}, "daily": daily_months, "steady": steady_months}
