@@ -11,7 +11,8 @@ that restates every month. ``--mode daily`` simulates the previous published run
 published every month but the newest (月报固化: a normal daily run publishes the newest
 month only); it needs code with ``months_to_publish``. ``--mode steady`` is a daily run on a
 day no new bill month has arrived (most days): every delivered month was published before,
-so the bills are not read. ``--mode both`` times daily, then first, on one ingest. Only the files the step reads are ingested (``INGESTED``). Prints
+so the bills are not read. ``--mode both`` times daily, then first, on one ingest. Only the
+files the step reads are ingested (``INGESTED``). Prints
 per timing the wall and CPU seconds of the step, its own peak RSS (the kernel's high-water
 mark reset before it; the process's peak before it, ingest included, beside it) and the
 load average before and after.

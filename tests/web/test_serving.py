@@ -32,9 +32,13 @@ def _environ(tmp_path, **env):
     return environ
 
 
-def _serve(tmp_path, *args, **env):
+def _command(*args) -> list[str]:
+    return [str(GUNICORN), "-c", "gunicorn.conf.py", *args, "keycare.config.wsgi:application"]
+
+
+def _serve(tmp_path, **env):
     return subprocess.Popen(
-        [str(GUNICORN), "-c", "gunicorn.conf.py", *args, "keycare.config.wsgi:application"],
+        _command(),
         cwd=ROOT,
         env=_environ(tmp_path, **env),
         stdout=subprocess.PIPE,
@@ -83,7 +87,7 @@ def test_processes_are_single_threaded_and_preloaded_by_default(tmp_path):
     for name in ("KEYCARE_WEB_WORKERS", "KEYCARE_WEB_THREADS", "KEYCARE_WEB_KEEPALIVE"):
         env.pop(name, None)
     out = subprocess.run(
-        [str(GUNICORN), "-c", "gunicorn.conf.py", "--print-config", "keycare.config.wsgi"],
+        _command("--print-config"),
         cwd=ROOT,
         env=env,
         capture_output=True,
