@@ -74,6 +74,10 @@ def test_the_configuration_serves_pages_from_single_threaded_processes(tmp_path)
         assert "登录" in response.read().decode()
         # One request per connection, as behind a reverse proxy.
         assert response.headers["Connection"] == "close"
+        # The first process may answer before the second has booted.
+        deadline = time.monotonic() + 30
+        while len(_children(server.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(_children(server.pid)) == 2
         log = (tmp_path / "access.log").read_text()
         assert '"GET /accounts/login/ HTTP/1.1" 200' in log
