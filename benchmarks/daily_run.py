@@ -435,6 +435,11 @@ def parse_args(argv=None):
     parser.add_argument(
         "--only", help="comma-separated contenders (train,duckdb,spark,pandas,floor)"
     )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        help="a trained models folder to score with (copied; skip 'train' in --only to reuse it)",
+    )
     parser.add_argument("--timeout", type=float, help="seconds per contender before giving up")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -457,6 +462,8 @@ def main(argv=None) -> int:
     work = args.data_root / f"work-{args.subscribers}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if args.models:
+        shutil.copytree(args.models, work / "models")
     names = ["train", "duckdb", *(["spark"] if args.spark else [])]
     names += [*([] if args.no_pandas else ["pandas"]), "floor"]
     if args.only:

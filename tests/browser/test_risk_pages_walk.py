@@ -7,6 +7,7 @@ import json
 from factories import make_risk_score
 from keycare.core.models import AuditEvent
 from keycare.engine.risk import registry
+from keycare.runs.models import Run
 
 
 def _models(directory):
@@ -41,7 +42,8 @@ def test_high_risk_list_and_model_promotion(
     _models(tmp_path / "models")
     make_risk_score(make_customer("S1", managers[0]), 0.72, has_moment=True)
     make_risk_score(make_customer("S2", managers[1]), 0.55)
-    make_risk_score(make_customer("S3", managers[1]), 0.05)
+    low = make_risk_score(make_customer("S3", managers[1]), 0.05)
+    Run.objects.filter(pk=low.run_id).update(record={"risk_model": {"reasons_above": 0.1}})
 
     login(page, "provadmin")
     menu(page, "高风险客户")
@@ -49,6 +51,7 @@ def test_high_risk_list_and_model_promotion(
     page.wait_for_url("**/risk/high/")
     rows = page.locator("#high-risk tbody tr")
     assert rows.count() == 2 and "72.0%" in rows.first.inner_text()
+    assert "不低于 10.0% 的客户计算" in page.locator("#reasons-floor").inner_text()
     shot(page, "risk_01_high_risk_list")
     page.select_option("#risk-filters select[name=moment]", "without")
     page.click("#risk-filters button[type=submit]:not([name])")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from pathlib import Path
 from types import SimpleNamespace
 
 import pyarrow as pa
@@ -161,6 +162,24 @@ def test_steps_are_pluggable_timed_and_reported(delivery, tmp_path):
         (name, event) for name in names for event in ("start", "done")
     ]
     assert ("ingest", "file") in seen
+
+
+def test_the_run_bounds_duckdb_memory_and_spills_inside_its_own_scratch(delivery, tmp_path):
+    seen = {}
+
+    def probe(ctx):
+        setting = ctx.backend.scalar
+        seen["limit"] = setting("SELECT current_setting('memory_limit')")
+        seen["spill"] = Path(setting("SELECT current_setting('temp_directory')"))
+        seen["scratch"] = ctx.staging.work
+        return 0
+
+    steps = standin_steps()
+    steps.insert(index_of(steps, "write"), Step("probe", probe))
+    run_daily(DAY, delivery, tmp_path / "runs", quarantine_limit=0.5, steps=steps)
+    assert seen["limit"] == "3.7 GiB"  # RUN_MEMORY_LIMIT, 4GB, as DuckDB shows it
+    assert seen["spill"].parent == seen["scratch"]  # never published, removed with the run
+    assert not seen["scratch"].exists()
 
 
 def test_bad_arguments_are_user_errors(delivery, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from keycare.engine import publish as pub
 from keycare.engine.allocate import DECISIONS
 from keycare.engine.pipeline import allocation_steps, run_daily
+from keycare.engine.risk import DEFAULT_HIGH_RISK
 from keycare.engine.risk.operator import train_from_delivery
 from keycare.synth.generator import generate
 
@@ -85,6 +86,13 @@ def test_record_has_model_version_and_decision_counts(published):
     risk = _table(first, "risk_scores")
     assert risk and {r["model_version"] for r in risk} == {record["model_version"]}
     assert record["outputs"]["tasks.parquet"]["rows"] == len(_table(first, "tasks"))
+    # Reasons for the scores at or above the floor only (the high-risk list's default).
+    floor = record["risk_model"]["reasons_above"]
+    assert floor == DEFAULT_HIGH_RISK
+    explained = [r for r in risk if r["risk_probability"] >= floor]
+    assert record["risk_model"]["explained"] == len(explained)
+    assert all(r["reason_1"] for r in explained)
+    assert not any(r["reason_1"] for r in risk if r["risk_probability"] < floor)
 
 
 def test_rerun_gives_the_same_content(published, delivery):

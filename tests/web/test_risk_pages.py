@@ -58,6 +58,16 @@ def test_filters_moment_city_and_threshold(client, login_as, scores):
     assert _ids(bad) == ["S1"]  # the other filter is kept, the default threshold used
 
 
+def test_the_page_says_from_which_risk_the_run_gave_reasons(client, login_as, scores):
+    login_as(roles.ROLE_PROVINCE_ADMIN)
+    assert 'id="reasons-floor"' not in client.get("/risk/high/").content.decode()
+    Run.objects.filter(run_id=scores["S1"].run.run_id).update(
+        record={"risk_model": {"reasons_above": 0.1, "explained": 3}}
+    )
+    page = client.get("/risk/high/?min_risk=1").content.decode()
+    assert "风险原因只为离网风险不低于 10.0% 的客户计算" in page
+
+
 def test_scope_manager_sees_own_customers_and_auditor_is_refused(
     client, login_as, scores, managers
 ):

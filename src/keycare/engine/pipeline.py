@@ -97,6 +97,7 @@ class RunContext:
     models_dir: Path | None = None
     allocation_config: Any = None
     risk_tasks_above: float | None = None  # raise risk tasks in spare capacity (None: off)
+    reasons_above: float | None = None  # explain scores from this risk (None: the default)
     group_definitions: Any = None  # group moments (None: the built-in group_moments.yaml)
     tier_policy: tuple[int, dict] | None = None  # (version, policy) to tier groups with
     _definitions: Any = None
@@ -357,17 +358,35 @@ def step_risk(ctx: RunContext) -> int:
         return _no_risk(ctx, {**info, "source": "none"})
     ctx.backend.materialize(RISK_SCOPE, _risk_scope_sql(ctx))
     scored = score_risk(
-        ctx.backend, ctx.business_date, model_dir, scope=RISK_SCOPE, baseline=_risk_baseline(ctx)
+        ctx.backend,
+        ctx.business_date,
+        model_dir,
+        scope=RISK_SCOPE,
+        baseline=_risk_baseline(ctx),
+        reasons_above=_reasons_floor(ctx),
     )
     info.update(
         version=scored.model_version,
         scored=scored.rows,
+        reasons_above=scored.reasons_above,
+        explained=scored.explained,
         drift=scored.drift,
         baseline=scored.baseline,
     )
     ctx.record_extra.update(model_version=scored.model_version, risk_model=info)
     ctx.results["risk"] = scored
     return scored.rows
+
+
+def _reasons_floor(ctx: RunContext) -> float:
+    """The risk from which scores get reasons: the configured floor, lowered to the risk
+    tasks' threshold when that is lower (a risk task always carries its reasons)."""
+    from keycare.engine.risk.operator import DEFAULT_REASONS_ABOVE
+
+    floor = DEFAULT_REASONS_ABOVE if ctx.reasons_above is None else ctx.reasons_above
+    if ctx.risk_tasks_above is not None:
+        floor = min(floor, ctx.risk_tasks_above)
+    return floor
 
 
 BASELINE_LOOKBACK_RUNS = 90
@@ -670,6 +689,7 @@ ARCHIVE_SCOPE = (
 # Decimal places kept of a derived double: sums of doubles add in no fixed order in a
 # parallel aggregate, so their last bits vary; rounding keeps a re-run byte-identical.
 VIEW_DIGITS = 6
+VIEW_ROW_GROUP = 1 << 17  # rows: ~300 MB of the view held at a time
 
 
 def step_unified_view(ctx: RunContext) -> int:
@@ -678,12 +698,20 @@ def step_unified_view(ctx: RunContext) -> int:
     from keycare.engine.view import build_view
 
     build_view(ctx.backend, ctx.business_date, name=UNIFIED_VIEW, subscriber_filter=ARCHIVE_SCOPE)
-    table = ctx.backend.to_arrow(f"SELECT * FROM {UNIFIED_VIEW} ORDER BY subscriber_id")
-    table = round_doubles(table, VIEW_DIGITS)
+    # Streamed a row group at a time: at 10M subscribers the view is 1.7M customers by ~300
+    # fields, and holding it whole (plus its rounded copy) took 10 GiB.
+    reader = ctx.backend.arrow_reader(
+        f"SELECT * FROM {UNIFIED_VIEW} ORDER BY subscriber_id", VIEW_ROW_GROUP
+    )
     checkpoint("write:unified_view")
-    pub.write_table(table, ctx.staging.out / f"{UNIFIED_VIEW}.parquet")
-    ctx.outputs[UNIFIED_VIEW] = table.num_rows
-    return table.num_rows
+    rows = pub.write_batches(
+        reader,
+        ctx.staging.out / f"{UNIFIED_VIEW}.parquet",
+        VIEW_ROW_GROUP,
+        transform=lambda table: round_doubles(table, VIEW_DIGITS),
+    )
+    ctx.outputs[UNIFIED_VIEW] = rows
+    return rows
 
 
 def round_doubles(table: pa.Table, digits: int) -> pa.Table:
@@ -747,6 +775,7 @@ def run_daily(
     models_dir: Path | None = None,
     allocation_config=None,
     risk_tasks_above: float | None = None,
+    reasons_above: float | None = None,
     group_definitions=None,
     tier_policy: tuple[int, dict] | None = None,
 ) -> RunSummary:
@@ -766,9 +795,10 @@ def run_daily(
     pub.clean_stale(runs_dir)
     started_at = datetime.now(UTC)
     own_backend = backend is None
-    backend = backend or connect(engine, **(backend_options or {}))
-    try:
-        with pub.Staging(runs_dir) as staging:
+    with pub.Staging(runs_dir) as staging:
+        if own_backend:
+            backend = connect(engine, **_backend_options(engine, staging, backend_options))
+        try:
             ctx = RunContext(
                 backend=backend,
                 business_date=business_date,
@@ -783,6 +813,7 @@ def run_daily(
                 models_dir=Path(models_dir) if models_dir is not None else None,
                 allocation_config=allocation_config,
                 risk_tasks_above=risk_tasks_above,
+                reasons_above=reasons_above,
                 group_definitions=group_definitions,
                 tier_policy=tier_policy,
                 _definitions=definitions,
@@ -793,9 +824,23 @@ def run_daily(
                 ctx.moment_codes = select_moments(ctx)
             timings = _run_steps(ctx, steps)
             return _finish(ctx, timings, engine=backend.name, started_at=started_at)
-    finally:
-        if own_backend:
-            backend.close()
+        finally:
+            if own_backend:
+                backend.close()
+
+
+# DuckDB's own memory in a run it opens (its default is 80% of the machine): what does not
+# fit spills to the run's scratch folder. At 10M subscribers the unbounded run peaked at
+# 17.4 GiB (docs/performance.md, "The whole daily job and the training at 10M").
+RUN_MEMORY_LIMIT = "4GB"
+
+
+def _backend_options(engine: str, staging: pub.Staging, options: dict | None) -> dict:
+    if engine != "duckdb":
+        return dict(options or {})
+    spill = staging.work / "spill"
+    spill.mkdir(exist_ok=True)
+    return {"memory_limit": RUN_MEMORY_LIMIT, "spill_dir": spill, **(options or {})}
 
 
 def _check_arguments(business_date, data_dir, quarantine_limit, weekly_weekday, monthly_day):

@@ -42,7 +42,7 @@ from keycare.access.querysets import user_scope
 from keycare.core.audit import record
 from keycare.errors import UserError
 from keycare.runs.models import STEP_LABELS, Run, RunRequest, RunRequestStatus
-from keycare.runs.riskmodels import risk_tasks_threshold
+from keycare.runs.riskmodels import high_risk_threshold, risk_tasks_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +274,7 @@ def _run_and_load(request: RunRequest) -> dict:
         steps=steps,
         models_dir=runs_dir.parent / "models",  # as `keycare run` does
         risk_tasks_above=risk_tasks_threshold(),
+        reasons_above=high_risk_threshold(),
         definitions=definitions,
         city_overrides=city_overrides,
         **before_run(request.business_date, runs_dir),  # contact log, allocation settings

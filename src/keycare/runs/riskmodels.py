@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from keycare.engine.risk import DEFAULT_HIGH_RISK
+
 
 def models_dir() -> Path:
     """``KEYCARE_HOME/models`` -- where `keycare run` looks by default (beside the runs dir)."""
@@ -22,3 +24,10 @@ def risk_tasks_threshold(text: str | None = None) -> float | None:
 
     value = text if text else getattr(settings, "KEYCARE_RISK_TASKS_ABOVE", None)
     return parse_fraction(str(value)) if value not in (None, "") else None
+
+
+def high_risk_threshold() -> float:
+    """The churn risk from which a customer counts as high-risk: the high-risk list's default
+    threshold and the risk from which the daily run gives scores their reasons
+    (KEYCARE_HIGH_RISK, 0..1)."""
+    return float(getattr(settings, "KEYCARE_HIGH_RISK", DEFAULT_HIGH_RISK))

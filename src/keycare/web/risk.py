@@ -12,7 +12,6 @@ province administrator promotes a version with a reason (keycare.runs.actions.pr
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -34,7 +33,7 @@ from keycare.errors import UserError
 from keycare.org.models import City
 from keycare.runs.actions import can_promote, promote_model
 from keycare.runs.models import RiskScore
-from keycare.runs.riskmodels import models_dir
+from keycare.runs.riskmodels import high_risk_threshold, models_dir
 
 PAGE_SIZE = 50
 EXPORT_MAX = 50_000
@@ -46,14 +45,6 @@ LIST_ROLES = {
 }
 MODEL_ROLES = {roles.ROLE_PROVINCE_ADMIN, roles.ROLE_ANALYST}
 MOMENT_CHOICES = {"with": True, "without": False}
-# A month's churn risk of 10%: ~4x the base rate on the synthetic operator, the top ~3% of the
-# in-scope base on the demo (181 of 6,108); KEYCARE_HIGH_RISK overrides it.
-DEFAULT_HIGH_RISK = 0.1
-
-
-def default_threshold() -> float:
-    """The risk above which a customer is listed, unless the user picks another (0..1)."""
-    return float(getattr(settings, "KEYCARE_HIGH_RISK", DEFAULT_HIGH_RISK))
 
 
 # --- 高风险客户 -------------------------------------------------------------------------
@@ -79,7 +70,7 @@ def _filters(request) -> tuple[dict, list[str]]:
 
 
 def _threshold(filters: dict) -> float:
-    return float(filters["min_risk"]) / 100 if filters["min_risk"] else default_threshold()
+    return float(filters["min_risk"]) / 100 if filters["min_risk"] else high_risk_threshold()
 
 
 def _scores(request, filters: dict):
@@ -99,6 +90,12 @@ def _scores(request, filters: dict):
         scores = scores.filter(has_moment=MOMENT_CHOICES[filters["moment"]])
     scores = scores.select_related("customer", "customer__city", "customer__manager")
     return scores.order_by("-risk_probability", "customer__subscriber_id"), dates
+
+
+def _reasons_pct(scores) -> float | None:
+    """The risk (%) from which the listed day's run gave scores their reasons, if it says."""
+    floor = scores.values_list("run__record__risk_model__reasons_above", flat=True).first()
+    return None if floor is None else round(100 * float(floor), 1)
 
 
 def _row(score: RiskScore) -> dict:
@@ -189,6 +186,7 @@ def high_risk_list(request):
             "rows": [_row(s) for s in page],
             "filters": filters,
             "threshold_pct": round(100 * _threshold(filters), 1),
+            "reasons_pct": _reasons_pct(scores),
             "dates": dates,
             "cities": City.objects.order_by("code").only("code", "name"),
             "moment_choices": [("with", _("有关键时刻")), ("without", _("无关键时刻"))],

@@ -59,17 +59,22 @@ def test_all_phrases_are_distinct_chinese():
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in p) for p in flat)
 
 
-def test_score_risk_registers_scores_with_reasons(trained, delivery, business_date):
-    result, models = trained
+def _scores(delivery, business_date, models, **options):
     with DuckDBBackend(threads=1) as backend:
         register_delivery(backend, delivery)
-        scored = score_risk(backend, business_date, models)
-        scores = backend.to_arrow("SELECT * FROM risk_scores").to_pandas()
+        scored = score_risk(backend, business_date, models, **options)
+        scores = backend.to_arrow("SELECT * FROM risk_scores ORDER BY subscriber_id").to_pandas()
         live = backend.scalar(
             "SELECT count(*) FROM subscribers WHERE NOT (status = 'churned'"
             f" AND status_date <= DATE '{business_date}')"
         )
-    assert scored.rows == len(scores) == live
+    return scored, scores, live
+
+
+def test_score_risk_registers_scores_with_reasons(trained, delivery, business_date):
+    result, models = trained
+    scored, scores, live = _scores(delivery, business_date, models, reasons_above=0.0)
+    assert scored.rows == len(scores) == live == scored.explained
     assert scored.model_version == result.version
     assert (scores["model_version"] == result.version).all()
     assert scores["subscriber_id"].is_unique
@@ -80,6 +85,21 @@ def test_score_risk_registers_scores_with_reasons(trained, delivery, business_da
         reasons = [row["reason_1"], row["reason_2"], row["reason_3"]]
         assert len(set(reasons)) == 3 and set(reasons) <= ALL_PHRASES
         assert row["reasons"] == "；".join(reasons)
+
+
+def test_only_scores_at_or_above_the_floor_get_reasons(trained, delivery, business_date):
+    _, models = trained
+    _, everyone, _ = _scores(delivery, business_date, models, reasons_above=0.0)
+    floor = float(everyone["risk_probability"].median())
+    scored, scores, _ = _scores(delivery, business_date, models, reasons_above=floor)
+    above = scores["risk_probability"] >= floor
+    assert 0 < above.sum() < len(scores) and scored.explained == above.sum()
+    assert scored.reasons_above == floor
+    # The same scores; the explained ones keep exactly their reasons, the others have none.
+    assert scores["risk_probability"].equals(everyone["risk_probability"])
+    assert scores["reasons"][above].equals(everyone["reasons"][above])
+    assert scores[~above][["reason_1", "reason_2", "reason_3"]].isna().all().all()
+    assert (scores["reasons"][~above] == "").all()
 
 
 def test_reasons_follow_the_contributions(trained, delivery):

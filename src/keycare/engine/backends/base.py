@@ -51,6 +51,12 @@ class Backend(ABC):
     def write_parquet(self, sql: str, path: Path) -> int:
         """Write the result of ``sql`` to one Parquet file at ``path``; return the row count."""
 
+    def arrow_reader(self, sql: str, batch_rows: int) -> pa.RecordBatchReader:
+        """Run a query and read its result in batches of at most ``batch_rows`` rows; an
+        engine that can stream overrides this so the result is never held whole."""
+        table = self.to_arrow(sql)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
+
     def scalar(self, sql: str):
         table = self.to_arrow(sql)
         return table.column(0)[0].as_py() if table.num_rows else None

@@ -60,6 +60,9 @@ class DuckDBBackend(Backend):
     def to_arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
+    def arrow_reader(self, sql: str, batch_rows: int) -> pa.RecordBatchReader:
+        return self.con.sql(sql).to_arrow_reader(batch_rows)
+
     def write_parquet(self, sql: str, path: Path) -> int:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

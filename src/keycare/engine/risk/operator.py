@@ -6,6 +6,7 @@ score_risk(backend, business_date, model_dir, scope=None) -> ScoreResult
     registers relation ``risk_scores``: subscriber_id, business_date, risk_probability,
     seed_score, health_tariff_brand, health_call_circle, health_service,
     health_business, reason_1..reason_3, reasons (zh, '；'-joined), model_version.
+    Reasons only for scores at or above ``reasons_above`` (the others: none).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from keycare.engine.risk import DEFAULT_HIGH_RISK
 from keycare.engine.risk.features import (
     MODEL_CATEGORICAL,
     MODEL_NUMERIC,
@@ -37,6 +39,10 @@ from keycare.engine.risk.tabular import FeatureSpec, categorical_levels
 from keycare.errors import UserError
 
 RELATIONS = ("subscribers", "bills", "events", "call_circle")
+# The churn risk at and above which a score gets its top-3 reasons: the high-risk list's
+# default threshold. Exact reasons (TreeSHAP) cost ~0.5 ms of CPU a customer -- 90% of
+# scoring the whole base -- and below this risk nobody acts on them (docs/risk.md).
+DEFAULT_REASONS_ABOVE = DEFAULT_HIGH_RISK
 HOLDOUT_MONTHS = 1  # the latest as-of month is held out to report honest metrics
 
 
@@ -55,6 +61,8 @@ class ScoreResult:
     seconds: float
     drift: dict | None = None
     baseline: dict | None = None
+    explained: int = 0  # scores given their reasons (those at or above reasons_above)
+    reasons_above: float = DEFAULT_REASONS_ABOVE
 
 
 def register_delivery(backend, data_dir: Path) -> None:
@@ -323,6 +331,7 @@ def score_risk(
     model_dir: Path,
     scope: str | None = None,
     baseline: dict | None = None,
+    reasons_above: float = DEFAULT_REASONS_ABOVE,
 ) -> ScoreResult:
     """Pipeline step: score every live subscriber (or the live ones in relation ``scope``, a
     distinct list of subscriber_id) as of ``business_date``; registers ``risk_scores``.
@@ -330,7 +339,9 @@ def score_risk(
     Drift: today's score and numeric inputs against ``baseline`` -- the distributions of the
     first run that scored with this model (its go-live population: the training sample is
     the whole base, the scoring scope only the mid/high tier, so comparing with training
-    would always alarm). Without a baseline, today's distributions become it."""
+    would always alarm). Without a baseline, today's distributions become it.
+
+    Reasons: for the scores at or above ``reasons_above`` only; the others get none."""
     started = time.perf_counter()
     model = RiskModel.load(model_dir)
     backend.materialize("_risk_score_anchor", f"SELECT DATE '{business_date.isoformat()}' AS as_of")
@@ -342,10 +353,11 @@ def score_risk(
     _free(backend, "risk_features")
     if len(frame):
         proba = model.predict_proba(frame)
-        reasons = model.explain(frame, k=3)
+        explain = proba >= reasons_above
+        reasons = _reasons(model, frame, explain)
         seed = model.seed_score.predict(frame) if model.seed_score else np.full(len(frame), np.nan)
     else:
-        proba, reasons, seed = np.zeros(0), [], np.zeros(0)
+        proba, reasons, seed, explain = np.zeros(0), [], np.zeros(0), np.zeros(0, bool)
     observed = {c: pd.to_numeric(frame[c], errors="coerce") for c in model.spec.numeric}
     observed["score"] = proba
     if baseline is None or baseline.get("model_version") != model.version:
@@ -371,5 +383,21 @@ def score_risk(
     backend.register_arrow("_risk_scores_arrow", pa.table(columns))
     backend.materialize("risk_scores", "SELECT * FROM _risk_scores_arrow")
     return ScoreResult(
-        len(frame), model.version, time.perf_counter() - started, monitored, baseline
+        len(frame),
+        model.version,
+        time.perf_counter() - started,
+        monitored,
+        baseline,
+        explained=int(explain.sum()),
+        reasons_above=reasons_above,
     )
+
+
+def _reasons(model: RiskModel, frame: pd.DataFrame, explain: np.ndarray) -> list[list[str]]:
+    """The top-3 reasons of the rows where ``explain`` holds; no reasons for the others."""
+    reasons: list[list[str]] = [[] for _ in range(len(frame))]
+    rows = np.flatnonzero(explain)
+    if len(rows):
+        for row, top in zip(rows, model.explain(frame.iloc[rows], k=3), strict=True):
+            reasons[row] = top
+    return reasons

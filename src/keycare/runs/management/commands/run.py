@@ -20,7 +20,7 @@ from django.conf import settings
 from keycare.core.commands import KeycareCommand, parse_fraction, parse_int
 from keycare.engine.backends import ENGINES
 from keycare.errors import UserError
-from keycare.runs.riskmodels import risk_tasks_threshold
+from keycare.runs.riskmodels import high_risk_threshold, risk_tasks_threshold
 
 
 class Command(KeycareCommand):
@@ -109,6 +109,7 @@ class Command(KeycareCommand):
                 monthly_day=parse_int(opts["monthly_day"], "--monthly-day", 1, 28),
                 models_dir=models_dir,
                 risk_tasks_above=risk_tasks_threshold(opts["risk_tasks_above"]),
+                reasons_above=high_risk_threshold(),
                 definitions=definitions,
                 city_overrides=city_overrides,
                 **before_run(business_date, runs_dir),  # contact log, allocation settings
