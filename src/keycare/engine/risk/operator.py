@@ -353,11 +353,10 @@ def score_risk(
     _free(backend, "risk_features")
     if len(frame):
         proba = model.predict_proba(frame)
-        explain = proba >= reasons_above
-        reasons = _reasons(model, frame, explain)
         seed = model.seed_score.predict(frame) if model.seed_score else np.full(len(frame), np.nan)
     else:
-        proba, reasons, seed, explain = np.zeros(0), [], np.zeros(0), np.zeros(0, bool)
+        proba, seed = np.zeros(0), np.zeros(0)
+    explain = proba >= reasons_above
     observed = {c: pd.to_numeric(frame[c], errors="coerce") for c in model.spec.numeric}
     observed["score"] = proba
     if baseline is None or baseline.get("model_version") != model.version:
@@ -368,17 +367,13 @@ def score_risk(
         }
     monitored = drift(baseline["reference"], observed) if len(frame) else None
     columns = {
-        "subscriber_id": pa.array(frame["subscriber_id"].astype(str).tolist(), pa.string()),
+        "subscriber_id": pa.array(frame["subscriber_id"].astype(str), pa.string()),
         "business_date": pa.array([business_date] * len(frame), pa.date32()),
         "risk_probability": pa.array(proba, pa.float64()),
         "seed_score": pa.array(seed, pa.float64()),
         **{c: pa.array(health[c].to_numpy(), pa.float64()) for c in HEALTH_COLUMNS},
     }
-    for i in range(3):
-        columns[f"reason_{i + 1}"] = pa.array(
-            [r[i] if len(r) > i else None for r in reasons], pa.string()
-        )
-    columns["reasons"] = pa.array(["；".join(r) for r in reasons], pa.string())
+    columns.update(_reason_columns(model, frame, explain))
     columns["model_version"] = pa.array([model.version] * len(frame), pa.string())
     backend.register_arrow("_risk_scores_arrow", pa.table(columns))
     backend.materialize("risk_scores", "SELECT * FROM _risk_scores_arrow")
@@ -393,11 +388,17 @@ def score_risk(
     )
 
 
-def _reasons(model: RiskModel, frame: pd.DataFrame, explain: np.ndarray) -> list[list[str]]:
-    """The top-3 reasons of the rows where ``explain`` holds; no reasons for the others."""
-    reasons: list[list[str]] = [[] for _ in range(len(frame))]
+def _reason_columns(model: RiskModel, frame: pd.DataFrame, explain: np.ndarray) -> dict:
+    """reason_1..reason_3 and reasons ('；'-joined) of the rows where ``explain`` holds; the
+    other rows have none."""
+    top = np.full((len(frame), 3), None, dtype=object)
+    joined = np.full(len(frame), "", dtype=object)
     rows = np.flatnonzero(explain)
     if len(rows):
-        for row, top in zip(rows, model.explain(frame.iloc[rows], k=3), strict=True):
-            reasons[row] = top
-    return reasons
+        for row, reasons in zip(rows, model.explain(frame.iloc[rows], k=3), strict=True):
+            top[row, : len(reasons)] = reasons
+            joined[row] = "；".join(reasons)
+    return {
+        **{f"reason_{i + 1}": pa.array(top[:, i], pa.string()) for i in range(3)},
+        "reasons": pa.array(joined, pa.string()),
+    }
