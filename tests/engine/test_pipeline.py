@@ -182,6 +182,28 @@ def test_the_run_bounds_duckdb_memory_and_spills_inside_its_own_scratch(delivery
     assert not seen["scratch"].exists()
 
 
+def test_the_terminal_summary_says_how_many_scores_have_reasons():
+    from keycare.runs.management.commands.run import _human_summary
+
+    record = {
+        "decisions": {"call": 2},
+        "model_version": "abc",
+        "risk_model": {"source": "promoted", "scored": 100, "reasons_above": 0.1, "explained": 3},
+    }
+    summary = SimpleNamespace(
+        run_id="r",
+        business_date=DAY,
+        counts={},
+        suppressed=0,
+        quarantined=0,
+        path="p",
+        record=record,
+    )
+    assert "风险评分 (risk scores): 100 位, 其中风险不低于 10.0% 的 3 位附原因" in _human_summary(
+        summary
+    )
+
+
 def test_bad_arguments_are_user_errors(delivery, tmp_path):
     with pytest.raises(UserError, match="not found"):
         run_daily(DAY, tmp_path / "absent", tmp_path / "runs")

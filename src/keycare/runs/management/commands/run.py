@@ -161,6 +161,12 @@ def _human_summary(summary) -> str:
         if raised is not None:
             text += f"\n风险任务 (risk tasks, no moment, spare capacity): {raised}"
         risk = summary.record.get("risk_model") or {}
+        if risk.get("scored") is not None and risk.get("reasons_above") is not None:
+            text += (
+                f"\n风险评分 (risk scores): {risk['scored']} 位, 其中风险不低于 "
+                f"{100 * risk['reasons_above']:.1f}% 的 {risk['explained']} 位附原因 "
+                "(with reasons)"
+            )
         if risk.get("source") == "none":
             text += f"\n{risk.get('reason')}"
         elif (risk.get("drift") or {}).get("alert"):
