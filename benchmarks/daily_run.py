@@ -99,6 +99,8 @@ def child_keycare(data: Path, day: date, work: Path, engine: str) -> dict:
     cpu: dict[str, float] = {}
 
     def progress(step: str, status: str, info: dict) -> None:
+        if status in ("start", "done"):  # in the error's tail if the run fails
+            print(f"step {step} {status}", file=sys.stderr, flush=True)
         if status == "start":
             cpu[step] = cpu_seconds()
         if status == "done":
@@ -280,7 +282,9 @@ def contend(name: str, data: Path, day: date, work: Path, timeout: float | None)
     wall = time.perf_counter() - started
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        # The last lines that are not DuckDB's progress bar: the exception and its message.
+        said = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        tail = [ln for ln in said if "▕" not in ln][-12:]
         return {
             "name": name,
             "error": f"exit {proc.returncode}: " + " | ".join(tail),

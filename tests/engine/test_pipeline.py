@@ -177,7 +177,7 @@ def test_the_run_bounds_duckdb_memory_and_spills_inside_its_own_scratch(delivery
     steps = standin_steps()
     steps.insert(index_of(steps, "write"), Step("probe", probe))
     run_daily(DAY, delivery, tmp_path / "runs", quarantine_limit=0.5, steps=steps)
-    assert seen["limit"] == "3.7 GiB"  # RUN_MEMORY_LIMIT, 4GB, as DuckDB shows it
+    assert seen["limit"] == "4.6 GiB"  # RUN_MEMORY_LIMIT, 5GB, as DuckDB shows it
     assert seen["spill"].parent == seen["scratch"]  # never published, removed with the run
     assert not seen["scratch"].exists()
 
