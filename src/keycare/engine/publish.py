@@ -75,21 +75,16 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def write_table(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file whose bytes depend only on the table's content.
+# One contiguous chunk a row group and no timestamps in the metadata, so the same rows give
+# the same file and the same sha256 on every re-run.
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True, "store_schema": False}
+ROW_GROUP_ROWS = 1 << 20
 
-    One contiguous chunk, fixed row-group size and no timestamps in the metadata, so the
-    same rows give the same file and the same sha256 on every re-run.
-    """
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file whose bytes depend only on the table's content."""
     table = table.replace_schema_metadata(None).combine_chunks()
-    pq.write_table(
-        table,
-        path,
-        compression="zstd",
-        row_group_size=1 << 20,
-        write_statistics=True,
-        store_schema=False,
-    )
+    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
 
 
 def write_json(data: dict, path: Path) -> None:
