@@ -8,6 +8,7 @@ import os
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.parquet  # noqa: F401 - pa.parquet
 import pytest
 
 from keycare.engine import publish as pub
@@ -57,6 +58,30 @@ def test_same_table_gives_the_same_bytes(tmp_path):
     pub.write_table(table, tmp_path / "one.parquet")
     pub.write_table(pa.concat_tables([table.slice(0, 1), table.slice(1)]), tmp_path / "two.parquet")
     assert pub.sha256_file(tmp_path / "one.parquet") == pub.sha256_file(tmp_path / "two.parquet")
+
+
+def test_streamed_batches_give_the_same_bytes_whatever_their_sizes(tmp_path):
+    table = pa.table({"a": [f"s{i}" for i in range(23)], "b": [i / 7 for i in range(23)]})
+
+    def written(name: str, batch_rows: int) -> bytes:
+        reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
+        path = tmp_path / name
+        assert pub.write_batches(reader, path, row_group_rows=5) == 23
+        return path.read_bytes()
+
+    assert written("one.parquet", 1) == written("two.parquet", 7) == written("three.parquet", 50)
+    read = pa.parquet.ParquetFile(tmp_path / "one.parquet")
+    assert [read.metadata.row_group(i).num_rows for i in range(read.num_row_groups)] == [
+        5, 5, 5, 5, 3
+    ]  # fmt: skip
+    assert read.read().equals(table)
+
+
+def test_streaming_nothing_writes_an_empty_file_with_the_columns(tmp_path):
+    schema = pa.schema({"a": pa.string(), "b": pa.float64()})
+    reader = pa.RecordBatchReader.from_batches(schema, [])
+    assert pub.write_batches(reader, tmp_path / "empty.parquet", row_group_rows=5) == 0
+    assert pa.parquet.read_table(tmp_path / "empty.parquet").schema.names == ["a", "b"]
 
 
 def test_nothing_published_reads_as_none(tmp_path):

@@ -87,6 +87,36 @@ def write_table(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
 
 
+def write_batches(
+    reader: pa.RecordBatchReader, path: Path, row_group_rows: int, transform=None
+) -> int:
+    """``write_table`` for a result too large to hold: the batches regrouped into row groups
+    of exactly ``row_group_rows`` (the last one shorter), so the file's bytes depend only on
+    the content, whatever batches the engine produced. ``transform`` maps each row group.
+    Returns the row count."""
+    schema = reader.schema.remove_metadata()
+    rows, pending = 0, []
+    with pq.ParquetWriter(path, schema, **PARQUET_OPTIONS) as writer:
+
+        def write(table: pa.Table) -> None:
+            table = table.replace_schema_metadata(None).combine_chunks()
+            writer.write_table(transform(table) if transform else table, row_group_rows)
+
+        for batch in reader:
+            pending.append(batch)
+            held = pa.Table.from_batches(pending, schema=reader.schema)
+            while held.num_rows >= row_group_rows:
+                write(held.slice(0, row_group_rows))
+                rows += row_group_rows
+                held = held.slice(row_group_rows)
+            pending = held.to_batches()
+        if pending:
+            tail = pa.Table.from_batches(pending, schema=reader.schema)
+            write(tail)
+            rows += tail.num_rows
+    return rows
+
+
 def write_json(data: dict, path: Path) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
 

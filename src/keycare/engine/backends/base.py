@@ -48,9 +48,14 @@ class Backend(ABC):
         """Run a query and return its result."""
 
     @abstractmethod
-    def write_parquet(self, sql: str, path: Path, row_group_rows: int | None = None) -> int:
-        """Write the result of ``sql`` to one Parquet file at ``path``, in its order, with row
-        groups of ``row_group_rows`` where the engine can; return the row count."""
+    def write_parquet(self, sql: str, path: Path) -> int:
+        """Write the result of ``sql`` to one Parquet file at ``path``; return the row count."""
+
+    def arrow_reader(self, sql: str, batch_rows: int) -> pa.RecordBatchReader:
+        """Run a query and read its result in batches of at most ``batch_rows`` rows; an
+        engine that can stream overrides this so the result is never held whole."""
+        table = self.to_arrow(sql)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
 
     def scalar(self, sql: str):
         table = self.to_arrow(sql)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from keycare.engine.backends.base import Backend
 
@@ -61,16 +60,16 @@ class DuckDBBackend(Backend):
     def to_arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
-    def write_parquet(self, sql: str, path: Path, row_group_rows: int | None = None) -> int:
-        # DuckDB writes in parallel, streaming, in the query's order; its row groups are cut
-        # at exact sizes, so the same rows give the same bytes (tested).
+    def arrow_reader(self, sql: str, batch_rows: int) -> pa.RecordBatchReader:
+        return self.con.sql(sql).to_arrow_reader(batch_rows)
+
+    def write_parquet(self, sql: str, path: Path) -> int:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        groups = f", ROW_GROUP_SIZE {int(row_group_rows)}" if row_group_rows else ""
-        self.con.execute(
-            f"COPY ({sql}) TO {_quote_path(path)} (FORMAT parquet, COMPRESSION zstd{groups})"
-        )
-        return pq.ParquetFile(path).metadata.num_rows
+        self.con.execute(f"COPY ({sql}) TO {_quote_path(path)} (FORMAT parquet, COMPRESSION zstd)")
+        return self.con.execute(
+            f"SELECT count(*) FROM read_parquet({_quote_path(path)})"
+        ).fetchone()[0]
 
     def close(self) -> None:
         self.con.close()

@@ -514,8 +514,7 @@ class SparkBackend(Backend):
     def to_arrow(self, sql: str) -> pa.Table:
         return _nullable(self._df(sql).toArrow())
 
-    def write_parquet(self, sql: str, path: Path, row_group_rows: int | None = None) -> int:
-        # row_group_rows: Spark's writer sizes row groups in bytes (parquet.block.size).
+    def write_parquet(self, sql: str, path: Path) -> int:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         df = self._df(sql)
