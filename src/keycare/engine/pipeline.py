@@ -381,9 +381,9 @@ def step_risk(ctx: RunContext) -> int:
 def _reasons_floor(ctx: RunContext) -> float:
     """The risk from which scores get reasons: the configured floor, lowered to the risk
     tasks' threshold when that is lower (a risk task always carries its reasons)."""
-    from keycare.engine.risk.operator import DEFAULT_REASONS_ABOVE
+    from keycare.engine.risk import DEFAULT_HIGH_RISK
 
-    floor = DEFAULT_REASONS_ABOVE if ctx.reasons_above is None else ctx.reasons_above
+    floor = DEFAULT_HIGH_RISK if ctx.reasons_above is None else ctx.reasons_above
     if ctx.risk_tasks_above is not None:
         floor = min(floor, ctx.risk_tasks_above)
     return floor

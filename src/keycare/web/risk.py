@@ -94,7 +94,9 @@ def _scores(request, filters: dict):
 
 def _reasons_pct(scores) -> float | None:
     """The risk (%) from which the listed day's run gave scores their reasons, if it says."""
-    floor = scores.values_list("run__record__risk_model__reasons_above", flat=True).first()
+    # Every score of a date comes from that date's run: any row will do, unsorted.
+    floors = scores.order_by().values_list("run__record__risk_model__reasons_above", flat=True)
+    floor = next(iter(floors[:1]), None)
     return None if floor is None else round(100 * float(floor), 1)
 
 

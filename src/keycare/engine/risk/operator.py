@@ -39,10 +39,6 @@ from keycare.engine.risk.tabular import FeatureSpec, categorical_levels
 from keycare.errors import UserError
 
 RELATIONS = ("subscribers", "bills", "events", "call_circle")
-# The churn risk at and above which a score gets its top-3 reasons: the high-risk list's
-# default threshold. Exact reasons (TreeSHAP) cost ~0.5 ms of CPU a customer -- 90% of
-# scoring the whole base -- and below this risk nobody acts on them (docs/risk.md).
-DEFAULT_REASONS_ABOVE = DEFAULT_HIGH_RISK
 HOLDOUT_MONTHS = 1  # the latest as-of month is held out to report honest metrics
 
 
@@ -62,7 +58,7 @@ class ScoreResult:
     drift: dict | None = None
     baseline: dict | None = None
     explained: int = 0  # scores given their reasons (those at or above reasons_above)
-    reasons_above: float = DEFAULT_REASONS_ABOVE
+    reasons_above: float = DEFAULT_HIGH_RISK
 
 
 def register_delivery(backend, data_dir: Path) -> None:
@@ -331,7 +327,7 @@ def score_risk(
     model_dir: Path,
     scope: str | None = None,
     baseline: dict | None = None,
-    reasons_above: float = DEFAULT_REASONS_ABOVE,
+    reasons_above: float = DEFAULT_HIGH_RISK,
 ) -> ScoreResult:
     """Pipeline step: score every live subscriber (or the live ones in relation ``scope``, a
     distinct list of subscriber_id) as of ``business_date``; registers ``risk_scores``.
