@@ -8,7 +8,12 @@ import datetime as dt
 import pytest
 from moment_data import bill, circle, event, sub, tables, week
 
+from keycare.engine import view as view_module
+from keycare.engine.ingest import load_contract_rules
 from keycare.engine.view import (
+    AGGREGATES,
+    ONE_ROW_PER,
+    TIME_COLUMNS,
     AggSpec,
     FieldInfo,
     Window,
@@ -170,3 +175,42 @@ def test_circular_expressions_are_rejected():
 def test_extra_aggregate_name_clash():
     with pytest.raises(UserError, match="clashes with a catalog field"):
         view_sql(D, [AggSpec("bill_total_m1", "bills", "count")])
+
+
+def test_one_row_sources_are_keyed_by_subscriber_and_period():
+    """ONE_ROW_PER reads a period's row without grouping: only true for these contract keys."""
+    keys = {rule.name: rule.key for rule in load_contract_rules()}
+    for source in ONE_ROW_PER:
+        assert keys[source] == ("subscriber_id", TIME_COLUMNS[source][0]), source
+
+
+def test_one_period_of_a_keyed_source_reads_its_row_as_grouping_would(backend, monkeypatch):
+    """Every aggregate over one month of call_circle, with and without a condition that the
+    row fails or a NULL value: the same values as the grouped scan, without GROUP BY."""
+    tables(
+        backend,
+        [sub("S1"), sub("S2"), sub("S3"), sub("S4")],
+        call_circle=[
+            circle("S1", "2026-10", core_contacts=12, competitor_contacts=2),
+            circle("S1", "2026-09", core_contacts=7, competitor_contacts=1),  # another month
+            circle("S2", "2026-10", core_contacts=None, competitor_contacts=9),
+            circle("S3", "2026-10", core_contacts=3, competitor_contacts=0),
+        ],  # S4: no row
+    )
+    month = Window("month", 1, 1)
+    specs = [
+        AggSpec(
+            f"_x_{agg}_{n}", "call_circle", agg, column="core_contacts", where=where, window=month
+        )
+        for agg in sorted(AGGREGATES)
+        for n, where in enumerate((None, "competitor_contacts > 1"))
+    ]
+    only = required_fields(catalog_fields(), {"subscriber_id"})
+    one_row = view_sql(D, specs, fields=only)
+    monkeypatch.setattr(view_module, "ONE_ROW_PER", {})
+    grouped = view_sql(D, specs, fields=only)
+    assert "GROUP BY" not in one_row and "GROUP BY" in grouped
+    got, expected = rows(backend, one_row), rows(backend, grouped)
+    assert got == expected
+    assert (got["S1"]["_x_sum_0"], got["S2"]["_x_count_distinct_0"]) == (12, 0)
+    assert (got["S3"]["_x_count_1"], got["S4"]["_x_count_0"], got["S4"]["_x_max_0"]) == (0, 0, None)

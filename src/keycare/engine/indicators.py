@@ -63,9 +63,13 @@ BILL_COLUMNS = (
     "bill_month total_fee plan_fee voice_fee data_fee sms_fee vas_fee roaming_fee "
     "intl_roaming_fee overage_fee supplementary_fee voice_minutes data_mb sms_count paid"
 ).split()
-BASE = "_indicator_base"
-MOMENT_BASE = "_indicator_moment_base"
+# One row per subscriber, plus one per (alerted subscriber, moment) with ``moment_code`` set.
+ROWS = "_indicator_rows"
+BASE = "_indicator_base"  # ROWS without the moment rows: one per subscriber
+MOMENT_BASE = "_indicator_moment_base"  # the moment rows: an alert counts once per moment
+PARTS = "_indicator_parts"  # ROWS summed per key combination: what the passes read
 VIEW = "_indicator_view"
+DIMS_VIEW = "_indicator_dims_view"
 BILLS = "_indicator_bills"
 # Decimal places kept of each sum: far below any unit shown (yuan, minutes, MB, counts).
 SUM_DIGITS = 6
@@ -313,13 +317,7 @@ def compute_indicators(
     dims = list(defs.dimensions.values())
     # One GROUPING SETS pass per relation instead of one scan per dimension.
     if view_indicators:
-        plain = [d for d in dims if d.code != "moment"]
-        # Pre-aggregated: one GROUP BY over every dimension column first (1M subscribers ->
-        # ~37k groups), so the grouping sets sum parts instead of rescanning every row.
-        parts += _grouping_sets(backend, BASE, plain, view_indicators, day, preaggregate=True)
-        moment = [d for d in dims if d.code == "moment"]
-        if moment and outputs.detections:
-            parts += _grouping_sets(backend, MOMENT_BASE, moment, view_indicators, day)
+        parts += _view_passes(backend, dims, view_indicators, day, outputs.detections)
     if bill_indicators and months != []:
         billed = [d for d in dims if d.bills]
         parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None, preaggregate=True)
@@ -351,7 +349,10 @@ def round_sums(table: pa.Table) -> pa.Table:
 def _register_base(
     backend, business_date, defs: IndicatorSet, outputs: RunOutputs, months=None
 ) -> None:
-    """``_indicator_base``: one row per subscriber with the dimensions and what formulas read."""
+    """``ROWS`` (with the views ``BASE`` and ``MOMENT_BASE`` over it) and ``BILLS``.
+
+    Nothing here is materialised: at 10M subscribers a stored base was 10M rows of ~40
+    columns (3.5 GB) written once and read once; ``_view_passes`` sums it as it is read."""
     from keycare.engine.view import build_view, sql_string
 
     needed = {c for i in defs.of_source("view") for c in i.columns} - set(RUN_COLUMNS)
@@ -359,19 +360,27 @@ def _register_base(
     build_view(backend, business_date, name=VIEW, only=fields)
     columns = sorted(set(fields) | {"subscriber_id"})
     select = ", ".join(f"v.{c}" for c in columns)
-    joins = [
-        "LEFT JOIN (SELECT key_account_id, max(industry) AS industry FROM key_accounts"
-        " GROUP BY key_account_id) k ON k.key_account_id = v.key_account_id"
-    ]
+    joins = [_INDUSTRY_JOIN]
     extras = ["k.industry AS industry"]
     if outputs.detections:
+        # Each alerted subscriber joins one row without a moment (carrying its number of
+        # alerts) and one row per distinct moment (counting 1): the subscriber's row and its
+        # moment rows come from one read of the view.
         joins.append(
-            "LEFT JOIN (SELECT subscriber_id, count(*) AS n FROM detections"
-            " GROUP BY subscriber_id) d ON d.subscriber_id = v.subscriber_id"
+            "LEFT JOIN (SELECT subscriber_id, CAST(NULL AS VARCHAR) AS moment_code,"
+            " count(*) AS n FROM detections GROUP BY subscriber_id"
+            " UNION ALL SELECT DISTINCT subscriber_id, moment_code, 1 AS n FROM detections)"
+            " d ON d.subscriber_id = v.subscriber_id"
         )
-        extras.append("CAST(COALESCE(d.n, 0) AS BIGINT) AS n_detections")
+        extras += [
+            "CAST(COALESCE(d.n, 0) AS BIGINT) AS n_detections",
+            "CAST(d.moment_code AS VARCHAR) AS moment_code",
+        ]
     else:
-        extras.append("CAST(0 AS BIGINT) AS n_detections")
+        extras += [
+            "CAST(0 AS BIGINT) AS n_detections",
+            "CAST(NULL AS VARCHAR) AS moment_code",
+        ]
     if outputs.tasks:
         joins.append(
             "LEFT JOIN (SELECT DISTINCT subscriber_id FROM allocation_tasks"
@@ -388,36 +397,37 @@ def _register_base(
         extras.append("CAST(r.p AS DOUBLE) AS risk_probability")
     else:
         extras.append("CAST(NULL AS DOUBLE) AS risk_probability")
-    backend.materialize(
-        BASE, f"SELECT {select}, {', '.join(extras)} FROM {VIEW} v {' '.join(joins)}"
+    backend.create_view(
+        ROWS, f"SELECT {select}, {', '.join(extras)} FROM {VIEW} v {' '.join(joins)}"
     )
-    base_columns = [*columns, "industry", "has_task", "risk_probability"]
-    if outputs.detections:
-        # One row per (subscriber, moment): in the moment dimension an alert counts once.
-        # A view: its one GROUPING SETS pass is its only reader.
-        backend.create_view(
-            MOMENT_BASE,
-            f"SELECT m.moment_code, {', '.join(f'b.{c}' for c in base_columns)},"
-            " CAST(1 AS BIGINT) AS n_detections FROM"
-            " (SELECT DISTINCT subscriber_id, moment_code FROM detections) m"
-            f" JOIN {BASE} b ON b.subscriber_id = m.subscriber_id",
-        )
-    # Narrowed to what the bill formulas read; a view, since the one GROUPING SETS pass over
-    # it is its only reader (materialising it wrote every bill row once more; perf doc).
+    backend.create_view(BASE, f"SELECT * FROM {ROWS} WHERE moment_code IS NULL")
+    backend.create_view(MOMENT_BASE, f"SELECT * FROM {ROWS} WHERE moment_code IS NOT NULL")
     bill_indicators = defs.of_source("bills")
     if bill_indicators:
+        # The bills need the subscriber's dimensions only, not the view's aggregates.
+        build_view(
+            backend, business_date, name=DIMS_VIEW, only=[*DIMENSION_FIELDS, "key_account_id"]
+        )
         read = sorted({c for i in bill_indicators for c in i.columns} | {"bill_month"})
-        dims = ", ".join(f"b.{c}" for c in (*DIMENSION_FIELDS, "industry"))
+        dims = ", ".join(f"v.{c}" for c in DIMENSION_FIELDS)
         bills = ", ".join(f"x.{c}" for c in read)
         where = ""
         if months is not None:
             listed = ", ".join(sql_string(m) for m in months) or "NULL"
             where = f" WHERE x.bill_month IN ({listed})"
+        # A view: the one GROUPING SETS pass over it is its only reader (materialising it
+        # wrote every bill row once more; perf doc).
         backend.create_view(
             BILLS,
-            f"SELECT {bills}, {dims} FROM bills x JOIN {BASE} b"
-            f" ON b.subscriber_id = x.subscriber_id{where}",
+            f"SELECT {bills}, {dims}, k.industry AS industry FROM bills x"
+            f" JOIN {DIMS_VIEW} v ON v.subscriber_id = x.subscriber_id {_INDUSTRY_JOIN}{where}",
         )
+
+
+_INDUSTRY_JOIN = (
+    "LEFT JOIN (SELECT key_account_id, max(industry) AS industry FROM key_accounts"
+    " GROUP BY key_account_id) k ON k.key_account_id = v.key_account_id"
+)
 
 
 def compute_survey_indicators(responses: pa.Table, definitions=None) -> pa.Table:
@@ -490,6 +500,74 @@ def _emit(out, indicators, row, period, dimension, member, city_id) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _KeyPlan:
+    """The keys of one GROUPING SETS pass: ``exprs`` (alias -> SQL over the relation; k0 the
+    city, kp the bill month), the grouping sets with the dimensions each publishes, and the
+    dimension keys whose GROUPING() bits tell the sets apart."""
+
+    exprs: dict[str, str]
+    sets: dict[tuple[str, ...], list[tuple[Dimension, str | None]]]
+    dim_keys: list[str]
+    period_key: list[str]
+
+    @property
+    def aliases(self) -> str:
+        return ", ".join(self.exprs)
+
+    def keyed(self, relation: str) -> str:
+        inner = ", ".join(f"{expr} AS {alias}" for alias, expr in self.exprs.items())
+        return f"(SELECT {inner}, * FROM {relation}) r"
+
+
+def _key_plan(dims: list[Dimension], day: str | None, period_column: str) -> _KeyPlan:
+    """One grouping set per distinct key set (city plus the dimension's column; the constant
+    dimensions and ``city`` share the set (city))."""
+    exprs: dict[str, str] = {"k0": "COALESCE(city_id, '')"}
+    key_of: dict[str, str] = {}  # dimension column -> key alias
+    sets: dict[tuple[str, ...], list[tuple[Dimension, str | None]]] = {}
+    for dim in dims:
+        if dim.constant:
+            gset, alias = ("k0",), None
+        elif dim.column == "city_id":
+            gset, alias = ("k0",), "k0"
+        else:
+            if dim.column not in key_of:
+                key_of[dim.column] = f"k{len(exprs)}"
+                exprs[key_of[dim.column]] = f"COALESCE(CAST({dim.column} AS VARCHAR), '')"
+            alias = key_of[dim.column]
+            gset = ("k0", alias)
+        sets.setdefault(gset, []).append((dim, alias))
+    period_key = [] if day else ["kp"]
+    if not day:
+        exprs["kp"] = period_column
+    dim_keys = [k for k in exprs if k not in ("k0", "kp")]
+    return _KeyPlan(exprs, sets, dim_keys, period_key)
+
+
+def _sums(indicators) -> list[str]:
+    """Each indicator's numerator and denominator over a group: n0, d0, n1, d1, ..."""
+    cols = []
+    for n, ind in enumerate(indicators):
+        cols.append(f"CAST({ind.num} AS DOUBLE) AS n{n}")
+        cols.append(
+            f"CAST({ind.den} AS DOUBLE) AS d{n}" if ind.den else f"CAST(NULL AS DOUBLE) AS d{n}"
+        )
+    return cols
+
+
+def _preaggregated(exprs: dict[str, str], indicators, relation: str) -> str:
+    """One GROUP BY over every key of ``exprs`` (one hash table over the big relation, e.g.
+    13M bill rows -> ~114k groups at 1M subscribers): the parts the grouping sets then sum.
+    Exact because every formula is a sum of sum()/count() terms."""
+    inner = ", ".join(f"{expr} AS {alias}" for alias, expr in exprs.items())
+    aliases = ", ".join(exprs)
+    return (
+        f"SELECT {aliases}, {', '.join(_sums(indicators))}"
+        f" FROM (SELECT {inner}, * FROM {relation}) r GROUP BY {aliases}"
+    )
+
+
 def _grouping_sets(
     backend,
     relation: str,
@@ -500,57 +578,59 @@ def _grouping_sets(
     preaggregate: bool = False,
 ) -> list[dict]:
     """The rows of ``_grouped`` for every dimension in ``dims`` from one scan of
-    ``relation``: one grouping set per distinct key set (city plus the dimension's column;
-    the constant dimensions and ``city`` share the set (city)), told apart by GROUPING()."""
+    ``relation``, told apart by GROUPING()."""
     if not dims:
         return []
-    keys: dict[str, str] = {"k0": "COALESCE(city_id, '')"}
-    key_of: dict[str, str] = {}  # dimension column -> key alias
-    sets: dict[tuple[str, ...], list[tuple[Dimension, str | None]]] = {}
-    for dim in dims:
-        if dim.constant:
-            gset, alias = ("k0",), None
-        elif dim.column == "city_id":
-            gset, alias = ("k0",), "k0"
-        else:
-            if dim.column not in key_of:
-                key_of[dim.column] = f"k{len(keys)}"
-                keys[key_of[dim.column]] = f"COALESCE(CAST({dim.column} AS VARCHAR), '')"
-            alias = key_of[dim.column]
-            gset = ("k0", alias)
-        sets.setdefault(gset, []).append((dim, alias))
-    period_key = [] if day else ["kp"]
-    if not day:
-        keys["kp"] = period_column
-    dim_keys = [k for k in keys if k not in ("k0", "kp")]
-    cols = []
-    for n, ind in enumerate(indicators):
-        cols.append(f"CAST({ind.num} AS DOUBLE) AS n{n}")
-        cols.append(
-            f"CAST({ind.den} AS DOUBLE) AS d{n}" if ind.den else f"CAST(NULL AS DOUBLE) AS d{n}"
-        )
-    inner = ", ".join(f"{expr} AS {alias}" for alias, expr in keys.items())
-    # The formulas read the relation's columns: keep them beside the keys.
-    grouping = ", ".join(f"GROUPING({k}) AS g_{k}" for k in dim_keys) or "0 AS g_none"
-    gsets = ", ".join("(" + ", ".join([*g, *period_key]) + ")" for g in sets)
-    source = f"(SELECT {inner}, * FROM {relation}) r"
+    plan = _key_plan(dims, day, period_column)
     if preaggregate:
-        # Two levels: one GROUP BY over every key (one hash table over the big relation,
-        # e.g. 13M bill rows -> ~114k groups at 1M subscribers), then the grouping sets
-        # sum those parts. Exact because every formula is a sum of sum()/count() terms.
-        source = (
-            f"(SELECT {', '.join(keys)}, {', '.join(cols)} FROM {source}"
-            f" GROUP BY {', '.join(keys)}) r"
-        )
+        source = f"({_preaggregated(plan.exprs, indicators, relation)}) r"
+    else:
+        source = plan.keyed(relation)
+    return _sets_pass(backend, source, plan, indicators, day, summed=preaggregate)
+
+
+def _view_passes(backend, dims: list[Dimension], indicators, day: str, moments: bool) -> list:
+    """The snapshot indicators: ``ROWS`` read once into ``PARTS`` (one GROUP BY over every
+    dimension key and the moment: 10M subscribers -> ~40k groups), then one GROUPING SETS
+    pass over the subscriber parts and one over the moment parts."""
+    plain = [d for d in dims if d.code != "moment"]
+    moment = [d for d in dims if d.code == "moment"] if moments else []
+    plan = _key_plan(plain, day, "")
+    backend.materialize(
+        PARTS, _preaggregated({**plan.exprs, "km": "moment_code"}, indicators, ROWS)
+    )
+    sums = ", ".join(f"n{n}, d{n}" for n in range(len(indicators)))
+    out = _sets_pass(
+        backend, f"(SELECT * FROM {PARTS} WHERE km IS NULL) r", plan, indicators, day, summed=True
+    )
+    if moment:
+        mplan = _key_plan(moment, day, "")
+        (alias,) = mplan.dim_keys  # the moment code's key
+        source = f"(SELECT k0, km AS {alias}, {sums} FROM {PARTS} WHERE km IS NOT NULL) r"
+        out += _sets_pass(backend, source, mplan, indicators, day, summed=True)
+    return out
+
+
+def _sets_pass(backend, source: str, plan: _KeyPlan, indicators, day, summed: bool) -> list:
+    """One GROUPING SETS query over ``source`` (its columns named by the plan's aliases; with
+    ``summed``, already holding n0, d0, ... per part), unpivoted into published rows."""
+    if summed:
         cols = [f"sum(n{n}) AS n{n}, sum(d{n}) AS d{n}" for n in range(len(indicators))]
+    else:
+        cols = _sums(indicators)
+    grouping = ", ".join(f"GROUPING({k}) AS g_{k}" for k in plan.dim_keys) or "0 AS g_none"
+    gsets = ", ".join("(" + ", ".join([*g, *plan.period_key]) + ")" for g in plan.sets)
     sql = (
-        f"SELECT {', '.join(keys)}, {grouping}, {', '.join(cols)}"
+        f"SELECT {plan.aliases}, {grouping}, {', '.join(cols)}"
         f" FROM {source} GROUP BY GROUPING SETS ({gsets})"
     )
-    by_mask = {tuple(0 if k in g else 1 for k in dim_keys): members for g, members in sets.items()}
+    by_mask = {
+        tuple(0 if k in g else 1 for k in plan.dim_keys): members
+        for g, members in plan.sets.items()
+    }
     out = []
     for row in backend.to_arrow(sql).to_pylist():
-        mask = tuple(row[f"g_{k}"] for k in dim_keys)
+        mask = tuple(row[f"g_{k}"] for k in plan.dim_keys)
         for dim, alias in by_mask[mask]:
             member = dim.column.strip("'") if alias is None else row[alias]
             _emit(out, indicators, row, day or row["kp"], dim.code, member, row["k0"])
