@@ -504,9 +504,10 @@ def _emit(out, indicators, row, period, dimension, member, city_id) -> None:
 class _KeyPlan:
     """The keys of one GROUPING SETS pass: ``exprs`` (alias -> SQL over the relation; k0 the
     city, kp the bill month), the grouping sets with the dimensions each publishes, and the
-    dimension keys whose GROUPING() bits tell the sets apart."""
+    dimension keys whose GROUPING() bits tell the sets apart; ``columns``: what the keys read."""
 
     exprs: dict[str, str]
+    columns: list[str]
     sets: dict[tuple[str, ...], list[tuple[Dimension, str | None]]]
     dim_keys: list[str]
     period_key: list[str]
@@ -524,6 +525,7 @@ def _key_plan(dims: list[Dimension], day: str | None, period_column: str) -> _Ke
     """One grouping set per distinct key set (city plus the dimension's column; the constant
     dimensions and ``city`` share the set (city))."""
     exprs: dict[str, str] = {"k0": "COALESCE(city_id, '')"}
+    columns = ["city_id"]
     key_of: dict[str, str] = {}  # dimension column -> key alias
     sets: dict[tuple[str, ...], list[tuple[Dimension, str | None]]] = {}
     for dim in dims:
@@ -535,14 +537,16 @@ def _key_plan(dims: list[Dimension], day: str | None, period_column: str) -> _Ke
             if dim.column not in key_of:
                 key_of[dim.column] = f"k{len(exprs)}"
                 exprs[key_of[dim.column]] = f"COALESCE(CAST({dim.column} AS VARCHAR), '')"
+                columns.append(dim.column)
             alias = key_of[dim.column]
             gset = ("k0", alias)
         sets.setdefault(gset, []).append((dim, alias))
     period_key = [] if day else ["kp"]
     if not day:
         exprs["kp"] = period_column
+        columns.append(period_column)
     dim_keys = [k for k in exprs if k not in ("k0", "kp")]
-    return _KeyPlan(exprs, sets, dim_keys, period_key)
+    return _KeyPlan(exprs, columns, sets, dim_keys, period_key)
 
 
 def _sums(indicators) -> list[str]:
@@ -556,16 +560,13 @@ def _sums(indicators) -> list[str]:
     return cols
 
 
-def _preaggregated(exprs: dict[str, str], indicators, relation: str) -> str:
-    """One GROUP BY over every key of ``exprs`` (one hash table over the big relation, e.g.
-    13M bill rows -> ~114k groups at 1M subscribers): the parts the grouping sets then sum.
-    Exact because every formula is a sum of sum()/count() terms."""
-    inner = ", ".join(f"{expr} AS {alias}" for alias, expr in exprs.items())
-    aliases = ", ".join(exprs)
-    return (
-        f"SELECT {aliases}, {', '.join(_sums(indicators))}"
-        f" FROM (SELECT {inner}, * FROM {relation}) r GROUP BY {aliases}"
-    )
+def _preaggregated(columns: list[str], indicators, relation: str) -> str:
+    """One GROUP BY over every column the keys read (one hash table over the big relation,
+    e.g. 13M bill rows -> ~114k groups at 1M subscribers): the parts the grouping sets then
+    sum, computing the keys over the parts, not over every row. Exact because every formula
+    is a sum of sum()/count() terms."""
+    listed = ", ".join(columns)
+    return f"SELECT {listed}, {', '.join(_sums(indicators))} FROM {relation} GROUP BY {listed}"
 
 
 def _grouping_sets(
@@ -583,7 +584,7 @@ def _grouping_sets(
         return []
     plan = _key_plan(dims, day, period_column)
     if preaggregate:
-        source = f"({_preaggregated(plan.exprs, indicators, relation)}) r"
+        source = plan.keyed(f"({_preaggregated(plan.columns, indicators, relation)})")
     else:
         source = plan.keyed(relation)
     return _sets_pass(backend, source, plan, indicators, day, summed=preaggregate)
@@ -596,18 +597,13 @@ def _view_passes(backend, dims: list[Dimension], indicators, day: str, moments: 
     plain = [d for d in dims if d.code != "moment"]
     moment = [d for d in dims if d.code == "moment"] if moments else []
     plan = _key_plan(plain, day, "")
-    backend.materialize(
-        PARTS, _preaggregated({**plan.exprs, "km": "moment_code"}, indicators, ROWS)
-    )
-    sums = ", ".join(f"n{n}, d{n}" for n in range(len(indicators)))
-    out = _sets_pass(
-        backend, f"(SELECT * FROM {PARTS} WHERE km IS NULL) r", plan, indicators, day, summed=True
-    )
+    backend.materialize(PARTS, _preaggregated([*plan.columns, "moment_code"], indicators, ROWS))
+    subscribers = plan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NULL)")
+    out = _sets_pass(backend, subscribers, plan, indicators, day, summed=True)
     if moment:
         mplan = _key_plan(moment, day, "")
-        (alias,) = mplan.dim_keys  # the moment code's key
-        source = f"(SELECT k0, km AS {alias}, {sums} FROM {PARTS} WHERE km IS NOT NULL) r"
-        out += _sets_pass(backend, source, mplan, indicators, day, summed=True)
+        moments = mplan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NOT NULL)")
+        out += _sets_pass(backend, moments, mplan, indicators, day, summed=True)
     return out
 
 
