@@ -34,23 +34,30 @@ FIELD_INPUTS = [entry for entry in CORPUS if entry["kind"] != "body"]  # values 
 BODIES = [entry for entry in CORPUS if entry["kind"] == "body"]  # whole request bodies
 OUT_OF_RANGE = [entry for entry in CORPUS if entry["kind"] == "datetime_range"]
 # The three large kinds are variations of a few attacks (~200 SQL, ~200 XSS, ~120 formula
-# payloads). A page form takes one share of them in SHARES, rotating with the form, so each
-# payload still crosses a third of the forms; the other kinds (encodings, control characters,
-# lengths, ...) go to every form. The whole corpus through every form was the suite's slowest
-# test (320 s of ~1,640 worker-seconds).
+# payloads). A page form (or an API list and body) takes one share of them in SHARES, rotating
+# with the form, so each payload still crosses a third of the forms; the other kinds
+# (encodings, control characters, lengths, ...) go to every form. The whole corpus through
+# every form was the suite's slowest test (320 s of ~1,640 worker-seconds).
 ROTATED_KINDS = ("sql", "xss", "formula")
 SHARES = 3
 
 
-def form_inputs(form_number: int) -> list[dict]:
-    """The field inputs the ``form_number``-th form takes (see ROTATED_KINDS)."""
-    position: dict[str, int] = {}
-    chosen = []
+def _positions() -> dict[int, int]:
+    """id(entry) -> the entry's position among the field inputs of its kind."""
+    position: dict[int, int] = {}
+    counts: dict[str, int] = {}
     for entry in FIELD_INPUTS:
-        n = position[entry["kind"]] = position.get(entry["kind"], -1) + 1
-        if entry["kind"] not in ROTATED_KINDS or (n + form_number) % SHARES == 0:
-            chosen.append(entry)
-    return chosen
+        counts[entry["kind"]] = position[id(entry)] = counts.get(entry["kind"], -1) + 1
+    return position
+
+
+POSITION = _positions()
+
+
+def takes(entry, target_number: int) -> bool:
+    """Whether the ``target_number``-th form or endpoint takes ``entry`` (see ROTATED_KINDS)."""
+    rotated = entry["kind"] in ROTATED_KINDS
+    return not rotated or (POSITION[id(entry)] + target_number) % SHARES == 0
 
 
 ROLE_ORDER = ("province_admin", "city_admin", "manager", "analyst", "auditor")
@@ -180,7 +187,7 @@ def test_every_page_filter_and_form_field(client, world):
                 continue
             seen.add(shape)
             covered.append(f"{method.upper()} {target} ({username}): {sorted(fields)}")
-            inputs = form_inputs(len(covered))
+            inputs = [entry for entry in FIELD_INPUTS if takes(entry, len(covered))]
             sent.update(id(entry) for entry in inputs)
             for entry in inputs:
                 errors += _send_form(client, entry, method, target, fields, hidden)
@@ -251,21 +258,27 @@ def test_api_filters_and_bodies(world):
     errors = []
     for entry in FIELD_INPUTS:
         raw = wire_bytes(entry)
-        for endpoint, params in API_LISTS.items():
+        for number, (endpoint, params) in enumerate(API_LISTS.items()):
+            if not takes(entry, number):
+                continue
             query = form_encode(dict.fromkeys((*params, "ordering", "page", "page_size"), raw))
             response = client.get(f"/api/{endpoint}/?{query}")
             if response.status_code >= 500:
                 errors.append(f"GET /api/{endpoint}/ [{entry['kind']}] {response.status_code}")
-        for path, template in (
-            ("/api/work-orders/", {"task": task.pk, "department": "D1", "title": "@@"}),
-            ("/api/work-orders/", {"task": task.pk, "department": "@@", "title": "t"}),
-            ("/api/work-orders/", {"task": "@@", "department": "D1", "title": "t"}),
-            ("/api/appointments/", {"task": task.pk, "kind": "alert", "due_at": "@@"}),
-            (f"/api/tasks/{task.pk}/outcome/", {"result": "reached", "notes": "@@"}),
-            (f"/api/tasks/{task.pk}/outcome/", {"result": "@@"}),
-            (f"/api/customers/{customer}/unmask/", {"reason": "@@"}),
-            ("/api/auth/token/", {"username": "@@", "password": "@@"}),
+        for number, (path, template) in enumerate(
+            (
+                ("/api/work-orders/", {"task": task.pk, "department": "D1", "title": "@@"}),
+                ("/api/work-orders/", {"task": task.pk, "department": "@@", "title": "t"}),
+                ("/api/work-orders/", {"task": "@@", "department": "D1", "title": "t"}),
+                ("/api/appointments/", {"task": task.pk, "kind": "alert", "due_at": "@@"}),
+                (f"/api/tasks/{task.pk}/outcome/", {"result": "reached", "notes": "@@"}),
+                (f"/api/tasks/{task.pk}/outcome/", {"result": "@@"}),
+                (f"/api/customers/{customer}/unmask/", {"reason": "@@"}),
+                ("/api/auth/token/", {"username": "@@", "password": "@@"}),
+            )
         ):
+            if not takes(entry, number):
+                continue
             body = (
                 json.dumps(template, ensure_ascii=False).encode().replace(b"@@", _json_piece(raw))
             )
