@@ -352,7 +352,7 @@ def _register_base(
     """``ROWS`` (with the views ``BASE`` and ``MOMENT_BASE`` over it) and ``BILLS``.
 
     Nothing here is materialised: at 10M subscribers a stored base was 10M rows of ~40
-    columns (3.5 GB) written once and read once; ``_view_passes`` sums it as it is read."""
+    columns (3.5 GB) written once and read twice; ``_view_passes`` sums it as it is read."""
     from keycare.engine.view import build_view, sql_string
 
     needed = {c for i in defs.of_source("view") for c in i.columns} - set(RUN_COLUMNS)
@@ -592,7 +592,7 @@ def _grouping_sets(
 
 def _view_passes(backend, dims: list[Dimension], indicators, day: str, moments: bool) -> list:
     """The snapshot indicators: ``ROWS`` read once into ``PARTS`` (one GROUP BY over every
-    dimension key and the moment: 10M subscribers -> ~40k groups), then one GROUPING SETS
+    dimension column and the moment: 181k groups at 10M subscribers), then one GROUPING SETS
     pass over the subscriber parts and one over the moment parts."""
     plain = [d for d in dims if d.code != "moment"]
     moment = [d for d in dims if d.code == "moment"] if moments else []
