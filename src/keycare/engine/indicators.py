@@ -320,7 +320,7 @@ def compute_indicators(
         parts += _view_passes(backend, dims, view_indicators, day, outputs.detections)
     if bill_indicators and months != []:
         billed = [d for d in dims if d.bills]
-        parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None, preaggregate=True)
+        parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None)
     table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
     # A parallel SUM of doubles adds in no fixed order, so its last bits vary from run to run;
     # rounding keeps a re-run of the same day byte-identical (the run's content hash).
@@ -576,18 +576,14 @@ def _grouping_sets(
     indicators,
     day: str | None,
     period_column: str = "bill_month",
-    preaggregate: bool = False,
 ) -> list[dict]:
     """The rows of ``_grouped`` for every dimension in ``dims`` from one scan of
-    ``relation``, told apart by GROUPING()."""
+    ``relation``, summed into parts first, told apart by GROUPING()."""
     if not dims:
         return []
     plan = _key_plan(dims, day, period_column)
-    if preaggregate:
-        source = plan.keyed(f"({_preaggregated(plan.columns, indicators, relation)})")
-    else:
-        source = plan.keyed(relation)
-    return _sets_pass(backend, source, plan, indicators, day, summed=preaggregate)
+    source = plan.keyed(f"({_preaggregated(plan.columns, indicators, relation)})")
+    return _sets_pass(backend, source, plan, indicators, day)
 
 
 def _view_passes(backend, dims: list[Dimension], indicators, day: str, moments: bool) -> list:
@@ -598,22 +594,19 @@ def _view_passes(backend, dims: list[Dimension], indicators, day: str, moments: 
     moment = [d for d in dims if d.code == "moment"] if moments else []
     plan = _key_plan(plain, day, "")
     backend.materialize(PARTS, _preaggregated([*plan.columns, "moment_code"], indicators, ROWS))
-    subscribers = plan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NULL)")
-    out = _sets_pass(backend, subscribers, plan, indicators, day, summed=True)
+    subscriber_parts = plan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NULL)")
+    out = _sets_pass(backend, subscriber_parts, plan, indicators, day)
     if moment:
         mplan = _key_plan(moment, day, "")
-        moments = mplan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NOT NULL)")
-        out += _sets_pass(backend, moments, mplan, indicators, day, summed=True)
+        moment_parts = mplan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NOT NULL)")
+        out += _sets_pass(backend, moment_parts, mplan, indicators, day)
     return out
 
 
-def _sets_pass(backend, source: str, plan: _KeyPlan, indicators, day, summed: bool) -> list:
-    """One GROUPING SETS query over ``source`` (its columns named by the plan's aliases; with
-    ``summed``, already holding n0, d0, ... per part), unpivoted into published rows."""
-    if summed:
-        cols = [f"sum(n{n}) AS n{n}, sum(d{n}) AS d{n}" for n in range(len(indicators))]
-    else:
-        cols = _sums(indicators)
+def _sets_pass(backend, source: str, plan: _KeyPlan, indicators, day) -> list:
+    """One GROUPING SETS query over parts ``source`` (its keys named by the plan's aliases,
+    n0, d0, ... per part), summed and unpivoted into published rows."""
+    cols = [f"sum(n{n}) AS n{n}, sum(d{n}) AS d{n}" for n in range(len(indicators))]
     grouping = ", ".join(f"GROUPING({k}) AS g_{k}" for k in plan.dim_keys) or "0 AS g_none"
     gsets = ", ".join("(" + ", ".join([*g, *plan.period_key]) + ")" for g in plan.sets)
     sql = (
