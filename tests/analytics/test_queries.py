@@ -162,3 +162,24 @@ def test_the_months_come_from_the_cache_until_the_next_load(loaded, django_asser
     )
     assert queries.months_available(analyst)[0] == date(2026, 12, 1)  # shown at once
     assert queries.latest_month(analyst) == date(2026, 12, 1)
+
+
+def test_an_analysis_opens_on_the_newest_month_of_its_own_indicators(loaded):
+    # The survey job published December's satisfaction; revenue's newest month is October.
+    survey = indicator_row("survey_index", "2026-12", "all", "C025", 80.0, 1.0, "province")
+    load_indicator_rows(date(2026, 12, 7), [survey], run_id="S1")
+    analyst = make_user("analyst", roles.ROLE_ANALYST)
+    revenue, index = queries.indicator_named("revenue"), queries.indicator_named("survey_index")
+    assert queries.latest_month(analyst) == date(2026, 12, 1)
+    assert queries.latest_month(analyst, [revenue]) == date(2026, 10, 1)
+    assert queries.parse_query(analyst, [revenue], ("city",), {}).month == date(2026, 10, 1)
+    assert queries.parse_query(analyst, [revenue, index], ("province",), {}).month == date(
+        2026, 12, 1
+    )
+    # Never published: the newest month of all (the page shows its empty table).
+    assert queries.latest_month(analyst, [queries.indicator_named("sms_count")]) == date(
+        2026, 12, 1
+    )
+    # In Suzhou's scope December has no row at all.
+    suzhou = make_user("suzhou", roles.ROLE_CITY_ADMIN, city=loaded["C0512"].city)
+    assert queries.latest_month(suzhou, [revenue, index]) == date(2026, 10, 1)

@@ -103,7 +103,7 @@ def parse_query(user, indicators: list[Indicator], dimensions: tuple[str, ...], 
             raise BadQuery(f"参数 city 无效 (unknown city): {str(params['city'])[:32]}")
     query = Query(list(indicators), dimension, month, city, tuple(dimensions))
     if query.month is None:
-        query.month = latest_month(user)
+        query.month = latest_month(user, indicators)
     return query
 
 
@@ -113,10 +113,23 @@ def _city_visible(user, city: City) -> bool:
     )
 
 
-def latest_month(user) -> date | None:
-    """The newest month with any published value in the user's scope."""
+def latest_month(user, indicators=None) -> date | None:
+    """The newest month with a published value in the user's scope: of one of ``indicators``
+    when given. A page opens on its own indicators' newest month: the survey job publishes
+    this month's satisfaction while the run's figures are still of last month, and an analysis
+    of revenue should not open on a month that has satisfaction only."""
     months = months_available(user)
-    return months[0] if months else None
+    if indicators is None or not months:
+        return months[0] if months else None
+    # Every indicator has its province total (the constant dimension) whenever it has a
+    # value: one probe of the lookup index per month, newest first, usually one.
+    rows = IndicatorValue.objects.restrict(user).filter(
+        indicator__in=[i.code for i in indicators], dimension="province"
+    )
+    for month in months:
+        if rows.filter(period__gte=month, period__lt=shift_month(month, 1)).exists():
+            return month
+    return months[0]  # none of them published yet: the newest month, with its empty table
 
 
 def months_available(user) -> list[date]:

@@ -184,11 +184,15 @@ def analytics_home(request):
         indicator = defs.indicators.get(follow.indicator)
         if indicator is None:
             continue  # a definition removed since: nothing to show
-        query = queries.Query([indicator], "province", month)
+        # Each card shows its own indicator's newest month (satisfaction runs ahead of bills).
+        query = queries.Query(
+            [indicator], "province", queries.latest_month(request.user, [indicator])
+        )
         cell = queries.table(request.user, query).total[0]
         cards.append(
             {
                 "indicator": indicator,
+                "month": query.month,
                 "label": queries.indicator_label(indicator),
                 "cell": cell,
                 "trend": queries.trend(request.user, query, indicator),
