@@ -203,8 +203,7 @@ def test_a_run_publishes_the_bill_months_not_published_before():
 
 def test_publishing_some_bill_months_gives_the_rows_of_all_months_for_them(backend, tmp_path):
     """Restricting the bill months changes nothing else: the day's rows and the chosen
-    months' rows are those of a run that publishes every month (DuckDB and Spark). One month
-    is summed in the view's read (``FOLDED``), several in a pass of their own: both agree."""
+    months' rows are those of a run that publishes every month (DuckDB and Spark)."""
     delivery = tmp_path / "synth"
     generate(delivery, subscribers=400, months=3, seed=7, as_of=DAY)
     ingest(backend, delivery, staging_dir=tmp_path / "work", business_date=DAY)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -71,8 +71,6 @@ PARTS = "_indicator_parts"  # ROWS summed per key combination: what the passes r
 VIEW = "_indicator_view"
 DIMS_VIEW = "_indicator_dims_view"
 BILLS = "_indicator_bills"
-# The bill columns of the one month ``ROWS`` carries when a run publishes one bill month.
-FOLDED = "bill__"
 # Decimal places kept of each sum: far below any unit shown (yuan, minutes, MB, counts).
 SUM_DIGITS = 6
 SCHEMA = pa.schema(
@@ -311,23 +309,17 @@ def compute_indicators(
     empty: none, the bills are not read)."""
     defs = definitions or load_indicators()
     months = None if bill_months is None else sorted(bill_months)
+    _register_base(backend, business_date, defs, outputs, months)
+    parts = []
     view_indicators = defs.of_source("view")
     bill_indicators = defs.of_source("bills")
-    # A normal daily run publishes one new bill month: ROWS carries it, and the one read of
-    # the view sums it too (a separate pass joined every subscriber's dimensions again).
-    fold = (
-        months[0] if view_indicators and bill_indicators and months and len(months) == 1 else None
-    )
-    _register_base(backend, business_date, defs, outputs, months, fold)
-    parts = []
     day = business_date.isoformat()
     dims = list(defs.dimensions.values())
-    billed = [d for d in dims if d.bills]
     # One GROUPING SETS pass per relation instead of one scan per dimension.
     if view_indicators:
-        folded = (fold, billed, bill_indicators) if fold else None
-        parts += _view_passes(backend, dims, view_indicators, day, outputs.detections, folded)
-    if bill_indicators and months != [] and fold is None:
+        parts += _view_passes(backend, dims, view_indicators, day, outputs.detections)
+    if bill_indicators and months != []:
+        billed = [d for d in dims if d.bills]
         parts += _grouping_sets(backend, BILLS, billed, bill_indicators, None)
     table = pa.Table.from_pylist(parts, schema=SCHEMA) if parts else SCHEMA.empty_table()
     # A parallel SUM of doubles adds in no fixed order, so its last bits vary from run to run;
@@ -355,12 +347,9 @@ def round_sums(table: pa.Table) -> pa.Table:
 
 
 def _register_base(
-    backend, business_date, defs: IndicatorSet, outputs: RunOutputs, months=None, fold=None
+    backend, business_date, defs: IndicatorSet, outputs: RunOutputs, months=None
 ) -> None:
     """``ROWS`` (with the views ``BASE`` and ``MOMENT_BASE`` over it) and ``BILLS``.
-
-    ``fold``: the one bill month to publish, joined into ``ROWS`` (columns ``FOLDED`` + name,
-    NULL where the subscriber has no bill that month) instead of ``BILLS``.
 
     Nothing here is materialised: at 10M subscribers a stored base was 10M rows of ~40
     columns (3.5 GB) written once and read twice; ``_view_passes`` sums it as it is read."""
@@ -408,24 +397,18 @@ def _register_base(
         extras.append("CAST(r.p AS DOUBLE) AS risk_probability")
     else:
         extras.append("CAST(NULL AS DOUBLE) AS risk_probability")
-    bill_indicators = defs.of_source("bills")
-    read = sorted({c for i in bill_indicators for c in i.columns} | {"bill_month"})
-    if fold:
-        joins.append(
-            f"LEFT JOIN (SELECT subscriber_id, {', '.join(read)} FROM bills"
-            f" WHERE bill_month = {sql_string(fold)}) b ON b.subscriber_id = v.subscriber_id"
-        )
-        extras += [f"b.{c} AS {FOLDED}{c}" for c in read]
     backend.create_view(
         ROWS, f"SELECT {select}, {', '.join(extras)} FROM {VIEW} v {' '.join(joins)}"
     )
     backend.create_view(BASE, f"SELECT * FROM {ROWS} WHERE moment_code IS NULL")
     backend.create_view(MOMENT_BASE, f"SELECT * FROM {ROWS} WHERE moment_code IS NOT NULL")
+    bill_indicators = defs.of_source("bills")
     if bill_indicators:
         # The bills need the subscriber's dimensions only, not the view's aggregates.
         build_view(
             backend, business_date, name=DIMS_VIEW, only=[*DIMENSION_FIELDS, "key_account_id"]
         )
+        read = sorted({c for i in bill_indicators for c in i.columns} | {"bill_month"})
         dims = ", ".join(f"v.{c}" for c in DIMENSION_FIELDS)
         bills = ", ".join(f"x.{c}" for c in read)
         where = ""
@@ -603,62 +586,21 @@ def _grouping_sets(
     return _sets_pass(backend, source, plan, indicators, day)
 
 
-def _view_passes(
-    backend, dims: list[Dimension], indicators, day: str, moments: bool, folded=None
-) -> list:
+def _view_passes(backend, dims: list[Dimension], indicators, day: str, moments: bool) -> list:
     """The snapshot indicators: ``ROWS`` read once into ``PARTS`` (one GROUP BY over every
     dimension column and the moment: 181k groups at 10M subscribers), then one GROUPING SETS
-    pass over the subscriber parts and one over the moment parts.
-
-    ``folded``: (month, its dimensions, the bill indicators) when ``ROWS`` carries that bill
-    month: the parts sum it too (after the snapshot sums), and one more pass publishes it."""
+    pass over the subscriber parts and one over the moment parts."""
     plain = [d for d in dims if d.code != "moment"]
     moment = [d for d in dims if d.code == "moment"] if moments else []
     plan = _key_plan(plain, day, "")
-    summed = [*indicators, *(_over_folded(i) for i in folded[2])] if folded else indicators
-    backend.materialize(PARTS, _preaggregated([*plan.columns, "moment_code"], summed, ROWS))
+    backend.materialize(PARTS, _preaggregated([*plan.columns, "moment_code"], indicators, ROWS))
     subscriber_parts = plan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NULL)")
     out = _sets_pass(backend, subscriber_parts, plan, indicators, day)
     if moment:
         mplan = _key_plan(moment, day, "")
         moment_parts = mplan.keyed(f"(SELECT * FROM {PARTS} WHERE moment_code IS NOT NULL)")
         out += _sets_pass(backend, moment_parts, mplan, indicators, day)
-    if folded:
-        month, billed, bill_indicators = folded
-        bplan = _key_plan(billed, month, "")
-        first = len(indicators)  # the bill sums follow the snapshot sums in PARTS
-        sums = ", ".join(
-            f"n{first + n} AS n{n}, d{first + n} AS d{n}" for n in range(len(bill_indicators))
-        )
-        bill_parts = bplan.keyed(
-            f"(SELECT {', '.join(bplan.columns)}, {sums} FROM {PARTS} WHERE moment_code IS NULL)"
-        )
-        out += _sets_pass(backend, bill_parts, bplan, bill_indicators, month)
     return out
-
-
-def _over_folded(indicator: Indicator) -> Indicator:
-    """``indicator`` (source bills) over ``ROWS`` carrying one bill month: its columns are the
-    ``FOLDED`` ones, and every aggregate counts only the rows that have that month's bill."""
-
-    def rewrite(sql: str) -> str:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-        tree = tree.transform(
-            lambda n: exp.column(FOLDED + n.name) if isinstance(n, exp.Column) else n
-        )
-        billed = exp.Where(this=exp.column(FOLDED + "bill_month").is_(exp.null()).not_())
-        tree = tree.transform(
-            lambda n: (
-                exp.Filter(this=n.copy(), expression=billed.copy())
-                if isinstance(n, exp.Sum | exp.Count)
-                else n
-            )
-        )
-        return tree.sql("duckdb")
-
-    return replace(
-        indicator, num=rewrite(indicator.num), den=indicator.den and rewrite(indicator.den)
-    )
 
 
 def _sets_pass(backend, source: str, plan: _KeyPlan, indicators, day) -> list:
