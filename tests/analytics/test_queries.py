@@ -164,7 +164,9 @@ def test_the_months_come_from_the_cache_until_the_next_load(loaded, django_asser
     assert queries.latest_month(analyst) == date(2026, 12, 1)
 
 
-def test_an_analysis_opens_on_the_newest_month_of_its_own_indicators(loaded):
+def test_an_analysis_opens_on_the_newest_month_of_its_own_indicators(
+    loaded, django_assert_num_queries
+):
     # The survey job published December's satisfaction; revenue's newest month is October.
     survey = indicator_row("survey_index", "2026-12", "all", "C025", 80.0, 1.0, "province")
     load_indicator_rows(date(2026, 12, 7), [survey], run_id="S1")
@@ -180,6 +182,11 @@ def test_an_analysis_opens_on_the_newest_month_of_its_own_indicators(loaded):
     assert queries.latest_month(analyst, [queries.indicator_named("sms_count")]) == date(
         2026, 12, 1
     )
+    # Cached months, then one index probe per month, newest first, until one has a value.
+    with django_assert_num_queries(2):  # the cache key; December
+        assert queries.latest_month(analyst, [index]) == date(2026, 12, 1)
+    with django_assert_num_queries(4):  # the cache key; December, November, October
+        assert queries.latest_month(analyst, [revenue]) == date(2026, 10, 1)
     # In Suzhou's scope December has no row at all.
     suzhou = make_user("suzhou", roles.ROLE_CITY_ADMIN, city=loaded["C0512"].city)
     assert queries.latest_month(suzhou, [revenue, index]) == date(2026, 10, 1)
