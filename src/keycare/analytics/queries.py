@@ -113,12 +113,13 @@ def _city_visible(user, city: City) -> bool:
     )
 
 
-def latest_month(user, indicators=None) -> date | None:
+def latest_month(user, indicators=None, months=None) -> date | None:
     """The newest month with a published value in the user's scope: of one of ``indicators``
     when given. A page opens on its own indicators' newest month: the survey job publishes
     this month's satisfaction while the run's figures are still of last month, and an analysis
-    of revenue should not open on a month that has satisfaction only."""
-    months = months_available(user)
+    of revenue should not open on a month that has satisfaction only. ``months``: the user's
+    ``months_available``, when the caller has already read them."""
+    months = months_available(user) if months is None else months
     if indicators is None or not months:
         return months[0] if months else None
     # Every indicator has its province total (the constant dimension) whenever it has a

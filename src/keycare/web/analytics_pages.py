@@ -177,7 +177,7 @@ def analytics_home(request):
     require_analyst(request.user)
     defs = queries.definitions()
     followed = list(FollowedIndicator.objects.filter(user=request.user))
-    months = queries.months_available(request.user)  # newest first; read once for both uses
+    months = queries.months_available(request.user)  # newest first; read once for every use
     month = months[0] if months else None
     cards = []
     for follow in followed:
@@ -185,9 +185,8 @@ def analytics_home(request):
         if indicator is None:
             continue  # a definition removed since: nothing to show
         # Each card shows its own indicator's newest month (satisfaction runs ahead of bills).
-        query = queries.Query(
-            [indicator], "province", queries.latest_month(request.user, [indicator])
-        )
+        newest = queries.latest_month(request.user, [indicator], months)
+        query = queries.Query([indicator], "province", newest)
         cell = queries.table(request.user, query).total[0]
         cards.append(
             {
